@@ -1,0 +1,23 @@
+// Entry point of the diskless N-API addon: registers exports only. Each
+// feature lives in its own translation unit; keep this list in sync with
+// src/native/addon-types.ts.
+
+#include <napi.h>
+
+#include "crc32c.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("crc32c", Napi::Function::New(env, diskless::Crc32c, "crc32c"));
+  exports.Set("crc32cPortable",
+              Napi::Function::New(env, diskless::Crc32cPortable, "crc32cPortable"));
+  exports.Set("crc32cImplementation",
+              Napi::Function::New(env, diskless::Crc32cImplementation,
+                                  "crc32cImplementation"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(diskless_addon, Init)

@@ -1,0 +1,102 @@
+import { constants } from 'node:os';
+
+/**
+ * What went wrong, in the terms a caller acts on. The CLI maps each category to an exit code
+ * (src/cli/exit-codes.ts); the library never exits.
+ *  - usage: the caller's input is wrong (bad URL, bad flag value); nothing was sent.
+ *  - preflight: the environment is not ready (no credentials, no bucket, no access); nothing was read.
+ *  - upload: the object store failed or an upload did not verify; nothing was committed.
+ *  - producer: the data source failed (command exited non-zero, input error); nothing was committed.
+ *  - interrupted: a signal stopped the run; nothing was committed.
+ */
+export type ErrorCategory = 'usage' | 'preflight' | 'upload' | 'producer' | 'interrupted';
+
+const BRAND = Symbol.for('diskless.error');
+
+export interface DisklessErrorOptions {
+  cause?: unknown;
+  /** errno a file operation should fail with (used by the LD_PRELOAD shim). Default EIO. */
+  errno?: number;
+}
+
+/** Base class of every error diskless throws on purpose. */
+export class DisklessError extends Error {
+  readonly category: ErrorCategory;
+  readonly errno: number;
+
+  constructor(category: ErrorCategory, message: string, options: DisklessErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.category = category;
+    this.errno = options.errno ?? constants.errno.EIO;
+    Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true });
+    Object.defineProperty(this, BRAND, { value: true, enumerable: false });
+  }
+
+  /** Unlike `instanceof`, this works across module copies and realms. */
+  static is(value: unknown): value is DisklessError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+export class UsageError extends DisklessError {
+  constructor(message: string, options?: DisklessErrorOptions) {
+    super('usage', message, { errno: constants.errno.EINVAL, ...options });
+  }
+}
+
+export class PreflightError extends DisklessError {
+  constructor(message: string, options?: DisklessErrorOptions) {
+    super('preflight', message, options);
+  }
+}
+
+export class UploadError extends DisklessError {
+  constructor(message: string, options?: DisklessErrorOptions) {
+    super('upload', message, options);
+  }
+}
+
+/** The upload finished but what the store holds is not what was sent. */
+export class VerificationError extends UploadError {}
+
+/** The stream does not fit the object the caller allowed (e.g. `--no-split`). */
+export class ObjectTooLargeError extends UploadError {
+  constructor(message: string, options?: DisklessErrorOptions) {
+    super(message, { errno: constants.errno.EFBIG, ...options });
+  }
+}
+
+export class ProducerError extends DisklessError {
+  /** Exit status of the producing command, when there was one. */
+  readonly exitStatus: number | null;
+  readonly signal: NodeJS.Signals | null;
+  constructor(
+    message: string,
+    details: { exitStatus?: number | null; signal?: NodeJS.Signals | null } = {},
+    options?: DisklessErrorOptions,
+  ) {
+    super('producer', message, options);
+    this.exitStatus = details.exitStatus ?? null;
+    this.signal = details.signal ?? null;
+  }
+}
+
+export class InterruptedError extends DisklessError {
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals) {
+    super('interrupted', `interrupted by ${signal}: nothing was committed`, { errno: constants.errno.EINTR });
+    this.signal = signal;
+  }
+}
+
+/** The message of any thrown value, with the messages of its causes. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = err;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    const msg = cur instanceof Error ? cur.message : String(cur);
+    if (msg && !parts.some((p) => p.includes(msg))) parts.push(msg);
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return parts.join(': ');
+}

@@ -1,0 +1,25 @@
+/**
+ * The exact shape of what `build/Release/diskless_addon.node` exports
+ * (see native/addon/addon.cc). Keep the two in sync; `loadAddon()` checks at
+ * load time that every member listed here is present.
+ *
+ * The native functions only check argument types (throwing TypeError);
+ * range checks belong in the TypeScript wrappers (src/checksum/crc32c.ts).
+ */
+
+/** Which CRC32C implementation the addon uses on this CPU. */
+export type Crc32cImplementationName = 'sse4.2' | 'portable';
+
+export interface DisklessAddon {
+  /**
+   * CRC32C (Castagnoli) of the bytes viewed by `data` (any typed array; its
+   * bytes from byteOffset for byteLength), continuing from `previous`, the
+   * value returned by an earlier call (default 0 = start). Uses SSE4.2 when the
+   * CPU has it. `previous` is converted with ToUint32.
+   */
+  readonly crc32c: (data: NodeJS.TypedArray, previous?: number) => number;
+  /** As `crc32c`, always using the portable slicing-by-8 implementation. */
+  readonly crc32cPortable: (data: NodeJS.TypedArray, previous?: number) => number;
+  /** The implementation `crc32c` uses on this CPU. */
+  readonly crc32cImplementation: () => Crc32cImplementationName;
+}

@@ -1,0 +1,191 @@
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+  type ServerSideEncryption,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import type {
+  CompletedPart,
+  GetResult,
+  ObjectHead,
+  ObjectRef,
+  ObjectStore,
+  OpenUpload,
+  PutRequest,
+  RequestOptions,
+  UploadPartRequest,
+  WriteSettings,
+} from '../upload/object-store.js';
+import { httpStatus } from './s3-errors.js';
+
+/** ObjectStore over the AWS SDK: the only module that sends S3 commands. */
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly client: S3Client,
+    readonly description: string,
+  ) {}
+
+  async putObject(req: PutRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    const out = await this.client.send(
+      new PutObjectCommand({
+        Bucket: req.bucket,
+        Key: req.key,
+        Body: bodyStream(req.body),
+        ContentLength: req.contentLength,
+        ContentMD5: req.contentMd5,
+        ...writeParams(req.settings),
+      }),
+      { abortSignal: opts.signal },
+    );
+    return { etag: unquote(out.ETag) };
+  }
+
+  async createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts: RequestOptions = {}): Promise<string> {
+    const out = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, ...writeParams(settings) }),
+      { abortSignal: opts.signal },
+    );
+    if (!out.UploadId) throw new Error(`CreateMultipartUpload for ${ref.key} returned no UploadId`);
+    return out.UploadId;
+  }
+
+  async uploadPart(req: UploadPartRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    const out = await this.client.send(
+      new UploadPartCommand({
+        Bucket: req.bucket,
+        Key: req.key,
+        UploadId: req.uploadId,
+        PartNumber: req.partNumber,
+        Body: bodyStream(req.body),
+        ContentLength: req.contentLength,
+        ContentMD5: req.contentMd5,
+      }),
+      { abortSignal: opts.signal },
+    );
+    return { etag: unquote(out.ETag) };
+  }
+
+  async completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts: RequestOptions = {}): Promise<void> {
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: ref.bucket,
+        Key: ref.key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
+      }),
+      { abortSignal: opts.signal },
+    );
+  }
+
+  async abortMultipartUpload(ref: ObjectRef, uploadId: string, opts: RequestOptions = {}): Promise<void> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }),
+        { abortSignal: opts.signal },
+      );
+    } catch (err) {
+      if (httpStatus(err) === 404) return; // already gone: that is what we wanted
+      throw err;
+    }
+  }
+
+  async headObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<ObjectHead | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }), {
+        abortSignal: opts.signal,
+      });
+      return {
+        size: out.ContentLength ?? 0,
+        etag: unquote(out.ETag),
+        metadata: out.Metadata ?? {},
+        ...(out.ServerSideEncryption ? { sse: out.ServerSideEncryption } : {}),
+      };
+    } catch (err) {
+      if (httpStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async getObject(
+    ref: ObjectRef,
+    opts: RequestOptions & { start?: number; ifMatch?: string } = {},
+  ): Promise<GetResult | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          ...(opts.start ? { Range: `bytes=${opts.start}-` } : {}),
+          ...(opts.ifMatch ? { IfMatch: `"${opts.ifMatch}"` } : {}),
+        }),
+        { abortSignal: opts.signal },
+      );
+      if (!out.Body) throw new Error(`GetObject ${ref.key} returned no body`);
+      return {
+        body: out.Body as AsyncIterable<Uint8Array>,
+        size: out.ContentLength ?? 0,
+        etag: unquote(out.ETag),
+      };
+    } catch (err) {
+      if (httpStatus(err) === 404 && (err as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: opts.signal });
+  }
+
+  async listMultipartUploads(bucket: string, prefix?: string, opts: RequestOptions = {}): Promise<OpenUpload[]> {
+    const uploads: OpenUpload[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const out = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: bucket,
+          ...(prefix ? { Prefix: prefix } : {}),
+          ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+          ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+        }),
+        { abortSignal: opts.signal },
+      );
+      for (const u of out.Uploads ?? []) {
+        if (u.Key && u.UploadId) {
+          uploads.push({ bucket, key: u.Key, uploadId: u.UploadId, ...(u.Initiated ? { initiated: u.Initiated } : {}) });
+        }
+      }
+      if (!out.IsTruncated) return uploads;
+      keyMarker = out.NextKeyMarker;
+      uploadIdMarker = out.NextUploadIdMarker;
+    }
+  }
+}
+
+/** A fresh stream over the same bytes for each attempt (a consumed stream cannot be resent). */
+function bodyStream(chunks: readonly Uint8Array[]): Readable {
+  return Readable.from(chunks, { objectMode: false });
+}
+
+function writeParams(s: WriteSettings) {
+  return {
+    ...(s.storageClass ? { StorageClass: s.storageClass as StorageClass } : {}),
+    ...(s.sse ? { ServerSideEncryption: s.sse as ServerSideEncryption } : {}),
+    ...(s.sseKmsKeyId ? { SSEKMSKeyId: s.sseKmsKeyId } : {}),
+    ...(s.contentType ? { ContentType: s.contentType } : {}),
+    ...(s.metadata ? { Metadata: s.metadata } : {}),
+  };
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '');
+}

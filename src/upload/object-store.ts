@@ -1,0 +1,79 @@
+/**
+ * The few object-store operations diskless needs. `S3ObjectStore` (src/s3/) implements them with
+ * the AWS SDK; tests plug in an in-memory store with failure injection. Bodies are lists of
+ * byte views so a request can be sent again on retry without copying the data.
+ */
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+}
+
+/** Settings applied to every object written: storage class, encryption, metadata. */
+export interface WriteSettings {
+  storageClass?: string;
+  sse?: 'AES256' | 'aws:kms' | 'aws:kms:dsse';
+  sseKmsKeyId?: string;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface PutRequest extends ObjectRef {
+  body: readonly Uint8Array[];
+  contentLength: number;
+  /** base64 MD5 of the body; the store rejects the request if the bytes differ. */
+  contentMd5: string;
+  settings: WriteSettings;
+}
+
+export interface UploadPartRequest extends ObjectRef {
+  uploadId: string;
+  partNumber: number;
+  body: readonly Uint8Array[];
+  contentLength: number;
+  contentMd5: string;
+}
+
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+}
+
+export interface ObjectHead {
+  size: number;
+  /** ETag without quotes. */
+  etag: string;
+  metadata: Record<string, string>;
+  /** Server-side encryption in force, when the store says. */
+  sse?: string;
+}
+
+export interface GetResult {
+  body: AsyncIterable<Uint8Array>;
+  size: number;
+  etag: string;
+}
+
+export interface OpenUpload extends ObjectRef {
+  uploadId: string;
+  initiated?: Date;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export interface ObjectStore {
+  /** A short name for messages, e.g. the endpoint. */
+  readonly description: string;
+  putObject(req: PutRequest, opts?: RequestOptions): Promise<{ etag: string }>;
+  createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<string>;
+  uploadPart(req: UploadPartRequest, opts?: RequestOptions): Promise<{ etag: string }>;
+  completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts?: RequestOptions): Promise<void>;
+  abortMultipartUpload(ref: ObjectRef, uploadId: string, opts?: RequestOptions): Promise<void>;
+  /** undefined when the object does not exist. */
+  headObject(ref: ObjectRef, opts?: RequestOptions): Promise<ObjectHead | undefined>;
+  /** `range` is an inclusive start offset to the end of the object. */
+  getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; ifMatch?: string }): Promise<GetResult | undefined>;
+  deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;
+  listMultipartUploads(bucket: string, prefix?: string, opts?: RequestOptions): Promise<OpenUpload[]>;
+}

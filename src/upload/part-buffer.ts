@@ -1,0 +1,78 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { MemoryBudget } from './memory-budget.js';
+
+/**
+ * One part being filled: slabs from the shared budget, filled in order, with the part's MD5
+ * computed as bytes arrive (for Content-MD5 and the composite ETag), so the data is hashed once.
+ */
+export class PartBuffer {
+  private readonly slabs: Buffer[] = [];
+  private filled = 0;
+  private readonly md5: Hash = createHash('md5');
+  private digest: Buffer | undefined;
+  private released = false;
+
+  constructor(
+    private readonly budget: MemoryBudget,
+    /** Planned size: the part is full at this many bytes. */
+    readonly capacity: number,
+  ) {}
+
+  get length(): number {
+    return this.filled;
+  }
+
+  get isFull(): boolean {
+    return this.filled >= this.capacity;
+  }
+
+  /**
+   * Copies bytes from `chunk[offset..]` until the chunk or the part ends; returns how many.
+   * Waits for memory when the budget is spent (backpressure).
+   */
+  async fill(chunk: Uint8Array, offset: number, signal?: AbortSignal): Promise<number> {
+    if (this.digest) throw new Error('part already sealed');
+    let copied = 0;
+    while (offset + copied < chunk.length && this.filled < this.capacity) {
+      const slabOffset = this.filled % this.budget.slabSize;
+      if (slabOffset === 0 && this.filled / this.budget.slabSize >= this.slabs.length) {
+        this.slabs.push(await this.budget.acquire(signal));
+      }
+      const slab = this.slabs[this.slabs.length - 1]!;
+      const n = Math.min(chunk.length - offset - copied, this.capacity - this.filled, slab.length - slabOffset);
+      const src = chunk.subarray(offset + copied, offset + copied + n);
+      slab.set(src, slabOffset);
+      this.md5.update(src);
+      this.filled += n;
+      copied += n;
+    }
+    return copied;
+  }
+
+  /** MD5 of the part's bytes; the part accepts no more data afterwards. */
+  seal(): Buffer {
+    this.digest ??= this.md5.digest();
+    return this.digest;
+  }
+
+  /** The part's bytes as views on the slabs, in order (valid until release). */
+  chunks(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let left = this.filled;
+    for (const slab of this.slabs) {
+      if (left <= 0) break;
+      const n = Math.min(left, slab.length);
+      out.push(slab.subarray(0, n));
+      left -= n;
+    }
+    return out;
+  }
+
+  /** Returns the slabs to the budget. Safe to call twice. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const slab of this.slabs) this.budget.release(slab);
+    this.slabs.length = 0;
+  }
+}

@@ -1,0 +1,56 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isRetryable, describeS3Error } from '../s3/s3-errors.js';
+import { UploadError } from '../errors.js';
+
+export interface RetryPolicy {
+  /** Keep retrying a failing request for at most this long, then fail. */
+  retryForMs: number;
+  /** First backoff delay; doubles each attempt, with jitter. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { retryForMs: 60_000, baseDelayMs: 250, maxDelayMs: 8_000 };
+
+export interface RetryContext {
+  /** What the request is, for messages: "UploadPart 3 of backups/db.sql". */
+  what: string;
+  signal?: AbortSignal;
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Overrides the default classification (tests, special cases). */
+  retryable?: (err: unknown) => boolean;
+}
+
+/**
+ * Runs `op` until it succeeds, fails with an error a retry cannot cure, or the policy's time is
+ * spent. Together with the client's idle and connect timeouts this bounds how long any request
+ * can take: a store that is down makes the run fail, never hang.
+ */
+export async function withRetry<T>(
+  op: (attempt: number) => Promise<T>,
+  policy: RetryPolicy,
+  ctx: RetryContext,
+): Promise<T> {
+  const started = Date.now();
+  const retryable = ctx.retryable ?? isRetryable;
+  for (let attempt = 1; ; attempt++) {
+    ctx.signal?.throwIfAborted();
+    try {
+      return await op(attempt);
+    } catch (err) {
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
+      if (!retryable(err)) throw err;
+      const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+      const delayMs = Math.round(exp / 2 + Math.random() * (exp / 2));
+      const elapsed = Date.now() - started;
+      if (elapsed + delayMs > policy.retryForMs) {
+        throw new UploadError(
+          `${ctx.what} failed ${attempt} time${attempt > 1 ? 's' : ''} in ${(elapsed / 1000).toFixed(1)} s, giving up: ${describeS3Error(err)}`,
+          { cause: err },
+        );
+      }
+      ctx.onRetry?.({ attempt, delayMs, error: err });
+      await sleep(delayMs, undefined, ctx.signal ? { signal: ctx.signal } : {});
+    }
+  }
+}

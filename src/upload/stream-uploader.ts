@@ -1,0 +1,305 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { Crc32c } from '../checksum/crc32c.js';
+import { DisklessError, ProducerError, UploadError, VerificationError, describeError } from '../errors.js';
+import { formatBytes } from '../util/size.js';
+import { CHAIN_FORMAT, CHAIN_ID_METADATA, chainIndexKey, continuationKey, type ChainIndex } from './chain.js';
+import { etagIsMd5 } from './etag.js';
+import { MultipartObject, type ObjectSummary } from './multipart-object.js';
+import type { ObjectRef, WriteSettings } from './object-store.js';
+import { PartBuffer } from './part-buffer.js';
+import { PartSequence, type PartPlan, type PartSlot } from './part-planner.js';
+import { withRetry } from './retry.js';
+import type { UploadContext } from './upload-context.js';
+
+export interface StreamUploadOptions {
+  target: ObjectRef;
+  plan: PartPlan;
+  settings?: WriteSettings;
+  /** Also compute a SHA-256 of the whole stream (for users who compare with sha256sum). */
+  sha256?: boolean;
+  /**
+   * Runs after the input ended and every byte is stored, before anything becomes visible; throw
+   * to abort instead of committing (e.g. the producing command exited non-zero).
+   */
+  beforeCommit?: () => Promise<void>;
+  /** Aborting it (e.g. on SIGINT) aborts the upload; nothing is committed. */
+  signal?: AbortSignal;
+  onProgress?: (progress: { bytesRead: number }) => void;
+}
+
+export interface StreamUploadResult extends ObjectRef {
+  size: number;
+  /** ETag of the object at the key (object 0 of a chain). */
+  etag: string;
+  crc32c: string;
+  sha256?: string;
+  /** Every object written, object 0 first; more than one when the stream was split. */
+  objects: ObjectSummary[];
+  parts: number;
+  elapsedMs: number;
+}
+
+/**
+ * Streams bytes of unknown length into one object, or a chain of objects (chain.ts), with the
+ * memory of the shared budget and the request slots of the context. Nothing becomes visible
+ * unless the input ended cleanly, `beforeCommit` passed, and every object verified; on any
+ * failure every multipart upload is aborted and every completed piece deleted.
+ */
+export async function uploadStream(
+  ctx: UploadContext,
+  source: AsyncIterable<Uint8Array>,
+  options: StreamUploadOptions,
+): Promise<StreamUploadResult> {
+  const started = Date.now();
+  const run = new StreamRun(ctx, options);
+  try {
+    const result = await run.execute(source);
+    return { ...result, elapsedMs: Date.now() - started };
+  } catch (err) {
+    await run.undo(err);
+    throw err;
+  }
+}
+
+class StreamRun {
+  private readonly failure = new AbortController();
+  private firstError: unknown;
+  private readonly objects: MultipartObject[] = [];
+  private readonly objectCrcs: Crc32c[] = [];
+  private readonly crc = new Crc32c();
+  private readonly sha: Hash | undefined;
+  private shaHex: string | undefined;
+  private readonly chainId = randomUUID();
+  private readonly settings: WriteSettings;
+  private readonly signal: AbortSignal;
+  private part: PartBuffer | undefined;
+  private bytesRead = 0;
+  private chainIndexWritten = false;
+  private singleCommitted = false;
+
+  constructor(
+    private readonly ctx: UploadContext,
+    private readonly options: StreamUploadOptions,
+  ) {
+    this.sha = options.sha256 ? createHash('sha256') : undefined;
+    this.settings = options.settings ?? {};
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.failure.signal]) : this.failure.signal;
+  }
+
+  async execute(source: AsyncIterable<Uint8Array>): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
+    const seq = new PartSequence(this.options.plan);
+    let slot = seq.next();
+    this.part = new PartBuffer(this.ctx.budget, slot.size);
+    const input = source[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const chunk = await this.read(input);
+        if (chunk === undefined) break;
+        let offset = 0;
+        while (offset < chunk.length) {
+          this.throwIfStopped();
+          if (this.part.isFull) {
+            await this.dispatch(slot, this.part);
+            slot = seq.next();
+            this.part = new PartBuffer(this.ctx.budget, slot.size);
+          }
+          const n = await this.part.fill(chunk, offset, this.signal);
+          this.hash(slot, chunk.subarray(offset, offset + n));
+          offset += n;
+        }
+        this.options.onProgress?.({ bytesRead: this.bytesRead });
+      }
+    } catch (err) {
+      await input.return?.().catch(() => undefined);
+      throw this.signal.aborted ? this.stopReason(err) : err;
+    }
+    this.throwIfStopped();
+    if (this.objects.length === 0) return this.commitSingle(this.part);
+    await this.dispatch(slot, this.part);
+    this.part = undefined;
+    return this.commitMultipart();
+  }
+
+  /** Aborts and deletes whatever this run stored. Never throws; reports what it could not undo. */
+  async undo(cause: unknown): Promise<void> {
+    this.fail(cause);
+    this.part?.release();
+    const policy = { ...this.ctx.retry, retryForMs: Math.min(this.ctx.retry.retryForMs, 30_000) };
+    const key = this.options.target.key;
+    const jobs: Array<Promise<void>> = this.objects.map((o) => o.abort(policy));
+    if (this.chainIndexWritten) {
+      const ref = { bucket: this.options.target.bucket, key: chainIndexKey(key) };
+      jobs.push(this.ctx.store.deleteObject(ref));
+    }
+    if (this.singleCommitted) jobs.push(this.ctx.store.deleteObject(this.options.target));
+    const results = await Promise.allSettled(jobs);
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        this.ctx.log.warn(
+          `could not clean up after the failed upload of ${key}: ${describeError(r.reason)}; ` +
+            'the next diskless run (or `diskless gc`) aborts what is left',
+        );
+      }
+    }
+  }
+
+  /** The next chunk of input, undefined at its end; a failing input is the producer's failure. */
+  private async read(input: AsyncIterator<Uint8Array>): Promise<Uint8Array | undefined> {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await input.next();
+    } catch (err) {
+      if (DisklessError.is(err)) throw err;
+      throw new ProducerError(`reading the input failed: ${describeError(err)}`, {}, { cause: err });
+    }
+    return next.done ? undefined : next.value;
+  }
+
+  private hash(slot: PartSlot, bytes: Uint8Array): void {
+    this.crc.update(bytes);
+    this.sha?.update(bytes);
+    (this.objectCrcs[slot.objectIndex] ??= new Crc32c()).update(bytes);
+    this.bytesRead += bytes.length;
+  }
+
+  private async dispatch(slot: PartSlot, part: PartBuffer): Promise<void> {
+    let object = this.objects[slot.objectIndex];
+    if (!object) {
+      const ref = { bucket: this.options.target.bucket, key: continuationKey(this.options.target.key, slot.objectIndex) };
+      const settings = {
+        ...this.settings,
+        metadata: { ...this.settings.metadata, [CHAIN_ID_METADATA]: this.chainId, 'diskless-piece': String(slot.objectIndex) },
+      };
+      object = new MultipartObject(this.ctx, ref, settings, etagIsMd5(this.settings.sse), this.signal, (e) => this.fail(e));
+      this.objects[slot.objectIndex] = object;
+      await object.start();
+      if (slot.objectIndex > 0) this.ctx.log.info(`stream passed ${formatBytes(this.bytesRead)}: continuing in ${ref.key}`);
+    }
+    await object.addPart(slot.partNumber, part);
+  }
+
+  private async commitSingle(part: PartBuffer): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
+    const target = this.options.target;
+    await this.options.beforeCommit?.();
+    this.throwIfStopped();
+    const md5 = part.seal();
+    const body = part.chunks();
+    await this.ctx.requests.acquire(this.signal);
+    let etag: string;
+    try {
+      ({ etag } = await withRetry(
+        () =>
+          this.ctx.store.putObject(
+            { ...target, body, contentLength: part.length, contentMd5: md5.toString('base64'), settings: this.settings },
+            { signal: this.signal },
+          ),
+        this.ctx.retry,
+        { what: `PutObject ${target.key}`, signal: this.signal },
+      ));
+    } finally {
+      this.ctx.requests.release();
+      part.release();
+      this.part = undefined;
+    }
+    this.singleCommitted = true;
+    const expected = md5.toString('hex');
+    const head = await withRetry(() => this.ctx.store.headObject(target, { signal: this.signal }), this.ctx.retry, {
+      what: `HeadObject ${target.key}`,
+      signal: this.signal,
+    });
+    if (!head || head.size !== part.length || (etagIsMd5(this.settings.sse) && head.etag !== expected)) {
+      throw new VerificationError(
+        `verification of ${target.key} failed: stored ${head ? `${head.size} bytes, ETag ${head.etag}` : 'nothing'}; ` +
+          `sent ${part.length} bytes, MD5 ${expected}`,
+      );
+    }
+    const crc32c = this.crc.hex();
+    const summary: ObjectSummary = { ...target, size: part.length, etag: head.etag || etag, parts: 1, partSizes: [part.length], crc32c };
+    return { ...target, size: part.length, etag: summary.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
+  }
+
+  private async commitMultipart(): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
+    await Promise.all(this.objects.map((o) => o.settle()));
+    this.throwIfStopped();
+    const total = this.objects.reduce((n, o) => n + o.bytes, 0);
+    if (total !== this.bytesRead) {
+      throw new VerificationError(`upload review failed: ${this.bytesRead} bytes read but parts hold ${total}`);
+    }
+    await this.options.beforeCommit?.();
+    this.throwIfStopped();
+    // Continuations first, then the index, then object 0: KEY appears only when all is stored.
+    const summaries: ObjectSummary[] = [];
+    for (let i = 1; i < this.objects.length; i++) summaries[i] = await this.objects[i]!.complete(this.objectCrcs[i]!.hex());
+    if (this.objects.length > 1) await this.writeChainIndex(summaries);
+    summaries[0] = await this.objects[0]!.complete(this.objectCrcs[0]!.hex());
+    const first = summaries[0];
+    return {
+      ...this.options.target,
+      size: this.bytesRead,
+      etag: first.etag,
+      crc32c: this.crc.hex(),
+      ...this.shaField(),
+      objects: summaries,
+      parts: summaries.reduce((n, s) => n + s.parts, 0),
+    };
+  }
+
+  private async writeChainIndex(summaries: ObjectSummary[]): Promise<void> {
+    const target = this.options.target;
+    const objects = [...summaries];
+    // Object 0 is not completed yet; its summary is what it will be.
+    const o0 = this.objects[0]!;
+    objects[0] = { ...o0.ref, size: o0.bytes, etag: '', parts: o0.partCount, partSizes: [], crc32c: this.objectCrcs[0]!.hex() };
+    const index: ChainIndex = {
+      format: CHAIN_FORMAT,
+      chainId: this.chainId,
+      key: target.key,
+      size: this.bytesRead,
+      crc32c: this.crc.hex(),
+      ...this.shaField(),
+      objects,
+    };
+    const body = Buffer.from(JSON.stringify(index, null, 1));
+    const ref = { bucket: target.bucket, key: chainIndexKey(target.key) };
+    await withRetry(
+      () =>
+        this.ctx.store.putObject(
+          {
+            ...ref,
+            body: [body],
+            contentLength: body.length,
+            contentMd5: createHash('md5').update(body).digest('base64'),
+            settings: { ...this.settings, contentType: 'application/json' },
+          },
+          { signal: this.signal },
+        ),
+      this.ctx.retry,
+      { what: `PutObject ${ref.key}`, signal: this.signal },
+    );
+    this.chainIndexWritten = true;
+  }
+
+  private shaField(): { sha256?: string } {
+    if (!this.sha) return {};
+    this.shaHex ??= this.sha.digest('hex');
+    return { sha256: this.shaHex };
+  }
+
+  private fail(err: unknown): void {
+    if (this.firstError === undefined) {
+      this.firstError = err;
+      this.failure.abort(err);
+    }
+  }
+
+  private throwIfStopped(): void {
+    if (this.signal.aborted) throw this.stopReason(this.signal.reason);
+  }
+
+  /** The error that explains the stop: the first failure, else the caller's abort reason. */
+  private stopReason(fallback: unknown): unknown {
+    if (this.firstError !== undefined) return this.firstError;
+    if (this.options.signal?.aborted) return this.options.signal.reason;
+    return fallback instanceof Error ? fallback : new UploadError(describeError(fallback));
+  }
+}

@@ -1,0 +1,18 @@
+import type { Logger } from '../util/log.js';
+import type { Limiter } from '../util/limiter.js';
+import type { MemoryBudget } from './memory-budget.js';
+import type { ObjectStore } from './object-store.js';
+import type { RetryPolicy } from './retry.js';
+import type { UploadJournal } from './upload-journal.js';
+
+/** What every upload in a process shares: the store, the memory budget, the request slots. */
+export interface UploadContext {
+  store: ObjectStore;
+  budget: MemoryBudget;
+  /** Concurrent requests that carry data (parts, single puts). */
+  requests: Limiter;
+  retry: RetryPolicy;
+  /** Records open multipart uploads so a later run can abort what a killed run left. */
+  journal?: UploadJournal;
+  log: Logger;
+}

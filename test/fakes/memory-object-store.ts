@@ -1,0 +1,179 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type {
+  CompletedPart,
+  GetResult,
+  ObjectHead,
+  ObjectRef,
+  ObjectStore,
+  OpenUpload,
+  PutRequest,
+  RequestOptions,
+  UploadPartRequest,
+  WriteSettings,
+} from '../../src/upload/object-store.js';
+
+/** An error shaped like the SDK's, so classification code sees what it sees in production. */
+export class FakeS3Error extends Error {
+  readonly $metadata: { httpStatusCode: number };
+  constructor(name: string, status: number, message = name) {
+    super(message);
+    this.name = name;
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+type Operation = 'put' | 'create' | 'uploadPart' | 'complete' | 'abort' | 'head' | 'get' | 'delete' | 'list';
+
+interface StoredObject {
+  data: Buffer;
+  etag: string;
+  metadata: Record<string, string>;
+}
+
+interface Upload extends ObjectRef {
+  parts: Map<number, { data: Buffer; etag: string }>;
+  settings: WriteSettings;
+}
+
+/**
+ * An in-memory object store as strict as real S3 on what diskless relies on: Content-MD5 is
+ * checked (BadDigest), non-final parts under 5 MiB fail at Complete (EntityTooSmall), part ETags
+ * must match (InvalidPart), multipart ETags are composite. `failNext` injects failures.
+ */
+export class MemoryObjectStore implements ObjectStore {
+  readonly description = 'memory://test';
+  readonly objects = new Map<string, StoredObject>();
+  readonly uploads = new Map<string, Upload>();
+  private readonly failures: Array<{ op: Operation; error: Error; remaining: number; when?: (n: number) => boolean }> = [];
+  readonly calls: Record<Operation, number> = { put: 0, create: 0, uploadPart: 0, complete: 0, abort: 0, head: 0, get: 0, delete: 0, list: 0 };
+  /** Delay for each uploadPart, to make uploads overlap. */
+  partDelayMs = 0;
+  maxConcurrentParts = 0;
+  private concurrentParts = 0;
+  /** Corrupts what Head reports (simulates a store that lost or altered data). */
+  headSizeDelta = 0;
+
+  failNext(op: Operation, error: Error, times = 1): void {
+    this.failures.push({ op, error, remaining: times });
+  }
+
+  /** Fails every `op` call whose ordinal (1-based) satisfies `when`. */
+  failWhen(op: Operation, when: (n: number) => boolean, error: Error): void {
+    this.failures.push({ op, error, remaining: Number.POSITIVE_INFINITY, when });
+  }
+
+  private async enter(op: Operation, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const n = ++this.calls[op];
+    const f = this.failures.find((x) => x.op === op && x.remaining > 0 && (!x.when || x.when(n)));
+    if (f) {
+      f.remaining--;
+      throw f.error;
+    }
+  }
+
+  async putObject(req: PutRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    await this.enter('put', opts.signal);
+    const data = checkBody(req.body, req.contentLength, req.contentMd5);
+    const etag = md5hex(data);
+    this.objects.set(id(req), { data, etag, metadata: { ...req.settings.metadata } });
+    return { etag };
+  }
+
+  async createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts: RequestOptions = {}): Promise<string> {
+    await this.enter('create', opts.signal);
+    const uploadId = randomUUID();
+    this.uploads.set(uploadId, { ...ref, parts: new Map(), settings });
+    return uploadId;
+  }
+
+  async uploadPart(req: UploadPartRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    await this.enter('uploadPart', opts.signal);
+    const upload = this.uploads.get(req.uploadId);
+    if (!upload) throw new FakeS3Error('NoSuchUpload', 404);
+    this.concurrentParts++;
+    this.maxConcurrentParts = Math.max(this.maxConcurrentParts, this.concurrentParts);
+    try {
+      if (this.partDelayMs) await new Promise((r) => setTimeout(r, this.partDelayMs));
+      opts.signal?.throwIfAborted();
+      const data = checkBody(req.body, req.contentLength, req.contentMd5);
+      const etag = md5hex(data);
+      upload.parts.set(req.partNumber, { data, etag });
+      return { etag };
+    } finally {
+      this.concurrentParts--;
+    }
+  }
+
+  async completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts: RequestOptions = {}): Promise<void> {
+    await this.enter('complete', opts.signal);
+    const upload = this.uploads.get(uploadId);
+    if (!upload) throw new FakeS3Error('NoSuchUpload', 404);
+    const datas: Buffer[] = [];
+    const md5s: Buffer[] = [];
+    parts.forEach((p, i) => {
+      const stored = upload.parts.get(p.partNumber);
+      if (!stored || stored.etag !== p.etag) throw new FakeS3Error('InvalidPart', 400);
+      if (i < parts.length - 1 && stored.data.length < 5 * 1024 * 1024) throw new FakeS3Error('EntityTooSmall', 400);
+      datas.push(stored.data);
+      md5s.push(Buffer.from(stored.etag, 'hex'));
+    });
+    const etag = `${md5hex(Buffer.concat(md5s))}-${parts.length}`;
+    this.objects.set(id(ref), { data: Buffer.concat(datas), etag, metadata: { ...upload.settings.metadata } });
+    this.uploads.delete(uploadId);
+  }
+
+  async abortMultipartUpload(_ref: ObjectRef, uploadId: string, opts: RequestOptions = {}): Promise<void> {
+    await this.enter('abort', opts.signal);
+    this.uploads.delete(uploadId);
+  }
+
+  async headObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<ObjectHead | undefined> {
+    await this.enter('head', opts.signal);
+    const o = this.objects.get(id(ref));
+    return o && { size: o.data.length + this.headSizeDelta, etag: o.etag, metadata: o.metadata };
+  }
+
+  async getObject(ref: ObjectRef, opts: RequestOptions & { start?: number } = {}): Promise<GetResult | undefined> {
+    await this.enter('get', opts.signal);
+    const o = this.objects.get(id(ref));
+    if (!o) return undefined;
+    const data = o.data.subarray(opts.start ?? 0);
+    return { body: (async function* () { yield data; })(), size: data.length, etag: o.etag };
+  }
+
+  async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
+    await this.enter('delete', opts.signal);
+    this.objects.delete(id(ref));
+  }
+
+  async listMultipartUploads(bucket: string, prefix = '', opts: RequestOptions = {}): Promise<OpenUpload[]> {
+    await this.enter('list', opts.signal);
+    return [...this.uploads.entries()]
+      .filter(([, u]) => u.bucket === bucket && u.key.startsWith(prefix))
+      .map(([uploadId, u]) => ({ bucket, key: u.key, uploadId }));
+  }
+
+  data(bucket: string, key: string): Buffer | undefined {
+    return this.objects.get(`${bucket}/${key}`)?.data;
+  }
+
+  keys(bucket: string): string[] {
+    return [...this.objects.keys()].filter((k) => k.startsWith(`${bucket}/`)).map((k) => k.slice(bucket.length + 1)).sort();
+  }
+}
+
+function id(ref: ObjectRef): string {
+  return `${ref.bucket}/${ref.key}`;
+}
+
+function md5hex(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+function checkBody(body: readonly Uint8Array[], length: number, contentMd5: string): Buffer {
+  const data = Buffer.concat(body.map((b) => Buffer.from(b)));
+  if (data.length !== length) throw new FakeS3Error('IncompleteBody', 400);
+  if (createHash('md5').update(data).digest('base64') !== contentMd5) throw new FakeS3Error('BadDigest', 400);
+  return data;
+}

@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Native code and child processes: forks are safer than worker threads.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // End-to-end files move gigabytes through one RGW on 2 cores: one file at a time.
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // Starts (or finds) the Ceph RGW test server once for the whole run; see test/setup/global-rgw.ts.
+          globalSetup: ['test/setup/global-rgw.ts'],
+        },
+      },
+    ],
+  },
+});
