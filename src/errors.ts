@@ -95,7 +95,7 @@ export function describeError(err: unknown): string {
   let cur: unknown = err;
   for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
     const msg = cur instanceof Error ? cur.message : String(cur);
-    if (msg && !parts.some((p) => p.includes(msg))) parts.push(msg);
+    if (msg && msg !== 'UnknownError' && !parts.some((p) => p.includes(msg))) parts.push(msg);
     cur = cur instanceof Error ? cur.cause : undefined;
   }
   return parts.join(': ');

@@ -49,6 +49,9 @@ export function createS3Client(options: S3ConnectionOptions = {}): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     expectContinueHeader: false,
+    // The SDK would print its own warnings on the console (e.g. about streamed bodies it cannot
+    // retry, which diskless retries itself); diskless reports every failure in its own words.
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       socketTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryable, describeS3Error } from '../s3/s3-errors.js';
-import { UploadError } from '../errors.js';
+import { DisklessError, UploadError } from '../errors.js';
 
 export interface RetryPolicy {
   /** Keep retrying a failing request for at most this long, then fail. */
@@ -39,7 +39,10 @@ export async function withRetry<T>(
       return await op(attempt);
     } catch (err) {
       if (ctx.signal?.aborted) throw ctx.signal.reason;
-      if (!retryable(err)) throw err;
+      if (!retryable(err)) {
+        if (DisklessError.is(err)) throw err;
+        throw new UploadError(`${ctx.what} failed: ${describeS3Error(err)}`, { cause: err });
+      }
       const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const delayMs = Math.round(exp / 2 + Math.random() * (exp / 2));
       const elapsed = Date.now() - started;

@@ -1,0 +1,20 @@
+import { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { get } from '../../ops/get.js';
+import { addConnectionOptions, loggerFor, sessionOptions, type ConnectionFlags } from '../common-options.js';
+import { getSummary } from '../summary.js';
+import type { CommandContext } from '../program.js';
+
+export function getCommand(ctx: CommandContext): Command {
+  const cmd = new Command('get')
+    .summary('write an object stored by put to stdout')
+    .description('Writes s3://BUCKET/KEY to stdout, reassembling objects that put split into a chain, and checks sizes and checksums.')
+    .argument('<url>', 'source, s3://BUCKET/KEY');
+  addConnectionOptions(cmd);
+  return cmd.action(async (url: string, flags: ConnectionFlags) => {
+    if (process.stdout.isTTY) throw new UsageError('stdout is a terminal: redirect it (diskless get URL > file, or | tool)');
+    const log = loggerFor(flags);
+    const result = await get({ ...sessionOptions(flags, log), url, output: process.stdout, signal: ctx.signal });
+    log.info(getSummary(result));
+  });
+}

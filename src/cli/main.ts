@@ -1,0 +1,36 @@
+import { CommanderError } from 'commander';
+import { describeError, DisklessError } from '../errors.js';
+import { EXIT, exitCodeOf } from './exit-codes.js';
+import { buildProgram } from './program.js';
+import { abortOnSignals } from './signals.js';
+
+// The SDK warns on every start that its releases after January 2027 need Node 22; diskless
+// supports Node 20 with the SDK version it pins, and the warning would bury our own messages.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+/** The only place that parses argv and sets the exit code. */
+async function main(argv: string[]): Promise<number> {
+  const signals = abortOnSignals((sig) => {
+    process.stderr.write(`diskless: ${sig} again: exiting now; open uploads are aborted by the next run\n`);
+    process.exit(EXIT.interrupted);
+  });
+  // A closed stdout (e.g. `| head`) must fail the command, not crash it.
+  process.stdout.on('error', () => {});
+  try {
+    await buildProgram({ argv, signal: signals.signal }).parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT.ok; // --help, --version
+      process.stderr.write(`diskless: error: ${err.message.replace(/^error: /, '')}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`diskless: error: ${describeError(err)}\n`);
+    if (!DisklessError.is(err) && process.env['DISKLESS_DEBUG']) console.error(err);
+    return exitCodeOf(err);
+  } finally {
+    signals.dispose();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

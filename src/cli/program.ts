@@ -1,0 +1,24 @@
+import { Command } from 'commander';
+import { createRequire } from 'node:module';
+import { getCommand } from './commands/get.js';
+import { putCommand } from './commands/put.js';
+
+/** What commands get from the CLI shell: the raw arguments and the signal aborted by SIGINT/SIGTERM. */
+export interface CommandContext {
+  argv: readonly string[];
+  signal: AbortSignal;
+}
+
+export function buildProgram(ctx: CommandContext): Command {
+  const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  const program = new Command('diskless')
+    .description('Stream backups into S3-compatible object storage without landing them on local disk.')
+    .version(version)
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  program.addCommand(putCommand(ctx));
+  program.addCommand(getCommand(ctx));
+  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  return program;
+}

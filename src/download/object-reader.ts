@@ -1,0 +1,139 @@
+import { once } from 'node:events';
+import { Crc32c } from '../checksum/crc32c.js';
+import { PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
+import { formatS3Url } from '../s3/s3-url.js';
+import { CHAIN_ID_METADATA, chainIndexKey, parseChainIndex, type ChainIndex } from '../upload/chain.js';
+import type { ObjectRef, ObjectStore } from '../upload/object-store.js';
+import { withRetry, type RetryPolicy } from '../upload/retry.js';
+import type { Logger } from '../util/log.js';
+
+export interface ReadContext {
+  store: ObjectStore;
+  retry: RetryPolicy;
+  log: Logger;
+}
+
+export interface DownloadResult extends ObjectRef {
+  size: number;
+  objects: number;
+  crc32c: string;
+  elapsedMs: number;
+}
+
+interface Piece extends ObjectRef {
+  size: number;
+  etag: string;
+  crc32c?: string;
+}
+
+/**
+ * Writes what `put` stored at `ref` to `out`: one object, or every object of a chain in order
+ * (chain.ts). A download cut off mid-way resumes where it stopped with a ranged GET pinned to
+ * the same ETag; every object's size, and a chain's CRC32C, are checked.
+ */
+export async function downloadObject(
+  ctx: ReadContext,
+  ref: ObjectRef,
+  out: NodeJS.WritableStream,
+  signal?: AbortSignal,
+): Promise<DownloadResult> {
+  const started = Date.now();
+  const { pieces, chain } = await locate(ctx, ref, signal);
+  const whole = new Crc32c();
+  let size = 0;
+  for (const piece of pieces) {
+    const crc = new Crc32c();
+    await copyPiece(ctx, piece, out, (chunk) => {
+      crc.update(chunk);
+      whole.update(chunk);
+    }, signal);
+    if (piece.crc32c && crc.hex() !== piece.crc32c) {
+      throw new VerificationError(`${formatS3Url(piece)}: CRC32C ${crc.hex()} differs from the recorded ${piece.crc32c}`);
+    }
+    size += piece.size;
+  }
+  if (chain && whole.hex() !== chain.crc32c) {
+    throw new VerificationError(`${formatS3Url(ref)}: CRC32C of the chain is ${whole.hex()}, the index says ${chain.crc32c}`);
+  }
+  return { ...ref, size, objects: pieces.length, crc32c: whole.hex(), elapsedMs: Date.now() - started };
+}
+
+async function locate(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<{ pieces: Piece[]; chain?: ChainIndex }> {
+  const head = await withRetry(() => ctx.store.headObject(ref, { signal }), ctx.retry, { what: `HeadObject ${ref.key}`, signal });
+  if (!head) throw new PreflightError(`${formatS3Url(ref)} does not exist (NoSuchKey); check the key with \`aws s3 ls\``);
+  const chainId = head.metadata[CHAIN_ID_METADATA];
+  if (chainId) {
+    const indexRef = { bucket: ref.bucket, key: chainIndexKey(ref.key) };
+    const text = await readSmallObject(ctx, indexRef, signal);
+    if (text !== undefined) {
+      const chain = parseChainIndex(text, formatS3Url(indexRef));
+      if (chain.chainId === chainId) {
+        const pieces = chain.objects.map((o, i) => ({
+          bucket: ref.bucket,
+          key: o.key,
+          size: o.size,
+          etag: i === 0 ? head.etag : o.etag,
+          crc32c: o.crc32c,
+        }));
+        if (pieces[0]!.size !== head.size) {
+          throw new VerificationError(`${formatS3Url(ref)} holds ${head.size} bytes, its chain index says ${pieces[0]!.size}`);
+        }
+        return { pieces, chain };
+      }
+      ctx.log.debug(`ignoring ${indexRef.key}: it belongs to another upload`);
+    }
+  }
+  return { pieces: [{ ...ref, size: head.size, etag: head.etag }] };
+}
+
+async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<string | undefined> {
+  return withRetry(
+    async () => {
+      const got = await ctx.store.getObject(ref, { signal });
+      if (!got) return undefined;
+      const chunks: Buffer[] = [];
+      for await (const c of got.body) chunks.push(Buffer.from(c));
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    ctx.retry,
+    { what: `GetObject ${ref.key}`, signal },
+  );
+}
+
+async function copyPiece(
+  ctx: ReadContext,
+  piece: Piece,
+  out: NodeJS.WritableStream,
+  onChunk: (chunk: Uint8Array) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  let received = 0;
+  await withRetry(
+    async () => {
+      const got = await ctx.store.getObject(piece, { signal, start: received, ...(piece.etag ? { ifMatch: piece.etag } : {}) });
+      if (!got) throw new UploadError(`${formatS3Url(piece)} disappeared while it was being read`);
+      for await (const chunk of got.body) {
+        received += chunk.length;
+        if (received > piece.size) break;
+        onChunk(chunk);
+        await write(out, chunk);
+      }
+    },
+    ctx.retry,
+    {
+      what: `GetObject ${piece.key}`,
+      signal,
+      onRetry: ({ error }) => ctx.log.warn(`reading ${piece.key} stopped at byte ${received} (${describeError(error)}); resuming`),
+    },
+  );
+  if (received !== piece.size) {
+    throw new VerificationError(`${formatS3Url(piece)}: read ${received} bytes, expected ${piece.size}`);
+  }
+}
+
+/** Writes with backpressure; a closed output (EPIPE) fails the download. */
+async function write(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
+  if (out.write(chunk)) return;
+  const [result] = await Promise.race([once(out, 'drain').then(() => ['drain'] as const), once(out, 'error')]);
+  if (result !== 'drain') throw new UploadError(`writing the output failed: ${describeError(result)}`);
+}

@@ -1,0 +1,40 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { checkCredentials } from '../preflight.js';
+import { createS3Client, type S3ConnectionOptions } from '../s3/s3-client.js';
+import { S3ObjectStore } from '../s3/s3-object-store.js';
+import type { ObjectStore } from '../upload/object-store.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../upload/retry.js';
+import { silentLogger, type Logger } from '../util/log.js';
+
+export interface SessionOptions {
+  connection?: S3ConnectionOptions;
+  retry?: Partial<RetryPolicy>;
+  log?: Logger;
+  /** Replaces the S3 store (tests, other backends); credentials are then not checked. */
+  store?: ObjectStore;
+}
+
+/** A store, its retry policy and logger, with credentials checked: what every command starts from. */
+export interface Session {
+  store: ObjectStore;
+  retry: RetryPolicy;
+  log: Logger;
+  client?: S3Client;
+  close(): void;
+}
+
+export async function openSession(options: SessionOptions, maxSockets?: number): Promise<Session> {
+  const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const log = options.log ?? silentLogger;
+  if (options.store) return { store: options.store, retry, log, close() {} };
+  const conn = { ...options.connection, ...(maxSockets ? { maxSockets } : {}) };
+  const client = createS3Client(conn);
+  const store = new S3ObjectStore(client, conn.endpointUrl ?? 'aws');
+  try {
+    await checkCredentials(client);
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+  return { store, retry, log, client, close: () => client.destroy() };
+}

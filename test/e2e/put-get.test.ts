@@ -1,0 +1,101 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { randomStream, randomStreamSha256, runDiskless } from '../support/cli.js';
+import { cliEnv, createTestBucket, listKeys, listOpenUploads, makeTestClient, testS3 } from '../support/s3-test-env.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+describe('put and get against Ceph RGW', () => {
+  let bucket: string;
+  let env: Record<string, string>;
+  let endpoint: string[];
+
+  beforeAll(async () => {
+    bucket = await createTestBucket('putget');
+    env = cliEnv();
+    endpoint = ['--endpoint-url', testS3().endpoint];
+  });
+
+  async function roundTrip(size: number, key: string, extra: string[] = []) {
+    const { stream, digest } = randomStream(size, key);
+    const put = await runDiskless(['put', ...endpoint, ...extra, `s3://${bucket}/${key}`], { env, stdin: stream });
+    expect(put.stderr).toMatch(/stored s3:/);
+    expect(put.code, put.stderr).toBe(0);
+    const got = await runDiskless(['get', ...endpoint, `s3://${bucket}/${key}`], { env });
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdoutBytes).toBe(size);
+    expect(got.stdoutSha256).toBe(await digest);
+    return { put, got };
+  }
+
+  it('stores 1 GiB of random data and gets it back byte-identical, with the ETag HeadObject reports', async () => {
+    const { put } = await roundTrip(1 * GiB, 'big/1gib.bin');
+    const etag = /ETag ([0-9a-f]{32}-\d+)/.exec(put.stderr)?.[1];
+    const head = await makeTestClient().send(new HeadObjectCommand({ Bucket: bucket, Key: 'big/1gib.bin' }));
+    expect(etag).toBeDefined();
+    expect(head.ETag).toBe(`"${etag}"`);
+    expect(head.ContentLength).toBe(1 * GiB);
+  }, 600_000);
+
+  it('stores a stream of 5 MiB + 1 byte (a full part and a 1-byte part)', async () => {
+    const { put } = await roundTrip(5 * MiB + 1, 'edge/5mib-plus-1', ['--part-size', '5MiB']);
+    expect(put.stderr).toMatch(/in 1 object, 2 parts/);
+  });
+
+  it('stores an empty stream as an empty object', async () => {
+    const { put } = await roundTrip(0, 'edge/empty');
+    expect(put.stderr).toMatch(/0 B \(0 bytes\) in 1 object, 1 part/);
+  });
+
+  it('continues a 1.2 GiB stream in continuation objects past --max-parts and gets it back whole', async () => {
+    const size = Math.round(1.2 * GiB);
+    const { put, got } = await roundTrip(size, 'chain/stream.bin', ['--part-size', '5MiB', '--max-parts', '100']);
+    const objects = Number(/in (\d+) objects \(a chain\)/.exec(put.stderr)?.[1]);
+    expect(objects).toBeGreaterThanOrEqual(3);
+    expect(got.stderr).toMatch(new RegExp(`from ${objects} objects`));
+    const keys = await listKeys(bucket, 'chain/');
+    expect(keys.filter((k) => k.includes('.diskless-cont-'))).toHaveLength(objects - 1);
+    expect(keys).toContain('chain/stream.bin.diskless-chain.json');
+  }, 600_000);
+
+  it('commits nothing when the command exits non-zero, and names its status', async () => {
+    const put = await runDiskless(
+      ['put', ...endpoint, `s3://${bucket}/failed/x.bin`, '--', 'sh', '-c', 'head -c 50M /dev/urandom; exit 3'],
+      { env },
+    );
+    expect(put.code).toBe(5);
+    expect(put.stderr).toMatch(/exited with status 3/);
+    expect(await listKeys(bucket, 'failed/')).toEqual([]);
+    expect(await listOpenUploads(bucket)).toEqual([]);
+  });
+
+  it('commits the stdout of a command that exits 0', async () => {
+    const put = await runDiskless(['put', ...endpoint, `s3://${bucket}/cmd/ok.txt`, '--', 'sh', '-c', 'echo hello; echo world'], { env });
+    expect(put.code, put.stderr).toBe(0);
+    const got = await runDiskless(['get', ...endpoint, `s3://${bucket}/cmd/ok.txt`], { env });
+    expect(got.stdout?.toString()).toBe('hello\nworld\n');
+  });
+
+  it('computes the SHA-256 of the stream when asked, as sha256sum would', async () => {
+    const size = 9 * MiB;
+    const { stream } = randomStream(size, 'sha');
+    const put = await runDiskless(['put', ...endpoint, '--sha256', `s3://${bucket}/sha/x`], { env, stdin: stream });
+    expect(put.code, put.stderr).toBe(0);
+    expect(put.stderr).toContain(`SHA-256 ${await randomStreamSha256(size, 'sha')}`);
+  });
+
+  it('writes with the requested storage class', async () => {
+    const put = await runDiskless(
+      ['put', ...endpoint, '--storage-class', 'STANDARD_IA', `s3://${bucket}/class/x`, '--', 'echo', 'x'],
+      { env },
+    );
+    expect(put.code, put.stderr).toBe(0);
+    const head = await makeTestClient().send(new HeadObjectCommand({ Bucket: bucket, Key: 'class/x' }));
+    expect(head.StorageClass).toBe('STANDARD_IA');
+  });
+
+  it('leaves no multipart upload open after all of the above', async () => {
+    expect(await listOpenUploads(bucket)).toEqual([]);
+  });
+});

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { crc32c, crc32cToHex } from '../../../src/checksum/crc32c.js';
+import { ProducerError, VerificationError } from '../../../src/errors.js';
+import { chainIndexKey, continuationKey, parseChainIndex } from '../../../src/upload/chain.js';
+import { MemoryBudget } from '../../../src/upload/memory-budget.js';
+import { planParts } from '../../../src/upload/part-planner.js';
+import { uploadStream } from '../../../src/upload/stream-uploader.js';
+import { MiB } from '../../../src/util/size.js';
+import { FakeS3Error, MemoryObjectStore } from '../../fakes/memory-object-store.js';
+import { collect, pseudoRandom, testContext } from '../../support/uploader.js';
+
+const target = { bucket: 'b', key: 'backups/db.sql' };
+
+describe('uploadStream', () => {
+  it('stores an empty stream as an empty object', async () => {
+    const store = new MemoryObjectStore();
+    const result = await uploadStream(testContext(store), pseudoRandom(0), { target, plan: planParts() });
+    expect(store.data('b', target.key)).toEqual(Buffer.alloc(0));
+    expect(result.size).toBe(0);
+    expect(result.etag).toBe('d41d8cd98f00b204e9800998ecf8427e');
+    expect(store.calls.create).toBe(0);
+  });
+
+  it('stores a stream smaller than one part with a single PutObject', async () => {
+    const store = new MemoryObjectStore();
+    const data = await collect(pseudoRandom(3 * MiB));
+    const result = await uploadStream(testContext(store), pseudoRandom(3 * MiB), { target, plan: planParts() });
+    expect(store.data('b', target.key)?.equals(data)).toBe(true);
+    expect(result.parts).toBe(1);
+    expect(result.crc32c).toBe(crc32cToHex(crc32c(data)));
+  });
+
+  it('stores a stream of exactly one part with a single PutObject', async () => {
+    const store = new MemoryObjectStore();
+    await uploadStream(testContext(store), pseudoRandom(8 * MiB), { target, plan: planParts() });
+    expect(store.calls.create).toBe(0);
+    expect(store.data('b', target.key)).toHaveLength(8 * MiB);
+  });
+
+  it('stores 5 MiB + 1 byte as a 5 MiB part and a 1-byte part with the composite ETag', async () => {
+    const store = new MemoryObjectStore();
+    const data = await collect(pseudoRandom(5 * MiB + 1));
+    const result = await uploadStream(testContext(store), pseudoRandom(5 * MiB + 1), {
+      target,
+      plan: planParts({ partSize: 5 * MiB }),
+      sha256: true,
+    });
+    expect(store.data('b', target.key)?.equals(data)).toBe(true);
+    expect(result.parts).toBe(2);
+    expect(result.etag).toMatch(/^[0-9a-f]{32}-2$/);
+    expect(result.etag).toBe(store.objects.get(`b/${target.key}`)?.etag);
+    expect(result.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('uploads several parts at once but never more than the request limit', async () => {
+    const store = new MemoryObjectStore();
+    store.partDelayMs = 20;
+    await uploadStream(testContext(store), pseudoRandom(60 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) });
+    expect(store.maxConcurrentParts).toBeGreaterThan(1);
+    expect(store.maxConcurrentParts).toBeLessThanOrEqual(4);
+  });
+
+  it('never holds more memory than the budget, however fast the input', async () => {
+    const store = new MemoryObjectStore();
+    store.partDelayMs = 10;
+    const budget = new MemoryBudget(12 * MiB);
+    await uploadStream(testContext(store, { budget }), pseudoRandom(40 * MiB, 1024 * 1024), {
+      target,
+      plan: planParts({ partSize: 5 * MiB, memoryBudget: 12 * MiB }),
+    });
+    expect(budget.peak).toBeLessThanOrEqual(12 * MiB);
+    expect(budget.inUse).toBe(0);
+    expect(store.data('b', target.key)).toHaveLength(40 * MiB);
+  });
+
+  it('splits a stream past the part limit into a chain that commits object 0 last', async () => {
+    const store = new MemoryObjectStore();
+    const data = await collect(pseudoRandom(27 * MiB));
+    const order: string[] = [];
+    const complete = store.completeMultipartUpload.bind(store);
+    store.completeMultipartUpload = async (ref, id, parts, opts) => {
+      order.push(ref.key);
+      return complete(ref, id, parts, opts);
+    };
+    const result = await uploadStream(testContext(store), pseudoRandom(27 * MiB), {
+      target,
+      plan: planParts({ partSize: 5 * MiB, maxParts: 2 }),
+    });
+    expect(result.objects.map((o) => o.key)).toEqual([0, 1, 2].map((i) => continuationKey(target.key, i)));
+    expect(order[order.length - 1]).toBe(target.key);
+    const pieces = result.objects.map((o) => store.data('b', o.key)!);
+    expect(Buffer.concat(pieces).equals(data)).toBe(true);
+    const index = parseChainIndex(store.data('b', chainIndexKey(target.key))!.toString(), 'index');
+    expect(index.size).toBe(27 * MiB);
+    expect(index.crc32c).toBe(result.crc32c);
+    expect(index.objects.map((o) => o.size)).toEqual([10 * MiB, 10 * MiB, 7 * MiB]);
+  });
+
+  it('retries a part that failed with a retryable error and still commits a correct object', async () => {
+    const store = new MemoryObjectStore();
+    store.failNext('uploadPart', new FakeS3Error('InternalError', 500), 2);
+    const data = await collect(pseudoRandom(12 * MiB));
+    await uploadStream(testContext(store), pseudoRandom(12 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) });
+    expect(store.data('b', target.key)?.equals(data)).toBe(true);
+  });
+
+  it('aborts the multipart upload and commits nothing when a part fails for good', async () => {
+    const store = new MemoryObjectStore();
+    store.failWhen('uploadPart', (n) => n >= 2, new FakeS3Error('AccessDenied', 403));
+    await expect(
+      uploadStream(testContext(store), pseudoRandom(30 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) }),
+    ).rejects.toThrow(/AccessDenied/);
+    expect(store.keys('b')).toEqual([]);
+    expect(store.uploads.size).toBe(0);
+    expect(store.calls.abort).toBe(1);
+  });
+
+  it('gives up on a store that keeps failing within the retry time', async () => {
+    const store = new MemoryObjectStore();
+    store.failWhen('uploadPart', () => true, new FakeS3Error('ServiceUnavailable', 503));
+    const started = Date.now();
+    await expect(
+      uploadStream(testContext(store, { retry: { retryForMs: 300, baseDelayMs: 20, maxDelayMs: 50 } }), pseudoRandom(12 * MiB), {
+        target,
+        plan: planParts({ partSize: 5 * MiB }),
+      }),
+    ).rejects.toThrow(/giving up: ServiceUnavailable \(503\)/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('commits nothing when the check before commit fails, and says why', async () => {
+    const store = new MemoryObjectStore();
+    const failing = async () => {
+      throw new ProducerError('the command exited with status 3', { exitStatus: 3 });
+    };
+    await expect(
+      uploadStream(testContext(store), pseudoRandom(12 * MiB), { target, plan: planParts({ partSize: 5 * MiB }), beforeCommit: failing }),
+    ).rejects.toThrow(/status 3/);
+    await expect(
+      uploadStream(testContext(store), pseudoRandom(1 * MiB), { target, plan: planParts(), beforeCommit: failing }),
+    ).rejects.toThrow(/status 3/);
+    expect(store.keys('b')).toEqual([]);
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('treats a failing input as the producer failing and commits nothing', async () => {
+    const store = new MemoryObjectStore();
+    async function* broken() {
+      yield* pseudoRandom(7 * MiB);
+      throw new Error('EIO: read error');
+    }
+    const err = await uploadStream(testContext(store), broken(), { target, plan: planParts({ partSize: 5 * MiB }) }).catch((e) => e);
+    expect(err).toBeInstanceOf(ProducerError);
+    expect(String(err.message)).toMatch(/reading the input failed: EIO/);
+    expect(store.uploads.size).toBe(0);
+    expect(store.keys('b')).toEqual([]);
+  });
+
+  it('stops and aborts when the caller aborts the signal', async () => {
+    const store = new MemoryObjectStore();
+    const controller = new AbortController();
+    async function* slow() {
+      yield* pseudoRandom(6 * MiB);
+      controller.abort(new Error('SIGINT'));
+      yield* pseudoRandom(6 * MiB);
+    }
+    await expect(
+      uploadStream(testContext(store), slow(), { target, plan: planParts({ partSize: 5 * MiB }), signal: controller.signal }),
+    ).rejects.toThrow(/SIGINT/);
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('deletes the object and fails when the stored size differs from what was sent', async () => {
+    const store = new MemoryObjectStore();
+    store.headSizeDelta = -1;
+    const err = await uploadStream(testContext(store), pseudoRandom(12 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) }).catch((e) => e);
+    expect(err).toBeInstanceOf(VerificationError);
+    expect(store.keys('b')).toEqual([]);
+  });
+
+  it('fails with an EFBIG error when the stream outgrows one object and splitting is off', async () => {
+    const store = new MemoryObjectStore();
+    const err = await uploadStream(testContext(store), pseudoRandom(16 * MiB), {
+      target,
+      plan: planParts({ partSize: 5 * MiB, maxParts: 2, split: false }),
+    }).catch((e) => e);
+    expect(err.errno).toBe(27);
+    expect(store.uploads.size).toBe(0);
+    expect(store.keys('b')).toEqual([]);
+  });
+});
