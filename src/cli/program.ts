@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { gcCommand } from './commands/gc.js';
 import { getCommand } from './commands/get.js';
 import { putCommand } from './commands/put.js';
 
@@ -19,6 +20,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .configureOutput({ outputError: () => {} });
   program.addCommand(putCommand(ctx));
   program.addCommand(getCommand(ctx));
+  program.addCommand(gcCommand(ctx));
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
 }

@@ -124,7 +124,9 @@ class StreamRun {
   async undo(cause: unknown): Promise<void> {
     this.fail(cause);
     this.part?.release();
-    const policy = { ...this.ctx.retry, retryForMs: Math.min(this.ctx.retry.retryForMs, 30_000) };
+    // Cleanup gets a shorter retry budget: after a store stopped answering, the run must still end soon;
+    // what cannot be aborted now stays in the journal for the next run or `diskless gc`.
+    const policy = { ...this.ctx.retry, retryForMs: Math.min(this.ctx.retry.retryForMs, 10_000) };
     const key = this.options.target.key;
     const jobs: Array<Promise<void>> = this.objects.map((o) => o.abort(policy));
     if (this.chainIndexWritten) {

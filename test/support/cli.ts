@@ -66,12 +66,23 @@ async function feed(
   trigger?: { after: number; run: () => void | Promise<void> },
 ): Promise<void> {
   let closed = false;
-  stdin.on('error', () => (closed = true)); // EPIPE when the child stops reading: expected in failure tests
+  let wake: (() => void) | undefined;
+  // EPIPE when the child stops reading: expected in failure tests.
+  stdin.on('error', () => {
+    closed = true;
+    wake?.();
+  });
   let sent = 0;
   let fired = false;
   for await (const chunk of source) {
     if (closed) return;
-    if (!stdin.write(chunk)) await new Promise<void>((r) => { stdin.once('drain', r); stdin.once('error', () => r()); });
+    if (!stdin.write(chunk)) {
+      await new Promise<void>((r) => {
+        wake = r;
+        stdin.once('drain', r);
+      });
+      stdin.removeAllListeners('drain');
+    }
     sent += chunk.length;
     if (trigger && !fired && sent >= trigger.after) {
       fired = true;
