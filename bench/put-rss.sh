@@ -118,7 +118,7 @@ put_once() {
     exit 1
   fi
   record "$target" "$run" "$tf" "$stored"
-  echo "         $(grep -h 'stored s3://' "$log" | sed 's/^diskless: //')" >&2
+  echo "         $(grep -h 'stored s3://' "$log" | sed 's/^diskless: //')"
 }
 
 ceiling_once() {
@@ -160,13 +160,13 @@ for target in $TARGETS; do
       for run in $(seq "$RUNS"); do
         before=$(sink_cpu)
         put_once sink "$run" "$SINK_ENDPOINT" diskless-bench "put-rss/run-$run"
-        echo "         sink CPU during the run: $(awk -v a="$before" -v b="$(sink_cpu)" 'BEGIN { printf "%.2f", b - a }') s" >&2
+        echo "         sink CPU during the run: $(awk -v a="$before" -v b="$(sink_cpu)" 'BEGIN { printf "%.2f", b - a }') s"
         curl -sf -X DELETE "$SINK_ENDPOINT/diskless-bench/put-rss/run-$run" >/dev/null
       done
       kill "$SINK_PID"
       wait "$SINK_PID" 2>/dev/null || true
       SINK_PID=
-      echo "         sink: $(cat "$WORK/sink.err")" >&2
+      echo "         sink: $(cat "$WORK/sink.err")"
       ;;
     rgw)
       code=$(curl -s -o /dev/null -m 3 -w '%{http_code}' "$RGW_ENDPOINT/" || true)

@@ -19,7 +19,7 @@ T0=${EPOCHREALTIME/./}
 elapsed() { local us=$(( ${EPOCHREALTIME/./} - ${1:-$T0} )); printf '%d.%01d s' $((us / 1000000)) $((us % 1000000 / 100000)); }
 STEP_T0=
 step() { [ -z "$STEP_T0" ] || echo "  (step took $(elapsed "$STEP_T0"))"; STEP_T0=${EPOCHREALTIME/./}; printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
-say() { printf '%s\n' "$@" | sed 's/^/  /'; }
+say() { printf '%s\n' "$@" | sed 's/^./  &/'; }
 ok() { echo "  ${G}✔ $*${N}"; }
 fail() { echo "  ${R}✘ $*${N}" >&2; exit 1; }
 die() { local code=$1; shift; printf 'demo: %s\n' "$@" >&2; exit "$code"; }

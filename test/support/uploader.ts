@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { MemoryBudget } from '../../src/upload/memory-budget.js';
 import type { ObjectStore } from '../../src/upload/object-store.js';
 import type { UploadContext } from '../../src/upload/upload-context.js';
@@ -17,18 +17,15 @@ export function testContext(store: ObjectStore, overrides: Partial<UploadContext
   };
 }
 
-/** Deterministic pseudo-random bytes in chunks of `chunkSize` (as a pipe delivers them). */
+/** Deterministic pseudo-random bytes (AES-CTR keystream) in chunks of `chunkSize`, as a pipe delivers them. */
 export async function* pseudoRandom(total: number, chunkSize = 64 * 1024, seed = 1): AsyncGenerator<Uint8Array> {
-  let counter = 0;
+  const cipher = createCipheriv('aes-128-ctr', createHash('md5').update(String(seed)).digest(), Buffer.alloc(16));
+  const zeros = Buffer.alloc(chunkSize);
   let left = total;
   while (left > 0) {
     const n = Math.min(chunkSize, left);
-    const out = Buffer.allocUnsafe(n);
-    for (let off = 0; off < n; off += 32) {
-      createHash('sha256').update(`${seed}:${counter++}`).digest().copy(out, off);
-    }
     left -= n;
-    yield out;
+    yield cipher.update(zeros.subarray(0, n));
   }
 }
 

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBudget } from '../../../src/upload/memory-budget.js';
+
+describe('MemoryBudget', () => {
+  it('hands out slabs until the budget is spent, then makes the next caller wait', async () => {
+    const budget = new MemoryBudget(3 * 1024, 1024);
+    const slabs = await Promise.all([budget.acquire(), budget.acquire(), budget.acquire()]);
+    let fourth = false;
+    const waiting = budget.acquire().then((s) => {
+      fourth = true;
+      return s;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fourth).toBe(false);
+    expect(budget.inUse).toBe(3 * 1024);
+    budget.release(slabs[0]!);
+    expect(await waiting).toBe(slabs[0]);
+    expect(budget.peak).toBe(3 * 1024);
+  });
+
+  it('reuses released slabs instead of allocating new memory', async () => {
+    const budget = new MemoryBudget(2 * 1024, 1024);
+    const a = await budget.acquire();
+    budget.release(a);
+    expect(await budget.acquire()).toBe(a);
+  });
+
+  it('serves waiters in the order they asked', async () => {
+    const budget = new MemoryBudget(1024, 1024);
+    const first = await budget.acquire();
+    const order: number[] = [];
+    const w1 = budget.acquire().then((s) => (order.push(1), s));
+    const w2 = budget.acquire().then((s) => (order.push(2), s));
+    budget.release(first);
+    budget.release(await w1);
+    await w2;
+    expect(order).toEqual([1, 2]);
+  });
+
+  it('stops waiting when the signal aborts, and leaves the budget intact', async () => {
+    const budget = new MemoryBudget(1024, 1024);
+    const held = await budget.acquire();
+    const controller = new AbortController();
+    const waiting = budget.acquire(controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(waiting).rejects.toThrow('stop');
+    budget.release(held);
+    expect(budget.inUse).toBe(0);
+    expect(budget.available).toBe(1);
+  });
+
+  it('refuses a buffer that is not one of its slabs', () => {
+    expect(() => new MemoryBudget(2048, 1024).release(Buffer.alloc(10))).toThrow(/not a slab/);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { parseObjectUrl, parseS3Url } from '../../../src/s3/s3-url.js';
+import { parseDuration } from '../../../src/util/duration.js';
+import { formatBytes, parseSize } from '../../../src/util/size.js';
+
+describe('parseSize', () => {
+  it('reads binary and decimal units as users write them', () => {
+    expect(parseSize('8MiB', 'x')).toBe(8 * 1024 ** 2);
+    expect(parseSize('8M', 'x')).toBe(8 * 1024 ** 2);
+    expect(parseSize('100MB', 'x')).toBe(100_000_000);
+    expect(parseSize('1.5GiB', 'x')).toBe(1.5 * 1024 ** 3);
+    expect(parseSize('4096', 'x')).toBe(4096);
+    expect(parseSize(' 2 tib ', 'x')).toBe(2 * 1024 ** 4);
+  });
+
+  it('names the option and shows examples when it cannot read a size', () => {
+    expect(() => parseSize('lots', '--memory')).toThrow('--memory: cannot read "lots" as a size; write e.g. 8MiB');
+    expect(() => parseSize('5XB', '--memory')).toThrow(/cannot read "5XB"/);
+    expect(() => parseSize('-5M', '--memory')).toThrow(/cannot read/);
+  });
+
+  it('formats sizes for people', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(8 * 1024 ** 2)).toBe('8.00 MiB');
+    expect(formatBytes(1.2 * 1024 ** 3)).toBe('1.20 GiB');
+    expect(formatBytes(273 * 1024 ** 3)).toBe('273 GiB');
+  });
+});
+
+describe('parseS3Url', () => {
+  it('splits bucket and key, keeping the key as given', () => {
+    expect(parseS3Url('s3://my-bucket/a/b c/ü.sql')).toEqual({ bucket: 'my-bucket', key: 'a/b c/ü.sql' });
+    expect(parseS3Url('s3://my-bucket')).toEqual({ bucket: 'my-bucket', key: '' });
+  });
+
+  it('rejects what is not an S3 URL or has no valid bucket, naming the expected form', () => {
+    expect(() => parseS3Url('https://x/y', 'target')).toThrow('target "https://x/y" is not an S3 URL; write it as s3://BUCKET/KEY');
+    expect(() => parseS3Url('s3:///key')).toThrow(/no valid bucket name/);
+    expect(() => parseS3Url('s3://abc/' + 'k'.repeat(1025))).toThrow(/1024 bytes/);
+  });
+
+  it('requires an object key where an object is meant', () => {
+    expect(() => parseObjectUrl('s3://bkt/dir/', 'target')).toThrow('target "s3://bkt/dir/" names no object; write s3://bkt/path/to/object');
+  });
+});
+
+describe('parseDuration', () => {
+  it('reads seconds, minutes, hours and days', () => {
+    expect(parseDuration('90s', 'x')).toBe(90_000);
+    expect(parseDuration('30m', 'x')).toBe(1_800_000);
+    expect(parseDuration('24h', 'x')).toBe(86_400_000);
+    expect(parseDuration('7d', 'x')).toBe(604_800_000);
+    expect(parseDuration('0', 'x')).toBe(0);
+  });
+
+  it('rejects a number without a unit, naming the option', () => {
+    expect(() => parseDuration('24', '--older-than')).toThrow('--older-than: cannot read "24" as a duration');
+  });
+});
