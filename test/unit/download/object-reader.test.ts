@@ -47,7 +47,7 @@ describe('downloadObject', () => {
     await uploadStream(testContext(store), pseudoRandom(23 * MiB), { target, plan: planParts({ partSize: 5 * MiB, maxParts: 2 }) });
     const piece = store.objects.get(`bkt/dump.bin.diskless-cont-0001`)!;
     piece.data = Buffer.from(piece.data);
-    piece.data[100] ^= 1;
+    piece.data[100] = piece.data[100]! ^ 1;
     await expect(download(store)).rejects.toThrow(/diskless-cont-0001: CRC32C .* differs from the recorded/);
   });
 
