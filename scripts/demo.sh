@@ -22,7 +22,7 @@ step() { [ -z "$STEP_T0" ] || echo "  (step took $(elapsed "$STEP_T0"))"; STEP_T
 say() { printf '%s\n' "$@" | sed 's/^./  &/'; }
 ok() { echo "  ${G}✔ $*${N}"; }
 fail() { echo "  ${R}✘ $*${N}" >&2; exit 1; }
-die() { local code=$1; shift; printf 'demo: %s\n' "$@" >&2; exit "$code"; }
+die() { local code=$1; shift; printf 'demo: %s\n' "$1" >&2; shift; [ $# = 0 ] || printf '      %s\n' "$@" >&2; exit "$code"; }
 # run 'COMMAND LINE': shows it as typed at a shell prompt, runs it, and shows its output (stdout, then stderr, indented).
 # Sets RC to its exit status (the demo goes on either way) and OUT/ERR to files holding its stdout and stderr.
 run() {
@@ -132,13 +132,14 @@ else
   if [ -n "$SUDO" ]; then
     command -v sudo >/dev/null 2>&1 || die 2 "the Ceph daemons of the local S3 server must run as root: run the demo as root (or install sudo)"
     say "The Ceph daemons must run as root: starting them with sudo."
+    sudo -v || die 2 "sudo failed: run the demo as root, or as a user who may use sudo"
   fi
   say "Starting a throw-away single-node Ceph cluster with its S3 gateway (scripts/rgw/rgw-up.sh, ~20 s);" \
       "it is stopped and deleted when the demo ends."
   STARTED_RGW=1
   $SUDO bash scripts/rgw/rgw-up.sh > "$T/rgw-up.log" 2>&1 || {
     rc=$?; sed 's/^/    /' "$T/rgw-up.log" >&2
-    [ "$rc" = 3 ] && STARTED_RGW=0   # a cluster of someone else's is already running: not ours to stop
+    STARTED_RGW=0   # rgw-up.sh stopped what it had started (exit 3: a cluster of someone else's runs, not ours to stop)
     die 1 "starting the local S3 server failed (rgw-up.sh exit $rc): see its output above"
   }
   grep '^\[' "$T/rgw-up.log" | sed 's/^/    /'

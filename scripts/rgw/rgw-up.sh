@@ -132,6 +132,10 @@ rgw_gc_obj_min_wait = 60
 rgw_gc_processor_period = 60
 # No background index resharding while tests run.
 rgw_dynamic_resharding = false
+# SSE-KMS with static test keys (RGW's "testing" KMS backend), over plain HTTP on loopback, so --sse aws:kms is tested
+rgw_crypt_require_ssl = false
+rgw_crypt_s3_kms_backend = testing
+rgw_crypt_s3_kms_encryption_keys = testkey-1=YmluCmJvb3N0CmJvb3N0LWJ1aWxkCmNlcGguY29uZgo= testkey-2=aWIKTWFrZWZpbGUKbWFuCm91dApzcmMKVGVzdGluZwo=
 [client.rgw.a]
 rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
 CONF

@@ -1,4 +1,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomStream, randomStreamSha256, runDiskless } from '../support/cli.js';
 import { cliEnv, createTestBucket, listKeys, listOpenUploads, makeTestClient, testS3 } from '../support/s3-test-env.js';
@@ -93,6 +96,35 @@ describe('put and get against Ceph RGW', () => {
     expect(put.code, put.stderr).toBe(0);
     const head = await makeTestClient().send(new HeadObjectCommand({ Bucket: bucket, Key: 'class/x' }));
     expect(head.StorageClass).toBe('STANDARD_IA');
+  });
+
+  it('encrypts with SSE-KMS and the given key when asked, and gets the data back', async () => {
+    const { put } = await roundTrip(12 * MiB, 'sse/kms.bin', ['--sse', 'aws:kms', '--sse-kms-key-id', 'testkey-1']);
+    expect(put.code).toBe(0);
+    const head = await makeTestClient().send(new HeadObjectCommand({ Bucket: bucket, Key: 'sse/kms.bin' }));
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    expect(head.SSEKMSKeyId).toBe('testkey-1');
+  });
+
+  it('takes credentials from a named profile of the shared credentials file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'diskless-aws-'));
+    const s3 = testS3();
+    writeFileSync(join(dir, 'credentials'), `[backup]\naws_access_key_id = ${s3.accessKeyId}\naws_secret_access_key = ${s3.secretAccessKey}\n`);
+    const profileEnv = { ...env, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials') };
+    delete profileEnv['AWS_ACCESS_KEY_ID'];
+    delete profileEnv['AWS_SECRET_ACCESS_KEY'];
+    const put = await runDiskless(['put', ...endpoint, '--profile', 'backup', `s3://${bucket}/profile/x`, '--', 'echo', 'p'], { env: profileEnv });
+    expect(put.code, put.stderr).toBe(0);
+    const missing = await runDiskless(['put', ...endpoint, '--profile', 'nosuch', `s3://${bucket}/profile/y`, '--', 'echo', 'p'], { env: profileEnv });
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/no AWS credentials found/);
+  });
+
+  it('reads the endpoint from AWS_ENDPOINT_URL_S3 when --endpoint-url is not given', async () => {
+    const put = await runDiskless(['put', `s3://${bucket}/envendpoint/x`, '--', 'echo', 'e'], {
+      env: { ...env, AWS_ENDPOINT_URL_S3: testS3().endpoint },
+    });
+    expect(put.code, put.stderr).toBe(0);
   });
 
   it('leaves no multipart upload open after all of the above', async () => {
