@@ -1,0 +1,34 @@
+/**
+ * diskless as a library: the same operations as the CLI, without argv, exit codes or signal
+ * handlers. Importing this module has no side effects.
+ */
+export { put, DEFAULT_CONCURRENCY, type PutOptions } from './ops/put.js';
+export { get, type GetOptions } from './ops/get.js';
+export { gc, type GcOptions, type GcResult } from './ops/gc.js';
+export { openSession, type Session, type SessionOptions } from './ops/session.js';
+
+export { uploadStream, type StreamUploadOptions, type StreamUploadResult } from './upload/stream-uploader.js';
+export { downloadObject, type DownloadResult, type ReadContext } from './download/object-reader.js';
+export { planParts, PartSequence, DEFAULT_PART_SIZE, DEFAULT_MEMORY_BUDGET, type PartPlan, type PartPlanOptions } from './upload/part-planner.js';
+export { MemoryBudget } from './upload/memory-budget.js';
+export type { ObjectStore, ObjectRef, WriteSettings } from './upload/object-store.js';
+export type { ObjectSummary } from './upload/multipart-object.js';
+export type { UploadContext } from './upload/upload-context.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './upload/retry.js';
+export { S3ObjectStore } from './s3/s3-object-store.js';
+export { createS3Client, type S3ConnectionOptions } from './s3/s3-client.js';
+export { parseS3Url, formatS3Url, type S3Location } from './s3/s3-url.js';
+export { crc32c, Crc32c, crc32cImplementation } from './checksum/crc32c.js';
+export { Limiter } from './util/limiter.js';
+export { silentLogger, streamLogger, type Logger } from './util/log.js';
+export {
+  DisklessError,
+  UsageError,
+  PreflightError,
+  UploadError,
+  VerificationError,
+  ObjectTooLargeError,
+  ProducerError,
+  InterruptedError,
+  type ErrorCategory,
+} from './errors.js';
