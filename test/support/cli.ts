@@ -19,8 +19,8 @@ export interface RunOptions {
   env: Record<string, string>;
   /** Fed to stdin (then closed); stdin is /dev/null when absent. */
   stdin?: AsyncIterable<Uint8Array>;
-  /** Called after this many stdin bytes were accepted by the child. */
-  onStdinBytes?: { after: number; run: () => void | Promise<void> };
+  /** Called after this many stdin bytes were accepted by the child (`child` is its pid). */
+  onStdinBytes?: { after: number; run: (child: number) => void | Promise<void> };
   /** Kill the child after this long (the test then fails on its exit status). */
   timeoutMs?: number;
 }
@@ -43,7 +43,10 @@ export function runDiskless(args: readonly string[], options: RunOptions): Promi
   });
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
-  if (options.stdin && child.stdin) void feed(child.stdin, options.stdin, options.onStdinBytes);
+  const trigger = options.onStdinBytes;
+  if (options.stdin && child.stdin) {
+    void feed(child.stdin, options.stdin, trigger && { after: trigger.after, run: () => trigger.run(child.pid!) });
+  }
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
