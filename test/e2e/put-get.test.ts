@@ -110,7 +110,7 @@ describe('put and get against Ceph RGW', () => {
     const dir = mkdtempSync(join(tmpdir(), 'diskless-aws-'));
     const s3 = testS3();
     writeFileSync(join(dir, 'credentials'), `[backup]\naws_access_key_id = ${s3.accessKeyId}\naws_secret_access_key = ${s3.secretAccessKey}\n`);
-    const profileEnv = { ...env, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials') };
+    const profileEnv: Record<string, string> = { ...env, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials') };
     delete profileEnv['AWS_ACCESS_KEY_ID'];
     delete profileEnv['AWS_SECRET_ACCESS_KEY'];
     const put = await runDiskless(['put', ...endpoint, '--profile', 'backup', `s3://${bucket}/profile/x`, '--', 'echo', 'p'], { env: profileEnv });
