@@ -29,6 +29,7 @@
 // signatures, checksum trailers) are refused with 501: send plain bodies.
 //
 // On SIGTERM/SIGINT it prints one JSON line of totals on stderr and exits 0.
+// DISCARD_SINK_VERBOSE=1 prints every request line and its headers on stderr (what a client sends).
 
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -149,8 +150,17 @@ function quoted(etag) {
   return `"${etag}"`;
 }
 
+const verbose = process.env.DISCARD_SINK_VERBOSE === '1';
+
 async function handle(req, res) {
   totals.requests++;
+  if (verbose) {
+    const socket = `${req.socket.remotePort}`;
+    process.stderr.write(`${req.method} ${req.url} (client port ${socket})\n`);
+    for (const [name, value] of Object.entries(req.headers)) {
+      process.stderr.write(`  ${name}: ${name === 'authorization' ? String(value).slice(0, 60) + '…' : value}\n`);
+    }
+  }
   const url = new URL(req.url, 'http://sink');
   const q = url.searchParams;
   const path = url.pathname.replace(/^\/+/, '');

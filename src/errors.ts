@@ -96,7 +96,8 @@ export function describeError(err: unknown): string {
   for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
     const msg = cur instanceof Error ? cur.message : String(cur);
     if (msg && msg !== 'UnknownError' && !parts.some((p) => p.includes(msg))) parts.push(msg);
-    cur = cur instanceof Error ? cur.cause : undefined;
+    // diskless's own messages already say what they need of their cause.
+    cur = cur instanceof Error && !DisklessError.is(cur) ? cur.cause : undefined;
   }
   return parts.join(': ');
 }

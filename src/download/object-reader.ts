@@ -1,6 +1,6 @@
-import { once } from 'node:events';
 import { Crc32c } from '../checksum/crc32c.js';
 import { PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
+import { errorName } from '../s3/s3-errors.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import { CHAIN_ID_METADATA, chainIndexKey, parseChainIndex, type ChainIndex } from '../upload/chain.js';
 import type { ObjectRef, ObjectStore } from '../upload/object-store.js';
@@ -60,7 +60,7 @@ export async function downloadObject(
 
 async function locate(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<{ pieces: Piece[]; chain?: ChainIndex }> {
   const head = await withRetry(() => ctx.store.headObject(ref, { signal }), ctx.retry, { what: `HeadObject ${ref.key}`, signal });
-  if (!head) throw new PreflightError(`${formatS3Url(ref)} does not exist (NoSuchKey); check the key with \`aws s3 ls\``);
+  if (!head) throw await whyMissing(ctx, ref, signal);
   const chainId = head.metadata[CHAIN_ID_METADATA];
   if (chainId) {
     const indexRef = { bucket: ref.bucket, key: chainIndexKey(ref.key) };
@@ -84,6 +84,18 @@ async function locate(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): P
     }
   }
   return { pieces: [{ ...ref, size: head.size, etag: head.etag }] };
+}
+
+/** HeadObject's 404 has no body: a GET tells a missing bucket from a missing key. */
+async function whyMissing(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<PreflightError> {
+  const err = await ctx.store.getObject(ref, { signal }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (errorName(err instanceof Error && err.cause ? err.cause : err) === 'NoSuchBucket') {
+    return new PreflightError(`bucket "${ref.bucket}" does not exist (NoSuchBucket); check the URL and --endpoint-url`);
+  }
+  return new PreflightError(`${formatS3Url(ref)} does not exist (NoSuchKey); check the key (and --endpoint-url)`);
 }
 
 async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<string | undefined> {
@@ -134,6 +146,16 @@ async function copyPiece(
 /** Writes with backpressure; a closed output (EPIPE) fails the download. */
 async function write(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
   if (out.write(chunk)) return;
-  const [result] = await Promise.race([once(out, 'drain').then(() => ['drain'] as const), once(out, 'error')]);
-  if (result !== 'drain') throw new UploadError(`writing the output failed: ${describeError(result)}`);
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = () => {
+      out.off('error', onError);
+      resolve();
+    };
+    const onError = (err: unknown) => {
+      out.off('drain', onDrain);
+      reject(new UploadError(`writing the output failed: ${describeError(err)}`, { cause: err }));
+    };
+    out.once('drain', onDrain);
+    out.once('error', onError);
+  });
 }

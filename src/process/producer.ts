@@ -27,7 +27,7 @@ export function startProducer(argv: readonly string[], options: { env?: NodeJS.P
   const [file, ...args] = argv;
   if (!file) throw new ProducerError('no command given after --');
   const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'inherit'], env: options.env ?? process.env });
-  const display = argv.join(' ');
+  const display = argv.map(shellQuote).join(' ');
   let spawnError: NodeJS.ErrnoException | undefined;
   const exited = new Promise<ProducerExit>((resolve) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
@@ -68,4 +68,9 @@ function describeSpawnError(file: string, err: NodeJS.ErrnoException): ProducerE
         ? 'permission denied (is it executable?)'
         : err.message;
   return new ProducerError(`cannot start ${file}: ${why}`, {}, { cause: err });
+}
+
+/** Quotes an argument the way a shell would need it, for messages: `sh -c 'exit 3'`. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

@@ -115,8 +115,20 @@ describe('put and get refuse to start when the target is not usable', () => {
   it('fails get with exit 3 and NoSuchKey when the object does not exist', async () => {
     const r = await runDiskless(['get', ...endpoint, `s3://${bucket}/missing`], { env: cliEnv() });
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/s3:\/\/.*\/missing does not exist \(NoSuchKey\)/);
+    expect(r.stderr).toMatch(/s3:\/\/.*\/missing does not exist \(NoSuchKey\); check the key/);
     expect(r.stdoutBytes).toBe(0);
+  });
+
+  it('tells get that the bucket, not the key, is missing', async () => {
+    const r = await runDiskless(['get', ...endpoint, `s3://no-such-bucket-${Date.now()}/x`], { env: cliEnv() });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/bucket "no-such-bucket-\d+" does not exist \(NoSuchBucket\); check the URL and --endpoint-url/);
+  });
+
+  it('names a missing bucket once, without repeating the store\'s words', async () => {
+    const r = await putWithMarker([...endpoint, `s3://no-such-bucket-${Date.now()}/x`]);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/write check failed/);
   });
 
   it('leaves no multipart upload behind from its write checks', async () => {

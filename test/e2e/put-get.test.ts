@@ -29,6 +29,8 @@ describe('put and get against Ceph RGW', () => {
     expect(got.code, got.stderr).toBe(0);
     expect(got.stdoutBytes).toBe(size);
     expect(got.stdoutSha256).toBe(await digest);
+    // Only diskless's own lines: no Node or SDK warnings (e.g. a listener leak on a slow reader).
+    for (const r of [put, got]) expect(r.stderr.trim().split('\n').every((l) => l.startsWith('diskless: '))).toBe(true);
     return { put, got };
   }
 

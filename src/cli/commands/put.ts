@@ -29,7 +29,7 @@ export function putCommand(ctx: CommandContext): Command {
       'Streams stdin (or the stdout of the command after --) into s3://BUCKET/KEY with bounded memory.\n' +
         'The object is committed only if the input ends cleanly and the command exits 0; otherwise the\n' +
         'upload is aborted and nothing is left behind. Prefer the -- form for pipelines:\n' +
-        "  diskless put s3://b/db.sql.gz -- sh -c 'set -o pipefail; mysqldump db | gzip'",
+        "  diskless put s3://b/db.sql.gz -- bash -c 'set -o pipefail; mysqldump db | gzip'",
     )
     .argument('<url>', 'target, s3://BUCKET/KEY')
     .argument('[command...]', 'command whose stdout to store (after --)')

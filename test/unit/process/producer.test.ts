@@ -16,7 +16,7 @@ describe('startProducer', () => {
     const err = await p.succeeded().catch((e) => e);
     expect(err).toBeInstanceOf(ProducerError);
     expect(err.exitStatus).toBe(3);
-    expect(err.message).toBe('the command exited with status 3: sh -c echo partial; exit 3');
+    expect(err.message).toBe("the command exited with status 3: sh -c 'echo partial; exit 3'");
   });
 
   it('names the signal that killed the command', async () => {
