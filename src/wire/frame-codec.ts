@@ -1,0 +1,109 @@
+import { MESSAGES, WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD, WIRE_VERSION } from './wire.generated.js';
+
+/** Encoding and decoding of the frames specified in native/wire/wire.def. */
+
+export type MessageName = keyof typeof MESSAGES;
+type FieldKind = 'str' | 'u32' | 'i32' | 'u64' | 'i64';
+type Fields<N extends MessageName> = (typeof MESSAGES)[N]['fields'];
+type ValueOf<K> = K extends 'str' ? Buffer : number;
+type EncodeValueOf<K> = K extends 'str' ? Buffer | string : number;
+
+/** The decoded fields of message N: strings as raw bytes (paths need not be UTF-8), integers as numbers. */
+export type Message<N extends MessageName> = { [F in Fields<N>[number] as F[0]]: ValueOf<F[1]> };
+export type MessageInput<N extends MessageName> = { [F in Fields<N>[number] as F[0]]: EncodeValueOf<F[1]> };
+
+export type AnyMessage = { [N in MessageName]: { name: N; fields: Message<N> } }[MessageName];
+
+const BY_TYPE = new Map<number, MessageName>(
+  (Object.keys(MESSAGES) as MessageName[]).map((name) => [MESSAGES[name].type, name]),
+);
+
+/** A frame that breaks the protocol: the connection that sent it is closed. */
+export class WireError extends Error {
+  override readonly name = 'WireError';
+}
+
+export function encodeFrame<N extends MessageName>(name: N, input: MessageInput<N>): Buffer {
+  const values = input as Record<string, Buffer | string | number>;
+  const parts: Buffer[] = [];
+  for (const [field, kind] of MESSAGES[name].fields as ReadonlyArray<readonly [string, FieldKind]>) {
+    const v = values[field];
+    if (v === undefined) throw new WireError(`${name}: field ${field} missing`);
+    parts.push(encodeField(kind, v, `${name}.${field}`));
+  }
+  const payload = Buffer.concat(parts);
+  if (payload.length > WIRE_MAX_PAYLOAD) throw new WireError(`${name}: payload of ${payload.length} bytes exceeds ${WIRE_MAX_PAYLOAD}`);
+  const header = Buffer.alloc(WIRE_HEADER_SIZE);
+  header.writeUInt32LE(payload.length, 0);
+  header.writeUInt16LE(MESSAGES[name].type, 4);
+  header.writeUInt16LE(WIRE_VERSION, 6);
+  return Buffer.concat([header, payload]);
+}
+
+function encodeField(kind: FieldKind, v: Buffer | string | number, what: string): Buffer {
+  if (kind === 'str') {
+    const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.isBuffer(v) ? v : undefined;
+    if (!bytes) throw new WireError(`${what}: expected a string`);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(bytes.length);
+    return Buffer.concat([len, bytes]);
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new WireError(`${what}: expected an integer`);
+  const b = Buffer.alloc(kind === 'u64' || kind === 'i64' ? 8 : 4);
+  if (kind === 'u32') b.writeUInt32LE(v);
+  else if (kind === 'i32') b.writeInt32LE(v);
+  else if (kind === 'u64') b.writeBigUInt64LE(BigInt(v));
+  else b.writeBigInt64LE(BigInt(v));
+  return b;
+}
+
+/** Decodes one frame's payload; throws WireError when the fields do not fill it exactly. */
+export function decodePayload(type: number, payload: Buffer): AnyMessage {
+  const name = BY_TYPE.get(type);
+  if (!name) throw new WireError(`unknown message type ${type}`);
+  const fields: Record<string, Buffer | number> = {};
+  let off = 0;
+  const need = (n: number, field: string) => {
+    if (off + n > payload.length) throw new WireError(`${name}.${field}: truncated frame`);
+  };
+  for (const [field, kind] of MESSAGES[name].fields as ReadonlyArray<readonly [string, FieldKind]>) {
+    if (kind === 'str') {
+      need(4, field);
+      const n = payload.readUInt32LE(off);
+      off += 4;
+      need(n, field);
+      fields[field] = payload.subarray(off, off + n);
+      off += n;
+    } else if (kind === 'u32' || kind === 'i32') {
+      need(4, field);
+      fields[field] = kind === 'u32' ? payload.readUInt32LE(off) : payload.readInt32LE(off);
+      off += 4;
+    } else {
+      need(8, field);
+      const big = kind === 'u64' ? payload.readBigUInt64LE(off) : payload.readBigInt64LE(off);
+      if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER)) {
+        throw new WireError(`${name}.${field}: ${big} is out of range`);
+      }
+      fields[field] = Number(big);
+      off += 8;
+    }
+  }
+  if (off !== payload.length) throw new WireError(`${name}: ${payload.length - off} bytes after the last field`);
+  return { name, fields } as AnyMessage;
+}
+
+/**
+ * Reads one frame from the front of a byte stream. Returns undefined until the frame is complete;
+ * then the message and the bytes after it (on a file connection: the first raw data bytes).
+ */
+export function takeFrame(buffered: Buffer): { message: AnyMessage; rest: Buffer } | undefined {
+  if (buffered.length < WIRE_HEADER_SIZE) return undefined;
+  const length = buffered.readUInt32LE(0);
+  const type = buffered.readUInt16LE(4);
+  const version = buffered.readUInt16LE(6);
+  if (version !== WIRE_VERSION) throw new WireError(`protocol version ${version}, expected ${WIRE_VERSION}`);
+  if (length > WIRE_MAX_PAYLOAD) throw new WireError(`frame of ${length} bytes exceeds ${WIRE_MAX_PAYLOAD}`);
+  if (buffered.length < WIRE_HEADER_SIZE + length) return undefined;
+  const message = decodePayload(type, buffered.subarray(WIRE_HEADER_SIZE, WIRE_HEADER_SIZE + length));
+  return { message, rest: buffered.subarray(WIRE_HEADER_SIZE + length) };
+}
