@@ -16,7 +16,9 @@
       "target_name": "diskless_addon",
       "sources": [
         "native/addon/addon.cc",
-        "native/addon/crc32c.cc"
+        "native/addon/crc32c.cc",
+        "native/addon/peer_credentials.cc",
+        "native/addon/process_control.cc"
       ],
       # node-addon-api via include_dir rather than its node_addon_api.gyp
       # target: that target also defines NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS,

@@ -5,6 +5,8 @@
 #include <napi.h>
 
 #include "crc32c.h"
+#include "peer_credentials.h"
+#include "process_control.h"
 
 namespace {
 
@@ -15,6 +17,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32cImplementation",
               Napi::Function::New(env, diskless::Crc32cImplementation,
                                   "crc32cImplementation"));
+  exports.Set("peerCredentials", Napi::Function::New(env, diskless::PeerCredentials, "peerCredentials"));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, diskless::SetChildSubreaper, "setChildSubreaper"));
+  exports.Set("reapChild", Napi::Function::New(env, diskless::ReapChild, "reapChild"));
   return exports;
 }
 

@@ -22,4 +22,25 @@ export interface DisklessAddon {
   readonly crc32cPortable: (data: NodeJS.TypedArray, previous?: number) => number;
   /** The implementation `crc32c` uses on this CPU. */
   readonly crc32cImplementation: () => Crc32cImplementationName;
+
+  /** Credentials of the peer of a connected Unix socket (SO_PEERCRED); throws with `code` on failure. */
+  readonly peerCredentials: (fd: number) => PeerCredentials;
+  /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process. */
+  readonly setChildSubreaper: (on: boolean) => void;
+  /** waitpid(pid, WNOHANG): the exit of a re-parented orphan, or null while it runs. */
+  readonly reapChild: (pid: number) => ReapedChild | null;
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface ReapedChild {
+  pid: number;
+  /** Exit code, or null if killed by a signal. */
+  code: number | null;
+  /** Signal number that killed it, or null. */
+  signal: number | null;
 }

@@ -13,6 +13,9 @@ const ADDON_EXPORTS = Object.keys({
   crc32c: true,
   crc32cPortable: true,
   crc32cImplementation: true,
+  peerCredentials: true,
+  setChildSubreaper: true,
+  reapChild: true,
 } satisfies Record<keyof DisklessAddon, true>) as ReadonlyArray<keyof DisklessAddon>;
 
 let packageRootCache: string | undefined;

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -143,6 +144,21 @@ export class S3ObjectStore implements ObjectStore {
 
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: opts.signal });
+  }
+
+  async copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    const { metadata: _ignored, ...rest } = settings;
+    const out = await this.client.send(
+      new CopyObjectCommand({
+        Bucket: to.bucket,
+        Key: to.key,
+        CopySource: `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`,
+        MetadataDirective: 'COPY',
+        ...writeParams(rest),
+      }),
+      { abortSignal: opts.signal },
+    );
+    return { etag: unquote(out.CopyObjectResult?.ETag) };
   }
 
   async listMultipartUploads(bucket: string, prefix?: string, opts: RequestOptions = {}): Promise<OpenUpload[]> {

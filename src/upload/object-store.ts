@@ -75,5 +75,7 @@ export interface ObjectStore {
   /** `range` is an inclusive start offset to the end of the object. */
   getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; ifMatch?: string }): Promise<GetResult | undefined>;
   deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;
+  /** Server-side copy of an object of at most 5 GiB (metadata kept); returns the new ETag. */
+  copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<{ etag: string }>;
   listMultipartUploads(bucket: string, prefix?: string, opts?: RequestOptions): Promise<OpenUpload[]>;
 }

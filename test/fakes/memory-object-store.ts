@@ -22,7 +22,7 @@ export class FakeS3Error extends Error {
   }
 }
 
-type Operation = 'put' | 'create' | 'uploadPart' | 'complete' | 'abort' | 'head' | 'get' | 'delete' | 'list';
+type Operation = 'put' | 'create' | 'uploadPart' | 'complete' | 'abort' | 'head' | 'get' | 'delete' | 'list' | 'copy';
 
 interface StoredObject {
   data: Buffer;
@@ -45,7 +45,7 @@ export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
   readonly uploads = new Map<string, Upload>();
   private readonly failures: Array<{ op: Operation; error: Error; remaining: number; when?: (n: number) => boolean }> = [];
-  readonly calls: Record<Operation, number> = { put: 0, create: 0, uploadPart: 0, complete: 0, abort: 0, head: 0, get: 0, delete: 0, list: 0 };
+  readonly calls: Record<Operation, number> = { put: 0, create: 0, uploadPart: 0, complete: 0, abort: 0, head: 0, get: 0, delete: 0, list: 0, copy: 0 };
   /** Delay for each uploadPart, to make uploads overlap. */
   partDelayMs = 0;
   maxConcurrentParts = 0;
@@ -145,6 +145,15 @@ export class MemoryObjectStore implements ObjectStore {
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
     await this.enter('delete', opts.signal);
     this.objects.delete(id(ref));
+  }
+
+  async copyObject(from: ObjectRef, to: ObjectRef, _settings: WriteSettings, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    await this.enter('copy', opts.signal);
+    const o = this.objects.get(id(from));
+    if (!o) throw new FakeS3Error('NoSuchKey', 404);
+    const etag = o.data.length > 5 * 1024 ** 3 ? '' : md5hex(o.data);
+    this.objects.set(id(to), { data: o.data, etag, metadata: { ...o.metadata } });
+    return { etag };
   }
 
   async listMultipartUploads(bucket: string, prefix = '', opts: RequestOptions = {}): Promise<OpenUpload[]> {

@@ -1,0 +1,14 @@
+// Credentials of the process at the other end of a Unix socket (SO_PEERCRED): Node cannot read them.
+#ifndef DISKLESS_PEER_CREDENTIALS_H
+#define DISKLESS_PEER_CREDENTIALS_H
+
+#include <napi.h>
+
+namespace diskless {
+
+// peerCredentials(fd: number): { pid, uid, gid }; throws an Error with `code` (errno name) on failure.
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+
+}  // namespace diskless
+
+#endif

@@ -1,0 +1,184 @@
+import { constants as fsConstants } from 'node:fs';
+import { constants } from 'node:os';
+import { DisklessError, describeError } from '../errors.js';
+import type { ObjectStore, WriteSettings } from '../upload/object-store.js';
+import type { ObjectSummary } from '../upload/multipart-object.js';
+import { withRetry, type RetryPolicy } from '../upload/retry.js';
+import type { StreamUploadResult } from '../upload/stream-uploader.js';
+import type { Logger } from '../util/log.js';
+import { chainIndexKey } from '../upload/chain.js';
+import { objectKey } from './object-key.js';
+
+const { ENOENT, EPERM, EBUSY, EEXIST, EINVAL, EIO, EOPNOTSUPP } = constants.errno;
+const { O_APPEND, O_EXCL, O_RDWR } = fsConstants;
+/** Linux's access-mode mask (not exported by Node). */
+const O_ACCMODE = 3;
+
+const MAX_COPY = 5 * 1024 ** 3;
+
+/** An operation on a virtual file that fails with an errno (the shim returns it to the program). */
+export class FileOpError extends DisklessError {
+  constructor(message: string, errno: number, cause?: unknown) {
+    super('upload', message, { errno, ...(cause === undefined ? {} : { cause }) });
+  }
+}
+
+export type FileState = 'writing' | 'committed' | 'failed';
+
+export interface VirtualFile {
+  /** Current path, relative to the virtual directory. */
+  path: string;
+  key: string;
+  state: FileState;
+  /** Bytes received so far; the final size once committed. */
+  bytes: number;
+  mtimeMs: number;
+  /** The stored objects once committed (more than one for a chain). */
+  objects?: ObjectSummary[];
+  crc32c?: string;
+  error?: unknown;
+  /** Resolves when writing ends, committed or not. */
+  settled: Promise<void>;
+}
+
+interface Entry extends VirtualFile {
+  settle: () => void;
+  unlinkWhenDone: boolean;
+}
+
+/**
+ * The uploader's view of the virtual directory: which files exist (being written, or stored), under
+ * which key, and what open, rename, unlink and stat do to them (docs/SEMANTICS.md).
+ */
+export class VirtualFiles {
+  private readonly byPath = new Map<string, Entry>();
+  private readonly all = new Set<Entry>();
+
+  constructor(
+    private readonly deps: { store: ObjectStore; bucket: string; prefix: string; settings: WriteSettings; retry: RetryPolicy; log: Logger },
+  ) {}
+
+  /** Starts a new file at `path`, or fails with the errno the open should return. */
+  beginWrite(path: Buffer | string, flags: number): VirtualFile {
+    const key = objectKey(this.deps.prefix, path);
+    const rel = key.slice(this.deps.prefix.length);
+    if ((flags & O_ACCMODE) === O_RDWR) {
+      throw new FileOpError(`${rel}: opened for reading and writing; diskless files are write-only streams (open with O_WRONLY)`, EINVAL);
+    }
+    const existing = this.byPath.get(rel);
+    if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
+    if (existing && flags & O_EXCL) throw new FileOpError(`${rel} exists (O_EXCL)`, EEXIST);
+    if (existing && flags & O_APPEND) {
+      throw new FileOpError(`${rel}: appending to a stored object is impossible in S3; write a new file instead`, EPERM);
+    }
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
+    const entry: Entry = { path: rel, key, state: 'writing', bytes: 0, mtimeMs: Date.now(), settled, settle, unlinkWhenDone: false };
+    if (existing) this.all.delete(existing);
+    this.byPath.set(rel, entry);
+    this.all.add(entry);
+    return entry;
+  }
+
+  progress(file: VirtualFile, bytes: number): void {
+    file.bytes = bytes;
+    file.mtimeMs = Date.now();
+  }
+
+  async committed(file: VirtualFile, result: StreamUploadResult): Promise<void> {
+    const entry = file as Entry;
+    Object.assign(entry, { state: 'committed', bytes: result.size, objects: result.objects, crc32c: result.crc32c, mtimeMs: Date.now() });
+    entry.settle();
+    if (entry.unlinkWhenDone) await this.deleteObjects(entry).catch((err) => this.deps.log.warn(`unlink of ${entry.path}: ${describeError(err)}`));
+  }
+
+  failed(file: VirtualFile, error: unknown): void {
+    const entry = file as Entry;
+    Object.assign(entry, { state: 'failed', error });
+    if (this.byPath.get(entry.path) === entry) this.byPath.delete(entry.path);
+    entry.settle();
+  }
+
+  stat(path: string): { size: number; mtimeMs: number } {
+    const e = this.byPath.get(path);
+    if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
+    return { size: e.bytes, mtimeMs: e.mtimeMs };
+  }
+
+  /** rename(2): waits until the source is stored, then copies it server-side and deletes the old key. */
+  async rename(from: string, to: string): Promise<void> {
+    const src = this.byPath.get(from);
+    if (!src) throw new FileOpError(`${from}: no such virtual file`, ENOENT);
+    const toKey = objectKey(this.deps.prefix, to);
+    if (from === to) return;
+    if (this.byPath.get(to)?.state === 'writing') throw new FileOpError(`${to} is being written`, EBUSY);
+    await src.settled;
+    if (src.state !== 'committed' || !src.objects) throw new FileOpError(`${from} was not stored: ${describeError(src.error)}`, EIO);
+    if (src.objects.length > 1 || src.bytes > MAX_COPY) {
+      throw new FileOpError(`renaming ${from}: files over 5 GiB cannot be renamed yet (S3 copies them part by part)`, EOPNOTSUPP);
+    }
+    const { bucket, store, retry } = this.deps;
+    const { etag } = await withRetry(() => store.copyObject({ bucket, key: src.key }, { bucket, key: toKey }, this.deps.settings), retry, {
+      what: `CopyObject ${src.key} to ${toKey}`,
+    });
+    const head = await store.headObject({ bucket, key: toKey });
+    if (!head || head.size !== src.bytes) throw new FileOpError(`renaming ${from}: the copy at ${toKey} does not have ${src.bytes} bytes`, EIO);
+    await withRetry(() => store.deleteObject({ bucket, key: src.key }), retry, { what: `DeleteObject ${src.key}` });
+    const previous = this.byPath.get(to);
+    if (previous) this.all.delete(previous);
+    this.byPath.delete(from);
+    src.path = to;
+    src.key = toKey;
+    src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts: 1, partSizes: [src.bytes], crc32c: src.crc32c! }];
+    this.byPath.set(to, src);
+  }
+
+  /** unlink(2): deletes the stored object, or the object-to-be once its writer finishes. */
+  async unlink(path: string): Promise<void> {
+    const e = this.byPath.get(path);
+    if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
+    this.byPath.delete(path);
+    this.all.delete(e);
+    if (e.state === 'writing') {
+      e.unlinkWhenDone = true;
+      return;
+    }
+    await this.deleteObjects(e);
+  }
+
+  /** Files being written now. */
+  get writing(): number {
+    let n = 0;
+    for (const e of this.all) if (e.state === 'writing') n++;
+    return n;
+  }
+
+  /** Every file that exists now (for the manifest), in path order. */
+  list(): VirtualFile[] {
+    return [...this.byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** Files whose upload failed (their errors explain a failed run). */
+  failures(): VirtualFile[] {
+    return [...this.all].filter((e) => e.state === 'failed');
+  }
+
+  /** Resolves when no file is being written. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const pending = [...this.all].filter((e) => e.state === 'writing');
+      if (pending.length === 0) return;
+      await Promise.all(pending.map((e) => e.settled));
+    }
+  }
+
+  private async deleteObjects(e: Entry): Promise<void> {
+    const { bucket, store, retry } = this.deps;
+    // Object 0 first: the key disappears at once, then the rest of a chain and its index.
+    const keys = (e.objects ?? []).map((o) => o.key);
+    if (keys.length > 1) keys.push(chainIndexKey(e.key));
+    for (const key of keys) {
+      await withRetry(() => store.deleteObject({ bucket, key }), retry, { what: `DeleteObject ${key}` });
+    }
+  }
+}

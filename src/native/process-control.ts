@@ -1,0 +1,28 @@
+import type { Socket } from 'node:net';
+import type { PeerCredentials, ReapedChild } from './addon-types.js';
+import { loadAddon } from './load-addon.js';
+
+export type { PeerCredentials, ReapedChild };
+
+/** Node's socket handle on Linux carries the kernel fd; this reads it without `any`. */
+function socketFd(socket: Socket): number {
+  const handle: unknown = (socket as unknown as { _handle?: unknown })._handle;
+  const fd = typeof handle === 'object' && handle !== null ? (handle as { fd?: unknown }).fd : undefined;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no file descriptor (closed, or not a Unix socket)');
+  return fd;
+}
+
+/** Who is at the other end of an accepted Unix socket connection (SO_PEERCRED). */
+export function peerCredentials(socket: Socket): PeerCredentials {
+  return loadAddon().peerCredentials(socketFd(socket));
+}
+
+/** Makes this process the reaper of its orphaned descendants (prctl PR_SET_CHILD_SUBREAPER). */
+export function setChildSubreaper(on: boolean): void {
+  loadAddon().setChildSubreaper(on);
+}
+
+/** Collects the exit of a re-parented orphan `pid`; null while it still runs. */
+export function reapChild(pid: number): ReapedChild | null {
+  return loadAddon().reapChild(pid);
+}

@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { peerCredentials, reapChild, setChildSubreaper } from '../../../src/native/process-control.js';
+
+describe('process control from the addon', () => {
+  it('reads the pid and uid of the process at the other end of a Unix socket', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
+    const accepted = new Promise<Socket>((resolve) => {
+      const server = createServer((s) => {
+        resolve(s);
+        server.close();
+      }).listen(path);
+    });
+    // The client is another process, so the pid tells it apart from ours.
+    const child = spawn(process.execPath, ['-e', `require('net').createConnection(${JSON.stringify(path)}); setTimeout(() => {}, 5000)`]);
+    const socket = await accepted;
+    const creds = peerCredentials(socket);
+    expect(creds.pid).toBe(child.pid);
+    expect(creds.uid).toBe(process.getuid!());
+    socket.destroy();
+    child.kill();
+  });
+
+  it('refuses a socket that has no file descriptor', () => {
+    const s = createConnection({ path: '/nonexistent/socket' });
+    s.on('error', () => {});
+    s.destroy();
+    expect(() => peerCredentials(s)).toThrow(/no file descriptor/);
+  });
+
+  it('becomes the reaper of an orphaned grandchild and collects its exit status', async () => {
+    setChildSubreaper(true);
+    try {
+      // sh starts a grandchild in the background and exits at once: the grandchild is re-parented to us.
+      const sh = spawn('sh', ['-c', 'sleep 0.3 & echo $!'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      sh.stdout.on('data', (c) => (out += c));
+      await new Promise((r) => sh.on('close', r));
+      const orphan = Number(out.trim());
+      expect(reapChild(orphan)).toBeNull();
+      let reaped = null;
+      for (let i = 0; i < 50 && !reaped; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        reaped = reapChild(orphan);
+      }
+      expect(reaped).toEqual({ pid: orphan, code: 0, signal: null });
+    } finally {
+      setChildSubreaper(false);
+    }
+  });
+});
