@@ -5,10 +5,10 @@ import { MESSAGES, WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD, WIRE_VERSION } from './wi
 export type MessageName = keyof typeof MESSAGES;
 type FieldKind = 'str' | 'u32' | 'i32' | 'u64' | 'i64';
 type Fields<N extends MessageName> = (typeof MESSAGES)[N]['fields'];
-type ValueOf<K> = K extends 'str' ? Buffer : number;
-type EncodeValueOf<K> = K extends 'str' ? Buffer | string : number;
+type ValueOf<K> = K extends 'str' ? Buffer : K extends 'u64' | 'i64' ? bigint : number;
+type EncodeValueOf<K> = K extends 'str' ? Buffer | string : K extends 'u64' | 'i64' ? number | bigint : number;
 
-/** The decoded fields of message N: strings as raw bytes (paths need not be UTF-8), integers as numbers. */
+/** The decoded fields of message N: strings as raw bytes (paths need not be UTF-8), 32-bit integers as numbers, 64-bit ones as bigints. */
 export type Message<N extends MessageName> = { [F in Fields<N>[number] as F[0]]: ValueOf<F[1]> };
 export type MessageInput<N extends MessageName> = { [F in Fields<N>[number] as F[0]]: EncodeValueOf<F[1]> };
 
@@ -24,7 +24,7 @@ export class WireError extends Error {
 }
 
 export function encodeFrame<N extends MessageName>(name: N, input: MessageInput<N>): Buffer {
-  const values = input as Record<string, Buffer | string | number>;
+  const values = input as Record<string, Buffer | string | number | bigint>;
   const parts: Buffer[] = [];
   for (const [field, kind] of MESSAGES[name].fields as ReadonlyArray<readonly [string, FieldKind]>) {
     const v = values[field];
@@ -40,7 +40,7 @@ export function encodeFrame<N extends MessageName>(name: N, input: MessageInput<
   return Buffer.concat([header, payload]);
 }
 
-function encodeField(kind: FieldKind, v: Buffer | string | number, what: string): Buffer {
+function encodeField(kind: FieldKind, v: Buffer | string | number | bigint, what: string): Buffer {
   if (kind === 'str') {
     const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.isBuffer(v) ? v : undefined;
     if (!bytes) throw new WireError(`${what}: expected a string`);
@@ -48,12 +48,19 @@ function encodeField(kind: FieldKind, v: Buffer | string | number, what: string)
     len.writeUInt32LE(bytes.length);
     return Buffer.concat([len, bytes]);
   }
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new WireError(`${what}: expected an integer`);
+  if (typeof v === 'bigint' ? kind !== 'u64' && kind !== 'i64' : typeof v !== 'number' || !Number.isInteger(v)) {
+    throw new WireError(`${what}: expected an integer`);
+  }
   const b = Buffer.alloc(kind === 'u64' || kind === 'i64' ? 8 : 4);
-  if (kind === 'u32') b.writeUInt32LE(v);
-  else if (kind === 'i32') b.writeInt32LE(v);
-  else if (kind === 'u64') b.writeBigUInt64LE(BigInt(v));
-  else b.writeBigInt64LE(BigInt(v));
+  try {
+    const n = v as number | bigint;
+    if (kind === 'u32') b.writeUInt32LE(Number(n));
+    else if (kind === 'i32') b.writeInt32LE(Number(n));
+    else if (kind === 'u64') b.writeBigUInt64LE(BigInt(n));
+    else b.writeBigInt64LE(BigInt(n));
+  } catch (err) {
+    throw new WireError(`${what}: ${String(v)} is out of range`, { cause: err });
+  }
   return b;
 }
 
@@ -61,7 +68,7 @@ function encodeField(kind: FieldKind, v: Buffer | string | number, what: string)
 export function decodePayload(type: number, payload: Buffer): AnyMessage {
   const name = BY_TYPE.get(type);
   if (!name) throw new WireError(`unknown message type ${type}`);
-  const fields: Record<string, Buffer | number> = {};
+  const fields: Record<string, Buffer | number | bigint> = {};
   let off = 0;
   const need = (n: number, field: string) => {
     if (off + n > payload.length) throw new WireError(`${name}.${field}: truncated frame`);
@@ -80,11 +87,7 @@ export function decodePayload(type: number, payload: Buffer): AnyMessage {
       off += 4;
     } else {
       need(8, field);
-      const big = kind === 'u64' ? payload.readBigUInt64LE(off) : payload.readBigInt64LE(off);
-      if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER)) {
-        throw new WireError(`${name}.${field}: ${big} is out of range`);
-      }
-      fields[field] = Number(big);
+      fields[field] = kind === 'u64' ? payload.readBigUInt64LE(off) : payload.readBigInt64LE(off);
       off += 8;
     }
   }

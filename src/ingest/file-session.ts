@@ -1,0 +1,82 @@
+import { constants } from 'node:os';
+import type { Socket } from 'node:net';
+import { DisklessError, describeError } from '../errors.js';
+import type { WriteSettings } from '../upload/object-store.js';
+import type { PartPlan } from '../upload/part-planner.js';
+import { uploadStream } from '../upload/stream-uploader.js';
+import type { UploadContext } from '../upload/upload-context.js';
+import { encodeFrame, type Message } from '../wire/frame-codec.js';
+import { WIRE_MAX_MESSAGE } from '../wire/wire.generated.js';
+import type { VirtualFile, VirtualFiles } from './virtual-files.js';
+
+export interface FileSessionDeps {
+  files: VirtualFiles;
+  ctx: UploadContext;
+  plan: PartPlan;
+  bucket: string;
+  settings: WriteSettings;
+  signal: AbortSignal;
+  /** Told about every file whose upload failed (the run fails fast on the first). */
+  onFailure: (file: VirtualFile, error: unknown) => void;
+}
+
+/**
+ * One virtual file: answers the shim's OPEN, streams the bytes that follow into an object, then
+ * sends the RESULT the shim's close() waits for. On failure the RESULT goes out at once and the rest
+ * of the input is drained, so the program is never blocked on a full socket.
+ */
+export async function serveFile(
+  socket: Socket,
+  input: AsyncIterator<Buffer>,
+  first: Buffer,
+  open: Message<'OPEN'>,
+  deps: FileSessionDeps,
+): Promise<void> {
+  const { files, ctx } = deps;
+  let file: VirtualFile;
+  try {
+    file = files.beginWrite(open.path, open.flags);
+  } catch (err) {
+    const errno = DisklessError.is(err) ? err.errno : constants.errno.EIO;
+    ctx.log.warn(`refused to open ${open.path.toString()} for pid ${open.pid}: ${describeError(err)}`);
+    socket.end(encodeFrame('REPLY', { err: errno, message: clip(describeError(err)) }));
+    return;
+  }
+  socket.write(encodeFrame('REPLY', { err: 0, message: '' }));
+  ctx.log.debug(`${file.path}: opened by pid ${open.pid}, uploading to ${file.key}`);
+  const source = (async function* () {
+    if (first.length > 0) yield first;
+    for (;;) {
+      const next = await input.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  })();
+  try {
+    const result = await uploadStream(ctx, source, {
+      target: { bucket: deps.bucket, key: file.key },
+      plan: deps.plan,
+      settings: deps.settings,
+      signal: deps.signal,
+      onProgress: ({ bytesRead }) => files.progress(file, bytesRead),
+    });
+    await files.committed(file, result);
+    ctx.log.debug(`${file.path}: stored ${result.size} bytes as ${file.key}`);
+    socket.end(encodeFrame('RESULT', { err: 0, size: result.size, message: '' }));
+  } catch (err) {
+    files.failed(file, err);
+    deps.onFailure(file, err);
+    const errno = DisklessError.is(err) ? err.errno : constants.errno.EIO;
+    socket.end(encodeFrame('RESULT', { err: errno, size: file.bytes, message: clip(describeError(err)) }));
+    // Keep reading (and dropping) what the program still writes, so it reaches its close().
+    for (;;) {
+      const next = await input.next().catch(() => ({ done: true as const, value: undefined }));
+      if (next.done) break;
+    }
+  }
+}
+
+function clip(message: string): string {
+  const b = Buffer.from(message);
+  return b.length <= WIRE_MAX_MESSAGE ? message : b.subarray(0, WIRE_MAX_MESSAGE - 3).toString() + '...';
+}

@@ -1,0 +1,53 @@
+import { constants } from 'node:os';
+import { DisklessError, describeError } from '../errors.js';
+import type { Logger } from '../util/log.js';
+import { encodeFrame, type AnyMessage } from '../wire/frame-codec.js';
+import type { VirtualFiles } from './virtual-files.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Path of a request; a name that is not UTF-8 cannot be a virtual file. */
+function pathOf(bytes: Buffer): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Answers a RENAME, UNLINK or STAT request with the frame to send back. */
+export async function answerRequest(message: AnyMessage, files: VirtualFiles, log: Logger): Promise<Buffer> {
+  const errnoOf = (err: unknown) => (DisklessError.is(err) ? err.errno : constants.errno.EIO);
+  const enoent = constants.errno.ENOENT;
+  try {
+    switch (message.name) {
+      case 'STAT': {
+        const path = pathOf(message.fields.path);
+        if (path === undefined) return encodeFrame('STAT_REPLY', { err: enoent, size: 0, mtime_ns: 0, message: '' });
+        const st = files.stat(path);
+        return encodeFrame('STAT_REPLY', { err: 0, size: st.size, mtime_ns: BigInt(Math.round(st.mtimeMs)) * 1_000_000n, message: '' });
+      }
+      case 'UNLINK': {
+        const path = pathOf(message.fields.path);
+        if (path === undefined) return encodeFrame('REPLY', { err: enoent, message: 'not a virtual file' });
+        await files.unlink(path);
+        log.debug(`unlinked ${path}`);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      case 'RENAME': {
+        const from = pathOf(message.fields.from);
+        const to = message.fields.to;
+        if (from === undefined) return encodeFrame('REPLY', { err: enoent, message: 'not a virtual file' });
+        await files.rename(from, to.toString());
+        log.debug(`renamed ${from} to ${to.toString()}`);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      default:
+        return encodeFrame('REPLY', { err: constants.errno.EPROTO, message: `unexpected ${message.name}` });
+    }
+  } catch (err) {
+    if (message.name === 'STAT') return encodeFrame('STAT_REPLY', { err: errnoOf(err), size: 0, mtime_ns: 0, message: '' });
+    if (errnoOf(err) !== enoent) log.warn(`${message.name.toLowerCase()} failed: ${describeError(err)}`);
+    return encodeFrame('REPLY', { err: errnoOf(err), message: describeError(err).slice(0, 1000) });
+  }
+}

@@ -1,0 +1,131 @@
+import { constants } from 'node:os';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IngestServer } from '../../../src/ingest/ingest-server.js';
+import { VirtualFiles } from '../../../src/ingest/virtual-files.js';
+import { planParts } from '../../../src/upload/part-planner.js';
+import { MiB } from '../../../src/util/size.js';
+import { encodeFrame } from '../../../src/wire/frame-codec.js';
+import { FakeS3Error, MemoryObjectStore } from '../../fakes/memory-object-store.js';
+import { collect, pseudoRandom, testContext } from '../../support/uploader.js';
+import { connectTo, readFrame, request, writeFile } from '../../support/wire-client.js';
+
+const token = 'a'.repeat(64);
+const { EPERM, EIO, ENOENT, EINVAL, EBUSY } = constants.errno;
+const O_WRONLY_CREAT_TRUNC = 0o1101;
+const O_APPEND = 0o2000;
+
+let servers: IngestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+async function start(store = new MemoryObjectStore(), extra: Partial<Parameters<typeof IngestServer.listen>[0]> = {}) {
+  const ctx = testContext(store);
+  const files = new VirtualFiles({ store, bucket: 'bkt', prefix: 'run/', settings: {}, retry: ctx.retry, log: ctx.log });
+  const failures: string[] = [];
+  const server = await IngestServer.listen({
+    files,
+    ctx,
+    plan: planParts({ partSize: 5 * MiB }),
+    bucket: 'bkt',
+    settings: {},
+    signal: new AbortController().signal,
+    token,
+    onFailure: (f) => failures.push(f.path),
+    ...extra,
+  });
+  servers.push(server);
+  return { server, store, files, failures };
+}
+
+describe('the ingest server', () => {
+  it('stores a virtual file under the prefix and reports its size in the RESULT', async () => {
+    const { server, store } = await start();
+    const data = await collect(pseudoRandom(12 * MiB));
+    const { reply, result } = await writeFile(server.socketPath, token, 'db/table.sql', data);
+    expect(reply?.fields).toMatchObject({ err: 0 });
+    expect(result).toMatchObject({ name: 'RESULT', fields: { err: 0, size: BigInt(12 * MiB) } });
+    expect(store.data('bkt', 'run/db/table.sql')?.equals(data)).toBe(true);
+  });
+
+  it('refuses a peer without the run token and keeps serving others', async () => {
+    const { server, store } = await start();
+    const { reply } = await writeFile(server.socketPath, 'b'.repeat(64), 'x', Buffer.from('x'));
+    expect(reply).toBeUndefined();
+    expect(server.refused).toBe(1);
+    await writeFile(server.socketPath, token, 'y', Buffer.from('y'));
+    expect(store.keys('bkt')).toEqual(['run/y']);
+  });
+
+  it('refuses a peer the peer check rejects (another uid)', async () => {
+    const { server } = await start(undefined, { peerCheck: () => 'another uid' });
+    const { reply } = await writeFile(server.socketPath, token, 'x', Buffer.from('x'));
+    expect(reply).toBeUndefined();
+    expect(server.refused).toBe(1);
+  });
+
+  it('closes a connection that sends a malformed frame, and keeps serving', async () => {
+    const { server, store } = await start();
+    const s = await connectTo(server.socketPath);
+    const bad = encodeFrame('OPEN', { token, path: 'x', flags: 1, mode: 0, pid: 1 });
+    bad.writeUInt32LE(3, 0); // length shorter than the fields
+    s.write(bad);
+    expect(await readFrame(s)).toBeUndefined();
+    await writeFile(server.socketPath, token, 'ok', Buffer.from('fine'));
+    expect(store.data('bkt', 'run/ok')?.toString()).toBe('fine');
+    expect(server.refused).toBe(1);
+  });
+
+  it('refuses to append to a stored object with EPERM', async () => {
+    const { server } = await start();
+    await writeFile(server.socketPath, token, 'blobs.toc', Buffer.from('one'));
+    const { reply } = await writeFile(server.socketPath, token, 'blobs.toc', Buffer.from('two'), O_WRONLY_CREAT_TRUNC | O_APPEND);
+    expect(reply?.fields).toMatchObject({ err: EPERM });
+  });
+
+  it('refuses reading and writing opens with EINVAL and names that cannot be keys', async () => {
+    const { server } = await start();
+    expect((await writeFile(server.socketPath, token, 'x', Buffer.from('x'), 0o1102)).reply?.fields).toMatchObject({ err: EINVAL });
+    expect((await writeFile(server.socketPath, token, '../escape', Buffer.from('x'))).reply?.fields).toMatchObject({ err: EINVAL });
+  });
+
+  it('refuses a second writer of a file still being written with EBUSY', async () => {
+    const { server } = await start();
+    const s = await connectTo(server.socketPath);
+    s.write(encodeFrame('OPEN', { token, path: 'busy', flags: O_WRONLY_CREAT_TRUNC, mode: 0o644, pid: 1 }));
+    expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
+    const { reply } = await writeFile(server.socketPath, token, 'busy', Buffer.from('second'));
+    expect(reply?.fields).toMatchObject({ err: EBUSY });
+    s.destroy();
+  });
+
+  it('reports a failed upload as EIO in the RESULT and drains the rest of the input', async () => {
+    const store = new MemoryObjectStore();
+    store.failWhen('uploadPart', () => true, new FakeS3Error('AccessDenied', 403));
+    const { server, failures } = await start(store);
+    const { result } = await writeFile(server.socketPath, token, 'big.bin', await collect(pseudoRandom(30 * MiB)));
+    expect(result).toMatchObject({ name: 'RESULT', fields: { err: EIO } });
+    expect(result?.name === 'RESULT' && result.fields.message.toString()).toMatch(/AccessDenied/);
+    expect(failures).toEqual(['big.bin']);
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('renames a stored file to a new key and removes the old one', async () => {
+    const { server, store, files } = await start();
+    await writeFile(server.socketPath, token, 'metadata.partial', Buffer.from('Started dump'));
+    const reply = await request(server.socketPath, 'RENAME', { token, from: 'metadata.partial', to: 'metadata' });
+    expect(reply?.fields).toMatchObject({ err: 0 });
+    expect(store.keys('bkt')).toEqual(['run/metadata']);
+    expect(files.list().map((f) => f.path)).toEqual(['metadata']);
+  });
+
+  it('answers stat with the size of a stored file, and ENOENT after unlink', async () => {
+    const { server, store } = await start();
+    await writeFile(server.socketPath, token, 'a.txt', Buffer.from('12345'));
+    expect((await request(server.socketPath, 'STAT', { token, path: 'a.txt' }))?.fields).toMatchObject({ err: 0, size: 5n });
+    expect((await request(server.socketPath, 'UNLINK', { token, path: 'a.txt' }))?.fields).toMatchObject({ err: 0 });
+    expect((await request(server.socketPath, 'STAT', { token, path: 'a.txt' }))?.fields).toMatchObject({ err: ENOENT });
+    expect(store.keys('bkt')).toEqual([]);
+  });
+});
