@@ -1,0 +1,40 @@
+import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_SOCKET, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
+
+export interface PreloadSettings {
+  /** Absolute path of libdiskless_shim.so (shimPath()). */
+  shim: string;
+  socket: string;
+  /** The virtual directory, absolute and canonical. */
+  dir: string;
+  token: string;
+  /** Shim log level 0-3 (DISKLESS_SHIM_LOG). */
+  logLevel?: number;
+}
+
+/**
+ * The environment that activates the shim in a child: the shim PREPENDED to any LD_PRELOAD already
+ * set (never clobbered), and the variables of native/wire/wire.def. The one place that builds it.
+ */
+export function preloadEnv(base: NodeJS.ProcessEnv, s: PreloadSettings): NodeJS.ProcessEnv {
+  const existing = (base['LD_PRELOAD'] ?? '').split(/[:\s]+/).filter((p) => p && p !== s.shim);
+  return {
+    ...base,
+    LD_PRELOAD: [s.shim, ...existing].join(':'),
+    [WIRE_ENV_SOCKET]: s.socket,
+    [WIRE_ENV_DIR]: s.dir,
+    [WIRE_ENV_TOKEN]: s.token,
+    ...(s.logLevel !== undefined ? { [WIRE_ENV_LOG]: String(s.logLevel) } : {}),
+  };
+}
+
+/** The same settings as shell `export` lines, for `diskless serve`. */
+export function exportLines(s: PreloadSettings, base: NodeJS.ProcessEnv = {}): string[] {
+  const env = preloadEnv(base, s);
+  return ['LD_PRELOAD', WIRE_ENV_SOCKET, WIRE_ENV_DIR, WIRE_ENV_TOKEN, ...(s.logLevel !== undefined ? [WIRE_ENV_LOG] : [])].map(
+    (k) => `export ${k}=${shellWord(env[k] ?? '')}`,
+  );
+}
+
+function shellWord(v: string): string {
+  return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+}
