@@ -55,13 +55,23 @@ export class VirtualFiles {
   private readonly all = new Set<Entry>();
 
   constructor(
-    private readonly deps: { store: ObjectStore; bucket: string; prefix: string; settings: WriteSettings; retry: RetryPolicy; log: Logger },
+    private readonly deps: {
+      store: ObjectStore;
+      bucket: string;
+      prefix: string;
+      settings: WriteSettings;
+      retry: RetryPolicy;
+      log: Logger;
+      /** Paths the program may not write (the manifest's name). */
+      reserved?: readonly string[];
+    },
   ) {}
 
   /** Starts a new file at `path`, or fails with the errno the open should return. */
   beginWrite(path: Buffer | string, flags: number): VirtualFile {
     const key = objectKey(this.deps.prefix, path);
     const rel = key.slice(this.deps.prefix.length);
+    if (this.deps.reserved?.includes(rel)) throw new FileOpError(`${rel} is reserved for diskless's manifest`, EPERM);
     if ((flags & O_ACCMODE) === O_RDWR) {
       throw new FileOpError(`${rel}: opened for reading and writing; diskless files are write-only streams (open with O_WRONLY)`, EINVAL);
     }
@@ -110,6 +120,7 @@ export class VirtualFiles {
     const src = this.byPath.get(from);
     if (!src) throw new FileOpError(`${from}: no such virtual file`, ENOENT);
     const toKey = objectKey(this.deps.prefix, to);
+    if (this.deps.reserved?.includes(to)) throw new FileOpError(`${to} is reserved for diskless's manifest`, EPERM);
     if (from === to) return;
     if (this.byPath.get(to)?.state === 'writing') throw new FileOpError(`${to} is being written`, EBUSY);
     await src.settled;

@@ -16,7 +16,17 @@ export class PartBuffer {
     private readonly budget: MemoryBudget,
     /** Planned size: the part is full at this many bytes. */
     readonly capacity: number,
+    /**
+     * Once the part holds this many bytes, `fill` returns instead of waiting when no slab is free,
+     * so the caller can send the part early (Infinity: always wait).
+     */
+    private readonly stopWhenStarvedAt = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** Whether the part could be sent now to free memory: it needs a slab, none is free, and it is big enough. */
+  get starved(): boolean {
+    return this.filled >= this.stopWhenStarvedAt && this.filled % this.budget.slabSize === 0 && this.budget.available === 0;
+  }
 
   get length(): number {
     return this.filled;
@@ -28,7 +38,7 @@ export class PartBuffer {
 
   /**
    * Copies bytes from `chunk[offset..]` until the chunk or the part ends; returns how many.
-   * Waits for memory when the budget is spent (backpressure).
+   * Waits for memory when the budget is spent (backpressure), unless the part is `starved`.
    */
   async fill(chunk: Uint8Array, offset: number, signal?: AbortSignal): Promise<number> {
     if (this.digest) throw new Error('part already sealed');
@@ -36,6 +46,7 @@ export class PartBuffer {
     while (offset + copied < chunk.length && this.filled < this.capacity) {
       const slabOffset = this.filled % this.budget.slabSize;
       if (slabOffset === 0 && this.filled / this.budget.slabSize >= this.slabs.length) {
+        if (this.starved) return copied;
         this.slabs.push(await this.budget.acquire(signal));
       }
       const slab = this.slabs[this.slabs.length - 1]!;

@@ -9,6 +9,7 @@ import type { ObjectRef, WriteSettings } from './object-store.js';
 import { PartBuffer } from './part-buffer.js';
 import { PartSequence, type PartPlan, type PartSlot } from './part-planner.js';
 import { withRetry } from './retry.js';
+import { S3_MIN_PART_SIZE } from './s3-limits.js';
 import type { UploadContext } from './upload-context.js';
 
 export interface StreamUploadOptions {
@@ -89,7 +90,7 @@ class StreamRun {
   async execute(source: AsyncIterable<Uint8Array>): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
     const seq = new PartSequence(this.options.plan);
     let slot = seq.next();
-    this.part = new PartBuffer(this.ctx.budget, slot.size);
+    this.part = this.newPart(slot);
     const input = source[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -98,10 +99,10 @@ class StreamRun {
         let offset = 0;
         while (offset < chunk.length) {
           this.throwIfStopped();
-          if (this.part.isFull) {
+          if (this.part.isFull || this.part.starved) {
             await this.dispatch(slot, this.part);
             slot = seq.next();
-            this.part = new PartBuffer(this.ctx.budget, slot.size);
+            this.part = this.newPart(slot);
           }
           const n = await this.part.fill(chunk, offset, this.signal);
           this.hash(slot, chunk.subarray(offset, offset + n));
@@ -143,6 +144,17 @@ class StreamRun {
         );
       }
     }
+  }
+
+  /**
+   * With many streams sharing one budget (diskless run), every slab can end up in parts that are
+   * still filling, and none would ever be sent. A part that already has S3's minimum size is sent
+   * early when it needs a slab and none is free, which frees memory for everyone (not with
+   * --equal-parts, whose parts must all have the planned size).
+   */
+  private newPart(slot: PartSlot): PartBuffer {
+    const early = this.options.plan.equalParts ? Number.POSITIVE_INFINITY : S3_MIN_PART_SIZE;
+    return new PartBuffer(this.ctx.budget, slot.size, early);
   }
 
   /** The next chunk of input, undefined at its end; a failing input is the producer's failure. */

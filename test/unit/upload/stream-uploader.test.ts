@@ -75,6 +75,32 @@ describe('uploadStream', () => {
     expect(store.data('b', target.key)).toHaveLength(40 * MiB);
   });
 
+  it('sends a part early when streams sharing the budget have taken every slab, instead of stalling', async () => {
+    const store = new MemoryObjectStore();
+    // 16 MiB shared by three streams writing in turns, each with 8 MiB parts: without early parts,
+    // all slabs end up in parts that are still filling and nothing is ever sent.
+    const ctx = testContext(store, { budget: new MemoryBudget(16 * MiB) });
+    const plan = planParts({ memoryBudget: 16 * MiB });
+    let arrived = 0;
+    let allArrived!: () => void;
+    const gate = new Promise<void>((r) => (allArrived = r));
+    async function* interleaved(i: number) {
+      for (let round = 0; round < 24; round++) {
+        if (round === 1) {
+          // Every stream holds a started part before any goes on.
+          if (++arrived === 3) allArrived();
+          await gate;
+        }
+        yield* pseudoRandom(1 * MiB, 1 * MiB, i * 100 + round);
+      }
+    }
+    const keys = ['a', 'b', 'c'];
+    const results = await Promise.all(keys.map((key, i) => uploadStream(ctx, interleaved(i), { target: { bucket: 'b', key }, plan })));
+    expect(results.map((r) => r.size)).toEqual([24 * MiB, 24 * MiB, 24 * MiB]);
+    expect(ctx.budget.peak).toBeLessThanOrEqual(16 * MiB);
+    expect(results.some((r) => r.objects[0]!.partSizes[0]! < 8 * MiB)).toBe(true);
+  }, 20_000);
+
   it('splits a stream past the part limit into a chain that commits object 0 last', async () => {
     const store = new MemoryObjectStore();
     const data = await collect(pseudoRandom(27 * MiB));
