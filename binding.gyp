@@ -4,12 +4,9 @@
 # Targets:
 #   diskless_addon  N-API addon loaded by src/native/load-addon.ts from
 #                   build/Release/diskless_addon.node (CRC32C for now).
-#
-# TODO: a second target, `diskless_shim`, will be added to THIS file later: the
-# plain C LD_PRELOAD shim (type "shared_library", C only, no Node/N-API
-# dependency, so no node-addon-api and no NAPI_* defines). Keep it a separate
-# target; do not fold it into diskless_addon. Its output path must stay under
-# build/Release so nativeBuildDir() in src/native/load-addon.ts finds it.
+#   diskless_shim   the LD_PRELOAD shim, plain C (docs/SHIM.md): libdiskless_shim.so,
+#                   found by src/native/shim-path.ts (node-gyp 10+ puts shared
+#                   libraries in build/Release/lib.target/, older ones in build/Release/).
 {
   "targets": [
     {
@@ -18,7 +15,8 @@
         "native/addon/addon.cc",
         "native/addon/crc32c.cc",
         "native/addon/peer_credentials.cc",
-        "native/addon/process_control.cc"
+        "native/addon/process_control.cc",
+        "native/addon/fd_control.cc"
       ],
       # node-addon-api via include_dir rather than its node_addon_api.gyp
       # target: that target also defines NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS,
@@ -61,6 +59,61 @@
         "GCC_OPTIMIZATION_LEVEL": "2",
         "OTHER_CFLAGS": ["-fstack-protector-strong"]
       }
+    },
+    {
+      # The LD_PRELOAD shim. C only: no Node or N-API headers are used, and it must
+      # not depend on libnode or libstdc++ (it is loaded into every dump tool).
+      "target_name": "diskless_shim",
+      "type": "shared_library",
+      "product_prefix": "lib",
+      "product_name": "diskless_shim",
+      "sources": [
+        "native/shim/conn.c",
+        "native/shim/fd_table.c",
+        "native/shim/hook_close.c",
+        "native/shim/hook_dup.c",
+        "native/shim/hook_fopen.c",
+        "native/shim/hook_open.c",
+        "native/shim/hook_rename.c",
+        "native/shim/hook_spawn.c",
+        "native/shim/hook_stat.c",
+        "native/shim/hook_sync.c",
+        "native/shim/hook_unlink.c",
+        "native/shim/init.c",
+        "native/shim/real_symbols.c",
+        "native/shim/reentry.c",
+        "native/shim/vpath.c"
+      ],
+      "include_dirs": ["native/wire"],
+      # node's common.gypi defines _FILE_OFFSET_BITS=64 for every target: the shim
+      # must define the plain names (open, not open64), so drop it (shim.h checks).
+      "defines!": ["_FILE_OFFSET_BITS=64", "_LARGEFILE_SOURCE"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags!": ["-O3"],
+      "cflags": [
+        "-std=c11",
+        "-O2",
+        "-fPIC",
+        "-Wall",
+        "-Wextra",
+        "-U_FORTIFY_SOURCE",
+        "-fvisibility=hidden",
+        "-fno-strict-aliasing"
+      ],
+      "ldflags!": ["-rdynamic"],
+      # LINK is the C++ driver in node-gyp's Makefiles; --as-needed drops the
+      # libstdc++/libm it would add, since the shim uses neither.
+      "ldflags": [
+        "-Wl,--as-needed",
+        "-Wl,--version-script=<(module_root_dir)/native/shim/exports.map",
+        "-Wl,-z,relro",
+        "-Wl,-z,now",
+        "-Wl,-z,noexecstack"
+      ],
+      "libraries": ["-ldl", "-lpthread"],
+      "conditions": [
+        ["OS!='linux'", {"type": "none"}]
+      ]
     }
   ]
 }

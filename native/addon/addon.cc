@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include "crc32c.h"
+#include "fd_control.h"
 #include "peer_credentials.h"
 #include "process_control.h"
 
@@ -20,6 +21,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCredentials", Napi::Function::New(env, diskless::PeerCredentials, "peerCredentials"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, diskless::SetChildSubreaper, "setChildSubreaper"));
   exports.Set("reapChild", Napi::Function::New(env, diskless::ReapChild, "reapChild"));
+  exports.Set("pipe", Napi::Function::New(env, diskless::Pipe, "pipe"));
+  exports.Set("setBlocking", Napi::Function::New(env, diskless::SetBlocking, "setBlocking"));
   return exports;
 }
 

@@ -10,7 +10,7 @@ import { chainIndexKey } from '../upload/chain.js';
 import { objectKey } from './object-key.js';
 
 const { ENOENT, EPERM, EBUSY, EEXIST, EINVAL, EIO, EOPNOTSUPP } = constants.errno;
-const { O_APPEND, O_EXCL, O_RDWR } = fsConstants;
+const { O_APPEND, O_CREAT, O_EXCL, O_RDWR } = fsConstants;
 /** Linux's access-mode mask (not exported by Node). */
 const O_ACCMODE = 3;
 
@@ -76,6 +76,7 @@ export class VirtualFiles {
       throw new FileOpError(`${rel}: opened for reading and writing; diskless files are write-only streams (open with O_WRONLY)`, EINVAL);
     }
     const existing = this.byPath.get(rel);
+    if (!existing && !(flags & O_CREAT)) throw new FileOpError(`${rel}: no such virtual file (opened without O_CREAT)`, ENOENT);
     if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
     if (existing && flags & O_EXCL) throw new FileOpError(`${rel} exists (O_EXCL)`, EEXIST);
     if (existing && flags & O_APPEND) {

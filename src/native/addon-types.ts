@@ -29,6 +29,10 @@ export interface DisklessAddon {
   readonly setChildSubreaper: (on: boolean) => void;
   /** waitpid(pid, WNOHANG): the exit of a re-parented orphan, or null while it runs. */
   readonly reapChild: (pid: number) => ReapedChild | null;
+  /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
+  readonly pipe: () => [number, number];
+  /** Clears O_NONBLOCK on fd. */
+  readonly setBlocking: (fd: number) => void;
 }
 
 export interface PeerCredentials {

@@ -16,6 +16,8 @@ const ADDON_EXPORTS = Object.keys({
   peerCredentials: true,
   setChildSubreaper: true,
   reapChild: true,
+  pipe: true,
+  setBlocking: true,
 } satisfies Record<keyof DisklessAddon, true>) as ReadonlyArray<keyof DisklessAddon>;
 
 let packageRootCache: string | undefined;

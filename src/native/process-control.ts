@@ -26,3 +26,13 @@ export function setChildSubreaper(on: boolean): void {
 export function reapChild(pid: number): ReapedChild | null {
   return loadAddon().reapChild(pid);
 }
+
+/** A raw pipe, both ends close-on-exec: [readFd, writeFd]. */
+export function rawPipe(): [number, number] {
+  return loadAddon().pipe();
+}
+
+/** Clears O_NONBLOCK on `fd`, so that fs.read waits for data. */
+export function setBlocking(fd: number): void {
+  loadAddon().setBlocking(fd);
+}

@@ -90,6 +90,12 @@ describe('the ingest server', () => {
     expect((await writeFile(server.socketPath, token, '../escape', Buffer.from('x'))).reply?.fields).toMatchObject({ err: EINVAL });
   });
 
+  it('answers an open without O_CREAT of a file that does not exist with ENOENT', async () => {
+    const { server } = await start();
+    const O_WRONLY_TRUNC = 0o1001;
+    expect((await writeFile(server.socketPath, token, 'missing', Buffer.from('x'), O_WRONLY_TRUNC)).reply?.fields).toMatchObject({ err: ENOENT });
+  });
+
   it('refuses a second writer of a file still being written with EBUSY', async () => {
     const { server } = await start();
     const s = await connectTo(server.socketPath);

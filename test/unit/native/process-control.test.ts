@@ -36,14 +36,14 @@ describe('process control from the addon', () => {
     setChildSubreaper(true);
     try {
       // sh starts a grandchild in the background and exits at once: the grandchild is re-parented to us.
-      const sh = spawn('sh', ['-c', 'sleep 0.3 & echo $!'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const sh = spawn('sh', ['-c', 'sleep 2 >/dev/null & echo $!'], { stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       sh.stdout.on('data', (c) => (out += c));
       await new Promise((r) => sh.on('close', r));
       const orphan = Number(out.trim());
       expect(reapChild(orphan)).toBeNull();
       let reaped = null;
-      for (let i = 0; i < 50 && !reaped; i++) {
+      for (let i = 0; i < 100 && !reaped; i++) {
         await new Promise((r) => setTimeout(r, 50));
         reaped = reapChild(orphan);
       }

@@ -1,0 +1,266 @@
+/* See conn.h. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "conn.h"
+#include "wire.h"
+
+/* Largest frame the shim sends: RENAME with two maximal paths. */
+#define FRAME_OUT_MAX (WIRE_HEADER_SIZE + 3 * 4 + 128 + 2 * WIRE_MAX_PATH)
+/* Largest reply the shim accepts: STAT_REPLY with a maximal message. */
+#define FRAME_IN_MAX (4 + 8 + 8 + 4 + WIRE_MAX_MESSAGE)
+
+static int wait_fd(int fd, short events) {
+  struct pollfd p = {.fd = fd, .events = events, .revents = 0};
+  for (;;) {
+    int r = poll(&p, 1, -1);
+    if (r >= 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+static int connect_uploader(int *fd_out) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, shim_cfg.socket_path, shim_cfg.socket_path_len);
+  socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + shim_cfg.socket_path_len + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  if (connect(fd, (struct sockaddr *)&addr, alen) != 0) {
+    int err = errno;
+    if (err == EINTR || err == EINPROGRESS) {
+      /* The connection proceeds asynchronously: wait for it and read its outcome. */
+      socklen_t elen = sizeof err;
+      err = wait_fd(fd, POLLOUT);
+      if (err == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
+    }
+    if (err != 0) {
+      SHIM_LOG(SHIM_LOG_ERROR, "cannot reach the uploader at %s: %s", shim_cfg.socket_path, strerror(err));
+      real_close(fd);
+      return EIO;
+    }
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+static int send_all(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        int err = wait_fd(fd, POLLOUT);
+        if (err != 0) return err;
+        continue;
+      }
+      return errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Reads exactly n bytes; EOF before that is EPIPE. Tolerates an O_NONBLOCK socket (the application
+ * may have set it on a file's descriptor). */
+static int recv_all(int fd, uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t r = recv(fd, p, n, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        int err = wait_fd(fd, POLLIN);
+        if (err != 0) return err;
+        continue;
+      }
+      return errno;
+    }
+    if (r == 0) return EPIPE;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+/* Reads one frame of the expected type into payload[FRAME_IN_MAX]. 0, or EIO (logged). */
+static int recv_frame(int fd, uint16_t want, uint8_t *payload, uint32_t *len, const char *what) {
+  uint8_t header[WIRE_HEADER_SIZE];
+  uint16_t type = 0;
+  *len = 0;
+  int err = recv_all(fd, header, sizeof header);
+  if (err != 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "%s: the uploader closed the connection without an answer (%s)", what,
+             err == EPIPE ? "end of file" : strerror(err));
+    return EIO;
+  }
+  if (wire_parse_header(header, &type, len) != 0 || type != want || *len > FRAME_IN_MAX) {
+    SHIM_LOG(SHIM_LOG_ERROR, "%s: malformed answer from the uploader (type %u, %u bytes)", what, (unsigned)type,
+             (unsigned)*len);
+    return EIO;
+  }
+  err = recv_all(fd, payload, *len);
+  if (err != 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "%s: truncated answer from the uploader", what);
+    return EIO;
+  }
+  return 0;
+}
+
+/* Decodes err + message of a REPLY/RESULT/STAT_REPLY; logs a refusal. Returns the errno to report. */
+static int answer_err(struct wire_reader *r, int32_t err, const char *what) {
+  char message[WIRE_MAX_MESSAGE + 1];
+  wire_get_str(r, message, sizeof message);
+  if (r->error || r->left != 0 || err < 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "%s: malformed answer from the uploader", what);
+    return EIO;
+  }
+  if (err != 0) {
+    /* ENOENT answers are routine (stat of an unknown name); the others are worth an error line. */
+    if (err == ENOENT)
+      SHIM_LOG(SHIM_LOG_DEBUG, "%s: not a virtual file the uploader knows", what);
+    else
+      SHIM_LOG(SHIM_LOG_ERROR, "%s: %s (%s)", what, message[0] ? message : "refused", strerror(err));
+  }
+  return err;
+}
+
+static void begin(struct wire_writer *w, uint8_t *buf, uint16_t type) {
+  wire_begin(w, buf, FRAME_OUT_MAX, type);
+  wire_put_str(w, shim_cfg.token, shim_cfg.token_len);
+}
+
+/* Connects, sends the frame in w, reads a frame of type `want`. On success *fd_out is open. */
+static int exchange(struct wire_writer *w, uint16_t want, uint8_t *payload, uint32_t *len, int *fd_out, const char *what) {
+  long n = wire_finish(w);
+  if (n < 0) return ENAMETOOLONG;
+  int fd = -1;
+  int err = connect_uploader(&fd);
+  if (err != 0) return err;
+  err = send_all(fd, w->buf, (size_t)n);
+  if (err != 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "%s: cannot send to the uploader: %s", what, strerror(err));
+    err = EIO;
+  }
+  if (err == 0) err = recv_frame(fd, want, payload, len, what);
+  if (err != 0) {
+    real_close(fd);
+    return err;
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_out) {
+  uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
+  struct wire_writer w;
+  uint32_t len;
+  int fd;
+  char what[512];
+  snprintf(what, sizeof what, "open %s", rel);
+  begin(&w, out, WIRE_MSG_OPEN);
+  wire_put_str(&w, rel, strlen(rel));
+  wire_put_u32(&w, (uint32_t)flags);
+  wire_put_u32(&w, (uint32_t)mode);
+  wire_put_u32(&w, (uint32_t)shim_raw_getpid());
+  int err = exchange(&w, WIRE_MSG_REPLY, in, &len, &fd, what);
+  if (err != 0) return err;
+  struct wire_reader r = {in, len, 0};
+  int32_t e = wire_get_i32(&r);
+  err = answer_err(&r, e, what);
+  if (err != 0) {
+    real_close(fd);
+    return err;
+  }
+  SHIM_LOG(SHIM_LOG_DEBUG, "%s: fd %d, flags 0%o", what, fd, (unsigned)flags);
+  *fd_out = fd;
+  return 0;
+}
+
+SHIM_HIDDEN int conn_finish_file(int fd, const char *what) {
+  uint8_t in[FRAME_IN_MAX];
+  uint32_t len;
+  if (shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+    SHIM_LOG(SHIM_LOG_ERROR, "%s: shutdown: %s", what, strerror(errno));
+    return EIO;
+  }
+  int err = recv_frame(fd, WIRE_MSG_RESULT, in, &len, what);
+  if (err != 0) return err;
+  struct wire_reader r = {in, len, 0};
+  int32_t e = wire_get_i32(&r);
+  uint64_t size = wire_get_u64(&r);
+  err = answer_err(&r, e, what);
+  if (err == 0) SHIM_LOG(SHIM_LOG_DEBUG, "%s: stored, %llu bytes", what, (unsigned long long)size);
+  return err;
+}
+
+static int simple_request(struct wire_writer *w, const char *what) {
+  uint8_t in[FRAME_IN_MAX];
+  uint32_t len;
+  int fd;
+  int err = exchange(w, WIRE_MSG_REPLY, in, &len, &fd, what);
+  if (err != 0) return err;
+  real_close(fd);
+  struct wire_reader r = {in, len, 0};
+  int32_t e = wire_get_i32(&r);
+  return answer_err(&r, e, what);
+}
+
+SHIM_HIDDEN int conn_rename(const char *from, const char *to) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char what[1024];
+  snprintf(what, sizeof what, "rename %s -> %s", from, to);
+  begin(&w, out, WIRE_MSG_RENAME);
+  wire_put_str(&w, from, strlen(from));
+  wire_put_str(&w, to, strlen(to));
+  return simple_request(&w, what);
+}
+
+SHIM_HIDDEN int conn_unlink(const char *rel) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char what[512];
+  snprintf(what, sizeof what, "unlink %s", rel);
+  begin(&w, out, WIRE_MSG_UNLINK);
+  wire_put_str(&w, rel, strlen(rel));
+  return simple_request(&w, what);
+}
+
+SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
+  uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
+  struct wire_writer w;
+  uint32_t len;
+  int fd;
+  char what[512];
+  snprintf(what, sizeof what, "stat %s", rel);
+  begin(&w, out, WIRE_MSG_STAT);
+  wire_put_str(&w, rel, strlen(rel));
+  int err = exchange(&w, WIRE_MSG_STAT_REPLY, in, &len, &fd, what);
+  if (err != 0) return err;
+  real_close(fd);
+  struct wire_reader r = {in, len, 0};
+  int32_t e = wire_get_i32(&r);
+  *size = wire_get_u64(&r);
+  *mtime_ns = wire_get_i64(&r);
+  return answer_err(&r, e, what);
+}
+
+SHIM_HIDDEN int conn_is_uploader_socket(int fd) {
+  struct stat st;
+  struct sockaddr_un peer;
+  socklen_t plen = sizeof peer;
+  int saved = errno;
+  int yes = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
+            peer.sun_family == AF_UNIX && plen > offsetof(struct sockaddr_un, sun_path) &&
+            strncmp(peer.sun_path, shim_cfg.socket_path, sizeof peer.sun_path) == 0;
+  errno = saved;
+  return yes;
+}

@@ -1,0 +1,28 @@
+/*
+ * Talking to the uploader (native/wire/wire.def): one AF_UNIX SOCK_STREAM|SOCK_CLOEXEC connection per
+ * file or per request, EINTR and short read/write loops, frames built with wire.h. Every function
+ * returns 0 or a positive errno value (never touches the caller's errno on success).
+ * Failures to reach or understand the uploader are logged and reported as EIO.
+ */
+#ifndef DISKLESS_SHIM_CONN_H
+#define DISKLESS_SHIM_CONN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shim.h"
+
+/* OPEN: on success *fd_out is the connected socket (still CLOEXEC) ready to carry the file's bytes. */
+SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_out);
+/* End of a file the caller certainly holds the last reference to: shutdown(SHUT_WR), then wait for
+ * RESULT. Returns RESULT.err, or EIO if the connection dropped or the frame was malformed. Does
+ * not close fd. */
+SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
+SHIM_HIDDEN int conn_rename(const char *from, const char *to);
+SHIM_HIDDEN int conn_unlink(const char *rel);
+SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns);
+/* Is fd a socket connected to the uploader? (fstat + getpeername; for descriptors the fd table does
+ * not know: inherited across exec, or duplicated) */
+SHIM_HIDDEN int conn_is_uploader_socket(int fd);
+
+#endif

@@ -1,0 +1,117 @@
+/* See fd_table.h and docs/SHIM.md ("the last-reference rule"). */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fd_table.h"
+
+static struct fd_entry table[FD_TABLE_SIZE];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t generation = 1; /* bumped (under table_lock) at every fork and spawn */
+
+static int in_range(int fd) { return fd >= 0 && fd < FD_TABLE_SIZE; }
+
+/* Lock-free peek, so that close() of an untracked fd (the common case) takes no lock. */
+static int maybe_tracked(int fd) { return in_range(fd) && __atomic_load_n(&table[fd].kind, __ATOMIC_RELAXED) != FD_NONE; }
+
+static void set_kind(int fd, uint8_t kind) { __atomic_store_n(&table[fd].kind, kind, __ATOMIC_RELAXED); }
+
+SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind) {
+  struct stat st;
+  if (!in_range(fd) || shim_in_foreign_child()) return;
+  int saved = errno;
+  int ok = fstat(fd, &st) == 0;
+  errno = saved;
+  pthread_mutex_lock(&table_lock);
+  table[fd].shared = 0;
+  table[fd].gen = generation;
+  table[fd].owner = shim_pid;
+  table[fd].ino = ok ? (uint64_t)st.st_ino : 0;
+  table[fd].dev = ok ? (uint64_t)st.st_dev : 0;
+  set_kind(fd, ok ? (uint8_t)kind : FD_NONE);
+  pthread_mutex_unlock(&table_lock);
+}
+
+SHIM_HIDDEN void fdt_forget(int fd) {
+  if (!maybe_tracked(fd) || shim_in_foreign_child()) return;
+  pthread_mutex_lock(&table_lock);
+  set_kind(fd, FD_NONE);
+  pthread_mutex_unlock(&table_lock);
+}
+
+SHIM_HIDDEN void fdt_mark_shared(int fd) {
+  if (!maybe_tracked(fd) || shim_in_foreign_child()) return;
+  pthread_mutex_lock(&table_lock);
+  table[fd].shared = 1;
+  pthread_mutex_unlock(&table_lock);
+}
+
+SHIM_HIDDEN void fdt_move(int from, int to) {
+  if (!in_range(from) || shim_in_foreign_child()) return;
+  pthread_mutex_lock(&table_lock);
+  if (in_range(to) && to != from) {
+    table[to] = table[from];
+    set_kind(from, FD_NONE);
+  } else if (to != from) {
+    set_kind(from, FD_NONE);
+  }
+  pthread_mutex_unlock(&table_lock);
+}
+
+SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out) {
+  if (!maybe_tracked(fd)) return FD_NONE;
+  pthread_mutex_lock(&table_lock);
+  *out = table[fd];
+  pthread_mutex_unlock(&table_lock);
+  return (enum fd_kind)out->kind;
+}
+
+SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out) {
+  if (!maybe_tracked(fd)) return FD_NONE;
+  if (shim_in_foreign_child()) return fdt_get(fd, out); /* read only; certainly_last() says no */
+  pthread_mutex_lock(&table_lock);
+  *out = table[fd];
+  set_kind(fd, FD_NONE);
+  pthread_mutex_unlock(&table_lock);
+  return (enum fd_kind)out->kind;
+}
+
+SHIM_HIDDEN int fdt_validate(int fd, const struct fd_entry *e) {
+  struct stat st;
+  int saved = errno;
+  int ok = fstat(fd, &st) == 0;
+  errno = saved;
+  if (!ok || (uint64_t)st.st_ino != e->ino || (uint64_t)st.st_dev != e->dev) return 0;
+  if (e->kind == FD_VIRTUAL) return S_ISSOCK(st.st_mode);
+  if (e->kind == FD_REOPEN) return S_ISCHR(st.st_mode);
+  return 0;
+}
+
+SHIM_HIDDEN int fdt_certainly_last(const struct fd_entry *e) {
+  if (e->kind != FD_VIRTUAL || e->shared || e->owner != shim_pid || shim_in_foreign_child()) return 0;
+  return e->gen == __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
+SHIM_HIDDEN void fdt_bump_generation(void) {
+  if (shim_in_foreign_child()) return;
+  pthread_mutex_lock(&table_lock);
+  __atomic_store_n(&generation, generation + 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&table_lock);
+}
+
+/* fork(): the table is locked across it so the child never inherits a half-updated entry. The
+ * generation moves in `prepare`, so both parent and child see every descriptor open before the
+ * fork as possibly shared with the other. */
+SHIM_HIDDEN void fdt_atfork_prepare(void) {
+  pthread_mutex_lock(&table_lock);
+  __atomic_store_n(&generation, generation + 1, __ATOMIC_RELEASE);
+}
+
+SHIM_HIDDEN void fdt_atfork_parent(void) { pthread_mutex_unlock(&table_lock); }
+
+SHIM_HIDDEN void fdt_atfork_child(void) {
+  /* Only this thread exists in the child; a fresh mutex is simplest and always valid. */
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  memcpy(&table_lock, &fresh, sizeof fresh);
+}

@@ -1,0 +1,60 @@
+/*
+ * Which descriptors of this process are virtual files, and whether this process certainly holds
+ * the last reference to one. A fixed array indexed by fd (fds >= FD_TABLE_SIZE are not tracked,
+ * which the shim treats as "shared": their close never waits), one mutex, and a fork generation.
+ *
+ * An entry is only a hint: libc-internal closes (fclose's, close_range, closefrom, dup2 over it,
+ * posix_spawn file actions) bypass the hooks, so users re-validate an entry with fstat (inode and
+ * file type) before trusting it (fdt_validate).
+ */
+#ifndef DISKLESS_SHIM_FD_TABLE_H
+#define DISKLESS_SHIM_FD_TABLE_H
+
+#include <stdint.h>
+
+#include "shim.h"
+
+#define FD_TABLE_SIZE 65536
+
+enum fd_kind {
+  FD_NONE = 0,
+  FD_VIRTUAL = 1, /* the socket of a virtual file opened for writing */
+  FD_REOPEN = 2,  /* /dev/null standing for an existing virtual file reopened without O_CREAT/O_TRUNC */
+};
+
+struct fd_entry {
+  uint8_t kind;     /* enum fd_kind */
+  uint8_t shared;   /* duplicated (dup*, F_DUPFD*, freopen bookkeeping) since the open */
+  uint32_t gen;     /* fork generation at open time */
+  pid_t owner;      /* process that opened it */
+  uint64_t ino;     /* st_ino of the open file, to detect a stale entry */
+  uint64_t dev;     /* st_dev likewise */
+};
+
+/* Records fd as `kind`, owned by this process, not shared, current generation. The fd's inode is
+ * taken with fstat. No-op in a foreign (vfork/CLONE_VM) child or for fd outside the table. */
+SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind);
+/* Forgets fd (a new descriptor got this number, or it is being closed). Cheap when untracked. */
+SHIM_HIDDEN void fdt_forget(int fd);
+/* Marks fd as shared: another descriptor now refers to the same open file. */
+SHIM_HIDDEN void fdt_mark_shared(int fd);
+/* Moves the entry of `from` to `to` (freopen: the open file now lives at `to` only). */
+SHIM_HIDDEN void fdt_move(int from, int to);
+/* Copies fd's entry into *out and returns its kind (FD_NONE if untracked). */
+SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out);
+/* Removes fd's entry and returns it in *out (FD_NONE if untracked). The caller then closes fd. */
+SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out);
+/* Does fd still refer to the open file the entry was made for? (fstat: type, dev, inode) */
+SHIM_HIDDEN int fdt_validate(int fd, const struct fd_entry *e);
+/* Is this process certainly the only holder of the entry's open file? (virtual, opened by this
+ * process, never duplicated, no fork or spawn since) */
+SHIM_HIDDEN int fdt_certainly_last(const struct fd_entry *e);
+/* Every descriptor open now may be held by another process from now on (fork, spawn). */
+SHIM_HIDDEN void fdt_bump_generation(void);
+
+/* pthread_atfork handlers (registered by init.c). */
+SHIM_HIDDEN void fdt_atfork_prepare(void);
+SHIM_HIDDEN void fdt_atfork_parent(void);
+SHIM_HIDDEN void fdt_atfork_child(void);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * open, open64, __open, __open64, __open_2, __open64_2, openat, openat64, __openat_2,
+ * __openat64_2, creat, creat64.
+ *
+ * Under the virtual directory:
+ *  - an open for writing that creates, truncates or appends (O_WRONLY/O_RDWR with O_CREAT, O_TRUNC
+ *    or O_APPEND; creat) becomes an OPEN conversation; the connected socket is the application's
+ *    descriptor, so every write path (write, stdio, zlib, dup2, fork, exec) needs no hook;
+ *  - any other open (a reopen: pg_dump's sync pass, durable_rename) tries the real file system
+ *    first (directories and local files stay real); on ENOENT it asks the uploader (STAT) and, for
+ *    a known virtual file, returns /dev/null opened read-only, so fsync works and a write fails
+ *    loudly (EBADF) instead of being discarded;
+ *  - O_TMPFILE is refused (EOPNOTSUPP): a nameless file cannot be streamed anywhere.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "conn.h"
+#include "fd_table.h"
+#include "hook_open.h"
+#include "reentry.h"
+#include "vpath.h"
+
+SHIM_HIDDEN int open_real(enum open_variant v, int dirfd, const char *path, int flags, mode_t mode) {
+  switch (v) {
+  case OV_OPEN: return real_open(path, flags, mode);
+  case OV_OPEN64: return real_open64(path, flags, mode);
+  case OV___OPEN: return real___open != NULL ? real___open(path, flags, mode) : real_open(path, flags, mode);
+  case OV___OPEN64: return real___open64 != NULL ? real___open64(path, flags, mode) : real_open64(path, flags, mode);
+  case OV___OPEN_2: return real___open_2(path, flags);
+  case OV___OPEN64_2: return real___open64_2(path, flags);
+  case OV_OPENAT: return real_openat(dirfd, path, flags, mode);
+  case OV_OPENAT64: return real_openat64(dirfd, path, flags, mode);
+  case OV___OPENAT_2: return real___openat_2(dirfd, path, flags);
+  case OV___OPENAT64_2: return real___openat64_2(dirfd, path, flags);
+  case OV_CREAT: return real_creat(path, mode);
+  case OV_CREAT64: return real_creat64(path, mode);
+  }
+  errno = ENOSYS;
+  return -1;
+}
+
+/* A real open whose new descriptor may reuse a number with a stale table entry. */
+static int pass_through(enum open_variant v, int dirfd, const char *path, int flags, mode_t mode) {
+  int fd = open_real(v, dirfd, path, flags, mode);
+  if (fd >= 0) fdt_forget(fd);
+  return fd;
+}
+
+static int open_devnull(int flags) {
+  int fd = real_open("/dev/null", O_RDONLY | (flags & O_CLOEXEC));
+  if (fd >= 0) fdt_record(fd, FD_REOPEN);
+  return fd;
+}
+
+static int open_for_writing(const char *rel, int flags, mode_t mode) {
+  int fd;
+  int err = conn_open_file(rel, flags, mode, &fd);
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  /* The request socket is born CLOEXEC (no leak into a concurrent fork+exec during the
+   * handshake); the application's descriptor is CLOEXEC only if it asked (tar hands it to gzip). */
+  if ((flags & O_CLOEXEC) == 0) real_fcntl(fd, F_SETFD, 0);
+  fdt_record(fd, FD_VIRTUAL);
+  return fd;
+}
+
+/* O_RDONLY|O_CREAT of a name that does not exist: create an empty object, then behave as a reopen. */
+static int create_empty(const char *rel, int flags, mode_t mode) {
+  int fd;
+  int err = conn_open_file(rel, flags, mode, &fd);
+  if (err == 0) {
+    err = conn_finish_file(fd, rel);
+    real_close(fd);
+  }
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  return open_devnull(flags);
+}
+
+static int reopen(enum open_variant v, int dirfd, const char *path, const char *rel, int flags, mode_t mode) {
+  int creating = (flags & O_CREAT) != 0; /* only O_RDONLY|O_CREAT gets here */
+  int fd = pass_through(v, dirfd, path, flags & ~(O_CREAT | O_EXCL), mode);
+  if (fd >= 0) {
+    if (creating && (flags & O_EXCL)) {
+      real_close(fd);
+      errno = EEXIST;
+      return -1;
+    }
+    return fd;
+  }
+  if (errno != ENOENT) return -1;
+  uint64_t size;
+  int64_t mtime;
+  int err = conn_stat(rel, &size, &mtime);
+  if (err == 0) {
+    if (creating && (flags & O_EXCL)) {
+      errno = EEXIST;
+      return -1;
+    }
+    SHIM_LOG(SHIM_LOG_DEBUG, "reopen %s (flags 0%o): /dev/null stands for it", rel, (unsigned)flags);
+    return open_devnull(flags);
+  }
+  if (err == ENOENT && creating) return create_empty(rel, flags, mode);
+  errno = err;
+  return -1;
+}
+
+SHIM_HIDDEN int open_logic(enum open_variant v, int dirfd, const char *path, int flags, mode_t mode) {
+  char rel[PATH_MAX];
+  enum vpath_kind k = vpath_classify(dirfd, path, rel);
+  return open_classified(v, dirfd, path, k, rel, flags, mode);
+}
+
+SHIM_HIDDEN int open_classified(enum open_variant v, int dirfd, const char *path, enum vpath_kind k, const char *rel,
+                                int flags, mode_t mode) {
+  if (k == VPATH_OUTSIDE) return pass_through(v, dirfd, path, flags, mode);
+  if ((flags & O_TMPFILE) == O_TMPFILE) {
+    SHIM_LOG(SHIM_LOG_ERROR, "open(%s, O_TMPFILE): a nameless temporary file cannot be stored in the virtual directory; "
+             "refused with EOPNOTSUPP (the application may fall back to a named file)", path);
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  if (k == VPATH_ROOT || (flags & (O_DIRECTORY | O_PATH)) != 0) return pass_through(v, dirfd, path, flags, mode);
+  int saved = errno;
+  int fd;
+  if ((flags & O_ACCMODE) != O_RDONLY && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
+    fd = open_for_writing(rel, flags, mode);
+  else
+    fd = reopen(v, dirfd, path, rel, flags, mode);
+  if (fd >= 0) errno = saved;
+  return fd;
+}
+
+static int shim_open_variant(enum open_variant v, int dirfd, const char *path, int flags, mode_t mode) {
+  if (!shim_enter()) return open_real(v, dirfd, path, flags, mode);
+  int fd = open_logic(v, dirfd, path, flags, mode);
+  shim_leave();
+  return fd;
+}
+
+/* ---- public adapters: read the mode only when the flags say there is one -------------------- */
+#define MODE_ARG(flags, last)                                                                      \
+  mode_t mode = 0;                                                                                 \
+  if (SHIM_OPEN_NEEDS_MODE(flags)) {                                                               \
+    va_list ap;                                                                                    \
+    va_start(ap, last);                                                                            \
+    mode = va_arg(ap, mode_t);                                                                     \
+    va_end(ap);                                                                                    \
+  }
+
+SHIM_EXPORT int open(const char *path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return shim_open_variant(OV_OPEN, AT_FDCWD, path, flags, mode);
+}
+
+SHIM_EXPORT int open64(const char *path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return shim_open_variant(OV_OPEN64, AT_FDCWD, path, flags, mode);
+}
+
+SHIM_EXPORT int __open(const char *path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return shim_open_variant(OV___OPEN, AT_FDCWD, path, flags, mode);
+}
+
+SHIM_EXPORT int __open64(const char *path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return shim_open_variant(OV___OPEN64, AT_FDCWD, path, flags, mode);
+}
+
+SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return shim_open_variant(OV_OPENAT, dirfd, path, flags, mode);
+}
+
+SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+  MODE_ARG(flags, flags);
+  return shim_open_variant(OV_OPENAT64, dirfd, path, flags, mode);
+}
+
+/* Fortify entry points (-D_FORTIFY_SOURCE with non-constant flags): no mode argument. With
+ * O_CREAT/O_TMPFILE the real one aborts ("invalid open call"); keep that behaviour. */
+SHIM_EXPORT int __open_2(const char *path, int flags) {
+  if (SHIM_OPEN_NEEDS_MODE(flags)) return (shim_ensure(), real___open_2(path, flags));
+  return shim_open_variant(OV___OPEN_2, AT_FDCWD, path, flags, 0);
+}
+
+SHIM_EXPORT int __open64_2(const char *path, int flags) {
+  if (SHIM_OPEN_NEEDS_MODE(flags)) return (shim_ensure(), real___open64_2(path, flags));
+  return shim_open_variant(OV___OPEN64_2, AT_FDCWD, path, flags, 0);
+}
+
+SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+  if (SHIM_OPEN_NEEDS_MODE(flags)) return (shim_ensure(), real___openat_2(dirfd, path, flags));
+  return shim_open_variant(OV___OPENAT_2, dirfd, path, flags, 0);
+}
+
+SHIM_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
+  if (SHIM_OPEN_NEEDS_MODE(flags)) return (shim_ensure(), real___openat64_2(dirfd, path, flags));
+  return shim_open_variant(OV___OPENAT64_2, dirfd, path, flags, 0);
+}
+
+SHIM_EXPORT int creat(const char *path, mode_t mode) {
+  return shim_open_variant(OV_CREAT, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+SHIM_EXPORT int creat64(const char *path, mode_t mode) {
+  return shim_open_variant(OV_CREAT64, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}

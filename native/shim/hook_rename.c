@@ -1,0 +1,101 @@
+/*
+ * rename, renameat, renameat2.
+ *  - both names virtual files: RENAME request (the uploader makes it take effect after the source
+ *    file's upload has ended);
+ *  - the source exists in the real file system (a directory, or a local file, under the virtual
+ *    directory): real rename;
+ *  - one side virtual, the other not: EXDEV, so mv(1) falls back to copy + unlink (copying a local
+ *    file into the virtual directory uploads it);
+ *  - neither: real rename.
+ * renameat2 flags: RENAME_NOREPLACE is checked with a STAT before the RENAME (not atomic: the wire
+ * protocol has no flags); RENAME_EXCHANGE and RENAME_WHITEOUT on virtual files are EINVAL.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "conn.h"
+#include "reentry.h"
+#include "vpath.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+enum rename_variant { RV_RENAME, RV_RENAMEAT, RV_RENAMEAT2 };
+
+static int rename_real(enum rename_variant v, int od, const char *o, int nd, const char *n, unsigned int flags) {
+  switch (v) {
+  case RV_RENAME: return real_rename(o, n);
+  case RV_RENAMEAT: return real_renameat(od, o, nd, n);
+  case RV_RENAMEAT2:
+    if (real_renameat2 != NULL) return real_renameat2(od, o, nd, n, flags);
+    break;
+  }
+  errno = ENOSYS;
+  return -1;
+}
+
+static int exists_real(int dirfd, const char *path) {
+  struct stat st;
+  int saved = errno;
+  int yes = real_fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  errno = saved;
+  return yes;
+}
+
+static int rename_virtual(const char *from, const char *to, unsigned int flags) {
+  if ((flags & ~(unsigned int)RENAME_NOREPLACE) != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  int saved = errno;
+  if (flags & RENAME_NOREPLACE) {
+    uint64_t size;
+    int64_t mtime;
+    if (conn_stat(to, &size, &mtime) == 0) {
+      errno = EEXIST;
+      return -1;
+    }
+  }
+  int err = conn_rename(from, to);
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  errno = saved;
+  return 0;
+}
+
+static int rename_logic(enum rename_variant v, int od, const char *o, int nd, const char *n, unsigned int flags) {
+  char from[PATH_MAX], to[PATH_MAX];
+  enum vpath_kind kf = vpath_classify(od, o, from);
+  enum vpath_kind kt = vpath_classify(nd, n, to);
+  if (kf != VPATH_FILE && kt != VPATH_FILE) return rename_real(v, od, o, nd, n, flags);
+  if (kf == VPATH_ROOT) return rename_real(v, od, o, nd, n, flags);
+  if (kf == VPATH_FILE && exists_real(od, o)) return rename_real(v, od, o, nd, n, flags);
+  if (kf == VPATH_FILE && kt == VPATH_FILE) return rename_virtual(from, to, flags);
+  /* A nonexistent local source: let the real call say ENOENT. */
+  if (kf == VPATH_OUTSIDE && !exists_real(od, o)) return rename_real(v, od, o, nd, n, flags);
+  SHIM_LOG(SHIM_LOG_INFO, "rename %s -> %s: crosses the virtual directory's boundary (EXDEV)", o, n);
+  errno = EXDEV;
+  return -1;
+}
+
+static int shim_rename_variant(enum rename_variant v, int od, const char *o, int nd, const char *n, unsigned int flags) {
+  if (!shim_enter()) return rename_real(v, od, o, nd, n, flags);
+  int r = rename_logic(v, od, o, nd, n, flags);
+  shim_leave();
+  return r;
+}
+
+SHIM_EXPORT int rename(const char *from, const char *to) {
+  return shim_rename_variant(RV_RENAME, AT_FDCWD, from, AT_FDCWD, to, 0);
+}
+
+SHIM_EXPORT int renameat(int fromdir, const char *from, int todir, const char *to) {
+  return shim_rename_variant(RV_RENAMEAT, fromdir, from, todir, to, 0);
+}
+
+SHIM_EXPORT int renameat2(int fromdir, const char *from, int todir, const char *to, unsigned int flags) {
+  return shim_rename_variant(RV_RENAMEAT2, fromdir, from, todir, to, flags);
+}
