@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import { gcCommand } from './commands/gc.js';
 import { getCommand } from './commands/get.js';
 import { putCommand } from './commands/put.js';
+import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
+import { shimPathCommand } from './commands/shim-path.js';
 
 /** What commands get from the CLI shell: the raw arguments and the signal aborted by SIGINT/SIGTERM. */
 export interface CommandContext {
@@ -21,6 +24,9 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(putCommand(ctx));
   program.addCommand(getCommand(ctx));
   program.addCommand(gcCommand(ctx));
+  program.addCommand(runCommand(ctx));
+  program.addCommand(serveCommand(ctx));
+  program.addCommand(shimPathCommand());
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
 }

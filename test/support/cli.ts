@@ -23,6 +23,7 @@ export interface RunOptions {
   onStdinBytes?: { after: number; run: (child: number) => void | Promise<void> };
   /** Kill the child after this long (the test then fails on its exit status). */
   timeoutMs?: number;
+  cwd?: string;
 }
 
 /** Runs the built CLI (`bin/diskless.js`, as users run it) and hashes what it writes to stdout. */
@@ -30,6 +31,7 @@ export function runDiskless(args: readonly string[], options: RunOptions): Promi
   const started = Date.now();
   const child = spawn(process.execPath, [DISKLESS_BIN, ...args], {
     env: options.env,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   const hash = createHash('sha256');

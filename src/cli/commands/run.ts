@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { run } from '../../ops/run.js';
+import { formatS3Url } from '../../s3/s3-url.js';
+import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
+import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
+import type { CommandContext } from '../program.js';
+
+interface RunFlags extends CaptureFlags {
+  linger: number;
+}
+
+export function runCommand(ctx: CommandContext): Command {
+  const cmd = new Command('run')
+    .summary("run a program; the files it writes under --dir stream to S3, one object each")
+    .description(
+      'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes\n' +
+        'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk.\n' +
+        'When CMD exits 0 and every file is stored, the manifest PREFIX/diskless-manifest.json is written last.\n' +
+        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.\n' +
+        'Example: diskless run --to s3://backups/db/2026-11-21/ --dir /tmp/dump -- mydumper -t 4 -o /tmp/dump',
+    )
+    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/')
+    .requiredOption('--dir <dir>', 'the directory the program writes to (empty or absent)')
+    .argument('<command...>', 'the program and its arguments (after --)')
+    .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60);
+  addCaptureOptions(cmd);
+  addConnectionOptions(cmd);
+  return cmd.action(async (command: string[], flags: RunFlags) => {
+    if (!ctx.argv.includes('--')) {
+      throw new UsageError(`put -- before the command: diskless run --to ${flags.to} --dir ${flags.dir} -- ${command.join(' ')}`);
+    }
+    const log = loggerFor(flags);
+    const result = await run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, signal: ctx.signal });
+    log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);
+  });
+}

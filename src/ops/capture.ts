@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { UsageError, describeError } from '../errors.js';
+import { IngestServer } from '../ingest/ingest-server.js';
+import { normalisePrefix } from '../ingest/object-key.js';
+import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
+import { MANIFEST_NAME, buildManifest, type Manifest } from '../manifest/manifest.js';
+import { preloadEnv, type PreloadSettings } from '../native/preload-env.js';
+import { shimPath } from '../native/shim-path.js';
+import { checkWritable } from '../preflight.js';
+import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
+import { abortLeftovers } from '../upload/leftovers.js';
+import { MemoryBudget } from '../upload/memory-budget.js';
+import type { WriteSettings } from '../upload/object-store.js';
+import { DEFAULT_MEMORY_BUDGET, planParts, type PartPlanOptions } from '../upload/part-planner.js';
+import { uploadStream } from '../upload/stream-uploader.js';
+import type { UploadContext } from '../upload/upload-context.js';
+import { UploadJournal, defaultStateDir, journalDir } from '../upload/upload-journal.js';
+import { Limiter } from '../util/limiter.js';
+import { openSession, type Session, type SessionOptions } from './session.js';
+import { DEFAULT_CONCURRENCY } from './put.js';
+
+export interface CaptureOptions extends SessionOptions, Omit<PartPlanOptions, 'memoryBudget'> {
+  /** `s3://bucket/prefix/`: each file becomes `prefix/<path relative to dir>`. */
+  to: string;
+  /** The virtual directory: empty or absent; files written under it go to S3. */
+  dir: string;
+  memory?: number;
+  concurrency?: number;
+  settings?: WriteSettings;
+  stateDir?: string;
+  /** Keep the objects of a failed run (default: delete them; without a manifest they are no backup). */
+  keepFailed?: boolean;
+  /** Shim log level (DISKLESS_SHIM_LOG). */
+  shimLogLevel?: number;
+  signal?: AbortSignal;
+}
+
+export interface CaptureResult {
+  bucket: string;
+  prefix: string;
+  manifestKey: string;
+  manifest: Manifest;
+  elapsedMs: number;
+}
+
+/**
+ * What `run` and `serve` share: the checked target, the virtual directory, the ingest socket the
+ * shim talks to, the registry of files, and the end of a capture: a manifest written last when
+ * everything succeeded, or the removal of what a failed capture stored.
+ */
+export class Capture {
+  readonly startedAt = new Date();
+  private firstFailureSeen: { file: VirtualFile; error: unknown } | undefined;
+  private failureListeners: Array<(f: { file: VirtualFile; error: unknown }) => void> = [];
+
+  private constructor(
+    readonly options: CaptureOptions,
+    readonly session: Session,
+    readonly ctx: UploadContext,
+    readonly files: VirtualFiles,
+    readonly server: IngestServer,
+    readonly bucket: string,
+    readonly prefix: string,
+    readonly dir: string,
+    readonly preload: PreloadSettings,
+  ) {}
+
+  static async open(options: CaptureOptions): Promise<Capture> {
+    const loc = parseS3Url(options.to, '--to');
+    const prefix = normalisePrefix(loc.key);
+    const memory = options.memory ?? DEFAULT_MEMORY_BUDGET;
+    const plan = planParts({ ...options, memoryBudget: memory });
+    const shim = shimPath();
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    const session = await openSession(options, concurrency + 2);
+    try {
+      const { store, retry, log } = session;
+      await checkWritable(store, { bucket: loc.bucket, key: prefix + MANIFEST_NAME }, retry);
+      const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
+      await abortLeftovers(journal, store, log);
+      const dir = prepareDir(options.dir);
+      const ctx: UploadContext = { store, budget: new MemoryBudget(memory), requests: new Limiter(concurrency), retry, journal, log };
+      const settings = options.settings ?? {};
+      const files = new VirtualFiles({ store, bucket: loc.bucket, prefix, settings, retry, log, reserved: [MANIFEST_NAME] });
+      const token = randomBytes(32).toString('hex');
+      let capture: Capture | undefined;
+      const server = await IngestServer.listen({
+        files,
+        ctx,
+        plan,
+        bucket: loc.bucket,
+        settings,
+        signal: options.signal ?? new AbortController().signal,
+        token,
+        onFailure: (file, error) => capture?.noteFailure(file, error),
+      });
+      const preload: PreloadSettings = {
+        shim,
+        socket: server.socketPath,
+        dir,
+        token,
+        ...(options.shimLogLevel !== undefined ? { logLevel: options.shimLogLevel } : {}),
+      };
+      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload);
+      return capture;
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+  }
+
+  /** The environment of a program whose files under the directory go to S3. */
+  env(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    return preloadEnv(base, this.preload);
+  }
+
+  /** Calls `listener` once, on the first file that fails (now if one already did). */
+  onFirstFailure(listener: (f: { file: VirtualFile; error: unknown }) => void): void {
+    if (this.firstFailureSeen) listener(this.firstFailureSeen);
+    else this.failureListeners.push(listener);
+  }
+
+  /** Waits until no file is being written, at most `lingerMs`; returns the paths still open then. */
+  async settle(lingerMs: number): Promise<string[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), lingerMs)));
+    const outcome = await Promise.race([this.files.idle().then(() => 'idle' as const), timeout]);
+    clearTimeout(timer);
+    return outcome === 'idle' ? [] : this.files.list().filter((f) => f.state === 'writing').map((f) => f.path);
+  }
+
+  /** The failures that explain a failed capture, as one message. */
+  failureSummary(): string | undefined {
+    const failed = this.files.failures();
+    if (failed.length === 0) return undefined;
+    const shown = failed.slice(0, 5).map((f) => `${f.path}: ${describeError(f.error)}`);
+    return `${failed.length} file(s) could not be stored: ${shown.join('; ')}${failed.length > 5 ? '; …' : ''}`;
+  }
+
+  /** Writes the manifest, last: the capture becomes a backup. */
+  async commit(meta: { mode: Manifest['mode']; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
+    const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+    const manifest = buildManifest({ ...meta, version, startedAt: this.startedAt, bucket: this.bucket, prefix: this.prefix, files: this.files.list() });
+    const body = Buffer.from(JSON.stringify(manifest, null, 1) + '\n');
+    const key = this.prefix + MANIFEST_NAME;
+    await uploadStream(this.ctx, (async function* () {
+      yield body;
+    })(), {
+      target: { bucket: this.bucket, key },
+      plan: planParts(),
+      settings: { ...this.options.settings, contentType: 'application/json' },
+    });
+    this.ctx.log.info(
+      `stored ${manifest.totals.files} file(s), ${manifest.totals.bytes} bytes, and the manifest ${formatS3Url({ bucket: this.bucket, key })}`,
+    );
+    return { bucket: this.bucket, prefix: this.prefix, manifestKey: key, manifest, elapsedMs: Date.now() - this.startedAt.getTime() };
+  }
+
+  /** A failed capture: no manifest; what was stored is deleted unless --keep-failed. */
+  async discard(): Promise<void> {
+    const stored = this.files.list().filter((f) => f.state === 'committed');
+    if (this.options.keepFailed || stored.length === 0) return;
+    for (const f of stored) {
+      await this.files.unlink(f.path).catch((err) => this.ctx.log.warn(`could not delete ${f.key}: ${describeError(err)}`));
+    }
+    this.ctx.log.info(`deleted the ${stored.length} object(s) of the failed run (keep them with --keep-failed)`);
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    this.session.close();
+  }
+
+  private noteFailure(file: VirtualFile, error: unknown): void {
+    if (this.firstFailureSeen) return;
+    this.firstFailureSeen = { file, error };
+    for (const l of this.failureListeners.splice(0)) l(this.firstFailureSeen);
+  }
+}
+
+/** The virtual directory must be empty or absent: files already there would be neither uploaded nor hidden. */
+function prepareDir(dir: string): string {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    return realpathSync(dir);
+  }
+  if (!st.isDirectory()) throw new UsageError(`--dir ${dir} exists and is not a directory`);
+  const entries = readdirSync(dir);
+  if (entries.length > 0) {
+    throw new UsageError(
+      `--dir ${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); ` +
+        'diskless needs an empty or absent directory, so that everything the program writes there goes to S3',
+    );
+  }
+  return realpathSync(dir);
+}
+

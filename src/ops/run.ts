@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { InterruptedError, ProducerError, UploadError, describeError } from '../errors.js';
+import { reapChild, setChildSubreaper } from '../native/process-control.js';
+import { checkInterposable } from '../process/command-check.js';
+import { descendants, processName } from '../process/descendants.js';
+import { shellQuote } from '../process/producer.js';
+import { Capture, type CaptureOptions, type CaptureResult } from './capture.js';
+
+export interface RunOptions extends CaptureOptions {
+  command: readonly string[];
+  /** After the command exits, how long its descendants may still write files (default 60 s). */
+  lingerMs?: number;
+  /** After a file fails, how long the command may run on before it is stopped (default 5 s). */
+  failureGraceMs?: number;
+}
+
+/**
+ * `diskless run`: runs the command with the shim preloaded, so every file it (or any descendant)
+ * writes under the directory streams to its own object; waits for the command and every file;
+ * then writes the manifest, last, only if the command exited 0 and every file was stored.
+ * Otherwise nothing is committed (ProducerError: the command failed; UploadError: the upload did).
+ */
+export async function run(options: RunOptions): Promise<CaptureResult> {
+  const [file, ...args] = options.command;
+  if (!file) throw new ProducerError('no command given after --');
+  checkInterposable(file);
+  const capture = await Capture.open(options);
+  const { log } = capture.ctx;
+  const display = options.command.map(shellQuote).join(' ');
+  try {
+    // Descendants orphaned by the command are re-parented to us, so we can wait for and stop them.
+    setChildSubreaper(true);
+    const child = spawn(file, args, { stdio: 'inherit', env: capture.env(process.env) });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const stopTree = (signal: NodeJS.Signals) => {
+      for (const pid of [child.pid, ...descendants()]) if (pid) safeKill(pid, signal);
+    };
+    let stopTimer: NodeJS.Timeout | undefined;
+    capture.onFirstFailure(({ file: f, error }) => {
+      log.warn(`${f.path} could not be stored (${describeError(error)}); stopping the command`);
+      stopTimer = setTimeout(() => stopTree('SIGTERM'), options.failureGraceMs ?? 5_000);
+    });
+    const onAbort = () => stopTree('SIGTERM');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const status = await exited;
+    options.signal?.removeEventListener('abort', onAbort);
+    if (status.error) throw new ProducerError(`cannot start ${file}: ${status.error.message}`, {}, { cause: status.error });
+    const open = await capture.settle(options.lingerMs ?? 60_000);
+    clearTimeout(stopTimer);
+    const lingering = descendants();
+    if (open.length > 0) {
+      stopTree('SIGKILL');
+      await capture.settle(10_000);
+    }
+    for (const pid of lingering) reapChild(pid);
+
+    const failed = capture.failureSummary();
+    if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
+    if (failed) throw new UploadError(`${failed}; no manifest written`);
+    if (open.length > 0) {
+      throw new UploadError(
+        `${open.length} file(s) were still open after the command exited (${open.slice(0, 3).join(', ')}), held by ` +
+          `${lingering.map((p) => `${processName(p)}[${p}]`).join(', ') || 'a process that did not exit'}; no manifest written`,
+      );
+    }
+    if (status.code !== 0) {
+      throw new ProducerError(
+        status.signal ? `the command was killed by ${status.signal}: ${display}; no manifest written` : `the command exited with status ${status.code}: ${display}; no manifest written`,
+        { exitStatus: status.code, signal: status.signal },
+      );
+    }
+    return await capture.commit({ mode: 'run', command: [...options.command], exitStatus: 0 });
+  } catch (err) {
+    await capture.discard();
+    throw err;
+  } finally {
+    setChildSubreaper(false);
+    await capture.close();
+  }
+}
+
+function safeKill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
