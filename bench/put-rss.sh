@@ -99,7 +99,9 @@ put_once() {
   local target=$1 run=$2 endpoint=$3 bucket=$4 key=$5
   local tf="$WORK/time.$target.$run" log="$WORK/put.$target.$run.log" rc=0
   # shellcheck disable=SC2086 # EXTRA_ARGS and NODE_FLAGS are word lists on purpose
-  gen | /usr/bin/time -v -o "$tf" node $NODE_FLAGS bin/diskless.js put --endpoint-url "$endpoint" $EXTRA_ARGS \
+  # As users run it: through the launcher's shebang (which sets diskless's V8 flags), unless
+  # NODE_FLAGS asks for a node with other flags.
+  gen | /usr/bin/time -v -o "$tf" ${NODE_FLAGS:+node $NODE_FLAGS} bin/diskless.js put --endpoint-url "$endpoint" $EXTRA_ARGS \
     "s3://$bucket/$key" 2>"$log" || rc=$?
   if [ "$rc" != 0 ]; then
     echo "put-rss.sh: diskless put to $target failed (exit $rc):" >&2

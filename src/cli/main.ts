@@ -33,4 +33,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Everything is settled; a read of stdin still blocked in the thread pool (its writer neither
+// writes nor closes) must not keep a finished command alive.
+setTimeout(() => process.exit(code), 2_000).unref();

@@ -15,8 +15,8 @@ export const DEFAULT_CONCURRENCY = 4;
 export interface PutOptions extends SessionOptions, Omit<PartPlanOptions, 'memoryBudget'> {
   /** `s3://bucket/key` */
   url: string;
-  /** The bytes to store (e.g. stdin), or a command whose stdout to store. */
-  input: { stream: AsyncIterable<Uint8Array> } | { command: readonly string[] };
+  /** The bytes to store: a stream, a file descriptor (e.g. stdin), or a command whose stdout to store. */
+  input: { stream: AsyncIterable<Uint8Array> } | { fd: number } | { command: readonly string[] };
   memory?: number;
   concurrency?: number;
   sha256?: boolean;
@@ -47,7 +47,8 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
     log.debug(`plan: ${plan.describe()}`);
 
     const producer = 'command' in options.input ? startProducer(options.input.command) : undefined;
-    const source = producer ? producer.output : (options.input as { stream: AsyncIterable<Uint8Array> }).stream;
+    const input = options.input;
+    const source = producer ? producer.output : 'stream' in input ? input.stream : { fd: (input as { fd: number }).fd };
     const ctx = { store, budget: new MemoryBudget(memory), requests, retry, journal, log };
     try {
       return await uploadStream(ctx, source, {
@@ -63,6 +64,8 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
       // An upload that failed must not leave the command blocked on a pipe nobody reads.
       producer?.stop();
       throw err;
+    } finally {
+      producer?.close();
     }
   } finally {
     session.close();

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { closeSync } from 'node:fs';
 import { ProducerError } from '../errors.js';
+import { rawPipe } from '../native/process-control.js';
 
 export interface ProducerExit {
   code: number | null;
@@ -8,14 +9,16 @@ export interface ProducerExit {
 }
 
 export interface Producer {
-  /** The command's standard output. */
-  readonly output: AsyncIterable<Uint8Array>;
+  /** The read end of the command's standard output, a raw pipe (read it with fs.read). */
+  readonly output: { fd: number };
   /** Resolves when the command has exited, however it exited. */
   readonly exited: Promise<ProducerExit>;
   /** Resolves if the command exited 0; otherwise rejects with a ProducerError naming the status. */
   succeeded(): Promise<void>;
   /** Stops the command (used when the upload fails, so it does not write into a pipe nobody reads). */
   stop(): void;
+  /** Closes our end of the pipe (after the upload). */
+  close(): void;
 }
 
 /**
@@ -26,7 +29,14 @@ export interface Producer {
 export function startProducer(argv: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Producer {
   const [file, ...args] = argv;
   if (!file) throw new ProducerError('no command given after --');
-  const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'inherit'], env: options.env ?? process.env });
+  // A raw pipe rather than Node's stream: the uploader reads it straight into its buffers.
+  const [readFd, writeFd] = rawPipe();
+  let child;
+  try {
+    child = spawn(file, args, { stdio: ['inherit', writeFd, 'inherit'], env: options.env ?? process.env });
+  } finally {
+    closeSync(writeFd); // the child has its copy: EOF comes when it (and its children) close theirs
+  }
   const display = argv.map(shellQuote).join(' ');
   let spawnError: NodeJS.ErrnoException | undefined;
   const exited = new Promise<ProducerExit>((resolve) => {
@@ -34,14 +44,9 @@ export function startProducer(argv: readonly string[], options: { env?: NodeJS.P
       spawnError = err;
       resolve({ code: null, signal: null });
     });
-    child.once('close', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  const output = (async function* () {
-    // 'spawn' or 'error' comes first: a command that cannot start has no output to read.
-    await Promise.race([once(child, 'spawn'), exited]);
-    if (spawnError) throw describeSpawnError(file, spawnError);
-    yield* child.stdout as AsyncIterable<Uint8Array>;
-  })();
+  const output = { fd: readFd };
   return {
     output,
     exited,
@@ -56,6 +61,13 @@ export function startProducer(argv: readonly string[], options: { env?: NodeJS.P
     },
     stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+    close() {
+      try {
+        closeSync(readFd);
+      } catch {
+        // already closed
+      }
     },
   };
 }

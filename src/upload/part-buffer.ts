@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { read } from 'node:fs';
 import type { MemoryBudget } from './memory-budget.js';
 
 /**
@@ -58,6 +59,30 @@ export class PartBuffer {
       copied += n;
     }
     return copied;
+  }
+
+  /**
+   * Reads from `fd` straight into the part's memory (no intermediate chunk), at most to the end of
+   * the current slab. Returns the bytes read as a view (valid until release), or null at end of
+   * input. Returns an empty view without reading when the part is `starved`.
+   */
+  async readFrom(fd: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+    if (this.digest) throw new Error('part already sealed');
+    const slabOffset = this.filled % this.budget.slabSize;
+    if (slabOffset === 0 && this.filled / this.budget.slabSize >= this.slabs.length) {
+      if (this.starved) return new Uint8Array(0);
+      this.slabs.push(await this.budget.acquire(signal));
+    }
+    const slab = this.slabs[this.slabs.length - 1]!;
+    const want = Math.min(slab.length - slabOffset, this.capacity - this.filled);
+    const n = await new Promise<number>((resolve, reject) =>
+      read(fd, slab, slabOffset, want, null, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+    );
+    if (n === 0) return null;
+    const view = slab.subarray(slabOffset, slabOffset + n);
+    this.md5.update(view);
+    this.filled += n;
+    return view;
   }
 
   /** MD5 of the part's bytes; the part accepts no more data afterwards. */

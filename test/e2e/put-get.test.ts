@@ -1,9 +1,11 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { randomStream, randomStreamSha256, runDiskless } from '../support/cli.js';
+import { DISKLESS_BIN, randomStream, randomStreamSha256, runDiskless } from '../support/cli.js';
 import { cliEnv, createTestBucket, listKeys, listOpenUploads, makeTestClient, testS3 } from '../support/s3-test-env.js';
 
 const MiB = 1024 * 1024;
@@ -80,6 +82,20 @@ describe('put and get against Ceph RGW', () => {
     expect(put.code, put.stderr).toBe(0);
     const got = await runDiskless(['get', ...endpoint, `s3://${bucket}/cmd/ok.txt`], { env });
     expect(got.stdout?.toString()).toBe('hello\nworld\n');
+  });
+
+  it('reads stdin straight from a shell pipe and from a redirected file', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'diskless-stdin-'));
+    const file = join(work, 'in.bin');
+    execFileSync('sh', ['-c', `head -c ${20 * MiB} /dev/urandom > ${file}`]);
+    const want = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const url = `s3://${bucket}/stdin/`;
+    const e = endpoint.join(' ');
+    execFileSync('bash', ['-c', `set -o pipefail; cat ${file} | ${DISKLESS_BIN} put ${e} ${url}pipe && ${DISKLESS_BIN} put ${e} ${url}file < ${file}`], { env });
+    for (const key of ['pipe', 'file']) {
+      const got = await runDiskless(['get', ...endpoint, `${url}${key}`], { env });
+      expect(got.stdoutSha256, key).toBe(want);
+    }
   });
 
   it('computes the SHA-256 of the stream when asked, as sha256sum would', async () => {

@@ -140,7 +140,7 @@ describe('diskless run with real tools, output directory on a 1 MiB tmpfs', () =
   it('serves programs started from another shell with the printed environment, and writes the manifest on SIGTERM', async () => {
     const vdir = tinyTmpfs();
     try {
-      const serve = spawn(process.execPath, [DISKLESS_BIN, 'serve', ...endpoint(), '--to', `s3://${bucket}/serve/`, '--dir', vdir.dir], {
+      const serve = spawn(DISKLESS_BIN, ['serve', ...endpoint(), '--to', `s3://${bucket}/serve/`, '--dir', vdir.dir], {
         env: cliEnv(),
         stdio: ['ignore', 'pipe', 'pipe'],
       });

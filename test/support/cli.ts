@@ -26,10 +26,13 @@ export interface RunOptions {
   cwd?: string;
 }
 
-/** Runs the built CLI (`bin/diskless.js`, as users run it) and hashes what it writes to stdout. */
+/**
+ * Runs the built CLI as users run it: `bin/diskless.js` through its shebang (so with its V8 flags),
+ * and hashes what it writes to stdout.
+ */
 export function runDiskless(args: readonly string[], options: RunOptions): Promise<CliResult> {
   const started = Date.now();
-  const child = spawn(process.execPath, [DISKLESS_BIN, ...args], {
+  const child = spawn(DISKLESS_BIN, [...args], {
     env: options.env,
     ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],

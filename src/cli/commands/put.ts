@@ -1,4 +1,6 @@
+import { fstatSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { setBlocking } from '../../native/process-control.js';
 import { UsageError } from '../../errors.js';
 import { put } from '../../ops/put.js';
 import type { WriteSettings } from '../../upload/object-store.js';
@@ -67,7 +69,7 @@ export function putCommand(ctx: CommandContext): Command {
     const result = await put({
       ...sessionOptions(flags, log),
       url,
-      input: command.length > 0 ? { command } : { stream: process.stdin },
+      input: command.length > 0 ? { command } : stdinSource(),
       memory: flags.memory,
       concurrency: flags.concurrency,
       maxParts: flags.maxParts,
@@ -82,4 +84,16 @@ export function putCommand(ctx: CommandContext): Command {
     });
     log.info(putSummary(result));
   });
+}
+
+/**
+ * stdin as a file descriptor when it is a pipe or a file (read straight into the upload buffers),
+ * else as Node's stream (sockets, character devices).
+ */
+function stdinSource(): { fd: number } | { stream: AsyncIterable<Uint8Array> } {
+  const st = fstatSync(0);
+  if (!st.isFIFO() && !st.isFile()) return { stream: process.stdin };
+  // A pipe inherited non-blocking would make fs.read fail with EAGAIN instead of waiting.
+  setBlocking(0);
+  return { fd: 0 };
 }

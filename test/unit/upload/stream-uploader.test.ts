@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32c, crc32cToHex } from '../../../src/checksum/crc32c.js';
 import { ProducerError, VerificationError } from '../../../src/errors.js';
@@ -7,6 +11,7 @@ import { MemoryBudget } from '../../../src/upload/memory-budget.js';
 import { planParts } from '../../../src/upload/part-planner.js';
 import { uploadStream } from '../../../src/upload/stream-uploader.js';
 import { MiB } from '../../../src/util/size.js';
+import { rawPipe } from '../../../src/native/process-control.js';
 import { FakeS3Error, MemoryObjectStore } from '../../fakes/memory-object-store.js';
 import { collect, pseudoRandom, testContext } from '../../support/uploader.js';
 
@@ -100,6 +105,44 @@ describe('uploadStream', () => {
     expect(ctx.budget.peak).toBeLessThanOrEqual(16 * MiB);
     expect(results.some((r) => r.objects[0]!.partSizes[0]! < 8 * MiB)).toBe(true);
   }, 20_000);
+
+  it('reads a file descriptor straight into its buffers and stores the same bytes', async () => {
+    const store = new MemoryObjectStore();
+    const data = await collect(pseudoRandom(13 * MiB + 5));
+    const dir = mkdtempSync(join(tmpdir(), 'fd-'));
+    writeFileSync(join(dir, 'in'), data);
+    const fd = openSync(join(dir, 'in'), 'r');
+    try {
+      const result = await uploadStream(testContext(store), { fd }, { target, plan: planParts({ partSize: 5 * MiB }) });
+      expect(store.data('b', target.key)?.equals(data)).toBe(true);
+      expect(result.crc32c).toBe(crc32cToHex(crc32c(data)));
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('reads a pipe descriptor until its writer closes it', async () => {
+    const store = new MemoryObjectStore();
+    const [r, w] = rawPipe();
+    const child = spawn('sh', ['-c', 'head -c 11534336 /dev/zero'], { stdio: ['ignore', w, 'ignore'] });
+    closeSync(w);
+    await uploadStream(testContext(store), { fd: r }, { target, plan: planParts({ partSize: 5 * MiB }) });
+    closeSync(r);
+    expect(store.data('b', target.key)?.equals(Buffer.alloc(11 * MiB))).toBe(true);
+    expect(child.exitCode ?? (await new Promise((res) => child.once('exit', res)))).toBe(0);
+  });
+
+  it('treats a descriptor that cannot be read as the producer failing', async () => {
+    const store = new MemoryObjectStore();
+    const fd = openSync(tmpdir(), 'r');
+    try {
+      const err = await uploadStream(testContext(store), { fd }, { target, plan: planParts() }).catch((e) => e);
+      expect(err).toBeInstanceOf(ProducerError);
+      expect(err.message).toMatch(/reading the input failed: EISDIR/);
+    } finally {
+      closeSync(fd);
+    }
+  });
 
   it('splits a stream past the part limit into a chain that commits object 0 last', async () => {
     const store = new MemoryObjectStore();
