@@ -104,6 +104,11 @@ describe('diskless run with real tools, output directory on a 1 MiB tmpfs', () =
     await expectSameFiles('split', local);
   });
 
+  it('ends a file the program never closes when the program exits', async () => {
+    const { local } = await compare('neverclosed', 'exec 3>"$OUT/log.txt"; echo hello >&3; echo world >&3');
+    await expectSameFiles('neverclosed', local);
+  });
+
   it('writes no manifest, removes what was stored and exits 5 when the command exits 1 after writing files', async () => {
     const vdir = tinyTmpfs();
     try {
