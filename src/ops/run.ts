@@ -49,14 +49,18 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     const status = await exited;
     options.signal?.removeEventListener('abort', onAbort);
     if (status.error) throw new ProducerError(`cannot start ${file}: ${status.error.message}`, {}, { cause: status.error });
-    const open = await capture.settle(options.lingerMs ?? 60_000);
+    // Orphaned descendants (re-parented to us) may still open and write files: wait for them too.
+    const lingerMs = options.lingerMs ?? 60_000;
+    const deadline = Date.now() + lingerMs;
+    await waitForDescendants(deadline);
+    const open = await capture.settle(Math.max(0, deadline - Date.now()));
     clearTimeout(stopTimer);
     const lingering = descendants();
     if (open.length > 0) {
       stopTree('SIGKILL');
       await capture.settle(10_000);
     }
-    for (const pid of lingering) reapChild(pid);
+    for (const pid of descendants(process.pid, 1)) reaped(pid);
 
     const failed = capture.failureSummary();
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
@@ -80,6 +84,28 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
   } finally {
     setChildSubreaper(false);
     await capture.close();
+  }
+}
+
+/**
+ * Waits until this process has no live child, or the deadline. As a subreaper, every orphaned
+ * descendant of the command becomes our child, so direct children are all there is to watch;
+ * those that exit are reaped here (libuv only reaps the children it spawned).
+ */
+async function waitForDescendants(deadline: number): Promise<void> {
+  for (;;) {
+    const alive = descendants(process.pid, 1).filter((pid) => !reaped(pid));
+    if (alive.length === 0 || Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Reaps `pid` if it has exited; true if it is gone (exited now, or already reaped elsewhere). */
+function reaped(pid: number): boolean {
+  try {
+    return reapChild(pid) !== null;
+  } catch {
+    return true; // ECHILD: not (or no longer) ours to wait for
   }
 }
 

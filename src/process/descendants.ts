@@ -1,11 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Pids of every live descendant of `pid` (children listed by /proc, recursively). */
-export function descendants(pid: number = process.pid): number[] {
+/** Pids of the live descendants of `pid` (children listed by /proc), down to `depth` generations. */
+export function descendants(pid: number = process.pid, depth = Number.POSITIVE_INFINITY): number[] {
   const out: number[] = [];
-  const queue = [pid];
+  const queue: Array<[number, number]> = [[pid, 0]];
   while (queue.length > 0) {
-    const p = queue.shift()!;
+    const [p, level] = queue.shift()!;
+    if (level >= depth) continue;
     let tasks: string[];
     try {
       tasks = readdirSync(`/proc/${p}/task`);
@@ -21,7 +22,7 @@ export function descendants(pid: number = process.pid): number[] {
       }
       for (const c of text.split(/\s+/).filter(Boolean).map(Number)) {
         out.push(c);
-        queue.push(c);
+        queue.push([c, level + 1]);
       }
     }
   }

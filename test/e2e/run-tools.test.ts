@@ -109,6 +109,20 @@ describe('diskless run with real tools, output directory on a 1 MiB tmpfs', () =
     await expectSameFiles('neverclosed', local);
   });
 
+  it('waits for a background child that writes a file after the command exited', async () => {
+    const { local } = await compare('late', '(sleep 1; echo late > "$OUT/late.txt") & echo early > "$OUT/early.txt"');
+    await new Promise((r) => setTimeout(r, 1500)); // the local run's background child too
+    await expectSameFiles('late', local);
+  });
+
+  it('prints the path of the shim for LD_PRELOAD by hand', async () => {
+    const r = await runDiskless(['shim-path'], { env: cliEnv() });
+    expect(r.code).toBe(0);
+    const path = r.stdout!.toString().trim();
+    expect(path).toMatch(/\/libdiskless_shim\.so$/);
+    expect(statSync(path).isFile()).toBe(true);
+  });
+
   it('writes no manifest, removes what was stored and exits 5 when the command exits 1 after writing files', async () => {
     const vdir = tinyTmpfs();
     try {
