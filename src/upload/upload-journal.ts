@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ObjectRef } from './object-store.js';
+import { isAlive } from '../process/is-alive.js';
 
 export interface JournalEntry extends ObjectRef {
   uploadId: string;
@@ -58,16 +59,6 @@ export class UploadJournal {
 
   private fileOf(uploadId: string): string {
     return join(this.dir, `${createHash('sha256').update(uploadId).digest('hex').slice(0, 32)}.json`);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

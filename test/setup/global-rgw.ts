@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { TestProject } from 'vitest/node';
+import { isAlive } from '../../src/process/is-alive.js';
 
 export interface TestS3Config {
   /** 'env': DISKLESS_TEST_S3_ENDPOINT; 'reused': a server already running on 127.0.0.1; 'started': started by this run. */
@@ -244,14 +245,6 @@ function localStateDir(): string | null {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 // Leases: each test run using the local cluster drops <stateDir>/clients/<pid>, so the run that started the cluster
 // does not stop it under another run that reused it meanwhile (several engineers share one machine).

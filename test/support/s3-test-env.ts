@@ -16,6 +16,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { inject } from 'vitest';
 import type { TestS3Config } from '../setup/global-rgw.js';
+import { isAlive } from '../../src/process/is-alive.js';
 
 export type { TestS3Config };
 
@@ -141,14 +142,6 @@ function isolatedHomeDir(): string {
   return isolatedHome;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Environment for a child `diskless` process: this process's environment without any AWS_* variable, plus the test
