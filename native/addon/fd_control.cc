@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "arguments.h"
 #include "errno_error.h"
 
 namespace diskless {
@@ -24,11 +25,8 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 
 Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "setBlocking: fd must be a number").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd;
+  if (!Int32Arg(info, 0, "setBlocking", "fd", &fd)) return env.Undefined();
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)) {
     ThrowErrno(env, "fcntl(O_NONBLOCK)", errno);

@@ -6,17 +6,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include "arguments.h"
 #include "errno_error.h"
 
 namespace diskless {
 
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "peerCredentials: fd must be a number").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd;
+  if (!Int32Arg(info, 0, "peerCredentials", "fd", &fd)) return env.Undefined();
   struct ucred cred;
   socklen_t len = sizeof cred;
   std::memset(&cred, 0, sizeof cred);

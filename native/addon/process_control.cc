@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "arguments.h"
 #include "errno_error.h"
 
 namespace diskless {
@@ -23,15 +24,12 @@ Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
 
 Napi::Value ReapChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "reapChild: pid must be a number").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  const pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int pid;
+  if (!Int32Arg(info, 0, "reapChild", "pid", &pid)) return env.Undefined();
   int status = 0;
   pid_t got;
   do {
-    got = waitpid(pid, &status, WNOHANG);
+    got = waitpid(static_cast<pid_t>(pid), &status, WNOHANG);
   } while (got < 0 && errno == EINTR);
   if (got < 0) {
     ThrowErrno(env, "waitpid", errno);
