@@ -53,6 +53,8 @@ interface Entry extends VirtualFile {
 export class VirtualFiles {
   private readonly byPath = new Map<string, Entry>();
   private readonly all = new Set<Entry>();
+  private writingNow = 0;
+  private writingPeak = 0;
 
   constructor(
     private readonly deps: {
@@ -88,6 +90,8 @@ export class VirtualFiles {
     if (existing) this.all.delete(existing);
     this.byPath.set(rel, entry);
     this.all.add(entry);
+    this.writingNow++;
+    this.writingPeak = Math.max(this.writingPeak, this.writingNow);
     return entry;
   }
 
@@ -99,6 +103,7 @@ export class VirtualFiles {
   async committed(file: VirtualFile, result: StreamUploadResult): Promise<void> {
     const entry = file as Entry;
     Object.assign(entry, { state: 'committed', bytes: result.size, objects: result.objects, crc32c: result.crc32c, mtimeMs: Date.now() });
+    this.writingNow--;
     entry.settle();
     if (entry.unlinkWhenDone) await this.deleteObjects(entry).catch((err) => this.deps.log.warn(`unlink of ${entry.path}: ${describeError(err)}`));
   }
@@ -106,6 +111,7 @@ export class VirtualFiles {
   failed(file: VirtualFile, error: unknown): void {
     const entry = file as Entry;
     Object.assign(entry, { state: 'failed', error });
+    this.writingNow--;
     if (this.byPath.get(entry.path) === entry) this.byPath.delete(entry.path);
     entry.settle();
   }
@@ -160,9 +166,12 @@ export class VirtualFiles {
 
   /** Files being written now. */
   get writing(): number {
-    let n = 0;
-    for (const e of this.all) if (e.state === 'writing') n++;
-    return n;
+    return this.writingNow;
+  }
+
+  /** Most files that were being written at the same time. */
+  get peakWriting(): number {
+    return this.writingPeak;
   }
 
   /** Every file that exists now (for the manifest), in path order. */

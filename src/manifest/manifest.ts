@@ -35,7 +35,8 @@ export interface Manifest {
   endedAt: string;
   bucket: string;
   prefix: string;
-  totals: { files: number; bytes: number };
+  /** `maxInFlight`: most files that were being written at the same time. */
+  totals: { files: number; bytes: number; maxInFlight: number };
   files: ManifestFile[];
 }
 
@@ -48,6 +49,7 @@ export function buildManifest(input: {
   bucket: string;
   prefix: string;
   files: VirtualFile[];
+  maxInFlight: number;
 }): Manifest {
   const files = input.files.map((f): ManifestFile => {
     const objects = f.objects ?? [];
@@ -74,7 +76,7 @@ export function buildManifest(input: {
     endedAt: new Date().toISOString(),
     bucket: input.bucket,
     prefix: input.prefix,
-    totals: { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) },
+    totals: { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0), maxInFlight: input.maxInFlight },
     files,
   };
 }

@@ -18,6 +18,7 @@ import { uploadStream } from '../upload/stream-uploader.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { UploadJournal, defaultStateDir, journalDir } from '../upload/upload-journal.js';
 import { Limiter } from '../util/limiter.js';
+import { formatBytes } from '../util/size.js';
 import { openSession, type Session, type SessionOptions } from './session.js';
 import { DEFAULT_CONCURRENCY } from './put.js';
 
@@ -142,7 +143,15 @@ export class Capture {
   /** Writes the manifest, last: the capture becomes a backup. */
   async commit(meta: { mode: Manifest['mode']; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
     const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-    const manifest = buildManifest({ ...meta, version, startedAt: this.startedAt, bucket: this.bucket, prefix: this.prefix, files: this.files.list() });
+    const manifest = buildManifest({
+      ...meta,
+      version,
+      startedAt: this.startedAt,
+      bucket: this.bucket,
+      prefix: this.prefix,
+      files: this.files.list(),
+      maxInFlight: this.files.peakWriting,
+    });
     const body = Buffer.from(JSON.stringify(manifest, null, 1) + '\n');
     const key = this.prefix + MANIFEST_NAME;
     await uploadStream(this.ctx, (async function* () {
@@ -153,7 +162,9 @@ export class Capture {
       settings: { ...this.options.settings, contentType: 'application/json' },
     });
     this.ctx.log.info(
-      `stored ${manifest.totals.files} file(s), ${manifest.totals.bytes} bytes, and the manifest ${formatS3Url({ bucket: this.bucket, key })}`,
+      `stored ${manifest.totals.files} file(s) (at most ${manifest.totals.maxInFlight} at once), ${formatBytes(manifest.totals.bytes)} ` +
+        `(${manifest.totals.bytes} bytes), and the manifest ${formatS3Url({ bucket: this.bucket, key })} ` +
+        `in ${((Date.now() - this.startedAt.getTime()) / 1000).toFixed(1)} s`,
     );
     return { bucket: this.bucket, prefix: this.prefix, manifestKey: key, manifest, elapsedMs: Date.now() - this.startedAt.getTime() };
   }

@@ -96,6 +96,25 @@ describe('the ingest server', () => {
     expect((await writeFile(server.socketPath, token, 'missing', Buffer.from('x'), O_WRONLY_TRUNC)).reply?.fields).toMatchObject({ err: ENOENT });
   });
 
+  it('counts how many files were being written at the same time', async () => {
+    const { server, files } = await start();
+    const sockets = await Promise.all(['a', 'b', 'c'].map(async (path) => {
+      const s = await connectTo(server.socketPath);
+      s.write(encodeFrame('OPEN', { token, path, flags: O_WRONLY_CREAT_TRUNC, mode: 0o644, pid: 1 }));
+      await readFrame(s);
+      return s;
+    }));
+    expect(files.writing).toBe(3);
+    await Promise.all(sockets.map(async (s) => {
+      const result = readFrame(s);
+      s.end('data');
+      await result;
+    }));
+    await writeFile(server.socketPath, token, 'd', Buffer.from('later'));
+    expect(files.writing).toBe(0);
+    expect(files.peakWriting).toBe(3);
+  });
+
   it('refuses a second writer of a file still being written with EBUSY', async () => {
     const { server } = await start();
     const s = await connectTo(server.socketPath);
