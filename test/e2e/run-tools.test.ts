@@ -1,35 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISKLESS_BIN, runDiskless } from '../support/cli.js';
-import { cliEnv, createTestBucket, listKeys, listOpenUploads, makeTestClient, testS3 } from '../support/s3-test-env.js';
+import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
+import { cliEnv, createTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
 
 const MiB = 1024 * 1024;
-
-/** The directory tools write to during a run: a 1 MiB tmpfs, so a single landed byte of a big file would fail. */
-function tinyTmpfs(): { dir: string; dispose: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'diskless-vdir-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
-  return { dir, dispose: () => { execFileSync('umount', [dir]); rmSync(dir, { recursive: true, force: true }); } };
-}
-
-async function objectBytes(bucket: string, key: string): Promise<Buffer> {
-  const out = await makeTestClient().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await out.Body!.transformToByteArray());
-}
-
-function sha(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-/** Regular files (not directories) anywhere under dir. */
-function regularFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((p) => statSync(join(dir, p)).isFile());
-}
 
 describe('diskless run with real tools, output directory on a 1 MiB tmpfs', () => {
   let bucket: string;
@@ -75,7 +53,7 @@ describe('diskless run with real tools, output directory on a 1 MiB tmpfs', () =
     const files = regularFiles(local).sort();
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) {
-      expect(sha(await objectBytes(bucket, `${name}/${f}`)), f).toBe(sha(readFileSync(join(local, f))));
+      expect(sha256(await objectBytes(bucket, `${name}/${f}`)), f).toBe(sha256(readFileSync(join(local, f))));
     }
     const manifest = JSON.parse((await objectBytes(bucket, `${name}/diskless-manifest.json`)).toString());
     expect(manifest.files.map((f: { path: string }) => f.path).sort()).toEqual(files);
@@ -180,7 +158,7 @@ describe('diskless run with real tools, output directory on a 1 MiB tmpfs', () =
       serve.kill('SIGTERM');
       expect(await exited, stderr).toBe(0);
       const local = execFileSync('tar', ['-cf', '-', '-C', tree, 'sub']);
-      expect(sha(await objectBytes(bucket, 'serve/etc.tar'))).toBe(sha(local));
+      expect(sha256(await objectBytes(bucket, 'serve/etc.tar'))).toBe(sha256(local));
       expect(await listKeys(bucket, 'serve/')).toEqual(['serve/diskless-manifest.json', 'serve/etc.tar']);
     } finally {
       vdir.dispose();
