@@ -17,17 +17,21 @@ export interface DisklessErrorOptions {
   cause?: unknown;
   /** errno a file operation should fail with (used by the LD_PRELOAD shim). Default EIO. */
   errno?: number;
+  /** What the user can do about it, one sentence each (the CLI prints them as `hint:` lines). */
+  hints?: readonly string[];
 }
 
 /** Base class of every error diskless throws on purpose. */
 export class DisklessError extends Error {
   readonly category: ErrorCategory;
   readonly errno: number;
+  readonly hints: readonly string[];
 
   constructor(category: ErrorCategory, message: string, options: DisklessErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.category = category;
     this.errno = options.errno ?? constants.errno.EIO;
+    this.hints = options.hints ?? [];
     Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true });
     Object.defineProperty(this, BRAND, { value: true, enumerable: false });
   }

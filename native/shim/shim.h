@@ -84,6 +84,7 @@ struct statx;
   X(REQUIRED, fsync, int, (int))                                                                    \
   X(REQUIRED, fdatasync, int, (int))                                                                \
   X(REQUIRED, sync_file_range, int, (int, off64_t, off64_t, unsigned int))                          \
+  X(REQUIRED, lseek64, off64_t, (int, off64_t, int))                                                \
   X(REQUIRED, close, int, (int))                                                                    \
   X(REQUIRED, dup, int, (int))                                                                      \
   X(REQUIRED, dup2, int, (int, int))                                                                \

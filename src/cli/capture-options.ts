@@ -36,7 +36,7 @@ export function addCaptureOptions(cmd: Command): Command {
     .option('--sse-kms-key-id <id>', 'KMS key for --sse aws:kms')
     .option('--keep-failed', 'keep the objects of a failed run (default: delete them; without a manifest they are no backup)')
     .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)')
-    .option('--shim-log <level>', 'shim log level on stderr: 0 silent, 1 errors, 2 info, 3 debug', wholeNumber('--shim-log', 0, 3));
+    .option('--shim-log <level>', 'shim log level on the program\'s stderr: 0 silent, 1 errors (default), 2 info, 3 debug', wholeNumber('--shim-log', 0, 3));
 }
 
 export function captureOptions(flags: CaptureFlags, log: Logger): CaptureOptions {

@@ -26,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     process.stderr.write(`diskless: error: ${describeError(err)}\n`);
+    if (DisklessError.is(err)) for (const hint of err.hints) process.stderr.write(`diskless: hint: ${hint}\n`);
     if (!DisklessError.is(err) && process.env['DISKLESS_DEBUG']) console.error(err);
     return exitCodeOf(err);
   } finally {

@@ -97,13 +97,8 @@ export class Capture {
         token,
         onFailure: (file, error) => capture?.noteFailure(file, error),
       });
-      const preload: PreloadSettings = {
-        shim,
-        socket: server.socketPath,
-        dir,
-        token,
-        ...(options.shimLogLevel !== undefined ? { logLevel: options.shimLogLevel } : {}),
-      };
+      // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
+      const preload: PreloadSettings = { shim, socket: server.socketPath, dir, token, logLevel: options.shimLogLevel ?? 1 };
       capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload);
       return capture;
     } catch (err) {

@@ -5,6 +5,7 @@ import { checkInterposable } from '../process/command-check.js';
 import { descendants, processName } from '../process/descendants.js';
 import { shellQuote } from '../process/producer.js';
 import { Capture, type CaptureOptions, type CaptureResult } from './capture.js';
+import { failureHints } from './tool-hints.js';
 
 export interface RunOptions extends CaptureOptions {
   command: readonly string[];
@@ -75,6 +76,7 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
       throw new ProducerError(
         status.signal ? `the command was killed by ${status.signal}: ${display}; no manifest written` : `the command exited with status ${status.code}: ${display}; no manifest written`,
         { exitStatus: status.code, signal: status.signal },
+        { hints: failureHints(options.command) },
       );
     }
     return await capture.commit({ mode: 'run', command: [...options.command], exitStatus: 0 });

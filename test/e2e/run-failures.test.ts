@@ -128,6 +128,8 @@ describe('diskless run when things go wrong', () => {
       env: { ...cliEnv(), OUT: out },
     });
     expect(r.code, r.stderr).toBe(0);
+    // The shim says why the seek failed, once, on the program's stderr.
+    expect(r.stderr).toMatch(/diskless-shim\[\d+\]: error: lseek on fd \d+ \(offset 0, whence 0\) refused: files under .* stream to S3 and must be written from start to end/);
     const got = await runDiskless(['get', '--endpoint-url', testS3().endpoint, `s3://${bucket}/probe/probe.txt`], { env: cliEnv() });
     expect(got.stdout?.toString()).toBe('hello\nworld\n');
   });
