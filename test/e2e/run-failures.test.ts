@@ -134,6 +134,23 @@ describe('diskless run when things go wrong', () => {
     expect(got.stdout?.toString()).toBe('hello\nworld\n');
   });
 
+  it('stops the command, aborts every upload and commits nothing on SIGTERM, exiting 143', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'diskless-term-')), 'out');
+    const sync = mkdtempSync(join(tmpdir(), 'diskless-sync-'));
+    let pidOf = 0;
+    const running = runDiskless(
+      ['run', '--endpoint-url', testS3().endpoint, '--to', `s3://${bucket}/term/`, '--dir', out, '--', writer],
+      { env: { ...cliEnv(), OUT: out, SYNC: sync }, timeoutMs: 60_000, onSpawn: (pid) => void (pidOf = pid) },
+    );
+    while (!existsSync(join(sync, 'ready'))) await new Promise((r) => setTimeout(r, 50));
+    process.kill(pidOf, 'SIGTERM');
+    const r = await running;
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toMatch(/interrupted by SIGTERM: nothing was committed/);
+    expect(await listKeys(bucket, 'term/')).toEqual([]);
+    expect(await listOpenUploads(bucket)).toEqual([]);
+  });
+
   it('refuses a process of another user: its open fails and nothing is stored', async () => {
     const out = mkdtempSync(join(tmpdir(), 'diskless-out-'));
     execFileSync('chmod', ['0777', out]);

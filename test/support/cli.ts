@@ -24,6 +24,8 @@ export interface RunOptions {
   /** Kill the child after this long (the test then fails on its exit status). */
   timeoutMs?: number;
   cwd?: string;
+  /** Called with the pid of the diskless process once it runs. */
+  onSpawn?: (pid: number) => void;
 }
 
 /**
@@ -37,6 +39,7 @@ export function runDiskless(args: readonly string[], options: RunOptions): Promi
     ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+  if (child.pid) options.onSpawn?.(child.pid);
   const hash = createHash('sha256');
   let stdoutBytes = 0;
   const small: Buffer[] = [];
