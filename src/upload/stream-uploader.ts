@@ -80,6 +80,8 @@ class StreamRun {
   private readonly chainId = randomUUID();
   private readonly settings: WriteSettings;
   private readonly signal: AbortSignal;
+  private readonly sequence: PartSequence;
+  private slot!: PartSlot;
   private part: PartBuffer | undefined;
   private bytesRead = 0;
   private chainIndexWritten = false;
@@ -90,61 +92,58 @@ class StreamRun {
     private readonly options: StreamUploadOptions,
   ) {
     this.sha = options.sha256 ? createHash('sha256') : undefined;
+    this.sequence = new PartSequence(options.plan);
     this.settings = options.settings ?? {};
     this.signal = options.signal ? AbortSignal.any([options.signal, this.failure.signal]) : this.failure.signal;
   }
 
   async execute(source: ByteSource): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
-    const seq = new PartSequence(this.options.plan);
-    let slot = seq.next();
-    this.part = this.newPart(slot);
+    this.slot = this.sequence.next();
+    this.part = this.newPart(this.slot);
     // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
     if (!isIterable(source)) {
       for (;;) {
         this.throwIfStopped();
-        if (this.part.isFull || this.part.starved) {
-          await this.dispatch(slot, this.part);
-          slot = seq.next();
-          this.part = this.newPart(slot);
-        }
-        const view = await this.readFd(this.part, source.fd);
+        const view = await this.readFd(await this.roomyPart(), source.fd);
         if (view === null) break;
-        this.hash(slot, view);
-        this.options.onProgress?.({ bytesRead: this.bytesRead });
+        this.hash(view);
       }
-      return this.finish(slot);
+      return this.finish();
     }
     const input = source[Symbol.asyncIterator]();
     try {
       for (;;) {
         const chunk = await this.read(input);
         if (chunk === undefined) break;
-        let offset = 0;
-        while (offset < chunk.length) {
+        for (let offset = 0; offset < chunk.length; ) {
           this.throwIfStopped();
-          if (this.part.isFull || this.part.starved) {
-            await this.dispatch(slot, this.part);
-            slot = seq.next();
-            this.part = this.newPart(slot);
-          }
-          const n = await this.part.fill(chunk, offset, this.signal);
-          this.hash(slot, chunk.subarray(offset, offset + n));
+          const n = await (await this.roomyPart()).fill(chunk, offset, this.signal);
+          this.hash(chunk.subarray(offset, offset + n));
           offset += n;
         }
-        this.options.onProgress?.({ bytesRead: this.bytesRead });
       }
     } catch (err) {
       await input.return?.().catch(() => undefined);
       throw this.signal.aborted ? this.stopReason(err) : err;
     }
-    return this.finish(slot);
+    return this.finish();
   }
 
-  private async finish(slot: PartSlot): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
+  /** The part to fill next: the current one, or a new one after sending it if it is full or starved. */
+  private async roomyPart(): Promise<PartBuffer> {
+    if (this.part!.isFull || this.part!.starved) {
+      await this.dispatch(this.slot, this.part!);
+      this.slot = this.sequence.next();
+      this.part = this.newPart(this.slot);
+    }
+    return this.part!;
+  }
+
+  private async finish(): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
     this.throwIfStopped();
     const part = this.part!;
     if (this.objects.length === 0) return this.commitSingle(part);
-    await this.dispatch(slot, part);
+    await this.dispatch(this.slot, part);
     this.part = undefined;
     return this.commitMultipart();
   }
@@ -207,11 +206,12 @@ class StreamRun {
     return next.done ? undefined : next.value;
   }
 
-  private hash(slot: PartSlot, bytes: Uint8Array): void {
+  private hash(bytes: Uint8Array): void {
     this.crc.update(bytes);
     this.sha?.update(bytes);
-    (this.objectCrcs[slot.objectIndex] ??= new Crc32c()).update(bytes);
+    (this.objectCrcs[this.slot.objectIndex] ??= new Crc32c()).update(bytes);
     this.bytesRead += bytes.length;
+    this.options.onProgress?.({ bytesRead: this.bytesRead });
   }
 
   private async dispatch(slot: PartSlot, part: PartBuffer): Promise<void> {
