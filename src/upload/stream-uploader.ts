@@ -5,10 +5,10 @@ import { formatBytes } from '../util/size.js';
 import { CHAIN_FORMAT, CHAIN_ID_METADATA, chainIndexKey, continuationKey, type ChainIndex } from './chain.js';
 import { etagIsMd5 } from './etag.js';
 import { MultipartObject, type ObjectSummary } from './multipart-object.js';
+import { putVerified } from './single-object.js';
 import type { ObjectRef, WriteSettings } from './object-store.js';
 import { PartBuffer } from './part-buffer.js';
 import { PartSequence, type PartPlan, type PartSlot } from './part-planner.js';
-import { withRetry } from './retry.js';
 import { S3_MIN_PART_SIZE } from './s3-limits.js';
 import type { UploadContext } from './upload-context.js';
 
@@ -234,40 +234,16 @@ class StreamRun {
     const target = this.options.target;
     await this.options.beforeCommit?.();
     this.throwIfStopped();
-    const md5 = part.seal();
-    const body = part.chunks();
-    await this.ctx.requests.acquire(this.signal);
-    let etag: string;
+    let stored: { etag: string; size: number };
     try {
-      ({ etag } = await withRetry(
-        () =>
-          this.ctx.store.putObject(
-            { ...target, body, contentLength: part.length, contentMd5: md5.toString('base64'), settings: this.settings },
-            { signal: this.signal },
-          ),
-        this.ctx.retry,
-        { what: `PutObject ${target.key}`, signal: this.signal },
-      ));
+      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), part.seal());
     } finally {
-      this.ctx.requests.release();
       part.release();
       this.part = undefined;
     }
-    this.singleCommitted = true;
-    const expected = md5.toString('hex');
-    const head = await withRetry(() => this.ctx.store.headObject(target, { signal: this.signal }), this.ctx.retry, {
-      what: `HeadObject ${target.key}`,
-      signal: this.signal,
-    });
-    if (!head || head.size !== part.length || (etagIsMd5(this.settings.sse) && head.etag !== expected)) {
-      throw new VerificationError(
-        `verification of ${target.key} failed: stored ${head ? `${head.size} bytes, ETag ${head.etag}` : 'nothing'}; ` +
-          `sent ${part.length} bytes, MD5 ${expected}`,
-      );
-    }
     const crc32c = this.crc.hex();
-    const summary: ObjectSummary = { ...target, size: part.length, etag: head.etag || etag, parts: 1, partSizes: [part.length], crc32c };
-    return { ...target, size: part.length, etag: summary.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
+    const summary: ObjectSummary = { ...target, size: stored.size, etag: stored.etag, parts: 1, partSizes: [stored.size], crc32c };
+    return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
   }
 
   private async commitMultipart(): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
@@ -313,21 +289,7 @@ class StreamRun {
     };
     const body = Buffer.from(JSON.stringify(index, null, 1));
     const ref = { bucket: target.bucket, key: chainIndexKey(target.key) };
-    await withRetry(
-      () =>
-        this.ctx.store.putObject(
-          {
-            ...ref,
-            body: [body],
-            contentLength: body.length,
-            contentMd5: createHash('md5').update(body).digest('base64'),
-            settings: { ...this.settings, contentType: 'application/json' },
-          },
-          { signal: this.signal },
-        ),
-      this.ctx.retry,
-      { what: `PutObject ${ref.key}`, signal: this.signal },
-    );
+    await putVerified(this.ctx, ref, [body], { ...this.settings, contentType: 'application/json' }, this.signal, () => (this.chainIndexWritten = true));
     this.chainIndexWritten = true;
   }
 

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import { VerificationError } from '../errors.js';
+import { etagIsMd5 } from './etag.js';
+import type { ObjectRef, WriteSettings } from './object-store.js';
+import { withRetry } from './retry.js';
+import type { UploadContext } from './upload-context.js';
+
+/**
+ * An object written with one PutObject (a stream shorter than one part, a chain index): sent with
+ * Content-MD5 inside a request slot, then checked with HeadObject (size, and the ETag where it is
+ * an MD5). A mismatch is a VerificationError; the caller deletes what it stored.
+ */
+export async function putVerified(
+  ctx: UploadContext,
+  target: ObjectRef,
+  body: readonly Uint8Array[],
+  settings: WriteSettings,
+  signal: AbortSignal,
+  /** Called as soon as the store has the object, before the check (so a failed check can delete it). */
+  onStored?: () => void,
+  /** The body's MD5 when the caller already has it. */
+  md5: Buffer = body.reduce((h, b) => h.update(b), createHash('md5')).digest(),
+): Promise<{ etag: string; size: number }> {
+  const size = body.reduce((n, b) => n + b.length, 0);
+  await ctx.requests.acquire(signal);
+  let etag: string;
+  try {
+    ({ etag } = await withRetry(
+      () => ctx.store.putObject({ ...target, body, contentLength: size, contentMd5: md5.toString('base64'), settings }, { signal }),
+      ctx.retry,
+      { what: `PutObject ${target.key}`, signal },
+    ));
+  } finally {
+    ctx.requests.release();
+  }
+  onStored?.();
+  const expected = md5.toString('hex');
+  const head = await withRetry(() => ctx.store.headObject(target, { signal }), ctx.retry, { what: `HeadObject ${target.key}`, signal });
+  if (!head || head.size !== size || (etagIsMd5(settings.sse) && head.etag !== expected)) {
+    throw new VerificationError(
+      `verification of ${target.key} failed: stored ${head ? `${head.size} bytes, ETag ${head.etag}` : 'nothing'}; ` +
+        `sent ${size} bytes, MD5 ${expected}`,
+    );
+  }
+  return { etag: head.etag || etag, size };
+}
