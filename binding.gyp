@@ -77,6 +77,7 @@
         "native/shim/hook_rename.c",
         "native/shim/hook_spawn.c",
         "native/shim/hook_stat.c",
+        "native/shim/hook_meta.c",
         "native/shim/hook_seek.c",
         "native/shim/hook_sync.c",
         "native/shim/hook_unlink.c",

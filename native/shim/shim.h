@@ -40,6 +40,8 @@
  * symbol's name if missing (glibc 2.36 has all of them); OPTIONAL ones may be NULL (the hook then
  * fails with ENOSYS, which cannot happen unless libc lacks the name the program linked against). */
 struct statx;
+struct utimbuf;
+struct timeval;
 #define SHIM_REAL_SYMBOLS(X)                                                                         \
   X(REQUIRED, open, int, (const char *, int, ...))                                                  \
   X(REQUIRED, open64, int, (const char *, int, ...))                                                \
@@ -85,6 +87,14 @@ struct statx;
   X(REQUIRED, fdatasync, int, (int))                                                                \
   X(REQUIRED, sync_file_range, int, (int, off64_t, off64_t, unsigned int))                          \
   X(REQUIRED, lseek64, off64_t, (int, off64_t, int))                                                \
+  X(REQUIRED, chmod, int, (const char *, mode_t))                                                   \
+  X(REQUIRED, fchmodat, int, (int, const char *, mode_t, int))                                      \
+  X(REQUIRED, chown, int, (const char *, uid_t, gid_t))                                             \
+  X(REQUIRED, lchown, int, (const char *, uid_t, gid_t))                                            \
+  X(REQUIRED, fchownat, int, (int, const char *, uid_t, gid_t, int))                                \
+  X(REQUIRED, utimensat, int, (int, const char *, const struct timespec[2], int))                  \
+  X(REQUIRED, utimes, int, (const char *, const struct timeval[2]))                                 \
+  X(REQUIRED, utime, int, (const char *, const struct utimbuf *))                                   \
   X(REQUIRED, close, int, (int))                                                                    \
   X(REQUIRED, dup, int, (int))                                                                      \
   X(REQUIRED, dup2, int, (int, int))                                                                \

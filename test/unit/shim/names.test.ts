@@ -16,6 +16,7 @@ beforeAll(async () => {
     { name: 'stat_after_close_shows_regular_file' },
     { name: 'reopen_rdonly_then_fsync' },
     { name: 'fsync_on_virtual_fd_succeeds' },
+    { name: 'chmod_chown_utime_of_virtual_file_succeed' },
   ]);
 });
 afterAll(() => programs?.cleanup());
@@ -63,5 +64,12 @@ describe('names: rename, unlink, stat, reopen, sync', () => {
     expect(r.code, explain(r)).toBe(0);
     await fake.settled();
     expect(fake.text('synced')).toBe('data\n');
+  });
+
+  it('chmod, chown and utime of a virtual file succeed and change nothing; unknown names stay ENOENT', async () => {
+    const r = await run(programs.path('chmod_chown_utime_of_virtual_file_succeed'), [], { env: fake.env() });
+    expect(r.code, explain(r)).toBe(0);
+    expect(fake.text('backup_label')).toBe('label\n');
+    expect(regularFilesUnder(fake.vdir)).toEqual([]);
   });
 });
