@@ -5,6 +5,9 @@
 export { put, DEFAULT_CONCURRENCY, type PutOptions } from './ops/put.js';
 export { get, type GetOptions } from './ops/get.js';
 export { gc, type GcOptions, type GcResult } from './ops/gc.js';
+export { run, type RunOptions } from './ops/run.js';
+export { serve, type ServeOptions } from './ops/serve.js';
+export { snapshot, type SnapshotOptions, type SnapshotResult } from './ops/snapshot.js';
 export { openSession, type Session, type SessionOptions } from './ops/session.js';
 
 export { uploadStream, type StreamUploadOptions, type StreamUploadResult } from './upload/stream-uploader.js';

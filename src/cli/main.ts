@@ -4,10 +4,6 @@ import { EXIT, exitCodeOf } from './exit-codes.js';
 import { buildProgram } from './program.js';
 import { abortOnSignals } from './signals.js';
 
-// The SDK warns on every start that its releases after January 2027 need Node 22; diskless
-// supports Node 20 with the SDK version it pins, and the warning would bury our own messages.
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-
 /** The only place that parses argv and sets the exit code. */
 async function main(argv: string[]): Promise<number> {
   const signals = abortOnSignals((sig) => {

@@ -6,6 +6,7 @@ import { putCommand } from './commands/put.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { shimPathCommand } from './commands/shim-path.js';
+import { snapshotCommand } from './commands/snapshot.js';
 
 /** What commands get from the CLI shell: the raw arguments and the signal aborted by SIGINT/SIGTERM. */
 export interface CommandContext {
@@ -26,6 +27,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(gcCommand(ctx));
   program.addCommand(runCommand(ctx));
   program.addCommand(serveCommand(ctx));
+  program.addCommand(snapshotCommand(ctx));
   program.addCommand(shimPathCommand());
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
