@@ -21,6 +21,7 @@ SOCKET=${SOCKET:-/run/mysqld/mysqld.sock}
 DB_USER=${DB_USER:-root}
 DEFAULTS_FILE=${DEFAULTS_FILE:-}             # optional: mydumper --defaults-file (for a password)
 THREADS=${THREADS:-4}
+TIMEOUT=${TIMEOUT:-6h}                       # mydumper 0.10 can hang at the very end of a dump: bound it
 OUT=${OUT:-/tmp/diskless-mydumper.$$}        # the virtual directory: must be empty or absent; stays empty
 DISKLESS=${DISKLESS:-diskless}
 
@@ -31,8 +32,9 @@ defaults=()
 
 # --regex skips the system schemas (mydumper 0.10 dumps mysql and sys otherwise); --triggers, --routines and
 # --events are off by default in mydumper 0.10; --compress gzips each file (about half the size of plain SQL).
+# `timeout` ends a hung mydumper (exit 124): diskless then exits 5 and writes no manifest.
 "$DISKLESS" run "${endpoint[@]}" --to "s3://$BUCKET/$PREFIX/" --dir "$OUT" -- \
-  mydumper "${defaults[@]}" --socket "$SOCKET" --user "$DB_USER" --threads "$THREADS" \
+  timeout "$TIMEOUT" mydumper "${defaults[@]}" --socket "$SOCKET" --user "$DB_USER" --threads "$THREADS" \
     --triggers --routines --events --regex '^(?!(mysql|sys)\.)' --compress --outputdir "$OUT"
 
 rmdir "$OUT" 2>/dev/null || true

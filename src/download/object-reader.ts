@@ -1,6 +1,6 @@
 import { Crc32c } from '../checksum/crc32c.js';
-import { PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
-import { errorName } from '../s3/s3-errors.js';
+import { DisklessError, PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
+import { errorName, isRetryable } from '../s3/s3-errors.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import { CHAIN_ID_METADATA, chainIndexKey, parseChainIndex, type ChainIndex } from '../upload/chain.js';
 import type { ObjectRef, ObjectStore } from '../upload/object-store.js';
@@ -135,6 +135,8 @@ async function copyPiece(
     {
       what: `GetObject ${piece.key}`,
       signal,
+      // The reader of our output going away (EPIPE) is not the store's fault: no retry cures it.
+      retryable: (err) => !(err instanceof OutputClosedError) && isRetryable(err),
       onRetry: ({ error }) => ctx.log.warn(`reading ${piece.key} stopped at byte ${received} (${describeError(error)}); resuming`),
     },
   );
@@ -143,7 +145,14 @@ async function copyPiece(
   }
 }
 
-/** Writes with backpressure; a closed output (EPIPE) fails the download. */
+/** The output cannot be written (e.g. EPIPE: the program reading it exited). */
+export class OutputClosedError extends DisklessError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('producer', message, options);
+  }
+}
+
+/** Writes with backpressure; a closed output (EPIPE) fails the download at once. */
 async function write(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
   if (out.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
@@ -153,7 +162,7 @@ async function write(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<voi
     };
     const onError = (err: unknown) => {
       out.off('drain', onDrain);
-      reject(new UploadError(`writing the output failed: ${describeError(err)}`, { cause: err }));
+      reject(new OutputClosedError(`writing the output failed: ${describeError(err)} (the reader of diskless's output went away)`, { cause: err }));
     };
     out.once('drain', onDrain);
     out.once('error', onError);

@@ -13,8 +13,9 @@ export const MARIADB_FIXTURE = fileURLToPath(new URL('../fixtures/mariadb-fixtur
 export const FIXTURE_DATABASES = ['shop', 'ledger'] as const;
 
 /**
- * Server settings: small caches so a server starts in about a second and stays near 300 MB; the InnoDB buffer pool
- * holds the whole fixture (~150 MB on disk) so dumps do not read from disk; no durability (test data).
+ * Server settings: small MyISAM/Aria caches so a server starts in about a second; an InnoDB buffer pool that holds
+ * the whole fixture (~135 MB of tables) so dumps do not read from disk (the server stays near 300 MB of RSS); no
+ * durability (test data).
  */
 const SERVER_OPTIONS = [
   '--skip-name-resolve',
@@ -169,7 +170,7 @@ function logTail(file: string, lines = 30): string {
   }
 }
 
-/** Loads test/fixtures/mariadb-fixture.sql (or `file`) into the server; about 5-10 s. */
+/** Loads test/fixtures/mariadb-fixture.sql (or `file`) into the server; about 5 s. */
 export async function loadMariaDbFixture(db: MariaDb, file = MARIADB_FIXTURE): Promise<void> {
   await db.source(file);
   // Settle the optimizer statistics now: mydumper --rows sizes its chunks from row estimates, and a background
@@ -262,9 +263,10 @@ export function runTool(
 /**
  * mydumper 0.10 sometimes deadlocks at the very end of a dump, with or without diskless: its main thread waits in
  * g_thread_join() for the last worker, which is stuck in g_async_queue_push(); every thread sleeps on a futex and
- * metadata.partial is never renamed. Plain local runs here: 1 hang in about 10 runs with the CPU busy, none in 150
- * idle runs (cf. mydumper/mydumper#539; the developer brief saw it once too). The kernel's wait channels tell it
- * from a hang in diskless: a thread waiting for the uploader (close) or the server waits on a socket, not a futex.
+ * metadata.partial is never renamed. Plain local runs of mydumper --compress here, no diskless: none in 150 runs on
+ * an idle machine, 1 in 100 with the CPU busy (cf. mydumper/mydumper#539; the developer brief saw it once too).
+ * The kernel's wait channels tell it from a hang in diskless: a thread waiting for the uploader (in close) or for
+ * the server waits on a socket, not on a futex.
  *
  * Watches the mydumper started with `--outputdir outDir` (only that one) and SIGKILLs it once all its threads have
  * been in futex waits for 3 checks in a row, `afterMs` after the watch began. stop() ends the watch and tells

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { downloadObject } from '../../../src/download/object-reader.js';
 import { chainIndexKey } from '../../../src/upload/chain.js';
@@ -72,6 +72,23 @@ describe('downloadObject', () => {
     };
     const { data: got } = await download(store);
     expect(got.equals(data)).toBe(true);
+  });
+
+  it('stops at once, without retrying, when the reader of its output goes away', async () => {
+    const store = new MemoryObjectStore();
+    await uploadStream(testContext(store), pseudoRandom(3 * MiB), { target, plan: planParts() });
+    const out = new Writable({
+      highWaterMark: 1024,
+      write(_chunk, _enc, cb) {
+        cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+    const started = Date.now();
+    const err = await downloadObject({ store, retry: { retryForMs: 5_000, baseDelayMs: 200, maxDelayMs: 1_000 }, log: silentLogger }, target, out).catch((e) => e);
+    expect(err.message).toMatch(/writing the output failed: write EPIPE/);
+    expect(err.category).toBe('producer');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(store.calls.get).toBe(1);
   });
 
   it('says the object does not exist when there is none', async () => {
