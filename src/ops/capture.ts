@@ -8,34 +8,23 @@ import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
 import { MANIFEST_NAME, buildManifest, type Manifest } from '../manifest/manifest.js';
 import { preloadEnv, type PreloadSettings } from '../native/preload-env.js';
 import { shimPath } from '../native/shim-path.js';
-import { checkWritable } from '../preflight.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
-import { abortLeftovers } from '../upload/leftovers.js';
-import { MemoryBudget } from '../upload/memory-budget.js';
-import type { WriteSettings } from '../upload/object-store.js';
-import { DEFAULT_MEMORY_BUDGET, planParts, type PartPlanOptions } from '../upload/part-planner.js';
+import { planParts } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
 import type { UploadContext } from '../upload/upload-context.js';
-import { UploadJournal, defaultStateDir, journalDir } from '../upload/upload-journal.js';
-import { Limiter } from '../util/limiter.js';
 import { formatBytes } from '../util/size.js';
-import { openSession, type Session, type SessionOptions } from './session.js';
-import { DEFAULT_CONCURRENCY } from './put.js';
+import { openSession, type Session } from './session.js';
+import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
 
-export interface CaptureOptions extends SessionOptions, Omit<PartPlanOptions, 'memoryBudget'> {
+export interface CaptureOptions extends UploadOptions {
   /** `s3://bucket/prefix/`: each file becomes `prefix/<path relative to dir>`. */
   to: string;
   /** The virtual directory: empty or absent; files written under it go to S3. */
   dir: string;
-  memory?: number;
-  concurrency?: number;
-  settings?: WriteSettings;
-  stateDir?: string;
   /** Keep the objects of a failed run (default: delete them; without a manifest they are no backup). */
   keepFailed?: boolean;
   /** Shim log level (DISKLESS_SHIM_LOG). */
   shimLogLevel?: number;
-  signal?: AbortSignal;
 }
 
 export interface CaptureResult {
@@ -71,18 +60,14 @@ export class Capture {
   static async open(options: CaptureOptions): Promise<Capture> {
     const loc = parseS3Url(options.to, '--to');
     const prefix = normalisePrefix(loc.key);
-    const memory = options.memory ?? DEFAULT_MEMORY_BUDGET;
-    const plan = planParts({ ...options, memoryBudget: memory });
+    const planned = planUpload(options);
     const shim = shimPath();
-    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    const session = await openSession(options, concurrency + 2);
+    const session = await openSession(options, planned.concurrency + 2);
     try {
       const { store, retry, log } = session;
-      await checkWritable(store, { bucket: loc.bucket, key: prefix + MANIFEST_NAME }, retry);
-      const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
-      await abortLeftovers(journal, store, log);
+      const ctx = await prepareUpload(session, options, planned, { bucket: loc.bucket, key: prefix + MANIFEST_NAME });
+      const plan = planned.plan;
       const dir = prepareDir(options.dir);
-      const ctx: UploadContext = { store, budget: new MemoryBudget(memory), requests: new Limiter(concurrency), retry, journal, log };
       const settings = options.settings ?? {};
       const files = new VirtualFiles({ store, bucket: loc.bucket, prefix, settings, retry, log, reserved: [MANIFEST_NAME] });
       const token = randomBytes(32).toString('hex');

@@ -4,7 +4,6 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { DisklessError, UsageError, describeError } from '../errors.js';
 import { normalisePrefix } from '../ingest/object-key.js';
-import { checkWritable } from '../preflight.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
 import { backupVolume, type VolumeResult } from '../snapshot/backup-job.js';
 import { execRunner, type CommandRunner } from '../snapshot/command-runner.js';
@@ -25,17 +24,13 @@ import {
   type VolumePlan,
 } from '../snapshot/volume-plan.js';
 import { chainIndexKey } from '../upload/chain.js';
-import { abortLeftovers } from '../upload/leftovers.js';
-import { MemoryBudget } from '../upload/memory-budget.js';
 import type { WriteSettings } from '../upload/object-store.js';
-import { DEFAULT_MEMORY_BUDGET, planParts, type PartPlanOptions } from '../upload/part-planner.js';
+import { planParts, type PartPlanOptions } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
-import type { UploadContext } from '../upload/upload-context.js';
-import { UploadJournal, defaultStateDir, journalDir } from '../upload/upload-journal.js';
-import { Limiter } from '../util/limiter.js';
 import { formatBytes } from '../util/size.js';
-import { DEFAULT_CONCURRENCY } from './put.js';
 import { openSession, type SessionOptions } from './session.js';
+import { planUpload, prepareUpload } from './upload-setup.js';
+import { defaultStateDir } from '../upload/upload-journal.js';
 
 export const DEFAULT_FILL_ABORT_PERCENT = 90;
 export const DEFAULT_FILL_INTERVAL_MS = 1_000;
@@ -122,21 +117,17 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   const timestamp = keyTimestamp(now);
   const workDir = options.workDir ?? DEFAULT_WORK_DIR;
   const stateDir = options.stateDir ?? defaultStateDir();
-  const memory = options.memory ?? DEFAULT_MEMORY_BUDGET;
-  const plan = planParts({ ...options, memoryBudget: memory });
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const planned = planUpload({ ...options, stateDir });
+  const plan = planned.plan;
   const mounts = options.readMounts ?? readMountinfo;
   const request: VolumeRequest = { method, volumes: options.volumes ?? [], mounts: options.mounts ?? [], all: options.all ?? false };
   const mKey = manifestKey(prefix, host, timestamp);
 
-  const session = await openSession(options, concurrency + 2);
-  const { store, retry, log } = session;
+  const session = await openSession(options, planned.concurrency + 2);
+  const { store, log } = session;
   try {
-    for (const w of plan.warnings) log.warn(w);
     await checkLocalPrerequisites(run, method, options.compress, options.uid ?? process.getuid?.() ?? 0, log);
-    await checkWritable(store, { bucket: loc.bucket, key: mKey }, retry);
-    const journal = new UploadJournal(journalDir(stateDir));
-    await abortLeftovers(journal, store, log);
+    const upload = await prepareUpload(session, { ...options, stateDir }, planned, { bucket: loc.bucket, key: mKey });
 
     const keys = { prefix, template, host, timestamp, snapshotSize: options.snapshotSize ?? DEFAULT_SNAPSHOT_SIZE, ...(options.compress ? { compress: options.compress } : {}) };
     // Leftovers first: a dead run's snapshot holds extents the new ones need, and its mounts would confuse discovery.
@@ -150,7 +141,6 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
     if (options.dryRun) return { ...base, dryRun: true, volumes: [], elapsedMs: Date.now() - started };
 
     const runDir = RunDir.create(workDir);
-    const upload: UploadContext = { store, budget: new MemoryBudget(memory), requests: new Limiter(concurrency), retry, journal, log };
     const results: VolumeResult[] = [];
     const failures: Array<{ label: string; error: unknown }> = [];
     try {

@@ -1,27 +1,17 @@
 import { fstatSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { setBlocking } from '../../native/process-control.js';
 import { UsageError } from '../../errors.js';
 import { put } from '../../ops/put.js';
-import type { WriteSettings } from '../../upload/object-store.js';
-import { addConnectionOptions, loggerFor, sessionOptions, size, wholeNumber, type ConnectionFlags } from '../common-options.js';
+import { addConnectionOptions, loggerFor, sessionOptions, size, type ConnectionFlags } from '../common-options.js';
+import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-options.js';
 import { putSummary } from '../summary.js';
 import type { CommandContext } from '../program.js';
 
-interface PutFlags extends ConnectionFlags {
-  partSize?: number;
-  maxParts: number;
-  memory: number;
-  concurrency: number;
+interface PutFlags extends ConnectionFlags, UploadFlags {
   expectedSize?: number;
-  equalParts?: boolean;
-  split: boolean;
   sha256?: boolean;
-  storageClass?: string;
-  sse?: WriteSettings['sse'];
-  sseKmsKeyId?: string;
   contentType?: string;
-  stateDir?: string;
 }
 
 export function putCommand(ctx: CommandContext): Command {
@@ -35,19 +25,10 @@ export function putCommand(ctx: CommandContext): Command {
     )
     .argument('<url>', 'target, s3://BUCKET/KEY')
     .argument('[command...]', 'command whose stdout to store (after --)')
-    .option('--part-size <size>', 'fixed part size, e.g. 16MiB (default: auto, 8 MiB growing with the stream)', size('--part-size'))
-    .option('--max-parts <n>', 'most parts per object (1,000 on Scaleway)', wholeNumber('--max-parts', 1, 10_000), 10_000)
-    .option('--memory <size>', 'memory budget for upload buffers', size('--memory'), 64 * 1024 * 1024)
-    .option('--concurrency <n>', 'parts uploaded at once', wholeNumber('--concurrency', 1, 64), 4)
     .option('--expected-size <size>', 'expected stream size: picks a part size that fits one object', size('--expected-size'))
-    .option('--equal-parts', 'same size for every part but the last (Cloudflare R2 requires it)')
-    .option('--no-split', 'fail instead of continuing in a continuation object past the part limit')
     .option('--sha256', 'also compute a SHA-256 of the whole stream')
-    .option('--storage-class <class>', 'storage class, e.g. STANDARD_IA, GLACIER_IR')
-    .addOption(new Option('--sse <algorithm>', 'server-side encryption').choices(['AES256', 'aws:kms', 'aws:kms:dsse']))
-    .option('--sse-kms-key-id <id>', 'KMS key for --sse aws:kms')
-    .option('--content-type <type>', 'Content-Type of the object')
-    .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)');
+    .option('--content-type <type>', 'Content-Type of the object');
+  addUploadOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, command: string[], flags: PutFlags) => {
     if (command.length > 0 && !ctx.argv.includes('--')) {
@@ -56,30 +37,16 @@ export function putCommand(ctx: CommandContext): Command {
     if (command.length === 0 && process.stdin.isTTY) {
       throw new UsageError(`stdin is a terminal: pipe data in (… | diskless put ${url}) or give a command after --`);
     }
-    if (flags.sseKmsKeyId && !flags.sse?.startsWith('aws:kms')) {
-      throw new UsageError('--sse-kms-key-id needs --sse aws:kms');
-    }
     const log = loggerFor(flags);
-    const settings: WriteSettings = {
-      ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
-      ...(flags.sse ? { sse: flags.sse } : {}),
-      ...(flags.sseKmsKeyId ? { sseKmsKeyId: flags.sseKmsKeyId } : {}),
-      ...(flags.contentType ? { contentType: flags.contentType } : {}),
-    };
+    const upload = uploadOptions(flags);
     const result = await put({
       ...sessionOptions(flags, log),
+      ...upload,
       url,
       input: command.length > 0 ? { command } : stdinSource(),
-      memory: flags.memory,
-      concurrency: flags.concurrency,
-      maxParts: flags.maxParts,
-      split: flags.split,
-      ...(flags.partSize !== undefined ? { partSize: flags.partSize } : {}),
       ...(flags.expectedSize !== undefined ? { expectedSize: flags.expectedSize } : {}),
-      ...(flags.equalParts ? { equalParts: true } : {}),
       ...(flags.sha256 ? { sha256: true } : {}),
-      ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-      settings,
+      settings: { ...upload.settings, ...(flags.contentType ? { contentType: flags.contentType } : {}) },
       signal: ctx.signal,
     });
     log.info(putSummary(result));

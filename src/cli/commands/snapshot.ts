@@ -6,12 +6,12 @@ import { displayCommand } from '../../snapshot/command-runner.js';
 import type { Compression } from '../../snapshot/tar-stream.js';
 import { DEFAULT_KEY_TEMPLATE, SNAPSHOT_METHODS, describeSnapshotSize, parseSnapshotSize, type SnapshotMethod, type SnapshotSize, type VolumePlan } from '../../snapshot/volume-plan.js';
 import { DEFAULT_WORK_DIR } from '../../snapshot/run-dir.js';
-import type { WriteSettings } from '../../upload/object-store.js';
+import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-options.js';
 import { formatBytes } from '../../util/size.js';
-import { addConnectionOptions, loggerFor, seconds, sessionOptions, size, wholeNumber, type ConnectionFlags } from '../common-options.js';
+import { addConnectionOptions, loggerFor, seconds, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
 
-interface SnapshotFlags extends ConnectionFlags {
+interface SnapshotFlags extends ConnectionFlags, UploadFlags {
   to: string;
   volume: string[];
   mount: string[];
@@ -26,15 +26,7 @@ interface SnapshotFlags extends ConnectionFlags {
   workDir: string;
   dryRun?: boolean;
   keepGoing?: boolean;
-  partSize?: number;
-  maxParts: number;
-  memory: number;
-  concurrency: number;
-  equalParts?: boolean;
-  split: boolean;
   sha256?: boolean;
-  storageClass?: string;
-  stateDir?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -69,22 +61,15 @@ export function snapshotCommand(ctx: CommandContext): Command {
     .option('--work-dir <dir>', 'private directory for snapshot mounts', DEFAULT_WORK_DIR)
     .option('--dry-run', 'check everything and print the plan; create nothing')
     .option('--keep-going', 'after a volume fails, back up the others and keep their archives (still no manifest)')
-    .option('--part-size <size>', 'fixed part size (default: auto)', size('--part-size'))
-    .option('--max-parts <n>', 'most parts per object', wholeNumber('--max-parts', 1, 10_000), 10_000)
-    .option('--memory <size>', 'memory budget for upload buffers', size('--memory'), 64 * 1024 * 1024)
-    .option('--concurrency <n>', 'parts uploaded at once', wholeNumber('--concurrency', 1, 64), 4)
-    .option('--equal-parts', 'same size for every part but the last (Cloudflare R2)')
-    .option('--no-split', 'fail instead of continuing in a continuation object past the part limit')
-    .option('--sha256', 'also compute a SHA-256 of each archive (in the manifest)')
-    .option('--storage-class <class>', 'storage class of the archives')
-    .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)');
+    .option('--sha256', 'also compute a SHA-256 of each archive (in the manifest)');
+  addUploadOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (flags: SnapshotFlags) => {
     if (cmd.args.length > 0) throw new UsageError(`snapshot takes no arguments (got ${cmd.args.join(' ')}); use --volume or --mount`);
     const log = loggerFor(flags);
-    const settings: WriteSettings = flags.storageClass ? { storageClass: flags.storageClass } : {};
     const result = await snapshot({
       ...sessionOptions(flags, log),
+      ...uploadOptions(flags),
       to: flags.to,
       method: flags.method,
       volumes: flags.volume,
@@ -99,15 +84,7 @@ export function snapshotCommand(ctx: CommandContext): Command {
       workDir: flags.workDir,
       dryRun: flags.dryRun ?? false,
       keepGoing: flags.keepGoing ?? false,
-      memory: flags.memory,
-      concurrency: flags.concurrency,
-      maxParts: flags.maxParts,
-      split: flags.split,
-      ...(flags.partSize !== undefined ? { partSize: flags.partSize } : {}),
-      ...(flags.equalParts ? { equalParts: true } : {}),
       ...(flags.sha256 ? { sha256: true } : {}),
-      ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-      settings,
       signal: ctx.signal,
     });
     if (result.dryRun) {

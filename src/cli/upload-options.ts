@@ -1,0 +1,52 @@
+import { Option, type Command } from 'commander';
+import { UsageError } from '../errors.js';
+import type { UploadOptions } from '../ops/upload-setup.js';
+import type { WriteSettings } from '../upload/object-store.js';
+import { size, wholeNumber } from './common-options.js';
+
+/** The flags of every uploading command (put, run, serve, snapshot), declared once. */
+export interface UploadFlags {
+  partSize?: number;
+  maxParts: number;
+  memory: number;
+  concurrency: number;
+  equalParts?: boolean;
+  split: boolean;
+  storageClass?: string;
+  sse?: WriteSettings['sse'];
+  sseKmsKeyId?: string;
+  stateDir?: string;
+}
+
+export function addUploadOptions(cmd: Command): Command {
+  return cmd
+    .option('--part-size <size>', 'fixed part size, e.g. 16MiB (default: auto, 8 MiB growing with each stream)', size('--part-size'))
+    .option('--max-parts <n>', 'most parts per object (1,000 on Scaleway)', wholeNumber('--max-parts', 1, 10_000), 10_000)
+    .option('--memory <size>', 'one memory budget for all upload buffers', size('--memory'), 64 * 1024 * 1024)
+    .option('--concurrency <n>', 'parts uploaded at once, over all uploads', wholeNumber('--concurrency', 1, 64), 4)
+    .option('--equal-parts', 'same size for every part but the last (Cloudflare R2 requires it)')
+    .option('--no-split', 'fail instead of continuing in a continuation object past the part limit')
+    .option('--storage-class <class>', 'storage class, e.g. STANDARD_IA, GLACIER_IR')
+    .addOption(new Option('--sse <algorithm>', 'server-side encryption').choices(['AES256', 'aws:kms', 'aws:kms:dsse']))
+    .option('--sse-kms-key-id <id>', 'KMS key for --sse aws:kms')
+    .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)');
+}
+
+/** The upload part of the library options, from the flags. */
+export function uploadOptions(flags: UploadFlags): Omit<UploadOptions, keyof import('../ops/session.js').SessionOptions | 'signal'> {
+  if (flags.sseKmsKeyId && !flags.sse?.startsWith('aws:kms')) throw new UsageError('--sse-kms-key-id needs --sse aws:kms');
+  return {
+    memory: flags.memory,
+    concurrency: flags.concurrency,
+    maxParts: flags.maxParts,
+    split: flags.split,
+    ...(flags.partSize !== undefined ? { partSize: flags.partSize } : {}),
+    ...(flags.equalParts ? { equalParts: true } : {}),
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    settings: {
+      ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
+      ...(flags.sse ? { sse: flags.sse } : {}),
+      ...(flags.sseKmsKeyId ? { sseKmsKeyId: flags.sseKmsKeyId } : {}),
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { checkWritable } from '../preflight.js';
+import { abortLeftovers } from '../upload/leftovers.js';
+import { MemoryBudget } from '../upload/memory-budget.js';
+import type { ObjectRef, WriteSettings } from '../upload/object-store.js';
+import { DEFAULT_MEMORY_BUDGET, planParts, type PartPlan, type PartPlanOptions } from '../upload/part-planner.js';
+import type { UploadContext } from '../upload/upload-context.js';
+import { UploadJournal, defaultStateDir, journalDir } from '../upload/upload-journal.js';
+import { Limiter } from '../util/limiter.js';
+import type { Session, SessionOptions } from './session.js';
+
+export const DEFAULT_CONCURRENCY = 4;
+
+/** What every uploading command (put, run, serve, snapshot) takes about its uploads. */
+export interface UploadOptions extends SessionOptions, Omit<PartPlanOptions, 'memoryBudget'> {
+  /** The one memory budget of the process (default 64 MiB). */
+  memory?: number;
+  /** Requests carrying data at once, over all uploads (default 4). */
+  concurrency?: number;
+  settings?: WriteSettings;
+  /** Where the journal of open uploads lives; see upload-journal.ts. */
+  stateDir?: string;
+  signal?: AbortSignal;
+}
+
+export interface PlannedUpload {
+  plan: PartPlan;
+  memory: number;
+  concurrency: number;
+}
+
+/** Checks the part and memory settings; throws a UsageError before anything is sent. */
+export function planUpload(options: UploadOptions): PlannedUpload {
+  const memory = options.memory ?? DEFAULT_MEMORY_BUDGET;
+  return { plan: planParts({ ...options, memoryBudget: memory }), memory, concurrency: options.concurrency ?? DEFAULT_CONCURRENCY };
+}
+
+/**
+ * The shared start of every upload: the plan's warnings, the write check beside `probe`, the
+ * uploads earlier runs left open aborted, and the context (store, one memory budget, request slots,
+ * journal) every upload of the command shares.
+ */
+export async function prepareUpload(session: Session, options: UploadOptions, planned: PlannedUpload, probe: ObjectRef): Promise<UploadContext> {
+  const { store, retry, log } = session;
+  for (const w of planned.plan.warnings) log.warn(w);
+  await checkWritable(store, probe, retry);
+  const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
+  await abortLeftovers(journal, store, log);
+  return { store, budget: new MemoryBudget(planned.memory), requests: new Limiter(planned.concurrency), retry, journal, log };
+}
