@@ -73,7 +73,11 @@ class StreamRun {
   private readonly failure = new AbortController();
   private firstError: unknown;
   private readonly objects: MultipartObject[] = [];
-  private readonly objectCrcs: Crc32c[] = [];
+  /**
+   * CRC32C of each object of a chain. Object 0's is the stream's CRC when object 1 begins (taken
+   * then, not computed twice); only continuation objects are hashed separately.
+   */
+  private readonly objectCrcs: Array<Crc32c | string> = [];
   private readonly crc = new Crc32c();
   private readonly sha: Hash | undefined;
   private shaHex: string | undefined;
@@ -207,9 +211,14 @@ class StreamRun {
   }
 
   private hash(bytes: Uint8Array): void {
+    const index = this.slot.objectIndex;
+    if (index > 0 && this.objectCrcs[index] === undefined) {
+      this.objectCrcs[0] ??= this.crc.hex(); // every byte of object 0 is hashed, none of object 1
+      this.objectCrcs[index] = new Crc32c();
+    }
     this.crc.update(bytes);
     this.sha?.update(bytes);
-    (this.objectCrcs[this.slot.objectIndex] ??= new Crc32c()).update(bytes);
+    if (index > 0) (this.objectCrcs[index] as Crc32c).update(bytes);
     this.bytesRead += bytes.length;
     this.options.onProgress?.({ bytesRead: this.bytesRead });
   }
@@ -257,9 +266,9 @@ class StreamRun {
     this.throwIfStopped();
     // Continuations first, then the index, then object 0: KEY appears only when all is stored.
     const summaries: ObjectSummary[] = [];
-    for (let i = 1; i < this.objects.length; i++) summaries[i] = await this.objects[i]!.complete(this.objectCrcs[i]!.hex());
+    for (let i = 1; i < this.objects.length; i++) summaries[i] = await this.objects[i]!.complete(this.objectCrc(i));
     if (this.objects.length > 1) await this.writeChainIndex(summaries);
-    summaries[0] = await this.objects[0]!.complete(this.objectCrcs[0]!.hex());
+    summaries[0] = await this.objects[0]!.complete(this.objectCrc(0));
     const first = summaries[0];
     return {
       ...this.options.target,
@@ -277,7 +286,7 @@ class StreamRun {
     const objects = [...summaries];
     // Object 0 is not completed yet; its summary is what it will be.
     const o0 = this.objects[0]!;
-    objects[0] = { ...o0.ref, size: o0.bytes, etag: '', parts: o0.partCount, partSizes: [], crc32c: this.objectCrcs[0]!.hex() };
+    objects[0] = { ...o0.ref, size: o0.bytes, etag: '', parts: o0.partCount, partSizes: [], crc32c: this.objectCrc(0) };
     const index: ChainIndex = {
       format: CHAIN_FORMAT,
       chainId: this.chainId,
@@ -291,6 +300,12 @@ class StreamRun {
     const ref = { bucket: target.bucket, key: chainIndexKey(target.key) };
     await putVerified(this.ctx, ref, [body], { ...this.settings, contentType: 'application/json' }, this.signal, () => (this.chainIndexWritten = true));
     this.chainIndexWritten = true;
+  }
+
+  /** CRC32C of object `i`; for a stream that is one object, the stream's. */
+  private objectCrc(i: number): string {
+    const c = this.objectCrcs[i];
+    return c === undefined ? this.crc.hex() : typeof c === 'string' ? c : c.hex();
   }
 
   private shaField(): { sha256?: string } {
