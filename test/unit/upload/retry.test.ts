@@ -6,9 +6,10 @@ import { FakeS3Error } from '../../fakes/memory-object-store.js';
 const fast = { retryForMs: 1_000, baseDelayMs: 1, maxDelayMs: 5 };
 
 describe('withRetry', () => {
-  it('retries throttling, 5xx and connection errors until the request succeeds', async () => {
+  it('retries throttling, 5xx, damaged bodies and connection errors until the request succeeds', async () => {
     const errors = [
       new FakeS3Error('SlowDown', 503),
+      new FakeS3Error('BadDigest', 400),
       new FakeS3Error('InternalError', 500),
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
       Object.assign(new Error('socket timed out'), { name: 'TimeoutError' }),
@@ -24,7 +25,7 @@ describe('withRetry', () => {
       { what: 'op' },
     );
     expect(result).toBe('ok');
-    expect(calls).toBe(5);
+    expect(calls).toBe(6);
   });
 
   it('does not retry what the caller got wrong, and names the request and the S3 error', async () => {
