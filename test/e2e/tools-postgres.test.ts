@@ -179,7 +179,7 @@ describe('PostgreSQL dump tools under diskless run, output directory on a 1 MiB 
     await expectRestoresTheSource((db) => tool('pg_restore', ['--exit-on-error', '-j', '4', '-d', db, join(restoreDir, 'db.dump')]));
   });
 
-  it('pg_dump -Ft matches a local dump but for the member times and the creation time, and pg_restore restores it', async () => {
+  it('pg_dump -Ft matches a local dump but for the member times, the creation time and the random \\restrict keys, and pg_restore restores it', async () => {
     const local = join(work, 'ft-local.tar');
     await tool('pg_dump', ['-d', 'src', '-Ft', '-f', local]);
     const r = await underDiskless('ft', (dir) => [pgTool('pg_dump'), '-d', 'src', '-Ft', '-f', join(dir, 'db.tar')]);
@@ -407,16 +407,31 @@ function tarMembers(buf: Buffer): TarMember[] {
   return out;
 }
 
-/** The tar archive with every member's mtime and header checksum zeroed, and toc.dat's creation time. */
+/**
+ * The tar archive with every member's mtime and header checksum zeroed, toc.dat's creation time, and the random keys
+ * of restore.sql's \restrict / \unrestrict lines (pg_dump >= 15.20 writes them there too, a new key per run).
+ */
 function maskedTar(buf: Buffer): string {
   const copy = Buffer.from(buf);
   for (const m of tarMembers(copy)) {
     copy.fill(0, m.header + 136, m.header + 156); // mtime (12) + chksum (8)
+    const start = m.header + 512;
     if (m.name === 'toc.dat') {
-      const start = m.header + 512;
       const { time } = parseArchive(copy.subarray(start, start + m.size));
       copy.fill(0, start + time[0], start + time[1]);
     }
+    if (m.name === 'restore.sql') maskRestrictKeys(copy.subarray(start, start + m.size));
   }
   return createHash('sha256').update(copy).digest('hex');
+}
+
+/** Zeroes the key of each `\restrict KEY` / `\unrestrict KEY` line in place (they come in pairs). */
+function maskRestrictKeys(script: Buffer): void {
+  const text = script.toString('latin1');
+  const found = [...text.matchAll(/^\\(un)?restrict ([A-Za-z0-9]+)$/gm)];
+  expect(found.filter((f) => f[1] === undefined).length, '\\restrict and \\unrestrict lines pair up').toBe(found.filter((f) => f[1] === 'un').length);
+  for (const f of found) {
+    const keyStart = f.index + f[0].length - f[2]!.length;
+    script.fill(0, keyStart, keyStart + f[2]!.length);
+  }
 }
