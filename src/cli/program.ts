@@ -5,6 +5,7 @@ import { getCommand } from './commands/get.js';
 import { putCommand } from './commands/put.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
+import { setupBucketCommand } from './commands/setup-bucket.js';
 import { shimPathCommand } from './commands/shim-path.js';
 import { snapshotCommand } from './commands/snapshot.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(runCommand(ctx));
   program.addCommand(serveCommand(ctx));
   program.addCommand(snapshotCommand(ctx));
+  program.addCommand(setupBucketCommand());
   program.addCommand(shimPathCommand());
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
