@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { doctorCommand } from './commands/doctor.js';
 import { gcCommand } from './commands/gc.js';
 import { getCommand } from './commands/get.js';
 import { putCommand } from './commands/put.js';
@@ -30,6 +31,7 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(serveCommand(ctx));
   program.addCommand(snapshotCommand(ctx));
   program.addCommand(setupBucketCommand());
+  program.addCommand(doctorCommand());
   program.addCommand(shimPathCommand());
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
