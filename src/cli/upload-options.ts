@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { UploadOptions } from '../ops/upload-setup.js';
 import type { WriteSettings } from '../upload/object-store.js';
+import { parseRate } from '../util/rate-limiter.js';
 import { size, wholeNumber } from './common-options.js';
 
 /** The flags of every uploading command (put, run, serve, snapshot), declared once. */
@@ -16,6 +17,7 @@ export interface UploadFlags {
   sse?: WriteSettings['sse'];
   sseKmsKeyId?: string;
   stateDir?: string;
+  bwlimit?: number;
 }
 
 export function addUploadOptions(cmd: Command): Command {
@@ -29,11 +31,14 @@ export function addUploadOptions(cmd: Command): Command {
     .option('--storage-class <class>', 'storage class, e.g. STANDARD_IA, GLACIER_IR')
     .addOption(new Option('--sse <algorithm>', 'server-side encryption').choices(['AES256', 'aws:kms', 'aws:kms:dsse']))
     .option('--sse-kms-key-id <id>', 'KMS key for --sse aws:kms')
-    .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)');
+    .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)')
+    .option('--bwlimit <rate>', 'average upload rate of all objects together, e.g. 50MiB/s (default: unlimited)', (t) => parseRate(t, '--bwlimit'));
 }
 
 /** The upload part of the library options, from the flags. */
-export function uploadOptions(flags: UploadFlags): Omit<UploadOptions, keyof import('../ops/session.js').SessionOptions | 'signal'> {
+export function uploadOptions(
+  flags: UploadFlags,
+): Omit<UploadOptions, keyof import('../ops/session.js').SessionOptions | 'signal'> & Pick<UploadOptions, 'bwlimit'> {
   if (flags.sseKmsKeyId && !flags.sse?.startsWith('aws:kms')) throw new UsageError('--sse-kms-key-id needs --sse aws:kms');
   return {
     memory: flags.memory,
@@ -43,6 +48,7 @@ export function uploadOptions(flags: UploadFlags): Omit<UploadOptions, keyof imp
     ...(flags.partSize !== undefined ? { partSize: flags.partSize } : {}),
     ...(flags.equalParts ? { equalParts: true } : {}),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    ...(flags.bwlimit ? { bwlimit: flags.bwlimit } : {}),
     settings: {
       ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
       ...(flags.sse ? { sse: flags.sse } : {}),

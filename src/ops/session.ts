@@ -4,6 +4,8 @@ import { createS3Client, type S3ConnectionOptions } from '../s3/s3-client.js';
 import { S3ObjectStore } from '../s3/s3-object-store.js';
 import type { ObjectStore } from '../upload/object-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../upload/retry.js';
+import { ThrottledStore } from '../upload/throttled-store.js';
+import { RateLimiter } from '../util/rate-limiter.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
 export interface SessionOptions {
@@ -12,6 +14,8 @@ export interface SessionOptions {
   log?: Logger;
   /** Replaces the S3 store (tests, other backends); credentials are then not checked. */
   store?: ObjectStore;
+  /** Bytes per second for all uploads of this session together (`--bwlimit`); unlimited when absent. */
+  bwlimit?: number;
 }
 
 /** A store, its retry policy and logger, with credentials checked: what every command starts from. */
@@ -26,10 +30,11 @@ export interface Session {
 export async function openSession(options: SessionOptions, maxSockets?: number): Promise<Session> {
   const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const log = options.log ?? silentLogger;
-  if (options.store) return { store: options.store, retry, log, close() {} };
+  const limit = (s: ObjectStore): ObjectStore => (options.bwlimit ? new ThrottledStore(s, new RateLimiter(options.bwlimit)) : s);
+  if (options.store) return { store: limit(options.store), retry, log, close() {} };
   const conn = { ...options.connection, ...(maxSockets ? { maxSockets } : {}) };
   const client = createS3Client(conn);
-  const store = new S3ObjectStore(client, conn.endpointUrl ?? 'aws');
+  const store = limit(new S3ObjectStore(client, conn.endpointUrl ?? 'aws'));
   try {
     await checkCredentials(client);
   } catch (err) {
