@@ -20,7 +20,7 @@
 #   xfsprogs acl attr busybox-static zstd iproute2, the Ceph packages of rgw-up.sh, and a built checkout (npm install;
 #   npm run build). TCG downloads Debian's kernel package once (tcg-boot-files.sh; cache /var/cache/diskless-test-kernel).
 # Usage: run-lvm-test.sh [WORKDIR]   (default /tmp/dl-lvm-<pid>, removed at the end unless KEEP=1); TIMEOUT (s, guest run,
-#   default 420 under UML, 600 under TCG); DL_BIG_MB (MB of the file read while signals arrive, default 150; 60 under TCG).
+#   default 420 under UML, 690 under TCG); DL_BIG_MB (MB of the file read while signals arrive, default 150; 60 under TCG).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -58,7 +58,7 @@ cleanup() {
   wait 2>/dev/null
   ip netns del "$NS" 2>/dev/null
   if [ "${KEEP:-0}" = 1 ] || { [ $rc != 0 ] && [ $rc != 77 ]; }; then
-    echo "run-lvm-test.sh: logs kept in $W (console.log, rgw-up.log)" >&2
+    echo "run-lvm-test.sh: logs kept in $W" >&2
     rm -f "$W/pv.img"
   else
     rm -rf "$W"
@@ -76,7 +76,7 @@ uml_problem() { # prints why UML cannot start here, nothing if it can
   timeout -k 2 20 linux.uml mem=64M root=/dev/root rootfstype=hostfs rootflags=/ ro init="$HERE/uml-probe.sh" \
     con=null con0=fd:0,fd:1 quiet < /dev/null > "$W/uml-probe.log" 2>&1 || true
   grep -aq 'UML-PROBE: OK' "$W/uml-probe.log" && return
-  echo "linux.uml does not start on this host: $(grep -aE -m2 'failed, errno|Kernel panic' "$W/uml-probe.log" | tr -d '\r' | paste -sd ';' || true)"
+  echo "linux.uml does not start on this host: $(grep -aE -m2 'failed, errno|Kernel panic' "$W/uml-probe.log" | tr -d '\r' | awk 'NR > 1 { printf "; " } { printf "%s", $0 }' || true)"
 }
 VM=$WANT; WHY="DISKLESS_LVM_VM=$WANT"; why_not_uml=
 if [ "$WANT" != tcg ]; then
@@ -99,7 +99,7 @@ if [ "$VM" = tcg ]; then
   fi
   ts "QEMU TCG guest: $(tail -1 "$W/boot-files.log"), initramfs built"
 fi
-TIMEOUT=${TIMEOUT:-$([ "$VM" = tcg ] && echo 600 || echo 420)}
+TIMEOUT=${TIMEOUT:-$([ "$VM" = tcg ] && echo 690 || echo 420)}
 BIG_MB=${DL_BIG_MB:-$([ "$VM" = tcg ] && echo 60 || echo 150)}
 
 

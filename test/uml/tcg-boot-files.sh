@@ -19,8 +19,8 @@ exec 9>"$CACHE/.lock"
 flock 9
 MODDIR=$(newest_cached)
 if [ -z "$MODDIR" ]; then
-  PKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.[0-9.]+-[0-9]+-amd64$/ { print $2; exit }')
-  [ -n "$PKG" ] || PKG=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null | awk '{ print $1 }' | sort -V | tail -1)
+  PKG=$( (apt-cache depends linux-image-amd64 2>/dev/null || true) | awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.[0-9.]+-[0-9]+-amd64$/ { print $2; exit }')
+  [ -n "$PKG" ] || PKG=$( (apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null || true) | awk '{ print $1 }' | sort -V | tail -1)
   [ -n "$PKG" ] || { echo "tcg-boot-files.sh: no linux-image-*-amd64 package known to apt (run apt-get update)" >&2; exit 3; }
   V=${PKG#linux-image-}
   tmp=$(mktemp -d "$CACHE/.download-XXXXXX")
