@@ -21,6 +21,10 @@ case ${DL_VM:-uml} in
 esac
 DISK=${DL_DISK:-/dev/ubda}
 BIG_MB=${DL_BIG_MB:-150}
+# How often the waits below look (each look spawns a process, which costs about 0.1 s of the emulated CPU under TCG).
+case ${DL_VM:-uml} in tcg) POLL=0.25 POLL_MS=250 ;; *) POLL=0.05 POLL_MS=50 ;; esac
+# wait_for SECONDS COMMAND…: runs COMMAND every $POLL s until it succeeds; returns 1 after about SECONDS.
+wait_for() { w=$(($1 * 1000)); shift; n=0; until "$@"; do n=$((n + POLL_MS)); [ $n -gt $w ] && return 1; sleep $POLL; done; }
 up() { echo "[guest $(cut -d' ' -f1 /proc/uptime)s] $*"; }
 fail() { echo "GUEST-RESULT: FAIL at: $*"; for f in /run/out/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -25 "$f"; }; done; sync; busybox poweroff -f; }
 U=$DL_REPO/test/uml
@@ -43,7 +47,7 @@ export AWS_ACCESS_KEY_ID=testaccesskey AWS_SECRET_ACCESS_KEY=testsecretkey AWS_R
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 ip link set lo up && ip addr add "$DL_GUEST_IP/30" dev eth0 && ip link set eth0 up || fail "network (eth0)"
 
-i=0; while [ ! -b $DISK ]; do i=$((i + 1)); [ $i -gt 100 ] && fail "no disk $DISK"; sleep 0.1; done
+wait_for 10 test -b $DISK || fail "no disk $DISK"
 pvcreate -y $DISK >/dev/null && vgcreate vg0 $DISK >/dev/null || fail "pvcreate/vgcreate"
 lvcreate -y -L 320M -n lvext4 vg0 >/dev/null && lvcreate -y -L 320M -n lvxfs vg0 >/dev/null || fail "lvcreate"
 lvcreate -y -L 400M -n restore vg0 >/dev/null || fail "lvcreate restore"
@@ -59,7 +63,7 @@ for lv in $VOLS; do
 done
 up "VG with ext4, xfs, thin ext4, thin xfs LVs created, mounted and filled"
 
-i=0; while [ ! -e /run/out/s3-ready ]; do i=$((i + 1)); [ $i -gt 1200 ] && fail "the RGW did not come up in 240 s"; sleep 0.2; done
+wait_for 240 test -e /run/out/s3-ready || fail "the RGW did not come up in 240 s"
 up "S3 endpoint ready ($DL_ENDPOINT, bucket $DL_BUCKET)"
 DL="node $DL_REPO/bin/diskless.js"
 COMMON="--to s3://$DL_BUCKET/uml/ --endpoint-url $DL_ENDPOINT"
@@ -76,7 +80,7 @@ sleep 0.5
 $DL snapshot $COMMON --all --compress zstd --snapshot-size 25%ORIGIN > /run/out/all.out 2> /run/out/all.log &
 DLPID=$!
 ( for lv in $VOLS; do
-    i=0; until grep -q "vg0/$lv: .*snapshot .* created" /run/out/all.log; do i=$((i + 1)); [ $i -gt 1500 ] && exit 1; sleep 0.1; done
+    wait_for 150 grep -q "vg0/$lv: .*snapshot .* created" /run/out/all.log || exit 1
     echo "written after the snapshot" > /run/m/$lv/after-snapshot.txt
   done ) &
 wait $DLPID; rc=$?
@@ -111,7 +115,7 @@ head -c $((BIG_MB * 1000000)) /dev/urandom > /run/m/lvxfs/big.bin || fail "write
 # --- 2. SIGTERM mid-run
 $DL snapshot $COMMON --volume vg0/lvxfs > /dev/null 2> /run/out/sigterm.log &
 DLPID=$!
-i=0; until grep -q 'snapshot .* created' /run/out/sigterm.log; do i=$((i + 1)); [ $i -gt 1200 ] && fail "SIGTERM run: no snapshot"; sleep 0.05; done
+wait_for 60 grep -q 'snapshot .* created' /run/out/sigterm.log || fail "SIGTERM run: no snapshot"
 kill -TERM $DLPID; wait $DLPID; rc=$?
 [ $rc = 143 ] || fail "SIGTERM run exited with $rc, not 143"
 no_leftovers "after SIGTERM"
@@ -120,7 +124,7 @@ up "SIGTERM mid-run: exit 143, snapshot removed, nothing mounted"
 # --- 3. SIGKILL, then a second run
 $DL snapshot $COMMON --volume vg0/lvxfs > /dev/null 2> /run/out/sigkill.log &
 DLPID=$!
-i=0; until grep -q 'snapshot .* created' /run/out/sigkill.log; do i=$((i + 1)); [ $i -gt 1200 ] && fail "SIGKILL run: no snapshot"; sleep 0.05; done
+wait_for 60 grep -q 'snapshot .* created' /run/out/sigkill.log || fail "SIGKILL run: no snapshot"
 sleep 0.3
 kill -KILL $DLPID; wait $DLPID
 lvs --noheadings -o lv_name vg0 | grep -q "diskless-snap-$DLPID-lvxfs" || fail "SIGKILL: expected the killed run's snapshot to be left"
@@ -133,7 +137,7 @@ up "SIGKILL left diskless-snap-$DLPID-lvxfs; the second run removed it and succe
 head -c $((BIG_MB * 1000000)) /dev/urandom > /run/m/lvext4/big.bin || fail "write big.bin on lvext4"
 $DL snapshot $COMMON --volume vg0/lvext4 --snapshot-size 8MiB --fill-poll 0.2 --key 'small/{name}{ext}' > /dev/null 2> /run/out/small.log &
 DLPID=$!
-i=0; until grep -q 'snapshot .* created' /run/out/small.log; do i=$((i + 1)); [ $i -gt 1200 ] && fail "small snapshot run: no snapshot"; sleep 0.05; done
+wait_for 60 grep -q 'snapshot .* created' /run/out/small.log || fail "small snapshot run: no snapshot"
 dd if=/dev/urandom of=/run/m/lvext4/filler bs=1M count=64 oflag=direct status=none
 wait $DLPID; rc=$?
 [ $rc = 5 ] || fail "too-small snapshot: exit $rc, not 5"
