@@ -118,7 +118,7 @@ mon_data = $D/mon/\$cluster-\$id
 osd_data = $D/osd/\$cluster-\$id
 osd_objectstore = bluestore
 bluestore_block_create = true
-bluestore_block_size = ${OSD_SIZE:-21474836480}
+bluestore_block_size = ${OSD_SIZE:-51539607552}
 bluestore_cache_autotune = false
 bluestore_cache_size = 134217728
 osd_memory_target = 939524096
@@ -160,7 +160,7 @@ $CE auth add "osd.$ID" osd 'allow *' mon 'allow profile osd' mgr 'allow profile 
 cp "$D/osd/ceph-$ID/keyring" "$D/ceph.osd.$ID.keyring"
 ceph-osd -c "$C" -i "$ID" --mkfs --osd-uuid "$OSD_UUID" --keyring "$D/osd/ceph-$ID/keyring" >"$D/log/osd-mkfs.log" 2>&1 \
   || { tail -5 "$D/log/osd-mkfs.log" >&2; exit 1; }
-ts "osd.$ID mkfs done (bluestore on a sparse ${OSD_SIZE:-21474836480}-byte file)"
+ts "osd.$ID mkfs done (bluestore on a sparse ${OSD_SIZE:-51539607552}-byte file)"
 ceph-osd -c "$C" -i "$ID" 9>&- 2>>"$D/log/startup.log"
 osd_up() { $CE osd stat | grep -q ' 1 up'; }
 wait_for 90 "osd.$ID to come up" osd_up

@@ -1,25 +1,40 @@
 #!/bin/sh
-# PID 1 of the User-Mode Linux guest started by run-lvm-test.sh (root = the host's / via hostfs, read-only; the host's
-# lvm2, xfsprogs, tar, acl, attr, zstd and node are used). Builds a VG with ext4 and xfs LVs and thin ext4 and xfs LVs,
-# mounts and fills them, and tests `diskless snapshot` against the RGW reached through eth0:
+# PID 1 of the Linux guest started by run-lvm-test.sh: a User-Mode Linux guest (DL_VM=uml; root = the host's / via
+# hostfs) or a QEMU TCG guest (DL_VM=tcg; root = the host's / via 9p, switched to by tcg-init.sh, which has already
+# loaded the modules). Either way the root is read-only and the host's lvm2, xfsprogs, tar, acl, attr, zstd and node
+# are used. Builds a VG with ext4 and xfs LVs and thin ext4 and xfs LVs, mounts and fills them, and tests
+# `diskless snapshot` against the RGW reached through eth0:
 #   1. --all while writers keep writing: one archive per volume, each (fetched back with diskless get) extracts to the
 #      tree at snapshot time, later writes absent; no snapshot or mount left; the manifest lists the four archives.
 #   2. SIGTERM mid-run: exit 143, no snapshot, no mount.  3. SIGKILL, then a second run: it removes the leftovers.
 #   4. A too-small classic snapshot filled during the backup: that volume fails (exit 5), nothing stored.
 # Prints "[guest T] …" progress and "GUEST-RESULT: OK" or "GUEST-RESULT: FAIL at: …", then powers off.
-# Environment (from the kernel command line): DL_REPO, DL_OUT (host dir, mounted rw), DL_ENDPOINT, DL_BUCKET, DL_GUEST_IP.
+# Environment (from the kernel command line): DL_VM (uml|tcg), DL_DISK (the PV disk: /dev/ubda, /dev/vda), DL_REPO,
+# DL_OUT (host dir, mounted rw: hostfs under UML, the 9p share "out" under TCG), DL_ENDPOINT, DL_BUCKET, DL_GUEST_IP,
+# DL_BIG_MB (size of the file read while the signals arrive, default 150).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys
 mount -t tmpfs -o size=256m tmpfs /run; mkdir -p /run/lock/lvm /run/lvm /run/m /run/lvmconf /run/out /run/home /run/tmp
-mount -t hostfs none /run/out -o "$DL_OUT"
+case ${DL_VM:-uml} in
+  tcg) mount -t 9p -o trans=virtio,version=9p2000.L out /run/out ;;
+  *) mount -t hostfs none /run/out -o "$DL_OUT" ;;
+esac
+DISK=${DL_DISK:-/dev/ubda}
+BIG_MB=${DL_BIG_MB:-150}
+# How often the waits below look (each look spawns a process, which costs about 0.1 s of the emulated CPU under TCG).
+case ${DL_VM:-uml} in tcg) POLL=0.25 POLL_MS=250 ;; *) POLL=0.05 POLL_MS=50 ;; esac
+# wait_for SECONDS COMMAND…: runs COMMAND every $POLL s until it succeeds; returns 1 after about SECONDS.
+wait_for() { w=$(($1 * 1000)); shift; n=0; until "$@"; do n=$((n + POLL_MS)); [ $n -gt $w ] && return 1; sleep $POLL; done; }
 up() { echo "[guest $(cut -d' ' -f1 /proc/uptime)s] $*"; }
 fail() { echo "GUEST-RESULT: FAIL at: $*"; for f in /run/out/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -25 "$f"; }; done; sync; busybox poweroff -f; }
 U=$DL_REPO/test/uml
-hostname uml-guest 2>/dev/null || echo uml-guest > /proc/sys/kernel/hostname
-up "kernel $(uname -r) booted"
-# busybox insmod in dependency order (modules.dep): kmod's modprobe is not always installed, and /lib/modules is read-only.
-K=/usr/lib/uml/modules/$(uname -r)/kernel/drivers/md
-for m in dm-mod dm-bufio dm-snapshot persistent-data/dm-persistent-data dm-bio-prison dm-thin-pool; do busybox insmod $K/$m.ko || fail "insmod $m"; done
+hostname lvm-guest 2>/dev/null || echo lvm-guest > /proc/sys/kernel/hostname
+up "kernel $(uname -r) booted (${DL_VM:-uml})"
+if [ "${DL_VM:-uml}" = uml ]; then
+  # busybox insmod in dependency order (modules.dep): kmod's modprobe is not always installed, and /lib/modules is read-only.
+  K=/usr/lib/uml/modules/$(uname -r)/kernel/drivers/md
+  for m in dm-mod dm-bufio dm-snapshot persistent-data/dm-persistent-data dm-bio-prison dm-thin-pool; do busybox insmod $K/$m.ko || fail "insmod $m"; done
+fi
 cat > /run/lvmconf/lvm.conf <<'CONF'
 devices { obtain_device_list_from_udev = 0 external_device_info_source = "none" }
 activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
@@ -32,7 +47,8 @@ export AWS_ACCESS_KEY_ID=testaccesskey AWS_SECRET_ACCESS_KEY=testsecretkey AWS_R
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 ip link set lo up && ip addr add "$DL_GUEST_IP/30" dev eth0 && ip link set eth0 up || fail "network (eth0)"
 
-pvcreate -y /dev/ubda >/dev/null && vgcreate vg0 /dev/ubda >/dev/null || fail "pvcreate/vgcreate"
+wait_for 10 test -b $DISK || fail "no disk $DISK"
+pvcreate -y $DISK >/dev/null && vgcreate vg0 $DISK >/dev/null || fail "pvcreate/vgcreate"
 lvcreate -y -L 320M -n lvext4 vg0 >/dev/null && lvcreate -y -L 320M -n lvxfs vg0 >/dev/null || fail "lvcreate"
 lvcreate -y -L 400M -n restore vg0 >/dev/null || fail "lvcreate restore"
 lvcreate -y --type thin-pool -L 512M -n pool vg0 >/dev/null || fail "thin-pool"
@@ -47,7 +63,7 @@ for lv in $VOLS; do
 done
 up "VG with ext4, xfs, thin ext4, thin xfs LVs created, mounted and filled"
 
-i=0; while [ ! -e /run/out/s3-ready ]; do i=$((i + 1)); [ $i -gt 1200 ] && fail "the RGW did not come up in 240 s"; sleep 0.2; done
+wait_for 240 test -e /run/out/s3-ready || fail "the RGW did not come up in 240 s"
 up "S3 endpoint ready ($DL_ENDPOINT, bucket $DL_BUCKET)"
 DL="node $DL_REPO/bin/diskless.js"
 COMMON="--to s3://$DL_BUCKET/uml/ --endpoint-url $DL_ENDPOINT"
@@ -64,7 +80,7 @@ sleep 0.5
 $DL snapshot $COMMON --all --compress zstd --snapshot-size 25%ORIGIN > /run/out/all.out 2> /run/out/all.log &
 DLPID=$!
 ( for lv in $VOLS; do
-    i=0; until grep -q "vg0/$lv: .*snapshot .* created" /run/out/all.log; do i=$((i + 1)); [ $i -gt 1500 ] && exit 1; sleep 0.1; done
+    wait_for 150 grep -q "vg0/$lv: .*snapshot .* created" /run/out/all.log || exit 1
     echo "written after the snapshot" > /run/m/$lv/after-snapshot.txt
   done ) &
 wait $DLPID; rc=$?
@@ -94,12 +110,12 @@ grep -q '"kind": "thin"' /run/manifest.json && grep -q '"kind": "classic"' /run/
 up "manifest $murl lists the 4 archives with their tar commands"
 
 # Something to read for a while, so that the signals below arrive mid-run.
-head -c 150000000 /dev/urandom > /run/m/lvxfs/big.bin || fail "write big.bin"
+head -c $((BIG_MB * 1000000)) /dev/urandom > /run/m/lvxfs/big.bin || fail "write big.bin"
 
 # --- 2. SIGTERM mid-run
 $DL snapshot $COMMON --volume vg0/lvxfs > /dev/null 2> /run/out/sigterm.log &
 DLPID=$!
-i=0; until grep -q 'snapshot .* created' /run/out/sigterm.log; do i=$((i + 1)); [ $i -gt 600 ] && fail "SIGTERM run: no snapshot"; sleep 0.05; done
+wait_for 60 grep -q 'snapshot .* created' /run/out/sigterm.log || fail "SIGTERM run: no snapshot"
 kill -TERM $DLPID; wait $DLPID; rc=$?
 [ $rc = 143 ] || fail "SIGTERM run exited with $rc, not 143"
 no_leftovers "after SIGTERM"
@@ -108,7 +124,7 @@ up "SIGTERM mid-run: exit 143, snapshot removed, nothing mounted"
 # --- 3. SIGKILL, then a second run
 $DL snapshot $COMMON --volume vg0/lvxfs > /dev/null 2> /run/out/sigkill.log &
 DLPID=$!
-i=0; until grep -q 'snapshot .* created' /run/out/sigkill.log; do i=$((i + 1)); [ $i -gt 600 ] && fail "SIGKILL run: no snapshot"; sleep 0.05; done
+wait_for 60 grep -q 'snapshot .* created' /run/out/sigkill.log || fail "SIGKILL run: no snapshot"
 sleep 0.3
 kill -KILL $DLPID; wait $DLPID
 lvs --noheadings -o lv_name vg0 | grep -q "diskless-snap-$DLPID-lvxfs" || fail "SIGKILL: expected the killed run's snapshot to be left"
@@ -118,10 +134,10 @@ no_leftovers "after SIGKILL + second run"
 up "SIGKILL left diskless-snap-$DLPID-lvxfs; the second run removed it and succeeded"
 
 # --- 4. a classic snapshot too small for what is written during the backup
-head -c 150000000 /dev/urandom > /run/m/lvext4/big.bin || fail "write big.bin on lvext4"
+head -c $((BIG_MB * 1000000)) /dev/urandom > /run/m/lvext4/big.bin || fail "write big.bin on lvext4"
 $DL snapshot $COMMON --volume vg0/lvext4 --snapshot-size 8MiB --fill-poll 0.2 --key 'small/{name}{ext}' > /dev/null 2> /run/out/small.log &
 DLPID=$!
-i=0; until grep -q 'snapshot .* created' /run/out/small.log; do i=$((i + 1)); [ $i -gt 600 ] && fail "small snapshot run: no snapshot"; sleep 0.05; done
+wait_for 60 grep -q 'snapshot .* created' /run/out/small.log || fail "small snapshot run: no snapshot"
 dd if=/dev/urandom of=/run/m/lvext4/filler bs=1M count=64 oflag=direct status=none
 wait $DLPID; rc=$?
 [ $rc = 5 ] || fail "too-small snapshot: exit $rc, not 5"
