@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { PreflightError, describeError } from './errors.js';
+import { PreflightError, UsageError, describeError } from './errors.js';
 import { describeS3Error, errorName, isRetryable } from './s3/s3-errors.js';
 import { formatS3Url } from './s3/s3-url.js';
 import type { ObjectRef, ObjectStore } from './upload/object-store.js';
@@ -61,4 +63,26 @@ export function explain(err: unknown, target: ObjectRef, store: ObjectStore): Pr
     });
   }
   return new PreflightError(`the write check of ${where} failed: ${describeS3Error(cause)}`, { cause: err });
+}
+
+/**
+ * The state directory must be writable before any upload starts: a run that cannot record an
+ * open upload could not tell the next run to abort it. Creates the journal directory (as the
+ * journal would) and writes and removes a probe file in it.
+ */
+export function checkStateDir(journal: string, stateDirFlag: string | undefined): void {
+  const flag = stateDirFlag ? `--state-dir ${stateDirFlag}` : `the state directory ${journal}`;
+  try {
+    mkdirSync(journal, { recursive: true, mode: 0o700 });
+    const probe = join(journal, `.diskless-write-check-${process.pid}`);
+    writeFileSync(probe, '', { mode: 0o600 });
+    rmSync(probe, { force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(
+      `${flag} is not usable: cannot write ${journal} (${code}); diskless records open uploads there so that a killed run's are aborted later. ` +
+        'Pass a writable --state-dir (or set XDG_STATE_HOME)',
+      { cause: err },
+    );
+  }
 }

@@ -10,7 +10,7 @@ import { collect, pseudoRandom, testContext } from '../../support/uploader.js';
 import { connectTo, readFrame, request, writeFile } from '../../support/wire-client.js';
 
 const token = 'a'.repeat(64);
-const { EPERM, EIO, ENOENT, EINVAL, EBUSY } = constants.errno;
+const { EPERM, EIO, ENOENT, EINVAL, EBUSY, EACCES } = constants.errno;
 const O_WRONLY_CREAT_TRUNC = 0o1101;
 const O_APPEND = 0o2000;
 
@@ -49,19 +49,20 @@ describe('the ingest server', () => {
     expect(store.data('bkt', 'run/db/table.sql')?.equals(data)).toBe(true);
   });
 
-  it('refuses a peer without the run token and keeps serving others', async () => {
+  it('refuses a peer without the run token with EACCES and keeps serving others', async () => {
     const { server, store } = await start();
     const { reply } = await writeFile(server.socketPath, 'b'.repeat(64), 'x', Buffer.from('x'));
-    expect(reply).toBeUndefined();
+    expect(reply?.fields).toMatchObject({ err: EACCES });
     expect(server.refused).toBe(1);
     await writeFile(server.socketPath, token, 'y', Buffer.from('y'));
     expect(store.keys('bkt')).toEqual(['run/y']);
   });
 
-  it('refuses a peer the peer check rejects (another uid)', async () => {
-    const { server } = await start(undefined, { peerCheck: () => 'another uid' });
+  it('refuses a peer the peer check rejects (another uid) with EACCES', async () => {
+    const { server, store } = await start(undefined, { peerCheck: () => 'another uid' });
     const { reply } = await writeFile(server.socketPath, token, 'x', Buffer.from('x'));
-    expect(reply).toBeUndefined();
+    expect(reply?.fields).toMatchObject({ err: EACCES });
+    expect(store.keys('bkt')).toEqual([]);
     expect(server.refused).toBe(1);
   });
 

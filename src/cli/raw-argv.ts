@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The user's arguments as the kernel passed them (/proc/self/cmdline), before Node decoded them:
+ * Node replaces bytes that are not UTF-8 by U+FFFD, so `n\xff` and `n\xfe` would become the same
+ * key. undefined where /proc is not readable.
+ */
+export function rawArguments(count: number): Buffer[] | undefined {
+  let cmdline: Buffer;
+  try {
+    cmdline = readFileSync('/proc/self/cmdline');
+  } catch {
+    return undefined;
+  }
+  const all: Buffer[] = [];
+  for (let start = 0; start < cmdline.length; ) {
+    const end = cmdline.indexOf(0, start);
+    const stop = end < 0 ? cmdline.length : end;
+    all.push(cmdline.subarray(start, stop));
+    start = stop + 1;
+  }
+  return all.length >= count ? all.slice(all.length - count) : undefined;
+}
+
+/**
+ * diskless's own arguments (those before `--`; the command's are its business) must be UTF-8:
+ * they become S3 keys, option values and messages. Names the first byte that is not.
+ */
+export function checkArgumentBytes(args: readonly string[], raw = rawArguments(args.length)): void {
+  if (!raw) return;
+  for (let i = 0; i < raw.length; i++) {
+    if (args[i] === '--') return;
+    const bytes = raw[i]!;
+    try {
+      utf8.decode(bytes);
+    } catch {
+      const at = firstInvalidByte(bytes);
+      throw new UsageError(
+        `argument ${i + 1} ("${bytes.toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}") ` +
+          `has the byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at offset ${at}, which is not valid UTF-8; ` +
+          'S3 keys and diskless\'s options must be UTF-8',
+      );
+    }
+  }
+}
+
+/** Offset of the first byte that does not begin (or continue) a valid UTF-8 sequence. */
+export function firstInvalidByte(bytes: Buffer): number {
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (len === 0) return i;
+    try {
+      utf8.decode(bytes.subarray(i, i + len));
+    } catch {
+      return i;
+    }
+    i += len;
+  }
+  return -1;
+}
