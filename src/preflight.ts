@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PreflightError, UsageError, describeError } from './errors.js';
-import { describeS3Error, errorName, isRetryable } from './s3/s3-errors.js';
+import { StoreError, describeStoreError } from './store-error.js';
 import { formatS3Url } from './s3/s3-url.js';
 import type { ObjectRef, ObjectStore } from './upload/object-store.js';
 import { withRetry, type RetryPolicy } from './upload/retry.js';
@@ -42,8 +42,8 @@ export async function checkWritable(store: ObjectStore, target: ObjectRef, retry
 /** Turns a store's refusal into a message that names the problem and the fix. */
 export function explain(err: unknown, target: ObjectRef, store: ObjectStore): PreflightError {
   const where = formatS3Url(target);
-  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
-  const name = errorName(cause);
+  const cause = storeErrorOf(err);
+  const name = cause?.code ?? '';
   const messages: Record<string, string> = {
     NoSuchBucket: `bucket "${target.bucket}" does not exist (NoSuchBucket); create it or fix the URL`,
     AccessDenied:
@@ -57,12 +57,13 @@ export function explain(err: unknown, target: ObjectRef, store: ObjectStore): Pr
   };
   const known = messages[name];
   if (known) return new PreflightError(known, { cause: err });
-  if (isRetryable(cause)) {
+  if (cause?.kind === 'not-s3') return notS3(cause, store, err);
+  if (cause?.retryable) {
     return new PreflightError(`cannot reach the object store at ${store.description}: ${describeError(err)}; check --endpoint-url and the network`, {
       cause: err,
     });
   }
-  return new PreflightError(`the write check of ${where} failed: ${describeS3Error(cause)}`, { cause: err });
+  return new PreflightError(`the write check of ${where} failed: ${describeStoreError(cause ?? err)}`, { cause: err });
 }
 
 /**
@@ -85,4 +86,20 @@ export function checkStateDir(journal: string, stateDirFlag: string | undefined)
       { cause: err },
     );
   }
+}
+
+/** The StoreError behind `err` (withRetry wraps it in an UploadError), if any. */
+export function storeErrorOf(err: unknown): StoreError | undefined {
+  if (StoreError.is(err)) return err;
+  const cause = err instanceof Error ? err.cause : undefined;
+  return StoreError.is(cause) ? cause : undefined;
+}
+
+/** An endpoint that answers HTTP but not S3 (a web server, a console's address): said at once, not retried. */
+export function notS3(cause: StoreError, store: ObjectStore, err: unknown = cause): PreflightError {
+  return new PreflightError(
+    `this endpoint does not speak S3: ${store.description} answered HTTP ${cause.status ?? '?'}, ${cause.message}; ` +
+      'check --endpoint-url: it must be the address of the S3 API, not of a web page or console',
+    { cause: err },
+  );
 }

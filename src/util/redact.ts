@@ -11,14 +11,14 @@ import { basename } from 'node:path';
  */
 export const REDACTED = '***';
 
-const MYSQL_FAMILY = /^(mysql\w*|mariadb\w*|mydumper|myloader|mysqlpump|mysqlsh)$/;
+const MYSQL_FAMILY = /^(mysql[\w-]*|mariadb[\w-]*|mydumper|myloader)$/;
 /** Tools whose password flag takes its value as the next argument. */
 const PASSWORD_IN_NEXT_ARG = /^(mydumper|myloader)$/;
 
 const ASSIGNMENT = /(^|[\s'"(;&|])((?:--?)?[\w.-]*(?:password|passwd|pwd|secret|token)[\w.-]*)=("[^"]*"|'[^']*'|[^\s'"]+)/gi;
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^/\s:@'"]*):([^@\s/'"]+)@/gi;
 /** `-pSECRET` after a MySQL-family program name in a shell text, up to the end of that command. */
-const MYSQL_IN_TEXT = /(\b(?:mysql\w*|mariadb\w*|mydumper|myloader)\b[^;|&\n]*?\s)-p([^\s'";|&]+)/g;
+const MYSQL_IN_TEXT = /(\b(?:mysql[\w-]*|mariadb[\w-]*|mydumper|myloader)\b[^;|&\n]*?\s)-p([^\s'";|&]+)/g;
 
 /** `text` with password-like values replaced by ***: for log lines, error messages, shell scripts. */
 export function redactText(text: string): string {
