@@ -201,7 +201,7 @@ describe('bad input is refused with a clear message and the documented exit code
         helps[cmd] = r.stdout!.toString();
         expect(helps[cmd]).not.toMatch(/default: \d{6,}/); // 67108864 bytes, 86400000 ms
       }
-      expect(helps['put']).toMatch(/--memory <size>\s+one memory budget for all upload\s+buffers \(default: 64MiB\)/);
+      expect(helps['put']).toMatch(/--memory <size>\s+one memory budget for all upload\s+buffers\s+\(default: 64MiB\)/);
       expect(helps['run']).toMatch(/\(default: 64MiB\)/);
       expect(helps['gc']).toMatch(/--older-than <duration>[\s\S]*\(default: 24h\)/);
     });
