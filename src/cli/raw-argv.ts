@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { describeInvalidUtf8, escapeBytes } from '../util/utf8.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -37,28 +38,7 @@ export function checkArgumentBytes(args: readonly string[], raw = rawArguments(a
     try {
       utf8.decode(bytes);
     } catch {
-      const at = firstInvalidByte(bytes);
-      throw new UsageError(
-        `argument ${i + 1} ("${bytes.toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}") ` +
-          `has the byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at offset ${at}, which is not valid UTF-8; ` +
-          'S3 keys and diskless\'s options must be UTF-8',
-      );
+      throw new UsageError(`argument ${i + 1} ("${escapeBytes(bytes)}") ${describeInvalidUtf8(bytes)}; S3 keys and diskless's options must be UTF-8`);
     }
   }
-}
-
-/** Offset of the first byte that does not begin (or continue) a valid UTF-8 sequence. */
-export function firstInvalidByte(bytes: Buffer): number {
-  for (let i = 0; i < bytes.length; ) {
-    const b = bytes[i]!;
-    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-    if (len === 0) return i;
-    try {
-      utf8.decode(bytes.subarray(i, i + len));
-    } catch {
-      return i;
-    }
-    i += len;
-  }
-  return -1;
 }

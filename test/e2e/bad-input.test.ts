@@ -81,6 +81,21 @@ describe('bad input is refused with a clear message and the documented exit code
       expect(await listKeys(bucket, 'n')).toEqual([]);
     });
 
+    it('refuses file names under --dir that are not UTF-8 with EILSEQ, naming the byte: two such names do not collide', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dl-names-'));
+      const r = await runShell(
+        `exec "$DISKLESS" run --endpoint-url ${testS3().endpoint} --to s3://${bucket}/names/ --dir ${dir} -- ` +
+          `bash -c 'echo a > ${dir}/n$'"'"'\\xff'"'"'; echo b > ${dir}/n$'"'"'\\xfe'"'"'; echo c > ${dir}/ok.txt'`,
+        cliEnv(),
+      );
+      expect(r.stderr).toMatch(/"n\\xff" has the byte 0xff at offset 1, which is not valid UTF-8/);
+      expect(r.stderr).toMatch(/"n\\xfe" has the byte 0xfe at offset 1, which is not valid UTF-8/);
+      expect(r.stderr.match(/Invalid or incomplete multibyte or wide character/g)?.length).toBeGreaterThanOrEqual(2);
+      expect(r.stderr).not.toMatch(/busy/i);
+      expect(r.code).toBe(0);
+      expect(await listKeys(bucket, 'names/')).toEqual(['names/diskless-manifest.json', 'names/ok.txt']);
+    });
+
     it.each([
       ['ab', /"ab" \(2 characters, fewer than 3\)/],
       ['Backups', /"Backups" \(uppercase letters\)/],

@@ -146,6 +146,14 @@ describe('the ingest server', () => {
     expect(files.list().map((f) => f.path)).toEqual(['metadata']);
   });
 
+  it('refuses a rename to a name that is not UTF-8 with EILSEQ, instead of a lossy name', async () => {
+    const { server, store } = await start();
+    await writeFile(server.socketPath, token, 'a', Buffer.from('A'));
+    const reply = await request(server.socketPath, 'RENAME', { token, from: 'a', to: Buffer.from([0x6e, 0xff]) });
+    expect(reply?.fields).toMatchObject({ err: constants.errno.EILSEQ });
+    expect(store.keys('bkt')).toEqual(['run/a']);
+  });
+
   it('answers stat with the size of a stored file, and ENOENT after unlink', async () => {
     const { server, store } = await start();
     await writeFile(server.socketPath, token, 'a.txt', Buffer.from('12345'));

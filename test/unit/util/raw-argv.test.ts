@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkArgumentBytes, firstInvalidByte } from '../../../src/cli/raw-argv.js';
+import { checkArgumentBytes } from '../../../src/cli/raw-argv.js';
+import { firstInvalidByte } from '../../../src/util/utf8.js';
 
 describe('arguments that are not UTF-8', () => {
   it('finds the first byte that is not UTF-8', () => {
