@@ -129,6 +129,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     const down = await run('bash', [join(RGW_SCRIPTS, 'rgw-down.sh')], 60_000, { ...process.env, ...cluster.env });
     if (down.code !== 0) log(`rgw-down.sh failed (exit ${down.code}):\n${down.output}`);
+    else if (cluster.stateDir !== STATE_DIR) rmSync(`${cluster.stateDir}.lock`, { force: true }); // a private cluster leaves nothing
   };
 }
 
