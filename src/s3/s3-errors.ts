@@ -23,6 +23,8 @@ const RETRYABLE_NETWORK_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+const BODYLESS_CODES: Record<number, string> = { 301: 'PermanentRedirect', 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound' };
+
 export function httpStatus(err: unknown): number | undefined {
   if (StoreError.is(err)) return err.status;
   return (err as SdkLikeError | undefined)?.$metadata?.httpStatusCode;
@@ -38,7 +40,9 @@ export function toStoreError(err: unknown): unknown {
   if (!e || typeof e !== 'object') return new StoreError('rejected', 'Error', String(err));
   if (e.name === 'AbortError') return err;
   const status = e.$metadata?.httpStatusCode;
-  const name = e.name && e.name !== 'Error' ? e.name : (e.Code ?? e.code ?? 'Error');
+  let name = e.name && e.name !== 'Error' ? e.name : (e.Code ?? e.code ?? 'Error');
+  // A HEAD's error has no body, so no code: name it after its status.
+  if (status !== undefined && /^(Unknown|UnknownError|Error)$/.test(name)) name = BODYLESS_CODES[status] ?? `HTTP${status}`;
   const message = e.message && e.message !== 'UnknownError' ? e.message : '';
   if (status !== undefined && speaksNoS3(e)) {
     return new StoreError('not-s3', 'NotS3', `the answer is not S3's XML (${firstLine(message) || contentType(e) || 'unreadable'})`, {

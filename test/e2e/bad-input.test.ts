@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISKLESS_BIN, randomStream, runDiskless, type CliResult } from '../support/cli.js';
 import { objectBytes } from '../support/run-helpers.js';
 import { cliEnv, createTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
+import { skipBecause } from '../support/skip.js';
 
 /**
  * Bad input, end to end on the real CLI and the real RGW: each is refused with a message naming the
@@ -136,6 +137,22 @@ describe('bad input is refused with a clear message and the documented exit code
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(/this endpoint does not speak S3/);
       expect(r.durationMs).toBeLessThan(10_000);
+    });
+
+    it('says the same for gc against that endpoint (exit 3)', async () => {
+      const r = await runDiskless(['gc', '--endpoint-url', `http://127.0.0.1:${NOT_S3_PORT}`, `s3://${bucket}`], { env: cliEnv() });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/this endpoint does not speak S3/);
+    });
+
+    it('fails get with exit 3 when the credentials may not read the object (a typed access error)', async (ctx) => {
+      if (!testS3().otherAccessKeyId) skipBecause(ctx, 'the S3 server has no second user');
+      const stored = await runDiskless(['put', ...endpoint, `s3://${bucket}/private`], { env: cliEnv(), stdin: bytes(Buffer.from('mine')) });
+      expect(stored.code).toBe(0);
+      const r = await runDiskless(['get', ...endpoint, `s3://${bucket}/private`], { env: cliEnv(testS3(), { user: 'other' }) });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/access denied reading s3:\/\/.*\/private \((AccessDenied|Forbidden)\); the credentials need s3:GetObject/);
+      expect(r.stdoutBytes).toBe(0);
     });
 
     it('refuses a --state-dir that cannot be written before anything starts (exit 2)', async () => {

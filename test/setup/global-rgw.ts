@@ -167,7 +167,7 @@ interface Cluster {
 }
 
 /** The marker rgw-up.sh leaves in its state dir. */
-const MARKER = '.diskless-rgw';
+export const MARKER = '.diskless-rgw';
 
 /** A cluster of this run only, on free ports, when 127.0.0.1:RGW_PORT is taken by a server the scripts did not start. */
 async function privateCluster(): Promise<Cluster> {
@@ -314,7 +314,7 @@ async function probe(endpoint: string, credentials: { accessKeyId: string; secre
  * `dir` if it is the state dir of an rgw-up.sh cluster whose main gateway serves `port`: the marker, a ceph.conf
  * naming the port and a live radosgw. Only such a server is reused, and only its dir lets rgw-gateway.sh add gateways.
  */
-function projectStateDir(dir: string, port: number): string | null {
+export function projectStateDir(dir: string, port: number): string | null {
   try {
     if (!existsSync(join(dir, MARKER))) return null;
     const conf = readFileSync(join(dir, 'ceph.conf'), 'utf8');

@@ -27,6 +27,11 @@ describe('toStoreError maps the SDK\'s errors once to a typed store error', () =
     expect(e).toMatchObject({ kind, code: name, status });
   });
 
+  it('names a bodiless answer (HEAD) after its status', () => {
+    expect(toStoreError(sdk('Unknown', 403))).toMatchObject({ kind: 'access', code: 'Forbidden' });
+    expect(toStoreError(sdk('NotFound', 404))).toMatchObject({ kind: 'not-found', code: 'NotFound' });
+  });
+
   it('classifies connection failures and timeouts without a status as retryable', () => {
     for (const raw of [
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
