@@ -107,7 +107,7 @@ async function whyMissing(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal
 function refusal(err: unknown, ref: ObjectRef, store: ObjectStore): PreflightError | undefined {
   const cause = storeErrorOf(err);
   if (cause?.kind === 'not-s3') return notS3(cause, store, err);
-  if (cause?.kind === 'access') return new PreflightError(`access denied reading ${formatS3Url(ref)} (${cause.code}); the credentials need s3:GetObject`, { cause: err });
+  if (cause?.kind === 'access') return new PreflightError(`access denied reading ${formatS3Url(ref)} (${cause.code}); the credentials need s3:GetObject (or are not valid: a HEAD request cannot tell)`, { cause: err });
   if (cause?.kind === 'credentials') return new PreflightError(`the store does not accept these credentials (${cause.code}); check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or --profile`, { cause: err });
   return undefined;
 }

@@ -121,7 +121,9 @@ export class IngestServer {
     this.options.ctx.log.warn(why);
     const err = constants.errno.EACCES;
     const text = 'refused: not the run\'s user or token';
-    socket.end(message.name === 'STAT' ? encodeFrame('STAT_REPLY', { err, size: 0, mtime_ns: 0, message: text }) : encodeFrame('REPLY', { err, message: text }));
+    const reply = message.name === 'STAT' ? encodeFrame('STAT_REPLY', { err, size: 0, mtime_ns: 0, message: text }) : encodeFrame('REPLY', { err, message: text });
+    // Nothing more is read from a refused peer: once the answer is out, the connection goes.
+    socket.end(reply, () => socket.destroy());
   }
 
   private refuse(socket: Socket, why: string): void {
