@@ -15,13 +15,15 @@ S3=(ceph-mon:ceph-mon ceph-osd:ceph-osd radosgw:radosgw ceph-common:radosgw-admi
 # Real dump tools and their servers (started privately by the tests); everyday programs run under `diskless run`;
 # snapshot tests: LVM runs in User-Mode Linux, or in a QEMU TCG guest where UML cannot boot (cpio and kmod build its
 # initramfs); btrfs/xfs/ext4 on loop
-# devices; ACL and xattr tools; compressors; OpenStack Swift with s3api, the second S3 implementation of the tests.
+# devices; ACL and xattr tools; compressors; OpenStack Swift with s3api, the second S3 implementation of the tests;
+# clang and libFuzzer for the fuzz test of the wire protocol.
 TOOLS=(mariadb-server:mariadbd mariadb-client:mariadb mydumper:mydumper postgresql:- postgresql-client:pg_dump
        user-mode-linux:linux.uml qemu-system-x86:qemu-system-x86_64 cpio:cpio kmod:depmod
        lvm2:lvcreate thin-provisioning-tools:thin_check xfsprogs:mkfs.xfs btrfs-progs:mkfs.btrfs
        acl:setfacl attr:setfattr busybox-static:busybox zstd:zstd xz-utils:xz bzip2:bzip2 iproute2:ip
        swift-proxy:swift-proxy-server swift-account:swift-account-server swift-container:swift-container-server
-       swift-object:swift-object-server memcached:memcached socat:socat)
+       swift-object:swift-object-server memcached:memcached socat:socat
+       clang:clang libclang-rt-14-dev:-)
 
 case $PURPOSE in
   build) WANT=("${BUILD[@]}") ;;

@@ -63,10 +63,13 @@ export class UploadError extends DisklessError {
 /** The upload finished but what the store holds is not what was sent. */
 export class VerificationError extends UploadError {}
 
-/** The stream does not fit the object the caller allowed (e.g. `--no-split`). */
-export class ObjectTooLargeError extends UploadError {
+/**
+ * The stream does not fit the object the caller allowed (e.g. `--no-split`): the input's fault,
+ * not the store's, so a producer error (exit 5).
+ */
+export class ObjectTooLargeError extends DisklessError {
   constructor(message: string, options?: DisklessErrorOptions) {
-    super(message, { errno: constants.errno.EFBIG, ...options });
+    super('producer', message, { errno: constants.errno.EFBIG, ...options });
   }
 }
 

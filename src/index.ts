@@ -19,6 +19,8 @@ export type { ObjectSummary } from './upload/multipart-object.js';
 export type { UploadContext } from './upload/upload-context.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './upload/retry.js';
 export { S3ObjectStore } from './s3/s3-object-store.js';
+export { StoreError, kindOfCode, type StoreErrorKind } from './store-error.js';
+export { redactArgv, redactText } from './util/redact.js';
 export { createS3Client, type S3ConnectionOptions } from './s3/s3-client.js';
 export { parseS3Url, formatS3Url, type S3Location } from './s3/s3-url.js';
 export { crc32c, Crc32c, crc32cImplementation } from './checksum/crc32c.js';

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { PreflightError, describeError } from './errors.js';
-import { describeS3Error, errorName, isRetryable } from './s3/s3-errors.js';
+import { PreflightError, UsageError, describeError } from './errors.js';
+import { StoreError, describeStoreError } from './store-error.js';
 import { formatS3Url } from './s3/s3-url.js';
 import type { ObjectRef, ObjectStore } from './upload/object-store.js';
 import { withRetry, type RetryPolicy } from './upload/retry.js';
@@ -40,8 +42,8 @@ export async function checkWritable(store: ObjectStore, target: ObjectRef, retry
 /** Turns a store's refusal into a message that names the problem and the fix. */
 export function explain(err: unknown, target: ObjectRef, store: ObjectStore): PreflightError {
   const where = formatS3Url(target);
-  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
-  const name = errorName(cause);
+  const cause = storeErrorOf(err);
+  const name = cause?.code ?? '';
   const messages: Record<string, string> = {
     NoSuchBucket: `bucket "${target.bucket}" does not exist (NoSuchBucket); create it or fix the URL`,
     AccessDenied:
@@ -55,10 +57,49 @@ export function explain(err: unknown, target: ObjectRef, store: ObjectStore): Pr
   };
   const known = messages[name];
   if (known) return new PreflightError(known, { cause: err });
-  if (isRetryable(cause)) {
+  if (cause?.kind === 'not-s3') return notS3(cause, store, err);
+  if (cause?.retryable) {
     return new PreflightError(`cannot reach the object store at ${store.description}: ${describeError(err)}; check --endpoint-url and the network`, {
       cause: err,
     });
   }
-  return new PreflightError(`the write check of ${where} failed: ${describeS3Error(cause)}`, { cause: err });
+  return new PreflightError(`the write check of ${where} failed: ${describeStoreError(cause ?? err)}`, { cause: err });
+}
+
+/**
+ * The state directory must be writable before any upload starts: a run that cannot record an
+ * open upload could not tell the next run to abort it. Creates the journal directory (as the
+ * journal would) and writes and removes a probe file in it.
+ */
+export function checkStateDir(journal: string, stateDirFlag: string | undefined): void {
+  const flag = stateDirFlag ? `--state-dir ${stateDirFlag}` : `the state directory ${journal}`;
+  try {
+    mkdirSync(journal, { recursive: true, mode: 0o700 });
+    const probe = join(journal, `.diskless-write-check-${process.pid}`);
+    writeFileSync(probe, '', { mode: 0o600 });
+    rmSync(probe, { force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(
+      `${flag} is not usable: cannot write ${journal} (${code}); diskless records open uploads there so that a killed run's are aborted later. ` +
+        'Pass a writable --state-dir (or set XDG_STATE_HOME)',
+      { cause: err },
+    );
+  }
+}
+
+/** The StoreError behind `err` (withRetry wraps it in an UploadError), if any. */
+export function storeErrorOf(err: unknown): StoreError | undefined {
+  if (StoreError.is(err)) return err;
+  const cause = err instanceof Error ? err.cause : undefined;
+  return StoreError.is(cause) ? cause : undefined;
+}
+
+/** An endpoint that answers HTTP but not S3 (a web server, a console's address): said at once, not retried. */
+export function notS3(cause: StoreError, store: ObjectStore, err: unknown = cause): PreflightError {
+  return new PreflightError(
+    `this endpoint does not speak S3: ${store.description} answered HTTP ${cause.status ?? '?'}, ${cause.message}; ` +
+      'check --endpoint-url: it must be the address of the S3 API, not of a web page or console',
+    { cause: err },
+  );
 }

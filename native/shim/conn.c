@@ -44,7 +44,8 @@ static int connect_uploader(int *fd_out) {
     if (err != 0) {
       SHIM_LOG(SHIM_LOG_ERROR, "cannot reach the uploader at %s: %s", shim_cfg.socket_path, strerror(err));
       real_close(fd);
-      return EIO;
+      /* Another user's process cannot enter the uploader's 0700 socket directory: that is a refusal. */
+      return err == EACCES ? EACCES : EIO;
     }
   }
   *fd_out = fd;

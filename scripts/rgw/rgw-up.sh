@@ -1,13 +1,16 @@
 #!/bin/bash
 # Start a fresh throw-away single-node Ceph (1 mon, no mgr, 1 BlueStore OSD on a sparse file) + radosgw S3 on 127.0.0.1:${RGW_PORT:-19001} for the diskless tests; root, no systemd, no LVM.
 # Prereq (Debian bookworm, ceph 16.2): apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw ceph-common bc uuid-runtime curl
-# Usage: rgw-up.sh; state in $DISKLESS_RGW_DIR (default /tmp/diskless-rgw, wiped at start), ports: rgw $RGW_PORT, mon 19010-19011, osd 19020-19049;
+# Usage: rgw-up.sh; state in $DISKLESS_RGW_DIR (default /tmp/diskless-rgw, wiped at start; marker file .diskless-rgw), ports: rgw $RGW_PORT,
+#   mon $MON_PORT and $MON_PORT+1 (default 19010-19011), osd $OSD_PORT_MIN-$OSD_PORT_MAX (default 19020-19049);
 #   users testaccesskey/testsecretkey (uid test) and otheraccesskey/othersecretkey (uid other); stop with rgw-down.sh, extra gateways with rgw-gateway.sh.
 #   Last line of stdout: DISKLESS_RGW_ENDPOINT=http://127.0.0.1:<port>. Exit 2: prerequisites missing; 3: a cluster is already running in the state dir.
 # Adapted from /work/shared/brief/recipes/ceph-up.sh (bluestore, no-mgr).
 set -euo pipefail
 D=$(realpath -m "${DISKLESS_RGW_DIR:-/tmp/diskless-rgw}")   # absolute: daemons' command lines name $D/ceph.conf
 RGW_PORT=${RGW_PORT:-19001}
+MON_PORT=${MON_PORT:-19010}; MON_V1_PORT=$((MON_PORT + 1))
+OSD_PORT_MIN=${OSD_PORT_MIN:-19020}; OSD_PORT_MAX=${OSD_PORT_MAX:-19049}
 AK=testaccesskey; SK=testsecretkey
 OTHER_AK=otheraccesskey; OTHER_SK=othersecretkey
 INSTALL="sudo apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw ceph-common bc uuid-runtime curl"
@@ -54,7 +57,7 @@ if [ -e "$D" ]; then
     die 1 "$D exists and was not created by rgw-up.sh (no .diskless-rgw marker); remove it or set DISKLESS_RGW_DIR"
   fi
 fi
-for p in "$RGW_PORT" 19010 19011; do
+for p in "$RGW_PORT" "$MON_PORT" "$MON_V1_PORT"; do
   port_busy "$p" && die 1 "port 127.0.0.1:$p is already in use (another Ceph or S3 server?); stop it first"
 done
 
@@ -87,11 +90,11 @@ FSID=$(uuidgen)
 cat > "$C" <<CONF
 [global]
 fsid = $FSID
-mon_host = [v2:127.0.0.1:19010,v1:127.0.0.1:19011]
+mon_host = [v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_V1_PORT]
 mon_initial_members = a
 public_network = 127.0.0.0/8
-ms_bind_port_min = 19020
-ms_bind_port_max = 19049
+ms_bind_port_min = $OSD_PORT_MIN
+ms_bind_port_max = $OSD_PORT_MAX
 auth_cluster_required = cephx
 auth_service_required = cephx
 auth_client_required = cephx
@@ -146,7 +149,7 @@ ceph-authtool --create-keyring "$D/ceph.mon.keyring" --gen-key -n mon. --cap mon
 ceph-authtool --create-keyring "$D/ceph.client.admin.keyring" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *' >/dev/null
 ceph-authtool "$D/ceph.mon.keyring" --import-keyring "$D/ceph.client.admin.keyring" >/dev/null
 # --- mon
-monmaptool --create --addv a '[v2:127.0.0.1:19010,v1:127.0.0.1:19011]' --fsid "$FSID" "$D/monmap" >/dev/null
+monmaptool --create --addv a "[v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_V1_PORT]" --fsid "$FSID" "$D/monmap" >/dev/null
 ceph-mon -c "$C" --mkfs -i a --monmap "$D/monmap" --keyring "$D/ceph.mon.keyring" 2>>"$D/log/startup.log"
 ceph-mon -c "$C" -i a 9>&- 2>>"$D/log/startup.log"   # daemons must not inherit the lock
 ts "mon started"

@@ -2,6 +2,8 @@ import { CommanderError } from 'commander';
 import { describeError, DisklessError } from '../errors.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
 import { buildProgram } from './program.js';
+import { checkArgumentBytes } from './raw-argv.js';
+import { redactText } from '../util/redact.js';
 import { abortOnSignals } from './signals.js';
 
 /** The only place that parses argv and sets the exit code. */
@@ -13,6 +15,7 @@ async function main(argv: string[]): Promise<number> {
   // A closed stdout (e.g. `| head`) must fail the command, not crash it.
   process.stdout.on('error', () => {});
   try {
+    checkArgumentBytes(argv);
     await buildProgram({ argv, signal: signals.signal }).parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
@@ -21,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`diskless: error: ${err.message.replace(/^error: /, '')}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`diskless: error: ${describeError(err)}\n`);
+    process.stderr.write(`diskless: error: ${redactText(describeError(err))}\n`);
     if (DisklessError.is(err)) for (const hint of err.hints) process.stderr.write(`diskless: hint: ${hint}\n`);
     if (!DisklessError.is(err) && process.env['DISKLESS_DEBUG']) console.error(err);
     return exitCodeOf(err);

@@ -1,6 +1,7 @@
 import { Crc32c } from '../checksum/crc32c.js';
 import { DisklessError, PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
-import { errorName, isRetryable } from '../s3/s3-errors.js';
+import { notS3, storeErrorOf } from '../preflight.js';
+import { isRetryable } from '../store-error.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import { CHAIN_ID_METADATA, chainIndexKey, parseChainIndex, type ChainIndex } from '../upload/chain.js';
 import type { ObjectRef, ObjectStore } from '../upload/object-store.js';
@@ -59,7 +60,11 @@ export async function downloadObject(
 }
 
 async function locate(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<{ pieces: Piece[]; chain?: ChainIndex }> {
-  const head = await withRetry(() => ctx.store.headObject(ref, { signal }), ctx.retry, { what: `HeadObject ${ref.key}`, signal });
+  const head = await withRetry(() => ctx.store.headObject(ref, { signal }), ctx.retry, { what: `HeadObject ${ref.key}`, signal }).catch(
+    (err: unknown) => {
+      throw refusal(err, ref, ctx.store) ?? err;
+    },
+  );
   if (!head) throw await whyMissing(ctx, ref, signal);
   const chainId = head.metadata[CHAIN_ID_METADATA];
   if (chainId) {
@@ -92,10 +97,19 @@ async function whyMissing(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal
     () => undefined,
     (e: unknown) => e,
   );
-  if (errorName(err instanceof Error && err.cause ? err.cause : err) === 'NoSuchBucket') {
+  if (storeErrorOf(err)?.kind === 'no-bucket') {
     return new PreflightError(`bucket "${ref.bucket}" does not exist (NoSuchBucket); check the URL and --endpoint-url`);
   }
   return new PreflightError(`${formatS3Url(ref)} does not exist (NoSuchKey); check the key (and --endpoint-url)`);
+}
+
+/** The store's refusal to read `ref`, as a preflight failure (exit 3: nothing was read). */
+function refusal(err: unknown, ref: ObjectRef, store: ObjectStore): PreflightError | undefined {
+  const cause = storeErrorOf(err);
+  if (cause?.kind === 'not-s3') return notS3(cause, store, err);
+  if (cause?.kind === 'access') return new PreflightError(`access denied reading ${formatS3Url(ref)} (${cause.code}); the credentials need s3:GetObject (or are not valid: a HEAD request cannot tell)`, { cause: err });
+  if (cause?.kind === 'credentials') return new PreflightError(`the store does not accept these credentials (${cause.code}); check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or --profile`, { cause: err });
+  return undefined;
 }
 
 async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<string | undefined> {

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import { peerCredentials, type PeerCredentials } from '../native/process-control.js';
-import { takeFrame, WireError, type AnyMessage } from '../wire/frame-codec.js';
+import { encodeFrame, takeFrame, WireError, type AnyMessage } from '../wire/frame-codec.js';
 import { WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD } from '../wire/wire.generated.js';
 import { serveFile, type FileSessionDeps } from './file-session.js';
 import { answerRequest } from './request-session.js';
@@ -72,14 +72,18 @@ export class IngestServer {
     try {
       const creds = peerCredentials(socket);
       const refusal = (this.options.peerCheck ?? sameUid)(creds);
-      if (refusal) return this.refuse(socket, `refused a connection from pid ${creds.pid} (uid ${creds.uid}): ${refusal}`);
       // Not the default iterator: it destroys the socket at end of input, before the RESULT is sent.
       const input = socket.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
+      // Read the first frame even from a refused peer, to answer it EACCES (its open fails with that).
       const first = await this.firstFrame(socket, input);
-      if (!first) return;
+      if (!first) {
+        if (refusal) this.refuse(socket, `refused a connection from pid ${creds.pid} (uid ${creds.uid}): ${refusal}`);
+        return;
+      }
       const { message, rest } = first;
+      if (refusal) return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid} (uid ${creds.uid}): ${refusal}`);
       if (!tokenMatches(message, this.options.token)) {
-        return this.refuse(socket, `refused a ${message.name} from pid ${creds.pid}: wrong or missing token`);
+        return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid}: wrong or missing token`);
       }
       if (message.name === 'OPEN') {
         await serveFile(socket, input, rest, message.fields, this.options);
@@ -109,6 +113,17 @@ export class IngestServer {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Answers a refused request EACCES (the shim's open, rename, unlink or stat fails with it), then closes. */
+  private deny(socket: Socket, message: AnyMessage, why: string): void {
+    this.refusedCount++;
+    this.options.ctx.log.warn(why);
+    const err = constants.errno.EACCES;
+    const text = 'refused: not the run\'s user or token';
+    const reply = message.name === 'STAT' ? encodeFrame('STAT_REPLY', { err, size: 0, mtime_ns: 0, message: text }) : encodeFrame('REPLY', { err, message: text });
+    // Nothing more is read from a refused peer: once the answer is out, the connection goes.
+    socket.end(reply, () => socket.destroy());
   }
 
   private refuse(socket: Socket, why: string): void {

@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import { DisklessError } from '../errors.js';
+import { describeInvalidUtf8, escapeBytes } from '../util/utf8.js';
 
 const { EINVAL, ENAMETOOLONG, EILSEQ } = constants.errno;
 
@@ -22,7 +23,7 @@ export function objectKey(prefix: string, relPath: Buffer | string): string {
   try {
     path = typeof relPath === 'string' ? relPath : utf8.decode(relPath);
   } catch {
-    throw new KeyError(`the file name ${JSON.stringify(relPath.toString('latin1'))} is not valid UTF-8, which S3 keys must be`, EILSEQ);
+    throw new KeyError(`the file name "${escapeBytes(relPath as Buffer)}" ${describeInvalidUtf8(relPath as Buffer)}; S3 keys must be UTF-8`, EILSEQ);
   }
   if (path === '' || path.startsWith('/') || path.split('/').some((s) => s === '' || s === '.' || s === '..')) {
     throw new KeyError(`"${path}" is not a normalised relative path`, EINVAL);

@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { DisklessError, describeError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { encodeFrame, type AnyMessage } from '../wire/frame-codec.js';
+import { objectKey } from './object-key.js';
 import type { VirtualFiles } from './virtual-files.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -36,10 +37,11 @@ export async function answerRequest(message: AnyMessage, files: VirtualFiles, lo
       }
       case 'RENAME': {
         const from = pathOf(message.fields.from);
-        const to = message.fields.to;
         if (from === undefined) return encodeFrame('REPLY', { err: enoent, message: 'not a virtual file' });
-        await files.rename(from, to.toString());
-        log.debug(`renamed ${from} to ${to.toString()}`);
+        // A lossy decoding would let two different new names collide: objectKey refuses it with EILSEQ.
+        const to = pathOf(message.fields.to) ?? objectKey('', message.fields.to);
+        await files.rename(from, to);
+        log.debug(`renamed ${from} to ${to}`);
         return encodeFrame('REPLY', { err: 0, message: '' });
       }
       default:

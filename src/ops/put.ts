@@ -1,5 +1,9 @@
+import { ProducerError, UsageError } from '../errors.js';
+import { commandEnv } from '../process/child-env.js';
+import { resolveCommand } from '../process/command-check.js';
 import { startProducer } from '../process/producer.js';
 import { parseObjectUrl } from '../s3/s3-url.js';
+import { formatBytes } from '../util/size.js';
 import { uploadStream, type StreamUploadResult } from '../upload/stream-uploader.js';
 import { openSession } from './session.js';
 import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
@@ -12,6 +16,10 @@ export interface PutOptions extends UploadOptions {
   /** The bytes to store: a stream, a file descriptor (e.g. stdin), or a command whose stdout to store. */
   input: { stream: AsyncIterable<Uint8Array> } | { fd: number } | { command: readonly string[] };
   sha256?: boolean;
+  /** Store an empty input as an empty object (default: refuse it, it would replace a good backup with nothing). */
+  allowEmpty?: boolean;
+  /** Keep the AWS credential variables in the command's environment (default: removed; see child-env.ts). */
+  passAwsEnv?: boolean;
   onProgress?: (p: { bytesRead: number }) => void;
 }
 
@@ -22,14 +30,22 @@ export interface PutOptions extends UploadOptions {
 export async function put(options: PutOptions): Promise<StreamUploadResult> {
   const target = parseObjectUrl(options.url, 'target');
   const planned = planUpload(options);
+  if ('command' in options.input) {
+    // Like `run`: a command that cannot start is a usage error, found before anything is sent.
+    const file = options.input.command[0];
+    if (!file) throw new UsageError('no command given after --');
+    resolveCommand(file);
+  }
   const session = await openSession(options, planned.concurrency + 2);
   try {
     const ctx = await prepareUpload(session, options, planned, target);
     const plan = planned.plan;
     ctx.log.debug(`plan: ${plan.describe()}`);
 
-    const producer = 'command' in options.input ? startProducer(options.input.command) : undefined;
+    const producer = 'command' in options.input ? startProducer(options.input.command, { env: commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false }) }) : undefined;
     const input = options.input;
+    const limit = options.expectedSize;
+    let bytesRead = 0;
     const source = producer ? producer.output : 'stream' in input ? input.stream : { fd: (input as { fd: number }).fd };
     try {
       return await uploadStream(ctx, source, {
@@ -38,8 +54,20 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
         ...(options.settings ? { settings: options.settings } : {}),
         ...(options.sha256 ? { sha256: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        ...(producer ? { beforeCommit: () => producer.succeeded() } : {}),
+        onProgress: (p) => {
+          bytesRead = p.bytesRead;
+          if (limit !== undefined && p.bytesRead > limit) throw tooLong(limit);
+          options.onProgress?.(p);
+        },
+        beforeCommit: async () => {
+          await producer?.succeeded();
+          if (bytesRead === 0 && !options.allowEmpty) {
+            throw new ProducerError(
+              `the input was empty: nothing was stored at ${options.url} (an empty object could replace a good backup); ` +
+                'check the producer, or pass --allow-empty to store an empty object',
+            );
+          }
+        },
       });
     } catch (err) {
       // An upload that failed must not leave the command blocked on a pipe nobody reads.
@@ -51,4 +79,11 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
   } finally {
     session.close();
   }
+}
+
+function tooLong(limit: number): ProducerError {
+  return new ProducerError(
+    `the input is larger than --expected-size ${formatBytes(limit)} (${limit} bytes): nothing was stored; ` +
+      'give the real size, or leave --expected-size out for a stream of unknown length',
+  );
 }

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { InterruptedError, ProducerError, UploadError, describeError } from '../errors.js';
+import { InterruptedError, ProducerError, UploadError, UsageError, describeError } from '../errors.js';
 import { reapChild, setChildSubreaper } from '../native/process-control.js';
 import { checkInterposable } from '../process/command-check.js';
 import { descendants, processName } from '../process/descendants.js';
-import { shellQuote } from '../process/producer.js';
+import { commandEnv } from '../process/child-env.js';
+import { displayCommand } from '../process/producer.js';
+import { redactArgv } from '../util/redact.js';
 import { Capture, type CaptureOptions, type CaptureResult } from './capture.js';
 import { failureHints } from './tool-hints.js';
 
@@ -13,6 +15,8 @@ export interface RunOptions extends CaptureOptions {
   lingerMs?: number;
   /** After a file fails, how long the command may run on before it is stopped (default 5 s). */
   failureGraceMs?: number;
+  /** Keep the AWS credential variables in the command's environment (default: removed; see child-env.ts). */
+  passAwsEnv?: boolean;
 }
 
 /**
@@ -23,15 +27,15 @@ export interface RunOptions extends CaptureOptions {
  */
 export async function run(options: RunOptions): Promise<CaptureResult> {
   const [file, ...args] = options.command;
-  if (!file) throw new ProducerError('no command given after --');
+  if (!file) throw new UsageError('no command given after --');
   checkInterposable(file);
   const capture = await Capture.open(options);
   const { log } = capture.ctx;
-  const display = options.command.map(shellQuote).join(' ');
+  const display = displayCommand(options.command);
   try {
     // Descendants orphaned by the command are re-parented to us, so we can wait for and stop them.
     setChildSubreaper(true);
-    const child = spawn(file, args, { stdio: 'inherit', env: capture.env(process.env) });
+    const child = spawn(file, args, { stdio: 'inherit', env: capture.env(commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false })) });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -79,7 +83,7 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
         { hints: failureHints(options.command) },
       );
     }
-    return await capture.commit({ mode: 'run', command: [...options.command], exitStatus: 0 });
+    return await capture.commit({ mode: 'run', command: redactArgv(options.command), exitStatus: 0 });
   } catch (err) {
     await capture.discard();
     throw err;

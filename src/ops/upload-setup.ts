@@ -1,4 +1,4 @@
-import { checkWritable } from '../preflight.js';
+import { checkStateDir, checkWritable } from '../preflight.js';
 import { abortLeftovers } from '../upload/leftovers.js';
 import { MemoryBudget } from '../upload/memory-budget.js';
 import type { ObjectRef, WriteSettings } from '../upload/object-store.js';
@@ -28,10 +28,12 @@ export interface PlannedUpload {
   concurrency: number;
 }
 
-/** Checks the part and memory settings; throws a UsageError before anything is sent. */
+/** Checks the part and memory settings and the state directory; throws a UsageError before anything is sent. */
 export function planUpload(options: UploadOptions): PlannedUpload {
   const memory = options.memory ?? DEFAULT_MEMORY_BUDGET;
-  return { plan: planParts({ ...options, memoryBudget: memory }), memory, concurrency: options.concurrency ?? DEFAULT_CONCURRENCY };
+  const plan = planParts({ ...options, memoryBudget: memory });
+  checkStateDir(journalDir(options.stateDir ?? defaultStateDir()), options.stateDir);
+  return { plan, memory, concurrency: options.concurrency ?? DEFAULT_CONCURRENCY };
 }
 
 /**

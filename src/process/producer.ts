@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { ProducerError } from '../errors.js';
 import { rawPipe } from '../native/process-control.js';
+import { redactArgv } from '../util/redact.js';
 
 export interface ProducerExit {
   code: number | null;
@@ -37,7 +38,7 @@ export function startProducer(argv: readonly string[], options: { env?: NodeJS.P
   } finally {
     closeSync(writeFd); // the child has its copy: EOF comes when it (and its children) close theirs
   }
-  const display = argv.map(shellQuote).join(' ');
+  const display = displayCommand(argv);
   let spawnError: NodeJS.ErrnoException | undefined;
   const exited = new Promise<ProducerExit>((resolve) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
@@ -85,4 +86,9 @@ function describeSpawnError(file: string, err: NodeJS.ErrnoException): ProducerE
 /** Quotes an argument the way a shell would need it, for messages: `sh -c 'exit 3'`. */
 export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command line for messages: quoted as a shell needs it, passwords replaced by *** (util/redact.ts). */
+export function displayCommand(argv: readonly string[]): string {
+  return redactArgv(argv).map(shellQuote).join(' ');
 }

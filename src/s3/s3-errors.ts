@@ -1,4 +1,5 @@
-/** Reading errors of the AWS SDK and of the network: which ones a retry may cure. */
+/** The AWS SDK's and the network's errors, mapped once to StoreError (src/store-error.ts). */
+import { StoreError, kindOfCode } from '../store-error.js';
 
 interface SdkLikeError {
   name?: string;
@@ -6,25 +7,11 @@ interface SdkLikeError {
   Code?: string;
   message?: string;
   $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
+  $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
   cause?: unknown;
 }
 
-const RETRYABLE_NAMES = new Set([
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'InternalError',
-  'ServiceUnavailable',
-  'BadDigest', // the bytes were damaged on the way: sending them again is the cure
-  'IncompleteBody',
-]);
-
-const RETRYABLE_CODES = new Set([
+const RETRYABLE_NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
@@ -36,33 +23,52 @@ const RETRYABLE_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+const BODYLESS_CODES: Record<number, string> = { 301: 'PermanentRedirect', 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound' };
+
 export function httpStatus(err: unknown): number | undefined {
+  if (StoreError.is(err)) return err.status;
   return (err as SdkLikeError | undefined)?.$metadata?.httpStatusCode;
 }
 
-export function errorName(err: unknown): string {
+/**
+ * The StoreError for anything a request through the SDK threw. An abort (the caller's signal)
+ * is passed through unchanged, as are errors that already are StoreErrors.
+ */
+export function toStoreError(err: unknown): unknown {
+  if (StoreError.is(err)) return err;
   const e = err as SdkLikeError | undefined;
-  return e?.name ?? e?.Code ?? e?.code ?? 'Error';
-}
-
-/** true for throttling, 5xx, timeouts and connection failures; false for the caller's mistakes. */
-export function isRetryable(err: unknown): boolean {
-  for (let cur = err as SdkLikeError | undefined, depth = 0; cur && depth < 4; depth++) {
-    if (cur.name && RETRYABLE_NAMES.has(cur.name)) return true;
-    if (cur.code && RETRYABLE_CODES.has(cur.code)) return true;
-    const status = cur.$metadata?.httpStatusCode;
-    if (status !== undefined) return status >= 500 || status === 429 || status === 408;
-    if (/socket hang up|ECONNRESET|ECONNREFUSED/i.test(cur.message ?? '')) return true;
+  if (!e || typeof e !== 'object') return new StoreError('rejected', 'Error', String(err));
+  if (e.name === 'AbortError') return err;
+  const status = e.$metadata?.httpStatusCode;
+  let name = e.name && e.name !== 'Error' ? e.name : (e.Code ?? e.code ?? 'Error');
+  // A HEAD's error has no body, so no code: name it after its status.
+  if (status !== undefined && /^(Unknown|UnknownError|Error)$/.test(name)) name = BODYLESS_CODES[status] ?? `HTTP${status}`;
+  const message = e.message && e.message !== 'UnknownError' ? e.message : '';
+  if (status !== undefined && speaksNoS3(e)) {
+    return new StoreError('not-s3', 'NotS3', `the answer is not S3's XML (${firstLine(message) || contentType(e) || 'unreadable'})`, {
+      status,
+      cause: err,
+    });
+  }
+  // Network failures have no status; their code may sit on a cause.
+  for (let cur: SdkLikeError | undefined = e, depth = 0; cur && status === undefined && depth < 4; depth++) {
+    if (cur.code && RETRYABLE_NETWORK_CODES.has(cur.code)) return new StoreError('retryable', cur.code, message || cur.code, { cause: err });
+    if (/socket hang up|ECONNRESET|ECONNREFUSED/i.test(cur.message ?? '')) return new StoreError('retryable', name, message, { cause: err });
     cur = cur.cause as SdkLikeError | undefined;
   }
-  return false;
+  return new StoreError(kindOfCode(name, status), name, message, { ...(status !== undefined ? { status } : {}), cause: err });
 }
 
-/** One line naming the S3 error, e.g. `NoSuchBucket (404): The specified bucket does not exist`. */
-export function describeS3Error(err: unknown): string {
-  const e = err as SdkLikeError | undefined;
-  const status = httpStatus(err);
-  const name = errorName(err);
-  const msg = e?.message && e.message !== name && e.message !== 'UnknownError' ? `: ${e.message}` : '';
-  return `${name}${status ? ` (${status})` : ''}${msg}`;
+/** An HTTP answer that is not S3: HTML instead of XML, or XML the SDK cannot parse. */
+function speaksNoS3(e: SdkLikeError): boolean {
+  if (/XML parse error|Deserialization error|Expected closing tag|char '.' is not expected/i.test(e.message ?? '')) return true;
+  return /^text\/html/i.test(contentType(e));
+}
+
+function contentType(e: SdkLikeError): string {
+  return e.$response?.headers?.['content-type'] ?? '';
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.trim();
 }

@@ -26,9 +26,10 @@ import type {
   UploadPartRequest,
   WriteSettings,
 } from '../upload/object-store.js';
-import { httpStatus } from './s3-errors.js';
+import { StoreError } from '../store-error.js';
+import { toStoreError } from './s3-errors.js';
 
-/** ObjectStore over the AWS SDK: the only module that sends S3 commands. */
+/** ObjectStore over the AWS SDK: the only module that sends S3 commands; every failure is a StoreError (s3-errors.ts). */
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly client: S3Client,
@@ -36,7 +37,7 @@ export class S3ObjectStore implements ObjectStore {
   ) {}
 
   async putObject(req: PutRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
-    const out = await this.client.send(
+    const out = await mapped(this.client.send(
       new PutObjectCommand({
         Bucket: req.bucket,
         Key: req.key,
@@ -46,21 +47,21 @@ export class S3ObjectStore implements ObjectStore {
         ...writeParams(req.settings),
       }),
       { abortSignal: opts.signal },
-    );
+    ));
     return { etag: unquote(out.ETag) };
   }
 
   async createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts: RequestOptions = {}): Promise<string> {
-    const out = await this.client.send(
+    const out = await mapped(this.client.send(
       new CreateMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, ...writeParams(settings) }),
       { abortSignal: opts.signal },
-    );
+    ));
     if (!out.UploadId) throw new Error(`CreateMultipartUpload for ${ref.key} returned no UploadId`);
     return out.UploadId;
   }
 
   async uploadPart(req: UploadPartRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
-    const out = await this.client.send(
+    const out = await mapped(this.client.send(
       new UploadPartCommand({
         Bucket: req.bucket,
         Key: req.key,
@@ -71,12 +72,12 @@ export class S3ObjectStore implements ObjectStore {
         ContentMD5: req.contentMd5,
       }),
       { abortSignal: opts.signal },
-    );
+    ));
     return { etag: unquote(out.ETag) };
   }
 
   async completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts: RequestOptions = {}): Promise<void> {
-    await this.client.send(
+    await mapped(this.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: ref.bucket,
         Key: ref.key,
@@ -84,26 +85,26 @@ export class S3ObjectStore implements ObjectStore {
         MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
       }),
       { abortSignal: opts.signal },
-    );
+    ));
   }
 
   async abortMultipartUpload(ref: ObjectRef, uploadId: string, opts: RequestOptions = {}): Promise<void> {
     try {
-      await this.client.send(
+      await mapped(this.client.send(
         new AbortMultipartUploadCommand({ Bucket: ref.bucket, Key: ref.key, UploadId: uploadId }),
         { abortSignal: opts.signal },
-      );
+      ));
     } catch (err) {
-      if (httpStatus(err) === 404) return; // already gone: that is what we wanted
+      if (StoreError.is(err) && err.status === 404) return; // already gone: that is what we wanted
       throw err;
     }
   }
 
   async headObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<ObjectHead | undefined> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }), {
+      const out = await mapped(this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }), {
         abortSignal: opts.signal,
-      });
+      }));
       return {
         size: out.ContentLength ?? 0,
         etag: unquote(out.ETag),
@@ -111,7 +112,7 @@ export class S3ObjectStore implements ObjectStore {
         ...(out.ServerSideEncryption ? { sse: out.ServerSideEncryption } : {}),
       };
     } catch (err) {
-      if (httpStatus(err) === 404) return undefined;
+      if (StoreError.is(err) && err.kind === 'not-found') return undefined;
       throw err;
     }
   }
@@ -121,7 +122,7 @@ export class S3ObjectStore implements ObjectStore {
     opts: RequestOptions & { start?: number; ifMatch?: string } = {},
   ): Promise<GetResult | undefined> {
     try {
-      const out = await this.client.send(
+      const out = await mapped(this.client.send(
         new GetObjectCommand({
           Bucket: ref.bucket,
           Key: ref.key,
@@ -129,26 +130,26 @@ export class S3ObjectStore implements ObjectStore {
           ...(opts.ifMatch ? { IfMatch: `"${opts.ifMatch}"` } : {}),
         }),
         { abortSignal: opts.signal },
-      );
+      ));
       if (!out.Body) throw new Error(`GetObject ${ref.key} returned no body`);
       return {
-        body: out.Body as AsyncIterable<Uint8Array>,
+        body: mappedBody(out.Body as AsyncIterable<Uint8Array>),
         size: out.ContentLength ?? 0,
         etag: unquote(out.ETag),
       };
     } catch (err) {
-      if (httpStatus(err) === 404 && (err as { name?: string }).name === 'NoSuchKey') return undefined;
+      if (StoreError.is(err) && err.code === 'NoSuchKey') return undefined;
       throw err;
     }
   }
 
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: opts.signal });
+    await mapped(this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: opts.signal }));
   }
 
   async copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts: RequestOptions = {}): Promise<{ etag: string }> {
     const { metadata: _ignored, ...rest } = settings;
-    const out = await this.client.send(
+    const out = await mapped(this.client.send(
       new CopyObjectCommand({
         Bucket: to.bucket,
         Key: to.key,
@@ -157,7 +158,7 @@ export class S3ObjectStore implements ObjectStore {
         ...writeParams(rest),
       }),
       { abortSignal: opts.signal },
-    );
+    ));
     return { etag: unquote(out.CopyObjectResult?.ETag) };
   }
 
@@ -166,7 +167,7 @@ export class S3ObjectStore implements ObjectStore {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      const out = await this.client.send(
+      const out = await mapped(this.client.send(
         new ListMultipartUploadsCommand({
           Bucket: bucket,
           ...(prefix ? { Prefix: prefix } : {}),
@@ -174,7 +175,7 @@ export class S3ObjectStore implements ObjectStore {
           ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
         }),
         { abortSignal: opts.signal },
-      );
+      ));
       for (const u of out.Uploads ?? []) {
         if (u.Key && u.UploadId) {
           uploads.push({ bucket, key: u.Key, uploadId: u.UploadId, ...(u.Initiated ? { initiated: u.Initiated } : {}) });
@@ -204,4 +205,20 @@ function writeParams(s: WriteSettings) {
 
 function unquote(etag: string | undefined): string {
   return (etag ?? '').replace(/^"|"$/g, '');
+}
+
+/** The request's failure as a StoreError: no SDK error shape leaves this module. */
+function mapped<T>(request: Promise<T>): Promise<T> {
+  return request.catch((err: unknown) => {
+    throw toStoreError(err);
+  });
+}
+
+/** A response body whose read errors (a connection cut mid-way) are StoreErrors too. */
+async function* mappedBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw toStoreError(err);
+  }
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRetryable, describeS3Error } from '../s3/s3-errors.js';
+import { describeStoreError as describeS3Error, isRetryable } from '../store-error.js';
 import { DisklessError, UploadError } from '../errors.js';
 
 export interface RetryPolicy {

@@ -50,8 +50,8 @@ describe('put and get against Ceph RGW', () => {
     expect(put.stderr).toMatch(/in 1 object, 2 parts/);
   });
 
-  it('stores an empty stream as an empty object', async () => {
-    const { put } = await roundTrip(0, 'edge/empty');
+  it('stores an empty stream as an empty object with --allow-empty', async () => {
+    const { put } = await roundTrip(0, 'edge/empty', ['--allow-empty']);
     expect(put.stderr).toMatch(/0 B \(0 bytes\) in 1 object, 1 part/);
   });
 

@@ -11,14 +11,12 @@ import type {
   UploadPartRequest,
   WriteSettings,
 } from '../../src/upload/object-store.js';
+import { StoreError, kindOfCode } from '../../src/store-error.js';
 
-/** An error shaped like the SDK's, so classification code sees what it sees in production. */
-export class FakeS3Error extends Error {
-  readonly $metadata: { httpStatusCode: number };
-  constructor(name: string, status: number, message = name) {
-    super(message);
-    this.name = name;
-    this.$metadata = { httpStatusCode: status };
+/** A store error with an S3 error code, as S3ObjectStore throws it (classified by the same table). */
+export class FakeS3Error extends StoreError {
+  constructor(code: string, status: number, message = code) {
+    super(kindOfCode(code, status), code, message, { status });
   }
 }
 

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { UploadError } from '../../errors.js';
 import { gc } from '../../ops/gc.js';
 import { formatS3Url } from '../../s3/s3-url.js';
@@ -21,7 +21,11 @@ export function gcCommand(_ctx: CommandContext): Command {
         'A bucket lifecycle rule (AbortIncompleteMultipartUpload) does the same on the server side.',
     )
     .argument('<url>', 's3://BUCKET or s3://BUCKET/PREFIX')
-    .option('--older-than <duration>', 'only uploads started longer ago, e.g. 30m, 24h, 7d, 0', (t) => parseDuration(t, '--older-than'), 86_400_000)
+    .addOption(
+      new Option('--older-than <duration>', 'only uploads started longer ago, e.g. 30m, 24h, 7d, 0')
+        .argParser((t) => parseDuration(t, '--older-than'))
+        .default(86_400_000, '24h'),
+    )
     .option('--dry-run', 'list what would be aborted, abort nothing')
     .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)');
   addConnectionOptions(cmd);

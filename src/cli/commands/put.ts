@@ -12,6 +12,8 @@ interface PutFlags extends ConnectionFlags, UploadFlags {
   expectedSize?: number;
   sha256?: boolean;
   contentType?: string;
+  allowEmpty?: boolean;
+  passAwsEnv?: boolean;
 }
 
 export function putCommand(ctx: CommandContext): Command {
@@ -27,7 +29,9 @@ export function putCommand(ctx: CommandContext): Command {
     .argument('[command...]', 'command whose stdout to store (after --)')
     .option('--expected-size <size>', 'expected stream size: picks a part size that fits one object', size('--expected-size'))
     .option('--sha256', 'also compute a SHA-256 of the whole stream')
-    .option('--content-type <type>', 'Content-Type of the object');
+    .option('--content-type <type>', 'Content-Type of the object')
+    .option('--allow-empty', 'store an empty input as an empty object (default: refuse it, exit 5)')
+    .option('--pass-aws-env', 'keep the AWS credential variables in the command\'s environment (default: removed)');
   addUploadOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, command: string[], flags: PutFlags) => {
@@ -46,6 +50,8 @@ export function putCommand(ctx: CommandContext): Command {
       input: command.length > 0 ? { command } : stdinSource(),
       ...(flags.expectedSize !== undefined ? { expectedSize: flags.expectedSize } : {}),
       ...(flags.sha256 ? { sha256: true } : {}),
+      ...(flags.allowEmpty ? { allowEmpty: true } : {}),
+      ...(flags.passAwsEnv ? { passAwsEnv: true } : {}),
       settings: { ...upload.settings, ...(flags.contentType ? { contentType: flags.contentType } : {}) },
       signal: ctx.signal,
     });

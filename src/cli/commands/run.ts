@@ -8,6 +8,7 @@ import type { CommandContext } from '../program.js';
 
 interface RunFlags extends CaptureFlags {
   linger: number;
+  passAwsEnv?: boolean;
 }
 
 export function runCommand(ctx: CommandContext): Command {
@@ -23,7 +24,8 @@ export function runCommand(ctx: CommandContext): Command {
     .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/')
     .requiredOption('--dir <dir>', 'the directory the program writes to (empty or absent)')
     .argument('<command...>', 'the program and its arguments (after --)')
-    .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60);
+    .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60)
+    .option('--pass-aws-env', 'keep the AWS credential variables in the command\'s environment (default: removed)');
   addCaptureOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (command: string[], flags: RunFlags) => {
@@ -31,7 +33,7 @@ export function runCommand(ctx: CommandContext): Command {
       throw new UsageError(`put -- before the command: diskless run --to ${flags.to} --dir ${flags.dir} -- ${command.join(' ')}`);
     }
     const log = loggerFor(flags);
-    const result = await run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, signal: ctx.signal });
+    const result = await run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal });
     log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);
   });
 }

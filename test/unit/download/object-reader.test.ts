@@ -1,5 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { StoreError } from '../../../src/store-error.js';
 import { downloadObject } from '../../../src/download/object-reader.js';
 import { chainIndexKey } from '../../../src/upload/chain.js';
 import { planParts } from '../../../src/upload/part-planner.js';
@@ -66,7 +67,7 @@ describe('downloadObject', () => {
         ...res,
         body: (async function* () {
           for await (const c of whole) yield c.subarray(0, 1000);
-          throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+          throw new StoreError('retryable', 'ECONNRESET', 'read ECONNRESET');
         })(),
       };
     };

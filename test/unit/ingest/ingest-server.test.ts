@@ -10,7 +10,7 @@ import { collect, pseudoRandom, testContext } from '../../support/uploader.js';
 import { connectTo, readFrame, request, writeFile } from '../../support/wire-client.js';
 
 const token = 'a'.repeat(64);
-const { EPERM, EIO, ENOENT, EINVAL, EBUSY } = constants.errno;
+const { EPERM, EIO, ENOENT, EINVAL, EBUSY, EACCES } = constants.errno;
 const O_WRONLY_CREAT_TRUNC = 0o1101;
 const O_APPEND = 0o2000;
 
@@ -49,19 +49,20 @@ describe('the ingest server', () => {
     expect(store.data('bkt', 'run/db/table.sql')?.equals(data)).toBe(true);
   });
 
-  it('refuses a peer without the run token and keeps serving others', async () => {
+  it('refuses a peer without the run token with EACCES and keeps serving others', async () => {
     const { server, store } = await start();
     const { reply } = await writeFile(server.socketPath, 'b'.repeat(64), 'x', Buffer.from('x'));
-    expect(reply).toBeUndefined();
+    expect(reply?.fields).toMatchObject({ err: EACCES });
     expect(server.refused).toBe(1);
     await writeFile(server.socketPath, token, 'y', Buffer.from('y'));
     expect(store.keys('bkt')).toEqual(['run/y']);
   });
 
-  it('refuses a peer the peer check rejects (another uid)', async () => {
-    const { server } = await start(undefined, { peerCheck: () => 'another uid' });
+  it('refuses a peer the peer check rejects (another uid) with EACCES', async () => {
+    const { server, store } = await start(undefined, { peerCheck: () => 'another uid' });
     const { reply } = await writeFile(server.socketPath, token, 'x', Buffer.from('x'));
-    expect(reply).toBeUndefined();
+    expect(reply?.fields).toMatchObject({ err: EACCES });
+    expect(store.keys('bkt')).toEqual([]);
     expect(server.refused).toBe(1);
   });
 
@@ -143,6 +144,14 @@ describe('the ingest server', () => {
     expect(reply?.fields).toMatchObject({ err: 0 });
     expect(store.keys('bkt')).toEqual(['run/metadata']);
     expect(files.list().map((f) => f.path)).toEqual(['metadata']);
+  });
+
+  it('refuses a rename to a name that is not UTF-8 with EILSEQ, instead of a lossy name', async () => {
+    const { server, store } = await start();
+    await writeFile(server.socketPath, token, 'a', Buffer.from('A'));
+    const reply = await request(server.socketPath, 'RENAME', { token, from: 'a', to: Buffer.from([0x6e, 0xff]) });
+    expect(reply?.fields).toMatchObject({ err: constants.errno.EILSEQ });
+    expect(store.keys('bkt')).toEqual(['run/a']);
   });
 
   it('answers stat with the size of a stored file, and ENOENT after unlink', async () => {

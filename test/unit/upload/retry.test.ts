@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UploadError } from '../../../src/errors.js';
 import { withRetry } from '../../../src/upload/retry.js';
+import { StoreError } from '../../../src/store-error.js';
 import { FakeS3Error } from '../../fakes/memory-object-store.js';
 
 const fast = { retryForMs: 1_000, baseDelayMs: 1, maxDelayMs: 5 };
@@ -11,8 +12,8 @@ describe('withRetry', () => {
       new FakeS3Error('SlowDown', 503),
       new FakeS3Error('BadDigest', 400),
       new FakeS3Error('InternalError', 500),
-      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
-      Object.assign(new Error('socket timed out'), { name: 'TimeoutError' }),
+      new StoreError('retryable', 'ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9'),
+      new StoreError('retryable', 'TimeoutError', 'socket timed out'),
     ];
     let calls = 0;
     const result = await withRetry(

@@ -35,8 +35,28 @@ describe('parseS3Url', () => {
 
   it('rejects what is not an S3 URL or has no valid bucket, naming the expected form', () => {
     expect(() => parseS3Url('https://x/y', 'target')).toThrow('target "https://x/y" is not an S3 URL; write it as s3://BUCKET/KEY');
-    expect(() => parseS3Url('s3:///key')).toThrow(/no valid bucket name/);
+    expect(() => parseS3Url('s3:///key')).toThrow(/invalid bucket name ""/);
     expect(() => parseS3Url('s3://abc/' + 'k'.repeat(1025))).toThrow(/1024 bytes/);
+  });
+
+  it('applies S3\'s bucket rule locally: 3-63 lowercase letters, digits, dots and dashes', () => {
+    expect(parseS3Url('s3://a.b-9/k').bucket).toBe('a.b-9');
+    expect(parseS3Url(`s3://${'a'.repeat(63)}/k`).bucket).toHaveLength(63);
+    expect(() => parseS3Url('s3://ab/k')).toThrow(/invalid bucket name "ab" \(2 characters, fewer than 3\)/);
+    expect(() => parseS3Url(`s3://${'a'.repeat(64)}/k`)).toThrow(/64 characters, more than 63/);
+    expect(() => parseS3Url('s3://Backups/k')).toThrow(/uppercase letters/);
+    expect(() => parseS3Url('s3://my_bucket/k')).toThrow(/the character "_"/);
+    expect(() => parseS3Url('s3://-abc/k')).toThrow(/begin and end with a letter or digit/);
+    expect(() => parseS3Url('s3://a..b/k')).toThrow(/two dots in a row/);
+    expect(() => parseS3Url('s3://10.0.0.1/k')).toThrow(/IP address/);
+  });
+
+  it('rejects control characters and non-UTF-8 bytes in keys, naming the character', () => {
+    expect(() => parseS3Url('s3://bkt/a\nb')).toThrow(/control character 0x0a \(newline\) at character 2/);
+    expect(() => parseS3Url('s3://bkt/a\u0001')).toThrow(/control character 0x01 at character 2/);
+    expect(() => parseS3Url('s3://bkt/n\ufffd')).toThrow(/not valid UTF-8 at character 2/);
+    // The message itself stays on one line.
+    expect(() => parseS3Url('s3://bkt/a\nb')).toThrow(/"a\\x0ab"/);
   });
 
   it('requires an object key where an object is meant', () => {
