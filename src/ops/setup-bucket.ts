@@ -10,7 +10,7 @@ import {
   type ObjectLockState,
   type VersioningState,
 } from '../s3/bucket-config.js';
-import { describeS3Error, errorName } from '../s3/s3-errors.js';
+import { StoreError, describeStoreError as describeS3Error } from '../store-error.js';
 import { parseS3Url } from '../s3/s3-url.js';
 import { withRetry } from '../upload/retry.js';
 import { mergeRules, wantedRules, type BucketWishes } from './bucket-rules.js';
@@ -113,8 +113,9 @@ async function write(session: Session, bucket: string, what: string, fn: () => P
 }
 
 function refusal(err: unknown, bucket: string, what: string): PreflightError {
-  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
-  const name = errorName(cause);
+  // The store's error itself, or the one a retry gave up on.
+  const cause = StoreError.is(err) ? err : err instanceof Error && StoreError.is(err.cause) ? err.cause : err;
+  const name = StoreError.is(cause) ? cause.code : '';
   if (name === 'NoSuchBucket') return new PreflightError(`bucket "${bucket}" does not exist (NoSuchBucket); create it or fix the URL`, { cause: err });
   if (name === 'AccessDenied') {
     return new PreflightError(

@@ -8,7 +8,8 @@ import {
   type LifecycleRule as SdkLifecycleRule,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { errorName, httpStatus } from './s3-errors.js';
+import { StoreError } from '../store-error.js';
+import { toStoreError } from './s3-errors.js';
 
 /**
  * A bucket's lifecycle rule in S3's own JSON shape (as `aws s3api put-bucket-lifecycle-configuration` takes it), so
@@ -40,26 +41,27 @@ export async function getLifecycleRules(client: S3Client, bucket: string): Promi
     const out = await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
     return (out.Rules ?? []).map((r) => stripUndefined(r) as LifecycleRule);
   } catch (err) {
-    if (errorName(err) === 'NoSuchLifecycleConfiguration') return [];
-    throw err;
+    const e = toStoreError(err);
+    if (StoreError.is(e) && e.code === 'NoSuchLifecycleConfiguration') return [];
+    throw e;
   }
 }
 
 /** Replaces the bucket's whole lifecycle configuration with `rules` (S3 has no per-rule update). */
 export async function putLifecycleRules(client: S3Client, bucket: string, rules: LifecycleRule[]): Promise<void> {
   // The SDK adds the integrity header S3 requires here (a CRC32 of the small XML body; RGW accepts it).
-  await client.send(
-    new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules as SdkLifecycleRule[] } }),
-  );
+  await client
+    .send(new PutBucketLifecycleConfigurationCommand({ Bucket: bucket, LifecycleConfiguration: { Rules: rules as SdkLifecycleRule[] } }))
+    .catch(rethrow);
 }
 
 export async function getVersioning(client: S3Client, bucket: string): Promise<VersioningState> {
-  const out = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+  const out = await client.send(new GetBucketVersioningCommand({ Bucket: bucket })).catch(rethrow);
   return out.Status === 'Enabled' || out.Status === 'Suspended' ? out.Status : 'Off';
 }
 
 export async function enableVersioning(client: S3Client, bucket: string): Promise<void> {
-  await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } })).catch(rethrow);
 }
 
 export async function getObjectLock(client: S3Client, bucket: string): Promise<ObjectLockState> {
@@ -74,8 +76,9 @@ export async function getObjectLock(client: S3Client, bucket: string): Promise<O
     };
   } catch (err) {
     // AWS: ObjectLockConfigurationNotFoundError; some stores answer 404 with another name.
-    if (errorName(err) === 'ObjectLockConfigurationNotFoundError' || httpStatus(err) === 404) return { enabled: false };
-    throw err;
+    const e = toStoreError(err);
+    if (StoreError.is(e) && (e.code === 'ObjectLockConfigurationNotFoundError' || e.status === 404)) return { enabled: false };
+    throw e;
   }
 }
 
@@ -90,7 +93,12 @@ export async function putObjectLockDefault(
       ObjectLockEnabled: 'Enabled',
       Rule: { DefaultRetention: { Mode: retention.mode, Days: retention.days } },
     },
-  }));
+  })).catch(rethrow);
+}
+
+/** Every failure leaves this module as a StoreError (src/store-error.ts). */
+function rethrow(err: unknown): never {
+  throw toStoreError(err);
 }
 
 function stripUndefined(value: unknown): unknown {

@@ -1,5 +1,6 @@
 import { HeadObjectCommand, ListBucketsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { describeS3Error, errorName, httpStatus } from './s3-errors.js';
+import { StoreError, describeStoreError } from '../store-error.js';
+import { toStoreError } from './s3-errors.js';
 
 /** What an S3 request told about the store: answered, refused with an S3 error, or not S3 at all. */
 export type ServiceAnswer =
@@ -23,8 +24,11 @@ export async function probeService(client: S3Client): Promise<ServiceAnswer> {
  * store keeps S3's additional checksums (AWS, newer Ceph), false when it ignores them (Ceph 16, Swift).
  */
 export async function probeAdditionalChecksums(client: S3Client, bucket: string, key: string, body: Buffer): Promise<{ etag: string; kept: boolean }> {
-  const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ChecksumAlgorithm: 'CRC32C' }));
-  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+  const rethrow = (err: unknown): never => {
+    throw toStoreError(err);
+  };
+  const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ChecksumAlgorithm: 'CRC32C' })).catch(rethrow);
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' })).catch(rethrow);
   return { etag: (put.ETag ?? head.ETag ?? '').replace(/"/g, ''), kept: typeof head.ChecksumCRC32C === 'string' && head.ChecksumCRC32C !== '' };
 }
 
@@ -34,17 +38,13 @@ export function s3ErrorOf(err: unknown): { name: string; status?: number; descri
   return a.kind === 's3-error' ? { name: a.name, ...(a.status !== undefined ? { status: a.status } : {}), description: a.description } : undefined;
 }
 
-function classify(err: unknown): ServiceAnswer {
-  const name = errorName(err);
-  const status = httpStatus(err);
-  const description = describeS3Error(err);
-  // The SDK could not read the answer as S3's XML: an HTML page, a JSON API, a plain web server.
-  const message = (err as Error | undefined)?.message ?? '';
-  if (/Deserialization|char '.*' is not expected|Unexpected token|non-whitespace|XML/i.test(`${name} ${message}`)) {
-    const first = message.split('\n')[0]!.replace(/^@aws-sdk /, '').slice(0, 120);
-    return { kind: 'not-s3', description: `HTTP ${status ?? '?'}, not S3's XML: ${first}` };
+function classify(raw: unknown): ServiceAnswer {
+  const err = toStoreError(raw);
+  const description = describeStoreError(err);
+  if (!StoreError.is(err)) return { kind: 'unreachable', description };
+  if (err.kind === 'not-s3' || (err.status !== undefined && /^(HTTP\d+|Error|UnknownError)$/.test(err.code)) || err.status === 501 || err.status === 405) {
+    return { kind: 'not-s3', description: `HTTP ${err.status ?? '?'}, ${err.message}` };
   }
-  if (status === undefined) return { kind: 'unreachable', description };
-  if (name === 'UnknownError' || name === 'Error' || status === 501 || status === 405) return { kind: 'not-s3', description };
-  return { kind: 's3-error', name, status, description };
+  if (err.status === undefined) return { kind: 'unreachable', description };
+  return { kind: 's3-error', name: err.code, status: err.status, description };
 }

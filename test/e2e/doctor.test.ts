@@ -42,7 +42,7 @@ describe('diskless doctor', () => {
     const started = Date.now();
     const r = await doctor(['--endpoint-url', `http://127.0.0.1:${(web.address() as AddressInfo).port}`]);
     expect(r.code).toBe(3);
-    expect(r.stdout!.toString()).toMatch(/✘ service: .* answers, but does not speak S3 \(HTTP 200, not S3's XML/);
+    expect(r.stdout!.toString()).toMatch(/✘ service: .* answers, but does not speak S3 \(HTTP 200, the answer is not S3's XML/);
     expect(r.stderr).toMatch(/point --endpoint-url at the S3 API of the store/);
     expect(Date.now() - started).toBeLessThan(10_000);
   });
