@@ -3,7 +3,7 @@
 // compared with the tree at snapshot time (test/uml/fingerprint.sh: xattrs, ACLs, owners, modes, hardlinks, symlinks,
 // FIFO, contents); a writer keeps writing during the backup (test/uml/live-writer.sh) and a marker written after the
 // snapshot must be absent. Every filesystem is thawed and unmounted in teardown, whatever happened.
-// The LVM method needs device-mapper, which this kernel lacks: see snapshot-lvm.test.ts (User-Mode Linux).
+// The LVM method needs device-mapper, which this kernel lacks: see snapshot-lvm.test.ts (a User-Mode Linux or QEMU TCG guest).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fills DIR with what a backup must carry intact: xattrs (user.*, trusted.*), POSIX ACLs (access and default), a hardlink,
 # a symlink and a dangling one, a FIFO, a suid file owned by 1000:1000, a file owned by 1234:5678, a sparse file with data
-# in the middle, an old mtime. Used on the host (btrfs/fsfreeze/none tests) and inside the UML guest (LVM test).
+# in the middle, an old mtime. Used on the host (btrfs/fsfreeze/none tests) and inside the LVM test's guest (UML or QEMU TCG).
 # Usage: populate-tree.sh DIR [RANDOM_MB]   (needs root, acl, attr; RANDOM_MB default 3)
 set -eu
 d=$1; mb=${2:-3}

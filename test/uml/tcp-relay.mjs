@@ -1,6 +1,6 @@
 // Forwards TCP connections from LISTEN_HOST:PORT to TARGET_HOST:PORT. Runs inside the test's own network namespace,
-// where the private RGW listens on 127.0.0.1 (rgw-up.sh binds loopback only) and the UML guest reaches it through the
-// namespace's tap device. Usage: node tcp-relay.mjs LISTEN_HOST:PORT TARGET_HOST:PORT
+// where the private RGW listens on 127.0.0.1 (rgw-up.sh binds loopback only) and the LVM guest (UML or QEMU TCG)
+// reaches it through the namespace's tap device. Usage: node tcp-relay.mjs LISTEN_HOST:PORT TARGET_HOST:PORT
 import { createServer, connect } from 'node:net';
 
 const [listen, target] = process.argv.slice(2).map((a) => {
