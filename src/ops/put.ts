@@ -1,3 +1,4 @@
+import { storePutManifest } from '../manifest/put-manifest.js';
 import { startProducer } from '../process/producer.js';
 import { parseObjectUrl } from '../s3/s3-url.js';
 import { uploadStream, type StreamUploadResult } from '../upload/stream-uploader.js';
@@ -20,6 +21,7 @@ export interface PutOptions extends UploadOptions {
  * (or a chain), and commits only if the input ended cleanly and the command (if any) exited 0.
  */
 export async function put(options: PutOptions): Promise<StreamUploadResult> {
+  const startedAt = new Date();
   const target = parseObjectUrl(options.url, 'target');
   const planned = planUpload(options);
   const session = await openSession(options, planned.concurrency + 2);
@@ -32,7 +34,7 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
     const input = options.input;
     const source = producer ? producer.output : 'stream' in input ? input.stream : { fd: (input as { fd: number }).fd };
     try {
-      return await uploadStream(ctx, source, {
+      const result = await uploadStream(ctx, source, {
         target,
         plan,
         ...(options.settings ? { settings: options.settings } : {}),
@@ -41,6 +43,9 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(producer ? { beforeCommit: () => producer.succeeded() } : {}),
       });
+      const command = 'command' in input ? input.command : null;
+      await storePutManifest(ctx, { result, startedAt, command, ...(options.settings ? { settings: options.settings } : {}) });
+      return result;
     } catch (err) {
       // An upload that failed must not leave the command blocked on a pipe nobody reads.
       producer?.stop();
