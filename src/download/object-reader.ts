@@ -98,7 +98,8 @@ async function whyMissing(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal
   return new PreflightError(`${formatS3Url(ref)} does not exist (NoSuchKey); check the key (and --endpoint-url)`);
 }
 
-async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<string | undefined> {
+/** The text of a small object (a manifest, an index), or undefined when it does not exist. */
+export async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<string | undefined> {
   return withRetry(
     async () => {
       const got = await ctx.store.getObject(ref, { signal });
