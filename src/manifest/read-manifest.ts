@@ -25,13 +25,15 @@ export function parseManifest(text: string, where: string): Manifest {
   switch (v['format']) {
     case MANIFEST_FORMAT:
       return v as unknown as Manifest;
-    case RUN_FORMAT_V1:
+    case RUN_FORMAT_V1: {
+      const { mode, ...rest } = v;
       return {
-        ...(v as unknown as Manifest),
+        ...(rest as unknown as Manifest),
         format: MANIFEST_FORMAT,
-        kind: v['mode'] as Manifest['kind'],
+        kind: mode as Manifest['kind'],
         files: (v['files'] as Json[]).map((f) => ({ ...(f as unknown as ManifestFile), end: 'unknown' })),
       };
+    }
     case SNAPSHOT_FORMAT_V1: {
       const volumes = v['volumes'] as Json[];
       const files = volumes.map((vol): ManifestFile => {

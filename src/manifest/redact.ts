@@ -1,5 +1,6 @@
-const SECRET_OPTION = /^(--?[\w-]*(?:password|passwd|secret|token|api-?key)[\w-]*)(=)(.*)$/i;
-const SECRET_FLAG = /^--?[\w-]*(?:password|passwd|secret|token|api-?key)[\w-]*$/i;
+const SECRET_WORD = '(?:[a-z0-9]+-)*(?:password|passwd|secret|token|api-?key)[\\w-]*';
+const SECRET_OPTION = new RegExp(`^(--?${SECRET_WORD})(=)(.*)$`, 'i');
+const SECRET_FLAG = new RegExp(`^--?${SECRET_WORD}$`, 'i');
 /** `user:password@` in a URL or connection string (postgres://u:p@h/db, mysql://…). */
 const URL_PASSWORD = /(\/\/[^/:@\s]+:)([^@\s]+)(@)/g;
 /** `password=…` inside a libpq connection string ("host=h password=p"). */
@@ -42,7 +43,7 @@ export function redactCommand(argv: readonly string[]): string[] {
 function redactScript(arg: string): string {
   let s = arg.replace(URL_PASSWORD, `$1${REDACTED}$3`).replace(CONNINFO_PASSWORD, `$1${REDACTED}`);
   if (!/\s/.test(s)) return s;
-  s = s.replace(/(--?[\w-]*(?:password|passwd|secret|token|api-?key)[\w-]*)(=|\s+)(?!-)(\S+)/gi, `$1$2${REDACTED}`);
+  s = s.replace(new RegExp(`(--?${SECRET_WORD})(=|\\s+)(?!-)(\\S+)`, 'gi'), `$1$2${REDACTED}`);
   if (/\b(mysql\w*|mariadb\w*|mydumper|myloader)\b/.test(s)) s = s.replace(/(^|\s)-p(?!\s)\S+/g, `$1-p${REDACTED}`);
   return s;
 }

@@ -8,6 +8,7 @@ import type { MountEntry } from '../../../src/snapshot/mountinfo.js';
 import { MANIFEST_FORMAT, type Manifest } from '../../../src/manifest/manifest.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { MemoryObjectStore } from '../../fakes/memory-object-store.js';
+import { expectValidManifest } from '../../support/manifest-schema.js';
 import { FakeRunner } from '../snapshot/fake-runner.js';
 
 const dirs: string[] = [];
@@ -61,6 +62,7 @@ describe('diskless snapshot (library)', () => {
     const keys = [...store.objects.keys()].map((k) => k.replace(/^bkt\//, ''));
     expect(keys).toEqual(expect.arrayContaining(trees.map((t) => `backups/h1/${t.slice(1).replace(/\//g, '-')}-20261121T101502Z.tar`)));
     const manifest = manifestOf(store);
+    expectValidManifest(manifest);
     expect(manifest.format).toBe(MANIFEST_FORMAT);
     expect(manifest.kind).toBe('snapshot');
     expect(manifest.files.map((v) => v.path)).toEqual(trees);
