@@ -44,7 +44,7 @@ describe('content checks by magic number', () => {
 
   it('names a corrupted header', async () => {
     const bad = Buffer.from(tar);
-    bad[1024 + 10] ^= 0xff;
+    bad[1024 + 10] = bad[1024 + 10]! ^ 0xff;
     expect((await check(bad)).problem).toMatch(/header checksum mismatch at byte 1024/);
   });
 
