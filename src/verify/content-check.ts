@@ -155,7 +155,8 @@ class GzipCheck implements ContentCheck {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.error) return;
-    if (!this.gunzip.write(chunk)) await Promise.race([once(this.gunzip, 'drain'), this.done]);
+    // once() rejects on 'error': the error is kept by the listener above and reported by end().
+    if (!this.gunzip.write(chunk)) await Promise.race([once(this.gunzip, 'drain').catch(() => undefined), this.done]);
   }
 
   async end(): Promise<ContentResult> {
@@ -212,7 +213,8 @@ class ToolCheck implements ContentCheck {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.exited || this.child.stdin!.destroyed) return;
-    if (!this.child.stdin!.write(chunk)) await Promise.race([once(this.child.stdin!, 'drain'), this.closed]);
+    // EPIPE (the tool has read what it needs and exited) rejects once(): the exit status decides.
+    if (!this.child.stdin!.write(chunk)) await Promise.race([once(this.child.stdin!, 'drain').catch(() => undefined), this.closed]);
   }
 
   async end(): Promise<ContentResult> {
