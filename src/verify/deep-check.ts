@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Crc32c } from '../checksum/crc32c.js';
+import { OffThreadSha256 } from '../checksum/sha256-worker.js';
 import type { FileCheck } from '../catalog/file-check.js';
 import type { ReadContext } from '../download/object-reader.js';
 import type { ManifestFile } from '../manifest/manifest.js';
@@ -30,7 +30,7 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
   const base = { path: f.path, key: f.key };
   const pieces = f.chain ?? [{ key: f.key, size: f.size, etag: f.etag, crc32c: f.crc32c }];
   const whole = new Crc32c();
-  const sha = f.sha256 ? createHash('sha256') : undefined;
+  const sha = f.sha256 ? new OffThreadSha256() : undefined;
   const layout = LAYOUT_FILES.has(posix.basename(f.path)) && f.size <= LAYOUT_FILE_MAX;
   // A directory-format toc.dat cannot be read from stdin; its directory's check reads it.
   const content = contentCheck({ skip: (head) => layout && head.toString('latin1', 0, 5) === 'PGDMP' });
@@ -41,27 +41,29 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
       for await (const chunk of readRanged(ctx, { bucket, key: piece.key, size: piece.size, ...(piece.etag ? { etag: piece.etag } : {}) }, options)) {
         crc.update(chunk);
         whole.update(chunk);
-        sha?.update(chunk);
+        await sha?.update(chunk);
         if (layout) captured.push(chunk);
         await content.write(chunk);
       }
       if (f.chain && piece.crc32c && crc.hex() !== piece.crc32c) {
         await content.end();
+        await sha?.close();
         return { ...base, status: 'checksum mismatch', detail: `${piece.key}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}` };
       }
     }
   } catch (err) {
     await content.end();
+    await sha?.close();
     const status = httpStatus(err);
     if (status === 404 || err instanceof ObjectGoneError) return { ...base, status: 'missing', detail: 'disappeared while it was read' };
     if (status === 412) return { ...base, status: 'checksum mismatch', detail: 'replaced while it was read (ETag changed)' };
     throw err;
   }
   const result = await content.end();
+  const digest = await sha?.hex();
   if (f.crc32c && whole.hex() !== f.crc32c) {
     return { ...base, status: 'checksum mismatch', detail: `CRC32C ${whole.hex()}, the manifest says ${f.crc32c}` };
   }
-  const digest = sha?.digest('hex');
   if (digest && digest !== f.sha256) return { ...base, status: 'checksum mismatch', detail: `SHA-256 ${digest}, the manifest says ${f.sha256}` };
   const format = content.name || undefined;
   const extra = { ...(format ? { format } : {}), ...(result.note ? { note: result.note } : {}), ...(layout ? { captured: Buffer.concat(captured) } : {}) };

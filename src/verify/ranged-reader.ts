@@ -22,7 +22,7 @@ export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_WINDOW = 4;
 
 /**
- * The bytes of one object, in order, read with up to `window` ranged GETs in flight, each pinned
+ * The bytes of one object, in order (as the chunks the sockets delivered), read with up to `window` ranged GETs in flight, each pinned
  * to the object's ETag (If-Match) so a replaced object fails instead of mixing two versions; a
  * GET that fails is retried as a whole chunk.
  */
@@ -34,7 +34,7 @@ export async function* readRanged(
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const window = options.window ?? DEFAULT_WINDOW;
   const count = Math.ceil(ref.size / chunk);
-  const pending: Array<Promise<Buffer>> = [];
+  const pending: Array<Promise<Buffer[]>> = [];
   let next = 0;
   const start = () => {
     const i = next++;
@@ -45,9 +45,9 @@ export async function* readRanged(
   if (ref.size === 0) return;
   while (next < count && pending.length < window) start();
   while (pending.length > 0) {
-    const buf = await pending.shift()!;
+    const bufs = await pending.shift()!;
     if (next < count) start();
-    yield buf;
+    yield* bufs;
   }
 }
 
@@ -57,7 +57,7 @@ async function fetchRange(
   start: number,
   end: number,
   options: RangedReadOptions,
-): Promise<Buffer> {
+): Promise<Buffer[]> {
   const { signal, requests } = options;
   await requests?.acquire(signal);
   try {
@@ -65,14 +65,16 @@ async function fetchRange(
       async () => {
         const got = await ctx.store.getObject(ref, { start, end, ...(ref.etag ? { ifMatch: ref.etag } : {}), ...(signal ? { signal } : {}) });
         if (!got) throw new ObjectGoneError(`${formatS3Url(ref)} disappeared while it was being read`);
-        const out = Buffer.allocUnsafe(end - start + 1);
+        // The chunks as received (no copy into one buffer): the range is held until its turn.
+        const out: Buffer[] = [];
+        const want = end - start + 1;
         let at = 0;
         for await (const c of got.body) {
-          if (at + c.length > out.length) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
-          out.set(c, at);
           at += c.length;
+          if (at > want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
+          out.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
         }
-        if (at !== out.length) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
+        if (at !== want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
         return out;
       },
       ctx.retry,
