@@ -77,13 +77,25 @@ export async function buildCatalog(ctx: ReadContext, bucket: string, prefix: str
   // run/serve and snapshot manifests first: a run's file may be named like a put sidecar.
   const first = roles.filter(({ r }) => r.role === 'run-manifest' || r.role === 'snapshot-manifest');
   const loaded = await Promise.all(first.map(async ({ o }) => ({ o, m: await load(o.key) })));
+  const firstOwned = new Set(loaded.flatMap(({ m }) => (m ? m.files.flatMap(fileKeys) : [])));
+  const sidecars = roles.filter(({ o, r }) => r.role === 'put-manifest' && !firstOwned.has(o.key));
+  const loadedPut = await Promise.all(sidecars.map(async ({ o }) => ({ o, m: await load(o.key) })));
+
+  // A manifest named by its own URL (a snapshot's) may name archives outside what was listed: list its prefix too.
+  const outside = new Set<string>();
+  for (const { m } of [...loaded, ...loadedPut]) {
+    if (m && m.files.some((f) => fileKeys(f).some((k) => !k.startsWith(prefix)))) outside.add(m.prefix);
+  }
+  for (const p of outside) {
+    const more = await withRetry(() => ctx.store.listObjects(bucket, p, { signal }), ctx.retry, { what: 'ListObjectsV2', signal });
+    for (const o of more) if (!listing.has(o.key)) listing.set(o.key, o);
+  }
+
   for (const { o, m } of loaded) {
     if (!m) continue;
     const url = m.kind === 'snapshot' ? formatS3Url({ bucket, key: o.key }) : formatS3Url({ bucket, key: o.key.slice(0, o.key.lastIndexOf('/') + 1) });
     entries.push(manifestEntry(url, o.key, m, listing, owned));
   }
-  const sidecars = roles.filter(({ o, r }) => r.role === 'put-manifest' && !owned.has(o.key));
-  const loadedPut = await Promise.all(sidecars.map(async ({ o }) => ({ o, m: await load(o.key) })));
   for (const { o, m } of loadedPut) {
     if (!m) continue;
     entries.push(manifestEntry(formatS3Url({ bucket, key: m.files[0]?.key ?? o.key }), o.key, m, listing, owned));
