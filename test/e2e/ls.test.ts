@@ -54,6 +54,17 @@ describe('diskless ls on Ceph RGW', () => {
     const lines = table.stdout!.toString().split('\n');
     expect(lines[0]).toMatch(/^STARTED +STATUS +KIND +FILES +SIZE +VERIFIED +URL$/);
     expect(lines.slice(1, 4).map((l) => l.split(/ {2,}/)[1])).toEqual(['complete', 'incomplete', 'damaged']);
+
+    // verify of the parent prefix: one line per backup; an object the manifest does not name is reported, not fatal.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'b/ok/stray.txt', Body: 'x' }));
+    const v = await dl(['verify', '--no-record', `s3://${bucket}/b/`]);
+    expect(v.code, v.stderr).toBe(6);
+    const out = v.stdout!.toString();
+    expect(out).toMatch(/^ok {2}s3:\/\/[^ ]+\/b\/ok\/: 2\/2 file\(s\) ok, shallow/m);
+    expect(out).toMatch(/^ {2}unexpected \(not in the manifest\): b\/ok\/stray\.txt$/m);
+    expect(out).toMatch(/^FAILED {2}s3:\/\/[^ ]+\/b\/failed\/: 0\/0 file\(s\) ok/m);
+    expect(out).toMatch(/^FAILED {2}s3:\/\/[^ ]+\/b\/damaged\/: 1\/2 file\(s\) ok/m);
+    expect(v.stderr).toMatch(/verification failed: 3 backup\(s\), 4 file\(s\) checked shallow: 1 ok, 2 failed/);
   }, 180_000);
 
   it('lists a backup of 5,000 small objects in a few seconds, with no request per object', async () => {
