@@ -14,7 +14,7 @@
 # Env: SIZE, RUNS, RGW_ENDPOINT (default http://127.0.0.1:19001), CONCURRENCY (verify
 #      --concurrency, default 8), AWS (the aws CLI, default: the one on PATH).
 # Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, default the RGW test user of
-# scripts/rgw/rgw-up.sh. Needs: node, openssl, the aws CLI, sha256sum.
+# scripts/rgw/rgw-up.sh. Needs: node, openssl, the aws CLI, sha256sum, bc, /usr/bin/time.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -39,7 +39,7 @@ openssl enc -aes-256-ctr -nosalt -pass pass:diskless-bench -in /dev/zero 2>/dev/
   $DISKLESS put -q --sha256 --endpoint-url "$ENDPOINT" "s3://$BUCKET/$KEY"
 echo "object: s3://$BUCKET/$KEY, $bytes bytes; nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-declare -A TIMES
+declare -A TIMES CPUS
 NAMES=("aws s3 cp - | sha256sum" "diskless get | sha256sum" "diskless verify --deep (c=$CONCURRENCY)")
 CMDS=("$AWS --endpoint-url $ENDPOINT s3 cp s3://$BUCKET/$KEY - | sha256sum"
       "$DISKLESS get -q --endpoint-url $ENDPOINT s3://$BUCKET/$KEY | sha256sum"
@@ -48,17 +48,17 @@ CMDS=("$AWS --endpoint-url $ENDPOINT s3 cp s3://$BUCKET/$KEY - | sha256sum"
 for i in $(seq 1 "$RUNS"); do
   for j in "${!NAMES[@]}"; do
     name=${NAMES[$j]}
-    t0=$(date +%s.%N)
-    bash -c "set -o pipefail; ${CMDS[$j]}" >/dev/null
-    t1=$(date +%s.%N)
-    s=$(echo "$t1 - $t0" | bc -l)
-    printf '%-34s run %d: %6.2f s  %7.1f MB/s  (load %s)\n' "$name" "$i" "$s" "$(echo "$bytes / $s / 1000000" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
+    # Wall seconds, and user+sys CPU seconds of the whole pipeline (every process and thread of it).
+    read -r s cpu < <(/usr/bin/time -f '%e %U %S' bash -c "set -o pipefail; ${CMDS[$j]}" 2>&1 >/dev/null | tail -1 | awk '{print $1, $2 + $3}')
+    printf '%-34s run %d: %6.2f s  %7.1f MB/s  CPU %5.2f s  (load %s)\n' "$name" "$i" "$s" "$(echo "$bytes / $s / 1000000" | bc -l)" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)"
     TIMES[$name]="${TIMES[$name]:-} $s"
+    CPUS[$name]="${CPUS[$name]:-} $cpu"
   done
 done
 
 echo "median of $RUNS:"
 for name in "${NAMES[@]}"; do
   med=$(printf '%s\n' ${TIMES[$name]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  printf '  %-34s %6.2f s  %7.1f MB/s\n' "$name" "$med" "$(echo "$bytes / $med / 1000000" | bc -l)"
+  cpu=$(printf '%s\n' ${CPUS[$name]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf '  %-34s %6.2f s  %7.1f MB/s  CPU %5.2f s\n' "$name" "$med" "$(echo "$bytes / $med / 1000000" | bc -l)" "$cpu"
 done
