@@ -42,8 +42,7 @@ export async function storePutManifest(
   });
   const target = { bucket: r.bucket, key: putManifestKey(r.key) };
   try {
-    const { contentType: _objectsType, ...settings } = input.settings ?? {};
-    await storeJson(ctx, target, manifest, settings);
+    await storeJson(ctx, target, manifest, input.settings);
     return manifest;
   } catch (err) {
     ctx.log.warn(
