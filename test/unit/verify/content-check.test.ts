@@ -66,6 +66,17 @@ describe('content checks by magic number', () => {
     expect(r.problem).toMatch(new RegExp(`^${tool}: `));
   });
 
+  it('says so, and fails nothing, when the CLI a format needs is not installed', async () => {
+    const packed = execFileSync('zstd', ['-q', '-c'], { input: tar });
+    const path = process.env['PATH'];
+    process.env['PATH'] = join(dir, 'no-such-bin');
+    try {
+      expect(await check(packed)).toEqual({ name: 'zstd', note: 'zstd is not installed: zstd content not checked, checksums only' });
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
   it('leaves unknown content to the checksums', async () => {
     expect(await check(Buffer.from('just some bytes'))).toEqual({ name: '' });
   });
