@@ -114,7 +114,11 @@ export async function buildCatalog(ctx: ReadContext, bucket: string, prefix: str
   }
 
   // What no manifest names: unexpected inside a run/serve prefix, else incomplete backups by directory.
-  const runRoots = entries.filter((e) => e.kind === 'run' || e.kind === 'serve').map((e) => ({ e, root: e.manifest!.prefix }));
+  // Longest prefix first: an object belongs to the innermost run that holds it.
+  const runRoots = entries
+    .filter((e) => e.kind === 'run' || e.kind === 'serve')
+    .map((e) => ({ e, root: e.manifest!.prefix }))
+    .sort((a, b) => b.root.length - a.root.length);
   const orphans: ListedObject[] = [];
   for (const o of listed) {
     if (owned.has(o.key)) continue;
