@@ -117,7 +117,7 @@ export async function buildCatalog(ctx: ReadContext, bucket: string, prefix: str
   // Longest prefix first: an object belongs to the innermost run that holds it.
   const runRoots = entries
     .filter((e) => e.kind === 'run' || e.kind === 'serve')
-    .map((e) => ({ e, root: e.manifest!.prefix }))
+    .map((e) => ({ e, root: e.manifestKey!.slice(0, e.manifestKey!.lastIndexOf('/') + 1) }))
     .sort((a, b) => b.root.length - a.root.length);
   const orphans: ListedObject[] = [];
   for (const o of listed) {
