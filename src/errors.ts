@@ -8,8 +8,9 @@ import { constants } from 'node:os';
  *  - upload: the object store failed or an upload did not verify; nothing was committed.
  *  - producer: the data source failed (command exited non-zero, input error); nothing was committed.
  *  - interrupted: a signal stopped the run; nothing was committed.
+ *  - verify: `diskless verify` found a backup that is missing, damaged or incomplete.
  */
-export type ErrorCategory = 'usage' | 'preflight' | 'upload' | 'producer' | 'interrupted';
+export type ErrorCategory = 'usage' | 'preflight' | 'upload' | 'producer' | 'interrupted' | 'verify';
 
 const BRAND = Symbol.for('diskless.error');
 
@@ -93,6 +94,13 @@ export class InterruptedError extends DisklessError {
   constructor(signal: NodeJS.Signals) {
     super('interrupted', `interrupted by ${signal}: nothing was committed`, { errno: constants.errno.EINTR });
     this.signal = signal;
+  }
+}
+
+/** A backup did not verify (`diskless verify`): the command ran, the backup is not good. */
+export class BackupVerifyError extends DisklessError {
+  constructor(message: string, options?: DisklessErrorOptions) {
+    super('verify', message, options);
   }
 }
 

@@ -8,13 +8,17 @@ export { gc, type GcOptions, type GcResult } from './ops/gc.js';
 export { run, type RunOptions } from './ops/run.js';
 export { serve, type ServeOptions } from './ops/serve.js';
 export { snapshot, type SnapshotOptions, type SnapshotResult } from './ops/snapshot.js';
+export { ls, type LsOptions, type BackupListing } from './ops/ls.js';
+export { verify, type VerifyOptions, type VerifyResult, type BackupVerification } from './ops/verify.js';
+export { MANIFEST_FORMAT, type Manifest, type ManifestFile, type BackupKind, type WriterEnd } from './manifest/manifest.js';
+export { parseManifest } from './manifest/read-manifest.js';
 export { openSession, type Session, type SessionOptions } from './ops/session.js';
 
 export { uploadStream, type StreamUploadOptions, type StreamUploadResult } from './upload/stream-uploader.js';
 export { downloadObject, type DownloadResult, type ReadContext } from './download/object-reader.js';
 export { planParts, PartSequence, DEFAULT_PART_SIZE, DEFAULT_MEMORY_BUDGET, type PartPlan, type PartPlanOptions } from './upload/part-planner.js';
 export { MemoryBudget } from './upload/memory-budget.js';
-export type { ObjectStore, ObjectRef, WriteSettings } from './upload/object-store.js';
+export type { ObjectStore, ObjectRef, WriteSettings, ListedObject } from './upload/object-store.js';
 export type { ObjectSummary } from './upload/multipart-object.js';
 export type { UploadContext } from './upload/upload-context.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './upload/retry.js';
@@ -35,5 +39,6 @@ export {
   ObjectTooLargeError,
   ProducerError,
   InterruptedError,
+  BackupVerifyError,
   type ErrorCategory,
 } from './errors.js';

@@ -16,6 +16,8 @@ export const EXIT = {
   upload: 4,
   /** The input or the command failed: nothing was committed. */
   producer: 5,
+  /** `diskless verify`: a backup is missing, damaged or incomplete (the store itself answered). */
+  verifyFailed: 6,
   /** Stopped by SIGINT/SIGTERM: nothing was committed (128 + signal number is used when known). */
   interrupted: 130,
 } as const;
@@ -26,6 +28,7 @@ const BY_CATEGORY: Record<ErrorCategory, number> = {
   upload: EXIT.upload,
   producer: EXIT.producer,
   interrupted: EXIT.interrupted,
+  verify: EXIT.verifyFailed,
 };
 
 export function exitCodeOf(err: unknown): number {

@@ -3,12 +3,14 @@ import { createRequire } from 'node:module';
 import { doctorCommand } from './commands/doctor.js';
 import { gcCommand } from './commands/gc.js';
 import { getCommand } from './commands/get.js';
+import { lsCommand } from './commands/ls.js';
 import { putCommand } from './commands/put.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { setupBucketCommand } from './commands/setup-bucket.js';
 import { shimPathCommand } from './commands/shim-path.js';
 import { snapshotCommand } from './commands/snapshot.js';
+import { verifyCommand } from './commands/verify.js';
 
 /** What commands get from the CLI shell: the raw arguments and the signal aborted by SIGINT/SIGTERM. */
 export interface CommandContext {
@@ -30,6 +32,8 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(runCommand(ctx));
   program.addCommand(serveCommand(ctx));
   program.addCommand(snapshotCommand(ctx));
+  program.addCommand(lsCommand(ctx));
+  program.addCommand(verifyCommand(ctx));
   program.addCommand(setupBucketCommand());
   program.addCommand(doctorCommand());
   program.addCommand(shimPathCommand());

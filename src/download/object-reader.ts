@@ -112,7 +112,8 @@ function refusal(err: unknown, ref: ObjectRef, store: ObjectStore): PreflightErr
   return undefined;
 }
 
-async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<string | undefined> {
+/** The text of a small object (a manifest, an index), or undefined when it does not exist. */
+export async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?: AbortSignal): Promise<string | undefined> {
   return withRetry(
     async () => {
       const got = await ctx.store.getObject(ref, { signal });

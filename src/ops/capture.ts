@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { UsageError, describeError } from '../errors.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
 import { MANIFEST_NAME, buildManifest, type Manifest } from '../manifest/manifest.js';
+import { storeJson } from '../manifest/store-manifest.js';
 import { preloadEnv, type PreloadSettings } from '../native/preload-env.js';
 import { shimPath } from '../native/shim-path.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
-import { planParts } from '../upload/part-planner.js';
-import { uploadStream } from '../upload/stream-uploader.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { formatBytes } from '../util/size.js';
 import { openSession, type Session } from './session.js';
@@ -121,26 +119,20 @@ export class Capture {
   }
 
   /** Writes the manifest, last: the capture becomes a backup. */
-  async commit(meta: { mode: Manifest['mode']; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
-    const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+  async commit(meta: { mode: 'run' | 'serve'; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
     const manifest = buildManifest({
-      ...meta,
-      version,
+      kind: meta.mode,
+      command: meta.command,
+      exitStatus: meta.exitStatus,
       startedAt: this.startedAt,
       bucket: this.bucket,
       prefix: this.prefix,
-      files: this.files.list(),
+      files: this.files.list().map((f) => ({ path: f.path, key: f.key, size: f.bytes, crc32c: f.crc32c ?? '', objects: f.objects ?? [], end: 'closed' })),
+      ...(this.options.settings ? { settings: this.options.settings } : {}),
       maxInFlight: this.files.peakWriting,
     });
-    const body = Buffer.from(JSON.stringify(manifest, null, 1) + '\n');
     const key = this.prefix + MANIFEST_NAME;
-    await uploadStream(this.ctx, (async function* () {
-      yield body;
-    })(), {
-      target: { bucket: this.bucket, key },
-      plan: planParts(),
-      settings: { ...this.options.settings, contentType: 'application/json' },
-    });
+    await storeJson(this.ctx, { bucket: this.bucket, key }, manifest, this.options.settings);
     this.ctx.log.info(
       `stored ${manifest.totals.files} file(s) (at most ${manifest.totals.maxInFlight} at once), ${formatBytes(manifest.totals.bytes)} ` +
         `(${manifest.totals.bytes} bytes), and the manifest ${formatS3Url({ bucket: this.bucket, key })} ` +

@@ -1,6 +1,7 @@
 import { ProducerError, UsageError } from '../errors.js';
 import { commandEnv } from '../process/child-env.js';
 import { resolveCommand } from '../process/command-check.js';
+import { storePutManifest } from '../manifest/put-manifest.js';
 import { startProducer } from '../process/producer.js';
 import { parseObjectUrl } from '../s3/s3-url.js';
 import { formatBytes } from '../util/size.js';
@@ -28,6 +29,7 @@ export interface PutOptions extends UploadOptions {
  * (or a chain), and commits only if the input ended cleanly and the command (if any) exited 0.
  */
 export async function put(options: PutOptions): Promise<StreamUploadResult> {
+  const startedAt = new Date();
   const target = parseObjectUrl(options.url, 'target');
   const planned = planUpload(options);
   if ('command' in options.input) {
@@ -48,7 +50,7 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
     let bytesRead = 0;
     const source = producer ? producer.output : 'stream' in input ? input.stream : { fd: (input as { fd: number }).fd };
     try {
-      return await uploadStream(ctx, source, {
+      const result = await uploadStream(ctx, source, {
         target,
         plan,
         ...(options.settings ? { settings: options.settings } : {}),
@@ -69,6 +71,9 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
           }
         },
       });
+      const command = 'command' in input ? input.command : null;
+      await storePutManifest(ctx, { result, startedAt, command, ...(options.settings ? { settings: options.settings } : {}) });
+      return result;
     } catch (err) {
       // An upload that failed must not leave the command blocked on a pipe nobody reads.
       producer?.stop();

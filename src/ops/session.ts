@@ -4,7 +4,7 @@ import { createS3Client, type S3ConnectionOptions } from '../s3/s3-client.js';
 import { S3ObjectStore } from '../s3/s3-object-store.js';
 import type { ObjectStore } from '../upload/object-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../upload/retry.js';
-import { ThrottledStore } from '../upload/throttled-store.js';
+import { throttledStore } from '../upload/throttled-store.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
@@ -30,7 +30,7 @@ export interface Session {
 export async function openSession(options: SessionOptions, maxSockets?: number): Promise<Session> {
   const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const log = options.log ?? silentLogger;
-  const limit = (s: ObjectStore): ObjectStore => (options.bwlimit ? new ThrottledStore(s, new RateLimiter(options.bwlimit)) : s);
+  const limit = (s: ObjectStore): ObjectStore => (options.bwlimit ? throttledStore(s, new RateLimiter(options.bwlimit)) : s);
   if (options.store) return { store: limit(options.store), retry, log, close() {} };
   const conn = { ...options.connection, ...(maxSockets ? { maxSockets } : {}) };
   const client = createS3Client(conn);

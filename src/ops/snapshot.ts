@@ -1,5 +1,4 @@
 import { statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { DisklessError, UsageError, describeError } from '../errors.js';
@@ -12,7 +11,9 @@ import { removeLeftovers } from '../snapshot/leftovers.js';
 import { checkFreezeTargets, checkLocalPrerequisites, checkSnapshotSpace } from '../snapshot/local-preflight.js';
 import { readMountinfo, type MountEntry } from '../snapshot/mountinfo.js';
 import { DEFAULT_WORK_DIR, RunDir } from '../snapshot/run-dir.js';
-import { buildSnapshotManifest, manifestKey, type SnapshotManifest } from '../snapshot/snapshot-manifest.js';
+import type { Manifest } from '../manifest/manifest.js';
+import { storeJson } from '../manifest/store-manifest.js';
+import { buildSnapshotManifest, manifestKey } from '../snapshot/snapshot-manifest.js';
 import { compressorArgv, tarArgv, type Compression } from '../snapshot/tar-stream.js';
 import {
   DEFAULT_KEY_TEMPLATE,
@@ -25,8 +26,7 @@ import {
 } from '../snapshot/volume-plan.js';
 import { chainIndexKey } from '../upload/chain.js';
 import type { WriteSettings } from '../upload/object-store.js';
-import { planParts, type PartPlanOptions } from '../upload/part-planner.js';
-import { uploadStream } from '../upload/stream-uploader.js';
+import type { PartPlanOptions } from '../upload/part-planner.js';
 import { formatBytes } from '../util/size.js';
 import { openSession, type SessionOptions } from './session.js';
 import { planUpload, prepareUpload } from './upload-setup.js';
@@ -88,7 +88,7 @@ export interface SnapshotResult {
   leftoversRemoved: string[];
   volumes: VolumeResult[];
   manifestKey: string;
-  manifest?: SnapshotManifest;
+  manifest?: Manifest;
   elapsedMs: number;
 }
 
@@ -194,12 +194,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
       throw rewrap(first.error, `${first.label}: ${describeError(first.error)}; ${summary}`);
     }
 
-    const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-    const manifest = buildSnapshotManifest({ version, startedAt: now, bucket: loc.bucket, prefix, host, results });
-    const body = Buffer.from(JSON.stringify(manifest, null, 1) + '\n');
-    await uploadStream(upload, (async function* () {
-      yield body;
-    })(), { target: { bucket: loc.bucket, key: mKey }, plan: planParts(), settings: { ...options.settings, contentType: 'application/json' } });
+    const manifest = buildSnapshotManifest({ startedAt: now, bucket: loc.bucket, prefix, host, results, ...(options.settings ? { settings: options.settings } : {}) });
+    await storeJson(upload, { bucket: loc.bucket, key: mKey }, manifest, options.settings);
     log.info(
       `stored ${results.length} volume(s), ${formatBytes(manifest.totals.bytes)} (${manifest.totals.bytes} bytes), and the manifest ` +
         `${formatS3Url({ bucket: loc.bucket, key: mKey })} in ${((Date.now() - started) / 1000).toFixed(1)} s`,

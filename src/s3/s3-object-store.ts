@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -17,6 +18,7 @@ import {
 import type {
   CompletedPart,
   GetResult,
+  ListedObject,
   ObjectHead,
   ObjectRef,
   ObjectStore,
@@ -119,14 +121,14 @@ export class S3ObjectStore implements ObjectStore {
 
   async getObject(
     ref: ObjectRef,
-    opts: RequestOptions & { start?: number; ifMatch?: string } = {},
+    opts: RequestOptions & { start?: number; end?: number; ifMatch?: string } = {},
   ): Promise<GetResult | undefined> {
     try {
       const out = await mapped(this.client.send(
         new GetObjectCommand({
           Bucket: ref.bucket,
           Key: ref.key,
-          ...(opts.start ? { Range: `bytes=${opts.start}-` } : {}),
+          ...(opts.start || opts.end !== undefined ? { Range: `bytes=${opts.start ?? 0}-${opts.end ?? ''}` } : {}),
           ...(opts.ifMatch ? { IfMatch: `"${opts.ifMatch}"` } : {}),
         }),
         { abortSignal: opts.signal },
@@ -184,6 +186,33 @@ export class S3ObjectStore implements ObjectStore {
       if (!out.IsTruncated) return uploads;
       keyMarker = out.NextKeyMarker;
       uploadIdMarker = out.NextUploadIdMarker;
+    }
+  }
+
+  async listObjects(bucket: string, prefix: string, opts: RequestOptions = {}): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let token: string | undefined;
+    for (;;) {
+      const out = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          ...(prefix ? { Prefix: prefix } : {}),
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+        { abortSignal: opts.signal },
+      );
+      for (const o of out.Contents ?? []) {
+        if (!o.Key) continue;
+        objects.push({
+          key: o.Key,
+          size: o.Size ?? 0,
+          etag: unquote(o.ETag),
+          ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+          ...(o.StorageClass ? { storageClass: o.StorageClass } : {}),
+        });
+      }
+      if (!out.IsTruncated || !out.NextContinuationToken) return objects;
+      token = out.NextContinuationToken;
     }
   }
 }

@@ -53,6 +53,16 @@ export interface GetResult {
   etag: string;
 }
 
+/** One entry of a listing: what ListObjectsV2 says of an object, with no request per object. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  /** ETag without quotes. */
+  etag: string;
+  lastModified?: Date;
+  storageClass?: string;
+}
+
 export interface OpenUpload extends ObjectRef {
   uploadId: string;
   initiated?: Date;
@@ -72,10 +82,12 @@ export interface ObjectStore {
   abortMultipartUpload(ref: ObjectRef, uploadId: string, opts?: RequestOptions): Promise<void>;
   /** undefined when the object does not exist. */
   headObject(ref: ObjectRef, opts?: RequestOptions): Promise<ObjectHead | undefined>;
-  /** `range` is an inclusive start offset to the end of the object. */
-  getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; ifMatch?: string }): Promise<GetResult | undefined>;
+  /** From the inclusive offset `start` to the inclusive offset `end` (default: the end of the object). */
+  getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; end?: number; ifMatch?: string }): Promise<GetResult | undefined>;
   deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;
   /** Server-side copy of an object of at most 5 GiB (metadata kept); returns the new ETag. */
   copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<{ etag: string }>;
   listMultipartUploads(bucket: string, prefix?: string, opts?: RequestOptions): Promise<OpenUpload[]>;
+  /** Every object whose key starts with `prefix`, in key order (one paginated listing). */
+  listObjects(bucket: string, prefix: string, opts?: RequestOptions): Promise<ListedObject[]>;
 }

@@ -1,71 +1,27 @@
 import type { RateLimiter } from '../util/rate-limiter.js';
-import type {
-  CompletedPart,
-  GetResult,
-  ObjectHead,
-  ObjectRef,
-  ObjectStore,
-  OpenUpload,
-  PutRequest,
-  RequestOptions,
-  UploadPartRequest,
-  WriteSettings,
-} from './object-store.js';
+import type { ObjectStore, PutRequest, RequestOptions, UploadPartRequest } from './object-store.js';
 
 /**
- * An ObjectStore whose uploads (PutObject, UploadPart, and every retry of them) share one byte-rate limit: `--bwlimit`
- * holds for all objects of a process together, e.g. every file of a `run`. A request waits for its bytes before it
- * is sent, so the link sees each part at full speed and then a pause: the average, not the peak, is limited.
+ * The ObjectStore `inner` with its uploads (PutObject, UploadPart, and every retry of them) sharing one byte-rate
+ * limit: `--bwlimit` holds for all objects of a process together, e.g. every file of a `run`. A request waits for its
+ * bytes before it is sent, so the link sees each part at full speed and then a pause: the average, not the peak, is
+ * limited. Every other operation goes to `inner` unchanged (a proxy, so operations added to ObjectStore later pass too).
  */
-export class ThrottledStore implements ObjectStore {
-  readonly description: string;
-
-  constructor(
-    private readonly inner: ObjectStore,
-    private readonly limiter: RateLimiter,
-  ) {
-    this.description = inner.description;
-  }
-
-  async putObject(req: PutRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
-    await this.limiter.take(req.contentLength, opts.signal);
-    return this.inner.putObject(req, opts);
-  }
-
-  async uploadPart(req: UploadPartRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
-    await this.limiter.take(req.contentLength, opts.signal);
-    return this.inner.uploadPart(req, opts);
-  }
-
-  createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<string> {
-    return this.inner.createMultipartUpload(ref, settings, opts);
-  }
-
-  completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts?: RequestOptions): Promise<void> {
-    return this.inner.completeMultipartUpload(ref, uploadId, parts, opts);
-  }
-
-  abortMultipartUpload(ref: ObjectRef, uploadId: string, opts?: RequestOptions): Promise<void> {
-    return this.inner.abortMultipartUpload(ref, uploadId, opts);
-  }
-
-  headObject(ref: ObjectRef, opts?: RequestOptions): Promise<ObjectHead | undefined> {
-    return this.inner.headObject(ref, opts);
-  }
-
-  getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; ifMatch?: string }): Promise<GetResult | undefined> {
-    return this.inner.getObject(ref, opts);
-  }
-
-  deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void> {
-    return this.inner.deleteObject(ref, opts);
-  }
-
-  copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<{ etag: string }> {
-    return this.inner.copyObject(from, to, settings, opts);
-  }
-
-  listMultipartUploads(bucket: string, prefix?: string, opts?: RequestOptions): Promise<OpenUpload[]> {
-    return this.inner.listMultipartUploads(bucket, prefix, opts);
-  }
+export function throttledStore(inner: ObjectStore, limiter: RateLimiter): ObjectStore {
+  const putObject = async (req: PutRequest, opts: RequestOptions = {}) => {
+    await limiter.take(req.contentLength, opts.signal);
+    return inner.putObject(req, opts);
+  };
+  const uploadPart = async (req: UploadPartRequest, opts: RequestOptions = {}) => {
+    await limiter.take(req.contentLength, opts.signal);
+    return inner.uploadPart(req, opts);
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'putObject') return putObject;
+      if (prop === 'uploadPart') return uploadPart;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

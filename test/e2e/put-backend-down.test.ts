@@ -66,7 +66,7 @@ describe('put when the S3 server stops answering mid-upload', () => {
     );
     expect(next.code, next.stderr).toBe(0);
     expect(await listOpenUploads(bucket)).toEqual([]);
-    expect(await listKeys(bucket, 'kill/')).toEqual(['kill/after.txt']);
+    expect(await listKeys(bucket, 'kill/')).toEqual(['kill/after.txt', 'kill/after.txt.diskless.json']);
   }, 180_000);
 
   it('fails within the deadline instead of hanging when the server stops answering, and gc aborts what was left open', async () => {

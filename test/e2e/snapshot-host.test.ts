@@ -8,6 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDiskless } from '../support/cli.js';
+import { expectValidManifest } from '../support/manifest-schema.js';
+import { objectBytes } from '../support/run-helpers.js';
 import { cliEnv, createTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
 import { allocatedBytes, extract, getObject, makeLoopFs, ok, script, sh, startDiskless, tempBase, type LoopFs } from '../support/snapshot.js';
 
@@ -119,8 +122,16 @@ describe('diskless snapshot on loop-mounted filesystems', () => {
     expect(sh('sh', [script('check-live.sh'), dir])).toMatch(/live files: \d+/);
     expect(existsSync(join(sub, 'after-snapshot.txt'))).toBe(true);
     const keys = await listKeys(bucket, 'hosts/');
-    expect(keys.filter((k) => k.includes('diskless-manifest-'))).toHaveLength(1);
+    const manifests = keys.filter((k) => k.includes('diskless-manifest-'));
+    expect(manifests).toHaveLength(1);
     expect(await listOpenUploads(bucket)).toEqual([]);
+    // The manifest is a diskless-backup/2 one, and verify --deep walks the tar inside the zstd archive.
+    const manifest = JSON.parse((await objectBytes(bucket, manifests[0]!)).toString());
+    expectValidManifest(manifest, 'snapshot');
+    expect(manifest).toMatchObject({ kind: 'snapshot', files: [{ end: 'exit', volume: { method: 'btrfs' } }] });
+    const verified = await runDiskless(['verify', '--deep', '--no-record', '--endpoint-url', endpoint, `s3://${bucket}/${manifests[0]}`], { env, timeoutMs: 60_000 });
+    expect(verified.code, verified.stdout!.toString() + verified.stderr).toBe(0);
+    expect(verified.stdout!.toString()).toMatch(/1\/1 file\(s\) ok, deep, .*formats: zstd\+tar/);
   });
 
   for (const fstype of ['ext4', 'xfs'] as const) {

@@ -246,6 +246,11 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
     expect(files).toContain('metadata');
     expect(files).not.toContain('metadata.partial');
     await expectRestoreMatches(myloader(dir));
+    // diskless verify --deep: every gzip file decompresses, metadata is there, each table has its schema file.
+    const verified = await runDiskless(['verify', '--deep', '--no-record', '--endpoint-url', testS3().endpoint, `s3://${bucket}/mydumper-gz/`], { env: cliEnv(), timeoutMs: 110_000 });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout!.toString()).toMatch(/formats: .*gzip/);
+    expect(verified.stdout!.toString()).toMatch(/formats: .*mydumper/);
   }, MYDUMPER_TEST_TIMEOUT_MS);
 
   it('stores mydumper -t 4 --rows output with several files in flight at once, byte-identical to a local run, and myloader restores it', async () => {

@@ -21,7 +21,8 @@ import {
   type PostgresServer,
 } from '../support/postgres.js';
 import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
-import { cliEnv, createTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
+import { cliEnv, createTestBucket, listKeys, listOpenUploads, makeTestClient, testS3 } from '../support/s3-test-env.js';
+import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
 const MB = 1_000_000;
 const MANIFEST = 'diskless-manifest.json';
@@ -85,6 +86,19 @@ describe('PostgreSQL dump tools under diskless run, output directory on a 1 MiB 
     return JSON.parse((await objectBytes(bucket, `${name}/${MANIFEST}`)).toString()) as ManifestJson;
   }
 
+  /** `diskless verify --deep` of the backup at s3://bucket/name/ (nothing recorded, so listings stay as they are). */
+  function verifyDeep(name: string): Promise<CliResult> {
+    return runDiskless(['verify', '--deep', '--no-record', ...endpoint(), `s3://${bucket}/${name}/`], { env: cliEnv(), timeoutMs: 110_000 });
+  }
+
+  const s3 = () => makeTestClient();
+  async function copyObject(from: string, to: string): Promise<void> {
+    await s3().send(new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: `${bucket}/${from}` }));
+  }
+  async function putObject(key: string, body: string): Promise<void> {
+    await s3().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  }
+
   /** Downloads every object of the run but the manifest into `into` (paths as under --dir); returns those paths. */
   async function download(name: string, into: string): Promise<string[]> {
     const paths: string[] = [];
@@ -146,6 +160,24 @@ describe('PostgreSQL dump tools under diskless run, output directory on a 1 MiB 
     expect(gunzipSync(biggest).length).toBeGreaterThanOrEqual(50 * MB);
 
     await expectRestoresTheSource((db) => tool('pg_restore', ['--exit-on-error', '-j', '4', '-d', db, join(restoreDir, 'db')]));
+
+    // diskless verify --deep reads toc.dat with pg_restore --list and finds every table's data file.
+    const verified = await verifyDeep('fd');
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout!.toString()).toMatch(/formats: .*pg_dump directory/);
+    // The same objects under a manifest that lacks one table's data file: the directory check names it.
+    const data = manifest.files.filter((f) => /^db\/\d+\.dat/.test(f.path)).sort((a, b) => b.size - a.size)[0]!;
+    const stored = JSON.parse((await objectBytes(bucket, `fd/${MANIFEST}`)).toString()) as { files: Array<{ path: string; key: string }> };
+    for (const f of stored.files) {
+      if (f.path !== data.path) await copyObject(`fd/${f.path}`, `fd-lacking/${f.path}`);
+      f.key = `fd-lacking/${f.path}`;
+    }
+    stored.files = stored.files.filter((f) => f.path !== data.path);
+    await putObject(`fd-lacking/${MANIFEST}`, JSON.stringify({ ...stored, prefix: 'fd-lacking/', totals: { ...manifest.totals, files: stored.files.length } }));
+    const lacking = await verifyDeep('fd-lacking');
+    expect(lacking.code, lacking.stderr).toBe(6);
+    const id = /db\/(\d+)\.dat/.exec(data.path)![1];
+    expect(lacking.stdout!.toString()).toMatch(new RegExp(`FORMAT ERROR  db/toc\\.dat: pg_dump directory: toc\\.dat lists \\d+ table data file\\(s\\); missing: ${id}\\.dat`));
   });
 
   it('pg_dump -Fc writes sequentially to the stream: same size as a local dump, only the creation time and the unset data offsets differ, and pg_restore -j 4 restores it', async () => {
@@ -154,6 +186,9 @@ describe('PostgreSQL dump tools under diskless run, output directory on a 1 MiB 
     const r = await underDiskless('fc', (dir) => [pgTool('pg_dump'), '-d', 'src', '-Fc', '-f', join(dir, 'db.dump')]);
     expect(r.code, r.stderr).toBe(0);
     expect((await storedManifest('fc')).files.map((f) => f.path)).toEqual(['db.dump']);
+    const verified = await verifyDeep('fc');
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout!.toString()).toMatch(/formats: pg_dump custom/);
 
     const restoreDir = join(work, 'fc-restore');
     expect(await download('fc', restoreDir)).toEqual(['db.dump']);

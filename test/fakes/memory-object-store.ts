@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type {
   CompletedPart,
   GetResult,
+  ListedObject,
   ObjectHead,
   ObjectRef,
   ObjectStore,
@@ -132,11 +133,11 @@ export class MemoryObjectStore implements ObjectStore {
     return o && { size: o.data.length + this.headSizeDelta, etag: o.etag, metadata: o.metadata };
   }
 
-  async getObject(ref: ObjectRef, opts: RequestOptions & { start?: number } = {}): Promise<GetResult | undefined> {
+  async getObject(ref: ObjectRef, opts: RequestOptions & { start?: number; end?: number } = {}): Promise<GetResult | undefined> {
     await this.enter('get', opts.signal);
     const o = this.objects.get(id(ref));
     if (!o) return undefined;
-    const data = o.data.subarray(opts.start ?? 0);
+    const data = o.data.subarray(opts.start ?? 0, opts.end === undefined ? undefined : opts.end + 1);
     return { body: (async function* () { yield data; })(), size: data.length, etag: o.etag };
   }
 
@@ -159,6 +160,16 @@ export class MemoryObjectStore implements ObjectStore {
     return [...this.uploads.entries()]
       .filter(([, u]) => u.bucket === bucket && u.key.startsWith(prefix))
       .map(([uploadId, u]) => ({ bucket, key: u.key, uploadId }));
+  }
+
+  async listObjects(bucket: string, prefix: string, opts: RequestOptions = {}): Promise<ListedObject[]> {
+    await this.enter('list', opts.signal);
+    return this.keys(bucket)
+      .filter((k) => k.startsWith(prefix))
+      .map((key) => {
+        const o = this.objects.get(`${bucket}/${key}`)!;
+        return { key, size: o.data.length, etag: o.etag };
+      });
   }
 
   data(bucket: string, key: string): Buffer | undefined {

@@ -5,9 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PreflightError, ProducerError, UsageError } from '../../../src/errors.js';
 import { snapshot, type SnapshotOptions } from '../../../src/ops/snapshot.js';
 import type { MountEntry } from '../../../src/snapshot/mountinfo.js';
-import { SNAPSHOT_MANIFEST_FORMAT, type SnapshotManifest } from '../../../src/snapshot/snapshot-manifest.js';
+import { MANIFEST_FORMAT, type Manifest } from '../../../src/manifest/manifest.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { MemoryObjectStore } from '../../fakes/memory-object-store.js';
+import { expectValidManifest } from '../../support/manifest-schema.js';
 import { FakeRunner } from '../snapshot/fake-runner.js';
 
 const dirs: string[] = [];
@@ -50,8 +51,8 @@ function setup(failing: string[] = []) {
   return { store, options, trees };
 }
 
-function manifestOf(store: MemoryObjectStore): SnapshotManifest {
-  return JSON.parse(store.data('bkt', 'backups/h1/diskless-manifest-20261121T101502Z.json')!.toString()) as SnapshotManifest;
+function manifestOf(store: MemoryObjectStore): Manifest {
+  return JSON.parse(store.data('bkt', 'backups/h1/diskless-manifest-20261121T101502Z.json')!.toString()) as Manifest;
 }
 
 describe('diskless snapshot (library)', () => {
@@ -61,10 +62,13 @@ describe('diskless snapshot (library)', () => {
     const keys = [...store.objects.keys()].map((k) => k.replace(/^bkt\//, ''));
     expect(keys).toEqual(expect.arrayContaining(trees.map((t) => `backups/h1/${t.slice(1).replace(/\//g, '-')}-20261121T101502Z.tar`)));
     const manifest = manifestOf(store);
-    expect(manifest.format).toBe(SNAPSHOT_MANIFEST_FORMAT);
-    expect(manifest.volumes.map((v) => v.volume)).toEqual(trees);
-    expect(manifest.volumes[0]).toMatchObject({ method: 'none', size: result.volumes[0]!.size, crc32c: result.volumes[0]!.crc32c, tarCommand: ['tar', '--create', '--file=-', `--directory=${trees[0]}`, '.'] });
-    expect(manifest.totals).toEqual({ volumes: 3, bytes: result.volumes.reduce((n, v) => n + v.size, 0) });
+    expectValidManifest(manifest);
+    expect(manifest.format).toBe(MANIFEST_FORMAT);
+    expect(manifest.kind).toBe('snapshot');
+    expect(manifest.files.map((v) => v.path)).toEqual(trees);
+    expect(manifest.files[0]).toMatchObject({ size: result.volumes[0]!.size, crc32c: result.volumes[0]!.crc32c, end: 'exit' });
+    expect(manifest.files[0]!.volume).toMatchObject({ method: 'none', tarCommand: ['tar', '--create', '--file=-', `--directory=${trees[0]}`, '.'] });
+    expect(manifest.totals).toEqual({ files: 3, bytes: result.volumes.reduce((n, v) => n + v.size, 0) });
   });
 
   it('by default stops at the first failed volume, deletes the archives already stored and writes no manifest', async () => {

@@ -1,0 +1,86 @@
+import { UploadError, VerificationError } from '../errors.js';
+import type { ReadContext } from '../download/object-reader.js';
+import { formatS3Url } from '../s3/s3-url.js';
+import type { ObjectRef } from '../upload/object-store.js';
+import { withRetry } from '../upload/retry.js';
+import type { Limiter } from '../util/limiter.js';
+
+export interface RangedReadOptions {
+  /** Bytes per ranged GET (default 8 MiB). */
+  chunkSize?: number;
+  /** Ranged GETs of this object in flight (default 4); memory is at most chunkSize × window. */
+  window?: number;
+  /** Request slots shared by every object being read. */
+  requests?: Limiter;
+  signal?: AbortSignal;
+}
+
+/** The object is not there (any more). */
+export class ObjectGoneError extends UploadError {}
+
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_WINDOW = 4;
+
+/**
+ * The bytes of one object, in order (as the chunks the sockets delivered), read with up to `window` ranged GETs in flight, each pinned
+ * to the object's ETag (If-Match) so a replaced object fails instead of mixing two versions; a
+ * GET that fails is retried as a whole chunk.
+ */
+export async function* readRanged(
+  ctx: ReadContext,
+  ref: ObjectRef & { size: number; etag?: string },
+  options: RangedReadOptions = {},
+): AsyncGenerator<Buffer> {
+  const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const window = options.window ?? DEFAULT_WINDOW;
+  const count = Math.ceil(ref.size / chunk);
+  const pending: Array<Promise<Buffer[]>> = [];
+  let next = 0;
+  const start = () => {
+    const i = next++;
+    const p = fetchRange(ctx, ref, i * chunk, Math.min(ref.size, (i + 1) * chunk) - 1, options);
+    p.catch(() => undefined); // awaited in order below; an early failure must not be unhandled
+    pending.push(p);
+  };
+  if (ref.size === 0) return;
+  while (next < count && pending.length < window) start();
+  while (pending.length > 0) {
+    const bufs = await pending.shift()!;
+    if (next < count) start();
+    yield* bufs;
+  }
+}
+
+async function fetchRange(
+  ctx: ReadContext,
+  ref: ObjectRef & { etag?: string },
+  start: number,
+  end: number,
+  options: RangedReadOptions,
+): Promise<Buffer[]> {
+  const { signal, requests } = options;
+  await requests?.acquire(signal);
+  try {
+    return await withRetry(
+      async () => {
+        const got = await ctx.store.getObject(ref, { start, end, ...(ref.etag ? { ifMatch: ref.etag } : {}), ...(signal ? { signal } : {}) });
+        if (!got) throw new ObjectGoneError(`${formatS3Url(ref)} disappeared while it was being read`);
+        // The chunks as received (no copy into one buffer): the range is held until its turn.
+        const out: Buffer[] = [];
+        const want = end - start + 1;
+        let at = 0;
+        for await (const c of got.body) {
+          at += c.length;
+          if (at > want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
+          out.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+        }
+        if (at !== want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
+        return out;
+      },
+      ctx.retry,
+      { what: `GetObject ${ref.key} bytes ${start}-${end}`, ...(signal ? { signal } : {}) },
+    );
+  } finally {
+    requests?.release();
+  }
+}
