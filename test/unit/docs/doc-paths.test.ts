@@ -31,7 +31,7 @@ export function namedPaths(doc: string, text: string): Array<{ path: string; exi
     found.set(path, existsSync(join(ROOT, path)));
   }
   // A file name without a directory, in backticks or as a test reference: it must exist somewhere in the repository.
-  for (const m of text.matchAll(/(?<![\w/.(-])([\w.-]+\.(?:md|ts|mjs|c|h|sh|def|json|gyp))\b/g)) {
+  for (const m of text.matchAll(/(?<![\w/.(-])(\w[\w.-]*\.(?:md|ts|mjs|c|h|sh|def|json|gyp))\b/g)) {
     const name = m[1]!;
     // Names of objects and placeholders (KEY.diskless-chain.json, diskless-manifest.json), not of files.
     if (name.startsWith('.') || /^(package|tsconfig|diskless-manifest|test-results)/.test(name) || (/^[A-Z]+\./.test(name) && !name.endsWith('.md'))) continue;
