@@ -23,7 +23,7 @@ import {
   type SnapshotSize,
   type VolumePlan,
 } from '../snapshot/volume-plan.js';
-import { chainIndexKey } from '../upload/chain.js';
+import { deleteStoredStream } from '../upload/owned-object.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import { planParts, type PartPlanOptions } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
@@ -124,7 +124,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   const mKey = manifestKey(prefix, host, timestamp);
 
   const session = await openSession(options, planned.concurrency + 2);
-  const { store, log } = session;
+  const { log } = session;
   try {
     await checkLocalPrerequisites(run, method, options.compress, options.uid ?? process.getuid?.() ?? 0, log);
     const upload = await prepareUpload(session, { ...options, stateDir }, planned, { bucket: loc.bucket, key: mKey });
@@ -179,10 +179,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
 
     if (failures.length > 0) {
       if (!options.keepGoing && results.length > 0) {
-        for (const r of results) {
-          for (const o of r.objects) await store.deleteObject(o).catch((err: unknown) => log.warn(`could not delete ${o.key}: ${describeError(err)}`));
-          if (r.objects.length > 1) await store.deleteObject({ bucket: loc.bucket, key: chainIndexKey(r.key) }).catch(() => undefined);
-        }
+        for (const r of results) await deleteStoredStream(session, r.objects).catch(() => undefined);
         log.info(`deleted the ${results.length} archive(s) this run had stored (keep them with --keep-going)`);
       }
       const first = failures[0]!;

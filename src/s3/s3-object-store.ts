@@ -26,7 +26,13 @@ import type {
   UploadPartRequest,
   WriteSettings,
 } from '../upload/object-store.js';
+import { ObjectExistsError } from '../errors.js';
 import { httpStatus } from './s3-errors.js';
+
+/** A conditional write refused because the key holds an object. */
+function preconditionFailed(err: unknown): boolean {
+  return httpStatus(err) === 412;
+}
 
 /** ObjectStore over the AWS SDK: the only module that sends S3 commands. */
 export class S3ObjectStore implements ObjectStore {
@@ -43,10 +49,13 @@ export class S3ObjectStore implements ObjectStore {
         Body: bodyStream(req.body),
         ContentLength: req.contentLength,
         ContentMD5: req.contentMd5,
+        ...(req.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
         ...writeParams(req.settings),
       }),
       { abortSignal: opts.signal },
-    );
+    ).catch((err: unknown) => {
+      throw preconditionFailed(err) ? new ObjectExistsError(`${req.key} was created by another writer during this upload (PreconditionFailed); nothing was replaced`, { cause: err }) : err;
+    });
     return { etag: unquote(out.ETag) };
   }
 
@@ -75,16 +84,24 @@ export class S3ObjectStore implements ObjectStore {
     return { etag: unquote(out.ETag) };
   }
 
-  async completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts: RequestOptions = {}): Promise<void> {
+  async completeMultipartUpload(
+    ref: ObjectRef,
+    uploadId: string,
+    parts: CompletedPart[],
+    opts: RequestOptions & { ifNoneMatch?: boolean } = {},
+  ): Promise<void> {
     await this.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: ref.bucket,
         Key: ref.key,
         UploadId: uploadId,
+        ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
         MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
       }),
       { abortSignal: opts.signal },
-    );
+    ).catch((err: unknown) => {
+      throw preconditionFailed(err) ? new ObjectExistsError(`${ref.key} was created by another writer during this upload (PreconditionFailed); nothing was replaced`, { cause: err }) : err;
+    });
   }
 
   async abortMultipartUpload(ref: ObjectRef, uploadId: string, opts: RequestOptions = {}): Promise<void> {
