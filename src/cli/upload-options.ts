@@ -16,6 +16,7 @@ export interface UploadFlags {
   sse?: WriteSettings['sse'];
   sseKmsKeyId?: string;
   stateDir?: string;
+  overwrite?: boolean;
 }
 
 export function addUploadOptions(cmd: Command): Command {
@@ -29,7 +30,8 @@ export function addUploadOptions(cmd: Command): Command {
     .option('--storage-class <class>', 'storage class, e.g. STANDARD_IA, GLACIER_IR')
     .addOption(new Option('--sse <algorithm>', 'server-side encryption').choices(['AES256', 'aws:kms', 'aws:kms:dsse']))
     .option('--sse-kms-key-id <id>', 'KMS key for --sse aws:kms')
-    .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)');
+    .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)')
+    .option('--overwrite', 'replace a backup already at the target (default: refuse); the old one stays valid until the new one commits');
 }
 
 /** The upload part of the library options, from the flags. */
@@ -43,6 +45,7 @@ export function uploadOptions(flags: UploadFlags): Omit<UploadOptions, keyof imp
     ...(flags.partSize !== undefined ? { partSize: flags.partSize } : {}),
     ...(flags.equalParts ? { equalParts: true } : {}),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    ...(flags.overwrite ? { overwrite: true } : {}),
     settings: {
       ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
       ...(flags.sse ? { sse: flags.sse } : {}),

@@ -13,7 +13,12 @@ import { planParts } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { formatBytes } from '../util/size.js';
+import { refuseExistingBackup } from './existing-backup.js';
+import { expandUrlTemplate } from './key-template.js';
 import { openSession, type Session } from './session.js';
+
+/** With --overwrite over an existing backup, the new run's files go under PREFIX/diskless-overwrite-<id>/. */
+export const OVERWRITE_DIR_PREFIX = 'diskless-overwrite-';
 import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
 
 export interface CaptureOptions extends UploadOptions {
@@ -58,7 +63,7 @@ export class Capture {
   ) {}
 
   static async open(options: CaptureOptions): Promise<Capture> {
-    const loc = parseS3Url(options.to, '--to');
+    const loc = parseS3Url(expandUrlTemplate(options.to), '--to');
     const prefix = normalisePrefix(loc.key);
     const planned = planUpload(options);
     const shim = shimPath();
@@ -66,10 +71,14 @@ export class Capture {
     try {
       const { store, retry, log } = session;
       const ctx = await prepareUpload(session, options, planned, { bucket: loc.bucket, key: prefix + MANIFEST_NAME });
+      const replaced = await refuseExistingBackup(session, { bucket: loc.bucket, prefix }, options.overwrite ?? false);
+      // Replacing a backup: the new files go beside the old ones, so the old backup stays whole until the new manifest replaces its manifest.
+      const filePrefix = replaced ? `${prefix}${OVERWRITE_DIR_PREFIX}${randomBytes(4).toString('hex')}/` : prefix;
+      if (replaced) log.info(`${formatS3Url(replaced)} exists (--overwrite): this run's files go under ${formatS3Url({ bucket: loc.bucket, key: filePrefix })} until its manifest replaces the old one`);
       const plan = planned.plan;
       const dir = prepareDir(options.dir);
       const settings = options.settings ?? {};
-      const files = new VirtualFiles({ store, bucket: loc.bucket, prefix, settings, retry, log, reserved: [MANIFEST_NAME] });
+      const files = new VirtualFiles({ store, bucket: loc.bucket, prefix: filePrefix, settings, retry, log, reserved: [MANIFEST_NAME] });
       const token = randomBytes(32).toString('hex');
       let capture: Capture | undefined;
       const server = await IngestServer.listen({

@@ -1,6 +1,8 @@
 import { startProducer } from '../process/producer.js';
 import { parseObjectUrl } from '../s3/s3-url.js';
 import { uploadStream, type StreamUploadResult } from '../upload/stream-uploader.js';
+import { refuseExistingBackup } from './existing-backup.js';
+import { expandUrlTemplate } from './key-template.js';
 import { openSession } from './session.js';
 import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
 
@@ -20,11 +22,12 @@ export interface PutOptions extends UploadOptions {
  * (or a chain), and commits only if the input ended cleanly and the command (if any) exited 0.
  */
 export async function put(options: PutOptions): Promise<StreamUploadResult> {
-  const target = parseObjectUrl(options.url, 'target');
+  const target = parseObjectUrl(expandUrlTemplate(options.url), 'target');
   const planned = planUpload(options);
   const session = await openSession(options, planned.concurrency + 2);
   try {
     const ctx = await prepareUpload(session, options, planned, target);
+    await refuseExistingBackup(session, { objects: [target] }, options.overwrite ?? false);
     const plan = planned.plan;
     ctx.log.debug(`plan: ${plan.describe()}`);
 
@@ -35,6 +38,8 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
       return await uploadStream(ctx, source, {
         target,
         plan,
+        // Another writer's object appearing at the key during the upload is not replaced (where the store can tell).
+        ...(options.overwrite ? {} : { createOnly: true }),
         ...(options.settings ? { settings: options.settings } : {}),
         ...(options.sha256 ? { sha256: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),

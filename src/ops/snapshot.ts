@@ -28,6 +28,7 @@ import type { WriteSettings } from '../upload/object-store.js';
 import { planParts, type PartPlanOptions } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
 import { formatBytes } from '../util/size.js';
+import { refuseExistingBackup } from './existing-backup.js';
 import { openSession, type SessionOptions } from './session.js';
 import { planUpload, prepareUpload } from './upload-setup.js';
 import { defaultStateDir } from '../upload/upload-journal.js';
@@ -68,6 +69,8 @@ export interface SnapshotOptions extends SessionOptions, Omit<PartPlanOptions, '
   settings?: WriteSettings;
   stateDir?: string;
   signal?: AbortSignal;
+  /** Replace archives already at their keys (default: refuse in preflight). */
+  overwrite?: boolean;
   /** Injected for tests. */
   run?: CommandRunner;
   host?: string;
@@ -136,6 +139,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
     const discovery = await discoverVolumes(request, { run, mounts: mounts(), log }, keys);
     checkSnapshotSpace(discovery.volumes, discovery.vgs, discovery.lvs, fillAbortPercent, log);
     checkFreezeTargets(discovery.volumes, [existingAncestor(stateDir), existingAncestor(workDir)]);
+    const targets = [{ bucket: loc.bucket, key: mKey }, ...discovery.volumes.map((v) => ({ bucket: loc.bucket, key: v.key }))];
+    await refuseExistingBackup(session, { objects: targets }, options.overwrite ?? false);
     const commands = discovery.volumes.map(() => [tarArgv('<snapshot>'), ...(options.compress ? [compressorArgv(options.compress)] : [])]);
     const base = { bucket: loc.bucket, prefix, plan: discovery.volumes, commands, leftoversRemoved, manifestKey: mKey };
     if (options.dryRun) return { ...base, dryRun: true, volumes: [], elapsedMs: Date.now() - started };

@@ -20,6 +20,11 @@ export interface UploadOptions extends SessionOptions, Omit<PartPlanOptions, 'me
   /** Where the journal of open uploads lives; see upload-journal.ts. */
   stateDir?: string;
   signal?: AbortSignal;
+  /**
+   * Replace a backup already at the target (default: refuse it in preflight). The old backup
+   * stays valid until the new one commits.
+   */
+  overwrite?: boolean;
 }
 
 export interface PlannedUpload {
