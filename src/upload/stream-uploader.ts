@@ -8,6 +8,7 @@ import { MultipartObject, type ObjectSummary } from './multipart-object.js';
 import { deleteOwnObject, WRITER_METADATA, type OwnedRef } from './owned-object.js';
 import { putVerified } from './single-object.js';
 import type { ObjectRef, WriteSettings } from './object-store.js';
+import type { Reservation } from './memory-budget.js';
 import { PartBuffer } from './part-buffer.js';
 import { PartSequence, type PartPlan, type PartSlot } from './part-planner.js';
 import { S3_MIN_PART_SIZE } from './s3-limits.js';
@@ -72,6 +73,8 @@ export async function uploadStream(
   } catch (err) {
     await run.undo(err);
     throw err;
+  } finally {
+    run.leaveBudget();
   }
 }
 
@@ -96,6 +99,7 @@ class StreamRun {
   private slot!: PartSlot;
   private part: PartBuffer | undefined;
   private bytesRead = 0;
+  private reservation: Reservation | undefined;
   private chainIndexWritten = false;
   private singleCommitted = false;
 
@@ -111,6 +115,9 @@ class StreamRun {
 
   async execute(source: ByteSource): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
     this.slot = this.sequence.next();
+    // No byte is read before the budget can set aside a minimum part for this stream (memory-budget.ts).
+    const early = this.options.plan.equalParts ? this.slot.size : Math.min(S3_MIN_PART_SIZE, this.slot.size);
+    this.reservation = await this.ctx.budget.admit(Math.ceil(early / this.ctx.budget.slabSize), this.signal);
     this.part = this.newPart(this.slot);
     // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
     if (!isIterable(source)) {
@@ -170,6 +177,11 @@ class StreamRun {
     }
   }
 
+  /** The stream ended: its guarantee goes back to the budget (slabs in flight return as they settle). */
+  leaveBudget(): void {
+    this.reservation?.close();
+  }
+
   /** Aborts and deletes whatever this run stored. Never throws; reports what it could not undo. */
   async undo(cause: unknown): Promise<void> {
     this.fail(cause);
@@ -201,7 +213,7 @@ class StreamRun {
    */
   private newPart(slot: PartSlot): PartBuffer {
     const early = this.options.plan.equalParts ? Number.POSITIVE_INFINITY : S3_MIN_PART_SIZE;
-    return new PartBuffer(this.ctx.budget, slot.size, early);
+    return new PartBuffer(this.ctx.budget, slot.size, early, this.reservation);
   }
 
   /** The next chunk of input, undefined at its end; a failing input is the producer's failure. */
