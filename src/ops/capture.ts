@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { UsageError, describeError } from '../errors.js';
+import { UploadError, UsageError, describeError } from '../errors.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
@@ -48,6 +48,8 @@ export interface CaptureResult {
 export class Capture {
   readonly startedAt = new Date();
   private firstFailureSeen: { file: VirtualFile; error: unknown } | undefined;
+  /** Aborts the uploads still running: stragglers past --linger, or the end of the capture. */
+  private readonly stopUploads: AbortController;
   private failureListeners: Array<(f: { file: VirtualFile; error: unknown }) => void> = [];
 
   private constructor(
@@ -60,7 +62,10 @@ export class Capture {
     readonly prefix: string,
     readonly dir: string,
     readonly preload: PreloadSettings,
-  ) {}
+    stopUploads: AbortController,
+  ) {
+    this.stopUploads = stopUploads;
+  }
 
   static async open(options: CaptureOptions): Promise<Capture> {
     const loc = parseS3Url(expandUrlTemplate(options.to), '--to');
@@ -81,19 +86,21 @@ export class Capture {
       const files = new VirtualFiles({ store, bucket: loc.bucket, prefix: filePrefix, settings, retry, log, reserved: [MANIFEST_NAME] });
       const token = randomBytes(32).toString('hex');
       let capture: Capture | undefined;
+      const stopUploads = new AbortController();
       const server = await IngestServer.listen({
         files,
         ctx,
         plan,
         bucket: loc.bucket,
         settings,
-        signal: options.signal ?? new AbortController().signal,
+        // `run` aborts every upload on SIGINT/SIGTERM (options.signal); `serve` does not pass it: its files may finish.
+        signal: options.signal ? AbortSignal.any([options.signal, stopUploads.signal]) : stopUploads.signal,
         token,
         onFailure: (file, error) => capture?.noteFailure(file, error),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
       const preload: PreloadSettings = { shim, socket: server.socketPath, dir, token, logLevel: options.shimLogLevel ?? 1 };
-      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload);
+      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads);
       return capture;
     } catch (err) {
       session.close();
@@ -110,6 +117,20 @@ export class Capture {
   onFirstFailure(listener: (f: { file: VirtualFile; error: unknown }) => void): void {
     if (this.firstFailureSeen) listener(this.firstFailureSeen);
     else this.failureListeners.push(listener);
+  }
+
+  /** No new file from now on: opens under the directory fail (the shim cannot reach the uploader). */
+  stopAccepting(): void {
+    this.server.stopAccepting();
+  }
+
+  /**
+   * Fails the files still being written (past --linger): their uploads are aborted (nothing of them
+   * is committed), and waits at most 10 s for that to settle.
+   */
+  async failOpen(reason: Error): Promise<void> {
+    this.stopUploads.abort(reason);
+    await this.settle(10_000);
   }
 
   /** Waits until no file is being written, at most `lingerMs`; returns the paths still open then. */
@@ -169,6 +190,8 @@ export class Capture {
   }
 
   async close(): Promise<void> {
+    // Whatever still runs is not going to be committed: abort it, then end every connection.
+    this.stopUploads.abort(new UploadError('the capture ended'));
     await this.server.close();
     this.session.close();
   }

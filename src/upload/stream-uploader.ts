@@ -142,7 +142,9 @@ class StreamRun {
         }
       }
     } catch (err) {
-      await input.return?.().catch(() => undefined);
+      // After an abort a read may still be pending (a writer that keeps its file open): do not wait for it.
+      const closing = input.return?.().catch(() => undefined);
+      if (!this.signal.aborted) await closing;
       throw this.signal.aborted ? this.stopReason(err) : err;
     }
     return this.finish();
@@ -220,8 +222,9 @@ class StreamRun {
   private async read(input: AsyncIterator<Uint8Array>): Promise<Uint8Array | undefined> {
     let next: IteratorResult<Uint8Array>;
     try {
-      next = await input.next();
+      next = await abortable(input.next(), this.signal);
     } catch (err) {
+      if (this.signal.aborted) throw this.stopReason(err);
       if (DisklessError.is(err)) throw err;
       throw new ProducerError(`reading the input failed: ${describeError(err)}`, {}, { cause: err });
     }
@@ -349,6 +352,19 @@ class StreamRun {
     if (this.options.signal?.aborted) return this.options.signal.reason;
     return fallback instanceof Error ? fallback : new UploadError(describeError(fallback));
   }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the promise is then left to settle alone). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }
 
 function isIterable(source: ByteSource): source is AsyncIterable<Uint8Array> {
