@@ -47,8 +47,8 @@ export function planUpload(options: UploadOptions): PlannedUpload {
 export async function prepareUpload(session: Session, options: UploadOptions, planned: PlannedUpload, probe: ObjectRef): Promise<UploadContext> {
   const { store, retry, log } = session;
   for (const w of planned.plan.warnings) log.warn(w);
-  await checkWritable(store, probe, retry);
   const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
+  await checkWritable(store, probe, retry, journal, log);
   await abortLeftovers(journal, store, log);
   return { store, budget: new MemoryBudget(planned.memory), requests: new Limiter(planned.concurrency), retry, journal, log };
 }

@@ -21,6 +21,7 @@ const RETRYABLE_NAMES = new Set([
   'InternalError',
   'ServiceUnavailable',
   'BadDigest', // the bytes were damaged on the way: sending them again is the cure
+  'XAmzContentSHA256Mismatch', // the same for a signed body (CompleteMultipartUpload's XML)
   'IncompleteBody',
 ]);
 

@@ -37,6 +37,8 @@ export interface FaultProxy {
   readonly port: number;
   /** Faults injected so far, by kind. */
   readonly counts: Record<Fault['kind'] | 'forwarded', number>;
+  /** Request body bytes forwarded to the store so far. */
+  readonly bytesForwarded: number;
   setRule(rule: FaultRule): void;
   /** Closes the listener and every connection (stalled ones included). */
   close(): Promise<void>;
@@ -150,6 +152,9 @@ export async function startFaultProxy(options: { target: string; rule?: FaultRul
     endpoint: `http://127.0.0.1:${port}`,
     port,
     counts,
+    get bytesForwarded() {
+      return bytesForwarded;
+    },
     setRule: (r) => (rule = r),
     close: async () => {
       for (const t of timers) clearTimeout(t);
