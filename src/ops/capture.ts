@@ -13,7 +13,8 @@ import { planParts } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { formatBytes } from '../util/size.js';
-import { refuseExistingBackup } from './existing-backup.js';
+import { deleteStoredStream, type OwnedRef } from '../upload/owned-object.js';
+import { recordedFiles, refuseExistingBackup } from './existing-backup.js';
 import { expandUrlTemplate } from './key-template.js';
 import { openSession, type Session } from './session.js';
 
@@ -63,6 +64,8 @@ export class Capture {
     readonly dir: string,
     readonly preload: PreloadSettings,
     stopUploads: AbortController,
+    /** With --overwrite: the files of the backup this one replaces, removed once it is committed. */
+    private readonly replacedFiles: OwnedRef[][] = [],
   ) {
     this.stopUploads = stopUploads;
   }
@@ -79,6 +82,7 @@ export class Capture {
       const replaced = await refuseExistingBackup(session, { bucket: loc.bucket, prefix }, options.overwrite ?? false);
       // Replacing a backup: the new files go beside the old ones, so the old backup stays whole until the new manifest replaces its manifest.
       const filePrefix = replaced ? `${prefix}${OVERWRITE_DIR_PREFIX}${randomBytes(4).toString('hex')}/` : prefix;
+      const previous = replaced ? await recordedFiles(session, replaced) : [];
       if (replaced) log.info(`${formatS3Url(replaced)} exists (--overwrite): this run's files go under ${formatS3Url({ bucket: loc.bucket, key: filePrefix })} until its manifest replaces the old one`);
       const plan = planned.plan;
       const dir = prepareDir(options.dir);
@@ -100,7 +104,7 @@ export class Capture {
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
       const preload: PreloadSettings = { shim, socket: server.socketPath, dir, token, logLevel: options.shimLogLevel ?? 1 };
-      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads);
+      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous);
       return capture;
     } catch (err) {
       session.close();
@@ -171,12 +175,28 @@ export class Capture {
       plan: planParts(),
       settings: { ...this.options.settings, contentType: 'application/json' },
     });
+    await this.removeReplaced(manifest);
     this.ctx.log.info(
       `stored ${manifest.totals.files} file(s) (at most ${manifest.totals.maxInFlight} at once), ${formatBytes(manifest.totals.bytes)} ` +
         `(${manifest.totals.bytes} bytes), and the manifest ${formatS3Url({ bucket: this.bucket, key })} ` +
         `in ${((Date.now() - this.startedAt.getTime()) / 1000).toFixed(1)} s`,
     );
     return { bucket: this.bucket, prefix: this.prefix, manifestKey: key, manifest, elapsedMs: Date.now() - this.startedAt.getTime() };
+  }
+
+  /** After --overwrite committed: the replaced backup's files that are still what its manifest recorded go. */
+  private async removeReplaced(manifest: Manifest): Promise<void> {
+    if (this.replacedFiles.length === 0) return;
+    const current = new Set(manifest.files.flatMap((f) => [f.key, ...(f.chain ?? []).map((o) => o.key)]));
+    let removed = 0;
+    for (const objects of this.replacedFiles) {
+      if (objects.some((o) => current.has(o.key))) continue;
+      await deleteStoredStream(this.session, objects).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    this.ctx.log.info(`removed the ${removed} file(s) of the backup this one replaced`);
   }
 
   /** A failed capture: no manifest; what was stored is deleted unless --keep-failed. */

@@ -3,6 +3,7 @@ import { MANIFEST_NAME } from '../manifest/manifest.js';
 import { explain } from '../preflight.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import type { ObjectRef } from '../upload/object-store.js';
+import type { OwnedRef } from '../upload/owned-object.js';
 import { withRetry } from '../upload/retry.js';
 import type { Session } from './session.js';
 
@@ -38,4 +39,25 @@ export async function refuseExistingBackup(session: Session, target: BackupTarge
     );
   }
   return undefined;
+}
+
+/**
+ * The objects of each file a run's manifest records (object 0 first, then a chain's pieces), with
+ * the ETags recorded: after a new backup replaced it (--overwrite), what is still exactly that is
+ * removed. Unreadable manifests give nothing (nothing is then removed).
+ */
+export async function recordedFiles(session: Session, manifest: ObjectRef): Promise<OwnedRef[][]> {
+  try {
+    const got = await withRetry(() => session.store.getObject(manifest), session.retry, { what: `GetObject ${manifest.key}` });
+    if (!got) return [];
+    const chunks: Buffer[] = [];
+    for await (const c of got.body) chunks.push(Buffer.from(c));
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { files?: Array<{ key: string; etag: string; chain?: Array<{ key: string; etag: string }> }> };
+    return (parsed.files ?? []).map((f) =>
+      (f.chain ?? [{ key: f.key, etag: f.etag }]).map((o, i) => ({ bucket: manifest.bucket, key: o.key, etag: i === 0 ? f.etag : o.etag })),
+    );
+  } catch (err) {
+    session.log.warn(`could not read ${formatS3Url(manifest)} (${err instanceof Error ? err.message : String(err)}); the files of the backup it lists are left in place`);
+    return [];
+  }
 }

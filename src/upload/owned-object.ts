@@ -12,18 +12,24 @@ import { withRetry, type RetryPolicy } from './retry.js';
  */
 export const WRITER_METADATA = 'diskless-writer';
 
-/** An object this process wrote: where, the writer id it carries, and its ETag when known. */
+/**
+ * An object diskless may delete: one this process wrote (its writer id, and its ETag when known),
+ * or one a manifest being replaced recorded (its ETag there).
+ */
 export interface OwnedRef extends ObjectRef {
-  writer: string;
+  writer?: string;
   /** Compared with HeadObject's when given (not for SSE-KMS objects, whose ETags are not MD5s). */
   etag?: string;
 }
 
 /** Why the object found at a key is not `own` (another writer's, or changed), or undefined when it is. */
 export function notOurs(head: ObjectHead, own: OwnedRef): string | undefined {
+  if (own.writer === undefined && !own.etag) return 'nothing proves which object it is';
   const writer = head.metadata[WRITER_METADATA];
-  if (writer !== own.writer) return writer ? `it was written by another diskless upload (writer ${writer})` : 'it was written by another program';
-  if (own.etag && head.etag && head.etag !== own.etag) return `its ETag is ${head.etag}, not ${own.etag}`;
+  if (own.writer !== undefined && writer !== own.writer) {
+    return writer ? `it was written by another diskless upload (writer ${writer})` : 'it was written by another program';
+  }
+  if (own.etag && head.etag !== own.etag) return `its ETag is ${head.etag}, not ${own.etag}`;
   return undefined;
 }
 
@@ -63,7 +69,8 @@ export async function deleteStoredStream(deps: DeleteDeps, objects: readonly Own
   const first = objects[0];
   if (!first) return;
   const pieces: OwnedRef[] = [...objects];
-  if (objects.length > 1) pieces.push({ bucket: first.bucket, key: chainIndexKey(first.key), writer: first.writer });
+  // The index carries the writer id; a recorded chain (no writer id) keeps its index: nothing proves it.
+  if (objects.length > 1 && first.writer !== undefined) pieces.push({ bucket: first.bucket, key: chainIndexKey(first.key), writer: first.writer });
   let failure: unknown;
   for (const piece of pieces) {
     try {

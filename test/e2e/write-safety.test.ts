@@ -158,6 +158,9 @@ describe('diskless never destroys a backup it did not write, and never replaces 
     const manifest = JSON.parse((await objectBytes(bucket, manifestKey)).toString()) as { files: Array<{ path: string; key: string }> };
     expect(manifest.files.map((f) => f.path)).toEqual(['x.bin']);
     expect(sha256(await objectBytes(bucket, manifest.files[0]!.key))).toBe(sha256(readFileSync(join(work, 'b.bin'))));
+    // Once the new backup is committed, the files of the one it replaced are removed: only the new one is left.
+    expect(replaced.stderr).toMatch(/removed the 2 file\(s\) of the backup this one replaced/);
+    expect(await listKeys(bucket, prefix)).toEqual([manifestKey, manifest.files[0]!.key].sort());
   }, 180_000);
 });
 
