@@ -16,22 +16,21 @@ describe('diskless run with more files open at once than the memory budget holds
   beforeAll(async () => {
     bucket = await createTestBucket('many');
     work = mkdtempSync(join(tmpdir(), 'diskless-many-'));
-    execFileSync('sh', ['-c', `head -c ${4 * MiB} /dev/urandom > ${work}/src.bin`]);
+    execFileSync('sh', ['-c', `head -c ${5 * MiB} /dev/urandom > ${work}/src.bin`]);
   });
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  // With 64 MiB, each of N parallel writers used to take a slab or two, none reached S3's 5 MiB part minimum, and the
-  // run hung forever. Now a file is admitted only when a minimum part can be set aside for it; the others wait.
-  for (const [files, size] of [
-    [32, 4 * MiB],
-    [64, 3 * MiB],
-  ] as const) {
+  // Each writer writes 1 MiB, pauses, then 5 MiB more. With 64 MiB, the writers used to take a slab or two each, none
+  // reached S3's 5 MiB part minimum, and the run hung forever. Now a file is admitted only when a minimum part can be
+  // set aside for it; the others wait in their first write.
+  const size = 6 * MiB;
+  for (const files of [32, 64]) {
     it(`stores ${files} files written at once with --memory 64MiB, each whole`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'diskless-vdir-'));
       const prefix = `n${files}/`;
       try {
-        const script = `for i in $(seq ${files}); do head -c ${size} ${work}/src.bin > ${dir}/f$i & done; wait`;
+        const script = `for i in $(seq ${files}); do { head -c ${MiB} ${work}/src.bin; sleep 2; cat ${work}/src.bin; } > ${dir}/f$i & done; wait`;
         const r = await runDiskless(
           ['run', '--endpoint-url', testS3().endpoint, '--memory', '64MiB', '--to', `s3://${bucket}/${prefix}`, '--dir', dir, '--', 'sh', '-c', script],
           { env: cliEnv(), timeoutMs: 150_000 },
@@ -40,7 +39,8 @@ describe('diskless run with more files open at once than the memory budget holds
         expect(r.code, r.stderr).toBe(0);
         const keys = await listKeys(bucket, prefix);
         expect(keys).toHaveLength(files + 1);
-        const want = sha256(readFileSync(join(work, 'src.bin')).subarray(0, size));
+        const src = readFileSync(join(work, 'src.bin'));
+        const want = sha256(Buffer.concat([src.subarray(0, MiB), src]));
         for (const i of [1, Math.ceil(files / 2), files]) expect(sha256(await objectBytes(bucket, `${prefix}f${i}`))).toBe(want);
         const manifest = JSON.parse((await objectBytes(bucket, `${prefix}diskless-manifest.json`)).toString()) as { files: Array<{ size: number }> };
         expect(manifest.files.map((f) => f.size)).toEqual(Array.from({ length: files }, () => size));
