@@ -17,10 +17,10 @@ import { deleteStoredStream, type OwnedRef } from '../upload/owned-object.js';
 import { recordedFiles, refuseExistingBackup } from './existing-backup.js';
 import { expandUrlTemplate } from './key-template.js';
 import { openSession, type Session } from './session.js';
+import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
 
 /** With --overwrite over an existing backup, the new run's files go under PREFIX/diskless-overwrite-<id>/. */
 export const OVERWRITE_DIR_PREFIX = 'diskless-overwrite-';
-import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
 
 export interface CaptureOptions extends UploadOptions {
   /** `s3://bucket/prefix/`: each file becomes `prefix/<path relative to dir>`. */

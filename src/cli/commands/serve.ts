@@ -16,7 +16,7 @@ export function serveCommand(ctx: CommandContext): Command {
         '  diskless serve --to s3://backups/x/ --dir /tmp/out > /tmp/diskless.env &\n' +
         '  . /tmp/diskless.env; tar -cf /tmp/out/etc.tar /etc; kill %1',
     )
-    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/')
+    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
     .requiredOption('--dir <dir>', 'the directory programs write to (empty or absent)')
     .option('--linger <seconds>', 'after the first SIGINT/SIGTERM, how long open files may still be written', seconds('--linger'), 60);
   addCaptureOptions(cmd);
