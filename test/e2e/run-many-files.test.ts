@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDiskless } from '../support/cli.js';
 import { objectBytes, sha256 } from '../support/run-helpers.js';
-import { cliEnv, createTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
+import { cliEnv, createTestBucket, emptyTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
 
 const MiB = 1024 * 1024;
 
@@ -19,7 +19,10 @@ describe('diskless run with more files open at once than the memory budget holds
     execFileSync('sh', ['-c', `head -c ${5 * MiB} /dev/urandom > ${work}/src.bin`]);
   });
 
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(async () => {
+    rmSync(work, { recursive: true, force: true });
+    await emptyTestBucket(bucket);
+  });
 
   // Each writer writes 1 MiB, pauses, then 5 MiB more. With 64 MiB, the writers used to take a slab or two each, none
   // reached S3's 5 MiB part minimum, and the run hung forever. Now a file is admitted only when a minimum part can be

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomStream, runDiskless, type CliResult } from '../support/cli.js';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.js';
 import { objectBytes, sha256 } from '../support/run-helpers.js';
-import { cliEnv, createTestBucket, listKeys, listOpenUploads, makeTestClient, testS3 } from '../support/s3-test-env.js';
+import { cliEnv, createTestBucket, emptyTestBucket, listKeys, listOpenUploads, makeTestClient, testS3 } from '../support/s3-test-env.js';
 
 const MiB = 1024 * 1024;
 
@@ -36,6 +36,7 @@ describe('diskless never destroys a backup it did not write, and never replaces 
 
   afterAll(async () => {
     for (const p of proxies) await p.close();
+    await emptyTestBucket(bucket);
     rmSync(work, { recursive: true, force: true });
   });
 
