@@ -74,6 +74,13 @@ export class ObjectTooLargeError extends DisklessError {
   }
 }
 
+/** The key got an object from another writer while this upload ran (a conditional write refused). */
+export class ObjectExistsError extends UploadError {
+  constructor(message: string, options?: DisklessErrorOptions) {
+    super(message, { errno: constants.errno.EEXIST, ...options });
+  }
+}
+
 export class ProducerError extends DisklessError {
   /** Exit status of the producing command, when there was one. */
   readonly exitStatus: number | null;

@@ -7,6 +7,8 @@ import { StoreError, describeStoreError } from './store-error.js';
 import { formatS3Url } from './s3/s3-url.js';
 import type { ObjectRef, ObjectStore } from './upload/object-store.js';
 import { withRetry, type RetryPolicy } from './upload/retry.js';
+import type { UploadJournal } from './upload/upload-journal.js';
+import type { Logger } from './util/log.js';
 
 /** Resolves credentials from the SDK's default chain (env, profile files, instance role) or says how to provide them. */
 export async function checkCredentials(client: S3Client): Promise<void> {
@@ -27,7 +29,7 @@ export async function checkCredentials(client: S3Client): Promise<void> {
  * under the target key: starts a multipart upload beside it and aborts it at once (no object
  * is created, even in a versioned bucket).
  */
-export async function checkWritable(store: ObjectStore, target: ObjectRef, retry: RetryPolicy): Promise<void> {
+export async function checkWritable(store: ObjectStore, target: ObjectRef, retry: RetryPolicy, journal?: UploadJournal, log?: Logger): Promise<void> {
   const probe = { bucket: target.bucket, key: `${target.key}.diskless-preflight-${randomUUID().slice(0, 8)}` };
   const policy = { ...retry, retryForMs: Math.min(retry.retryForMs, 10_000) };
   let uploadId: string;
@@ -36,7 +38,14 @@ export async function checkWritable(store: ObjectStore, target: ObjectRef, retry
   } catch (err) {
     throw explain(err, target, store);
   }
-  await store.abortMultipartUpload(probe, uploadId).catch(() => undefined);
+  // Journaled like every upload, so that a probe whose abort fails is aborted by the next run or gc.
+  await journal?.add({ ...probe, uploadId, store: store.description });
+  try {
+    await withRetry(() => store.abortMultipartUpload(probe, uploadId), policy, { what: `AbortMultipartUpload of ${probe.key}` });
+    await journal?.remove(uploadId);
+  } catch (err) {
+    log?.warn(`could not abort the write check's upload ${formatS3Url(probe)}: ${describeError(err)}; the next run (or \`diskless gc\`) aborts it`);
+  }
 }
 
 /** Turns a store's refusal into a message that names the problem and the fix. */

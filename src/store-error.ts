@@ -63,6 +63,7 @@ const KINDS: Record<string, StoreErrorKind> = {
   InternalError: 'retryable',
   ServiceUnavailable: 'retryable',
   BadDigest: 'checksum',
+  XAmzContentSHA256Mismatch: 'checksum', // a signed body (CompleteMultipartUpload's XML) damaged on the way
   IncompleteBody: 'checksum',
   NoSuchKey: 'not-found',
   NoSuchUpload: 'not-found',

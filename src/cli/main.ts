@@ -10,7 +10,7 @@ import { abortOnSignals } from './signals.js';
 async function main(argv: string[]): Promise<number> {
   const signals = abortOnSignals((sig) => {
     process.stderr.write(`diskless: ${sig} again: exiting now; open uploads are aborted by the next run\n`);
-    process.exit(EXIT.interrupted);
+    process.exit(sig === 'SIGTERM' ? 143 : EXIT.interrupted);
   });
   // A closed stdout (e.g. `| head`) must fail the command, not crash it.
   process.stdout.on('error', () => {});

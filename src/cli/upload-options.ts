@@ -18,6 +18,7 @@ export interface UploadFlags {
   sseKmsKeyId?: string;
   stateDir?: string;
   bwlimit?: number;
+  overwrite?: boolean;
 }
 
 export function addUploadOptions(cmd: Command): Command {
@@ -32,7 +33,8 @@ export function addUploadOptions(cmd: Command): Command {
     .addOption(new Option('--sse <algorithm>', 'server-side encryption').choices(['AES256', 'aws:kms', 'aws:kms:dsse']))
     .option('--sse-kms-key-id <id>', 'KMS key for --sse aws:kms')
     .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)')
-    .option('--bwlimit <rate>', 'average upload rate of all objects together, e.g. 50MiB/s (default: unlimited)', (t) => parseRate(t, '--bwlimit'));
+    .option('--bwlimit <rate>', 'average upload rate of all objects together, e.g. 50MiB/s (default: unlimited)', (t) => parseRate(t, '--bwlimit'))
+    .option('--overwrite', 'replace a backup already at the target (default: refuse); the old one stays valid until the new one commits');
 }
 
 /** The upload part of the library options, from the flags. */
@@ -49,6 +51,7 @@ export function uploadOptions(
     ...(flags.equalParts ? { equalParts: true } : {}),
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
     ...(flags.bwlimit ? { bwlimit: flags.bwlimit } : {}),
+    ...(flags.overwrite ? { overwrite: true } : {}),
     settings: {
       ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
       ...(flags.sse ? { sse: flags.sse } : {}),

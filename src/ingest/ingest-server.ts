@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
 import { peerCredentials, type PeerCredentials } from '../native/process-control.js';
+import { isAlive } from '../process/is-alive.js';
 import { encodeFrame, takeFrame, WireError, type AnyMessage } from '../wire/frame-codec.js';
 import { WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD } from '../wire/wire.generated.js';
 import { serveFile, type FileSessionDeps } from './file-session.js';
@@ -25,8 +26,13 @@ export interface IngestOptions extends FileSessionDeps {
  * file (serveFile) or one request (answerRequest). A malformed frame closes its connection and is
  * logged; it never stops the server.
  */
+/** Socket directories are `$TMPDIR/diskless-<pid>-XXXXXX`: the pid tells a later run whether the owner is gone. */
+const SOCKET_DIR_RE = /^diskless-(\d+)-[A-Za-z0-9]{6}$/;
+
 export class IngestServer {
   private readonly sessions = new Set<Promise<void>>();
+  private readonly sockets = new Set<Socket>();
+  private accepting = true;
   private refusedCount = 0;
 
   private constructor(
@@ -37,11 +43,16 @@ export class IngestServer {
   ) {}
 
   static async listen(options: IngestOptions): Promise<IngestServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'diskless-'));
+    sweepDeadSocketDirs(options.ctx.log);
+    const dir = mkdtempSync(join(tmpdir(), `diskless-${process.pid}-`));
     const socketPath = join(dir, 'ingest.sock');
     const server = createServer({ allowHalfOpen: true });
     const ingest = new IngestServer(server, dir, socketPath, options);
-    server.on('connection', (socket) => ingest.track(ingest.handle(socket)));
+    server.on('connection', (socket) => {
+      ingest.sockets.add(socket);
+      socket.once('close', () => ingest.sockets.delete(socket));
+      ingest.track(ingest.handle(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
@@ -54,9 +65,21 @@ export class IngestServer {
     return this.refusedCount;
   }
 
-  /** Stops accepting, waits for the open sessions, removes the socket directory. */
+  /** No new connection from now on (new opens fail in the shim); those open go on. */
+  stopAccepting(): void {
+    if (!this.accepting) return;
+    this.accepting = false;
+    this.server.close();
+    rmSync(this.socketPath, { force: true });
+  }
+
+  /**
+   * Stops accepting, ends every connection still open (a peer that never sent a frame, a writer
+   * whose upload was already failed or aborted), waits for the sessions, removes the socket directory.
+   */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.stopAccepting();
+    for (const socket of this.sockets) socket.destroy();
     await Promise.allSettled([...this.sessions]);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -78,6 +101,8 @@ export class IngestServer {
       const first = await this.firstFrame(socket, input);
       if (!first) {
         if (refusal) this.refuse(socket, `refused a connection from pid ${creds.pid} (uid ${creds.uid}): ${refusal}`);
+        // The peer closed without a request: close our half too, or the connection stays half-open.
+        else socket.destroy();
         return;
       }
       const { message, rest } = first;
@@ -131,6 +156,36 @@ export class IngestServer {
     this.options.ctx.log.warn(why);
     socket.destroy();
   }
+}
+
+/**
+ * Removes the socket directories of diskless processes that are gone (killed, or exited on a second
+ * signal): only `diskless-<pid>-XXXXXX` directories of this user whose pid is not alive, holding
+ * nothing but a socket.
+ */
+export function sweepDeadSocketDirs(log: { debug(m: string): void }, base: string = tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = SOCKET_DIR_RE.exec(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    const dir = join(base, name);
+    try {
+      if (statSync(dir).uid !== process.getuid?.()) continue;
+      if (readdirSync(dir).some((entry) => entry !== 'ingest.sock')) continue;
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+      log.debug(`removed ${dir}, left by a diskless process that is gone`);
+    } catch {
+      // raced with another sweeper, or not ours to read
+    }
+  }
+  return removed;
 }
 
 function sameUid(creds: PeerCredentials): string | undefined {

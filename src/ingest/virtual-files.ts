@@ -6,7 +6,7 @@ import type { ObjectSummary } from '../upload/multipart-object.js';
 import { withRetry, type RetryPolicy } from '../upload/retry.js';
 import type { StreamUploadResult } from '../upload/stream-uploader.js';
 import type { Logger } from '../util/log.js';
-import { chainIndexKey } from '../upload/chain.js';
+import { deleteOwnObject, deleteStoredStream } from '../upload/owned-object.js';
 import { objectKey } from './object-key.js';
 
 const { ENOENT, EPERM, EBUSY, EEXIST, EINVAL, EIO, EOPNOTSUPP } = constants.errno;
@@ -141,13 +141,14 @@ export class VirtualFiles {
     });
     const head = await store.headObject({ bucket, key: toKey });
     if (!head || head.size !== src.bytes) throw new FileOpError(`renaming ${from}: the copy at ${toKey} does not have ${src.bytes} bytes`, EIO);
-    await withRetry(() => store.deleteObject({ bucket, key: src.key }), retry, { what: `DeleteObject ${src.key}` });
+    const writer = src.objects[0]!.writer;
+    await deleteOwnObject(this.deps, { bucket, key: src.key, writer, ...(src.objects[0]!.etag ? { etag: src.objects[0]!.etag } : {}) });
     const previous = this.byPath.get(to);
     if (previous) this.all.delete(previous);
     this.byPath.delete(from);
     src.path = to;
     src.key = toKey;
-    src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts: 1, partSizes: [src.bytes], crc32c: src.crc32c! }];
+    src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts: 1, partSizes: [src.bytes], crc32c: src.crc32c!, writer }];
     this.byPath.set(to, src);
   }
 
@@ -194,12 +195,6 @@ export class VirtualFiles {
   }
 
   private async deleteObjects(e: Entry): Promise<void> {
-    const { bucket, store, retry } = this.deps;
-    // Object 0 first: the key disappears at once, then the rest of a chain and its index.
-    const keys = (e.objects ?? []).map((o) => o.key);
-    if (keys.length > 1) keys.push(chainIndexKey(e.key));
-    for (const key of keys) {
-      await withRetry(() => store.deleteObject({ bucket, key }), retry, { what: `DeleteObject ${key}` });
-    }
+    await deleteStoredStream(this.deps, e.objects ?? []);
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { UsageError, describeError } from '../errors.js';
+import { createRequire } from 'node:module';
+import { UploadError, UsageError, describeError } from '../errors.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
@@ -11,8 +12,14 @@ import { shimPath } from '../native/shim-path.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { formatBytes } from '../util/size.js';
+import { deleteStoredStream, type OwnedRef } from '../upload/owned-object.js';
+import { recordedFiles, refuseExistingBackup } from './existing-backup.js';
+import { expandUrlTemplate } from './key-template.js';
 import { openSession, type Session } from './session.js';
 import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
+
+/** With --overwrite over an existing backup, the new run's files go under PREFIX/diskless-overwrite-<id>/. */
+export const OVERWRITE_DIR_PREFIX = 'diskless-overwrite-';
 
 export interface CaptureOptions extends UploadOptions {
   /** `s3://bucket/prefix/`: each file becomes `prefix/<path relative to dir>`. */
@@ -41,6 +48,8 @@ export interface CaptureResult {
 export class Capture {
   readonly startedAt = new Date();
   private firstFailureSeen: { file: VirtualFile; error: unknown } | undefined;
+  /** Aborts the uploads still running: stragglers past --linger, or the end of the capture. */
+  private readonly stopUploads: AbortController;
   private failureListeners: Array<(f: { file: VirtualFile; error: unknown }) => void> = [];
 
   private constructor(
@@ -53,10 +62,15 @@ export class Capture {
     readonly prefix: string,
     readonly dir: string,
     readonly preload: PreloadSettings,
-  ) {}
+    stopUploads: AbortController,
+    /** With --overwrite: the files of the backup this one replaces, removed once it is committed. */
+    private readonly replacedFiles: OwnedRef[][] = [],
+  ) {
+    this.stopUploads = stopUploads;
+  }
 
   static async open(options: CaptureOptions): Promise<Capture> {
-    const loc = parseS3Url(options.to, '--to');
+    const loc = parseS3Url(expandUrlTemplate(options.to), '--to');
     const prefix = normalisePrefix(loc.key);
     const planned = planUpload(options);
     const shim = shimPath();
@@ -64,25 +78,32 @@ export class Capture {
     try {
       const { store, retry, log } = session;
       const ctx = await prepareUpload(session, options, planned, { bucket: loc.bucket, key: prefix + MANIFEST_NAME });
+      const replaced = await refuseExistingBackup(session, { bucket: loc.bucket, prefix }, options.overwrite ?? false);
+      // Replacing a backup: the new files go beside the old ones, so the old backup stays whole until the new manifest replaces its manifest.
+      const filePrefix = replaced ? `${prefix}${OVERWRITE_DIR_PREFIX}${randomBytes(4).toString('hex')}/` : prefix;
+      const previous = replaced ? await recordedFiles(session, replaced) : [];
+      if (replaced) log.info(`${formatS3Url(replaced)} exists (--overwrite): this run's files go under ${formatS3Url({ bucket: loc.bucket, key: filePrefix })} until its manifest replaces the old one`);
       const plan = planned.plan;
       const dir = prepareDir(options.dir);
       const settings = options.settings ?? {};
-      const files = new VirtualFiles({ store, bucket: loc.bucket, prefix, settings, retry, log, reserved: [MANIFEST_NAME] });
+      const files = new VirtualFiles({ store, bucket: loc.bucket, prefix: filePrefix, settings, retry, log, reserved: [MANIFEST_NAME] });
       const token = randomBytes(32).toString('hex');
       let capture: Capture | undefined;
+      const stopUploads = new AbortController();
       const server = await IngestServer.listen({
         files,
         ctx,
         plan,
         bucket: loc.bucket,
         settings,
-        signal: options.signal ?? new AbortController().signal,
+        // `run` aborts every upload on SIGINT/SIGTERM (options.signal); `serve` does not pass it: its files may finish.
+        signal: options.signal ? AbortSignal.any([options.signal, stopUploads.signal]) : stopUploads.signal,
         token,
         onFailure: (file, error) => capture?.noteFailure(file, error),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
       const preload: PreloadSettings = { shim, socket: server.socketPath, dir, token, logLevel: options.shimLogLevel ?? 1 };
-      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload);
+      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous);
       return capture;
     } catch (err) {
       session.close();
@@ -99,6 +120,20 @@ export class Capture {
   onFirstFailure(listener: (f: { file: VirtualFile; error: unknown }) => void): void {
     if (this.firstFailureSeen) listener(this.firstFailureSeen);
     else this.failureListeners.push(listener);
+  }
+
+  /** No new file from now on: opens under the directory fail (the shim cannot reach the uploader). */
+  stopAccepting(): void {
+    this.server.stopAccepting();
+  }
+
+  /**
+   * Fails the files still being written (past --linger): their uploads are aborted (nothing of them
+   * is committed), and waits at most 10 s for that to settle.
+   */
+  async failOpen(reason: Error): Promise<void> {
+    this.stopUploads.abort(reason);
+    await this.settle(10_000);
   }
 
   /** Waits until no file is being written, at most `lingerMs`; returns the paths still open then. */
@@ -133,12 +168,28 @@ export class Capture {
     });
     const key = this.prefix + MANIFEST_NAME;
     await storeJson(this.ctx, { bucket: this.bucket, key }, manifest, this.options.settings);
+    await this.removeReplaced(manifest);
     this.ctx.log.info(
       `stored ${manifest.totals.files} file(s) (at most ${manifest.totals.maxInFlight} at once), ${formatBytes(manifest.totals.bytes)} ` +
         `(${manifest.totals.bytes} bytes), and the manifest ${formatS3Url({ bucket: this.bucket, key })} ` +
         `in ${((Date.now() - this.startedAt.getTime()) / 1000).toFixed(1)} s`,
     );
     return { bucket: this.bucket, prefix: this.prefix, manifestKey: key, manifest, elapsedMs: Date.now() - this.startedAt.getTime() };
+  }
+
+  /** After --overwrite committed: the replaced backup's files that are still what its manifest recorded go. */
+  private async removeReplaced(manifest: Manifest): Promise<void> {
+    if (this.replacedFiles.length === 0) return;
+    const current = new Set(manifest.files.flatMap((f) => [f.key, ...(f.chain ?? []).map((o) => o.key)]));
+    let removed = 0;
+    for (const objects of this.replacedFiles) {
+      if (objects.some((o) => current.has(o.key))) continue;
+      await deleteStoredStream(this.session, objects).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    this.ctx.log.info(`removed the ${removed} file(s) of the backup this one replaced`);
   }
 
   /** A failed capture: no manifest; what was stored is deleted unless --keep-failed. */
@@ -152,6 +203,8 @@ export class Capture {
   }
 
   async close(): Promise<void> {
+    // Whatever still runs is not going to be committed: abort it, then end every connection.
+    this.stopUploads.abort(new UploadError('the capture ended'));
     await this.server.close();
     this.session.close();
   }

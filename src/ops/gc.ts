@@ -34,9 +34,8 @@ export async function gc(options: GcOptions): Promise<GcResult> {
   const session = await openSession(options);
   try {
     const { store, retry, log } = session;
-    const leftovers = options.dryRun
-      ? 0
-      : await abortLeftovers(new UploadJournal(journalDir(options.stateDir ?? defaultStateDir())), store, log);
+    const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
+    let leftovers = options.dryRun ? 0 : await abortLeftovers(journal, store, log);
     let uploads: OpenUpload[];
     try {
       uploads = await withRetry(() => store.listMultipartUploads(loc.bucket, loc.key), retry, { what: 'ListMultipartUploads' });
@@ -44,8 +43,23 @@ export async function gc(options: GcOptions): Promise<GcResult> {
       throw explain(err, { bucket: loc.bucket, key: loc.key }, store);
     }
     const cutoff = Date.now() - options.olderThanMs;
-    const result: GcResult = { leftovers, aborted: [], kept: 0, failed: [] };
+    // Uploads a dead run on this host journaled through another endpoint (a proxy, another name of this
+    // store): the store's own upload id in its list is the proof, whatever the endpoint was called.
+    const dead = new Map((await journal.deadEntries()).map((e) => [`${e.bucket}\0${e.uploadId}`, e]));
+    const result: GcResult = { leftovers: 0, aborted: [], kept: 0, failed: [] };
     for (const upload of uploads) {
+      const journaled = dead.get(`${upload.bucket}\0${upload.uploadId}`);
+      if (journaled && journaled.key === upload.key && !options.dryRun) {
+        try {
+          await withRetry(() => store.abortMultipartUpload(upload, upload.uploadId), retry, { what: `AbortMultipartUpload of ${upload.key}` });
+          await journal.remove(upload.uploadId);
+          leftovers++;
+          log.info(`aborted a multipart upload an earlier run left open (journaled via ${journaled.store}): s3://${upload.bucket}/${upload.key}`);
+        } catch (err) {
+          result.failed.push({ upload, error: describeError(err) });
+        }
+        continue;
+      }
       if (upload.initiated && upload.initiated.getTime() > cutoff) {
         result.kept++;
         continue;
@@ -61,7 +75,7 @@ export async function gc(options: GcOptions): Promise<GcResult> {
         result.failed.push({ upload, error: describeError(err) });
       }
     }
-    return result;
+    return { ...result, leftovers };
   } finally {
     session.close();
   }

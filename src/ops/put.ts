@@ -6,6 +6,8 @@ import { startProducer } from '../process/producer.js';
 import { parseObjectUrl } from '../s3/s3-url.js';
 import { formatBytes } from '../util/size.js';
 import { uploadStream, type StreamUploadResult } from '../upload/stream-uploader.js';
+import { refuseExistingBackup } from './existing-backup.js';
+import { expandUrlTemplate } from './key-template.js';
 import { openSession } from './session.js';
 import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
 
@@ -30,7 +32,7 @@ export interface PutOptions extends UploadOptions {
  */
 export async function put(options: PutOptions): Promise<StreamUploadResult> {
   const startedAt = new Date();
-  const target = parseObjectUrl(options.url, 'target');
+  const target = parseObjectUrl(expandUrlTemplate(options.url), 'target');
   const planned = planUpload(options);
   if ('command' in options.input) {
     // Like `run`: a command that cannot start is a usage error, found before anything is sent.
@@ -41,6 +43,7 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
   const session = await openSession(options, planned.concurrency + 2);
   try {
     const ctx = await prepareUpload(session, options, planned, target);
+    await refuseExistingBackup(session, { objects: [target] }, options.overwrite ?? false);
     const plan = planned.plan;
     ctx.log.debug(`plan: ${plan.describe()}`);
 
@@ -53,6 +56,8 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
       const result = await uploadStream(ctx, source, {
         target,
         plan,
+        // Another writer's object appearing at the key during the upload is not replaced (where the store can tell).
+        ...(options.overwrite ? {} : { createOnly: true }),
         ...(options.settings ? { settings: options.settings } : {}),
         ...(options.sha256 ? { sha256: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),

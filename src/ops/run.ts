@@ -61,21 +61,22 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     const open = await capture.settle(Math.max(0, deadline - Date.now()));
     clearTimeout(stopTimer);
     const lingering = descendants();
+    let stragglers: UploadError | undefined;
     if (open.length > 0) {
-      stopTree('SIGKILL');
-      await capture.settle(10_000);
-    }
-    for (const pid of descendants(process.pid, 1)) reaped(pid);
-
-    const failed = capture.failureSummary();
-    if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
-    if (failed) throw new UploadError(`${failed}; no manifest written`);
-    if (open.length > 0) {
-      throw new UploadError(
+      stragglers = new UploadError(
         `${open.length} file(s) were still open after the command exited (${open.slice(0, 3).join(', ')}), held by ` +
           `${lingering.map((p) => `${processName(p)}[${p}]`).join(', ') || 'a process that did not exit'}; no manifest written`,
       );
+      // Abort their uploads first: a writer killed now must not look like one that finished its file.
+      await capture.failOpen(stragglers);
+      stopTree('SIGKILL');
     }
+    for (const pid of descendants(process.pid, 1)) reaped(pid);
+
+    if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
+    if (stragglers) throw stragglers;
+    const failed = capture.failureSummary();
+    if (failed) throw new UploadError(`${failed}; no manifest written`);
     if (status.code !== 0) {
       throw new ProducerError(
         status.signal ? `the command was killed by ${status.signal}: ${display}; no manifest written` : `the command exited with status ${status.code}: ${display}; no manifest written`,

@@ -1,12 +1,16 @@
-import { UploadError } from '../errors.js';
+import { ProducerError, UploadError } from '../errors.js';
 import { exportLines } from '../native/preload-env.js';
 import { Capture, type CaptureOptions, type CaptureResult } from './capture.js';
 
 export interface ServeOptions extends CaptureOptions {
   /** Called once the socket is ready, with the `export …` lines a shell needs. */
   onReady: (exports: string[]) => void;
-  /** Ending it (SIGINT/SIGTERM in the CLI) finalises like the end of `run`. */
+  /**
+   * Ending it (the first SIGINT/SIGTERM in the CLI) stops serve: no new files, the open ones may
+   * finish within `lingerMs`, then the manifest. It does not abort the uploads.
+   */
   signal: AbortSignal;
+  /** After the stop, how long open files may still be written (default 60 s). */
   lingerMs?: number;
 }
 
@@ -16,14 +20,26 @@ export interface ServeOptions extends CaptureOptions {
  * the manifest is written if all were stored.
  */
 export async function serve(options: ServeOptions): Promise<CaptureResult> {
-  const capture = await Capture.open(options);
+  // The stop signal is not the uploads' abort signal: a stopped serve lets the open files finish.
+  const { signal: stop, ...captureOptions } = options;
+  const capture = await Capture.open(captureOptions);
   try {
     options.onReady(exportLines(capture.preload));
-    if (!options.signal.aborted) await new Promise((r) => options.signal.addEventListener('abort', r, { once: true }));
-    const open = await capture.settle(options.lingerMs ?? 60_000);
+    if (!stop.aborted) await new Promise((r) => stop.addEventListener('abort', r, { once: true }));
+    capture.stopAccepting();
+    const lingerMs = options.lingerMs ?? 60_000;
+    capture.ctx.log.info(`stopping: no new files; waiting up to ${lingerMs / 1000} s for ${capture.files.writing} open file(s), then the manifest`);
+    const open = await capture.settle(lingerMs);
+    if (open.length > 0) {
+      const err = new ProducerError(
+        `${open.length} file(s) were still open ${lingerMs / 1000} s (--linger) after serve was stopped: ` +
+          `${open.slice(0, 5).join(', ')}${open.length > 5 ? ', …' : ''}; their uploads were aborted; no manifest written`,
+      );
+      await capture.failOpen(err);
+      throw err;
+    }
     const failed = capture.failureSummary();
     if (failed) throw new UploadError(`${failed}; no manifest written`);
-    if (open.length > 0) throw new UploadError(`${open.length} file(s) were still open when serve ended (${open.slice(0, 3).join(', ')}); no manifest written`);
     return await capture.commit({ mode: 'serve', command: null, exitStatus: null });
   } catch (err) {
     await capture.discard();

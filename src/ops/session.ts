@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { checkCredentials } from '../preflight.js';
 import { createS3Client, type S3ConnectionOptions } from '../s3/s3-client.js';
 import { S3ObjectStore } from '../s3/s3-object-store.js';
+import { normaliseEndpoint } from '../s3/s3-url.js';
 import type { ObjectStore } from '../upload/object-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../upload/retry.js';
 import { throttledStore } from '../upload/throttled-store.js';
@@ -34,7 +35,7 @@ export async function openSession(options: SessionOptions, maxSockets?: number):
   if (options.store) return { store: limit(options.store), retry, log, close() {} };
   const conn = { ...options.connection, ...(maxSockets ? { maxSockets } : {}) };
   const client = createS3Client(conn);
-  const store = limit(new S3ObjectStore(client, conn.endpointUrl ?? 'aws'));
+  const store = limit(new S3ObjectStore(client, normaliseEndpoint(conn.endpointUrl ?? 'aws')));
   try {
     await checkCredentials(client);
   } catch (err) {

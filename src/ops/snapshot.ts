@@ -24,10 +24,11 @@ import {
   type SnapshotSize,
   type VolumePlan,
 } from '../snapshot/volume-plan.js';
-import { chainIndexKey } from '../upload/chain.js';
+import { deleteStoredStream } from '../upload/owned-object.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import type { PartPlanOptions } from '../upload/part-planner.js';
 import { formatBytes } from '../util/size.js';
+import { refuseExistingBackup } from './existing-backup.js';
 import { openSession, type SessionOptions } from './session.js';
 import { planUpload, prepareUpload } from './upload-setup.js';
 import { defaultStateDir } from '../upload/upload-journal.js';
@@ -68,6 +69,8 @@ export interface SnapshotOptions extends SessionOptions, Omit<PartPlanOptions, '
   settings?: WriteSettings;
   stateDir?: string;
   signal?: AbortSignal;
+  /** Replace archives already at their keys (default: refuse in preflight). */
+  overwrite?: boolean;
   /** Injected for tests. */
   run?: CommandRunner;
   host?: string;
@@ -124,7 +127,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   const mKey = manifestKey(prefix, host, timestamp);
 
   const session = await openSession(options, planned.concurrency + 2);
-  const { store, log } = session;
+  const { log } = session;
   try {
     await checkLocalPrerequisites(run, method, options.compress, options.uid ?? process.getuid?.() ?? 0, log);
     const upload = await prepareUpload(session, { ...options, stateDir }, planned, { bucket: loc.bucket, key: mKey });
@@ -136,6 +139,8 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
     const discovery = await discoverVolumes(request, { run, mounts: mounts(), log }, keys);
     checkSnapshotSpace(discovery.volumes, discovery.vgs, discovery.lvs, fillAbortPercent, log);
     checkFreezeTargets(discovery.volumes, [existingAncestor(stateDir), existingAncestor(workDir)]);
+    const targets = [{ bucket: loc.bucket, key: mKey }, ...discovery.volumes.map((v) => ({ bucket: loc.bucket, key: v.key }))];
+    await refuseExistingBackup(session, { objects: targets }, options.overwrite ?? false);
     const commands = discovery.volumes.map(() => [tarArgv('<snapshot>'), ...(options.compress ? [compressorArgv(options.compress)] : [])]);
     const base = { bucket: loc.bucket, prefix, plan: discovery.volumes, commands, leftoversRemoved, manifestKey: mKey };
     if (options.dryRun) return { ...base, dryRun: true, volumes: [], elapsedMs: Date.now() - started };
@@ -179,10 +184,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
 
     if (failures.length > 0) {
       if (!options.keepGoing && results.length > 0) {
-        for (const r of results) {
-          for (const o of r.objects) await store.deleteObject(o).catch((err: unknown) => log.warn(`could not delete ${o.key}: ${describeError(err)}`));
-          if (r.objects.length > 1) await store.deleteObject({ bucket: loc.bucket, key: chainIndexKey(r.key) }).catch(() => undefined);
-        }
+        for (const r of results) await deleteStoredStream(session, r.objects).catch(() => undefined);
         log.info(`deleted the ${results.length} archive(s) this run had stored (keep them with --keep-going)`);
       }
       const first = failures[0]!;

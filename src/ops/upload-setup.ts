@@ -20,6 +20,11 @@ export interface UploadOptions extends SessionOptions, Omit<PartPlanOptions, 'me
   /** Where the journal of open uploads lives; see upload-journal.ts. */
   stateDir?: string;
   signal?: AbortSignal;
+  /**
+   * Replace a backup already at the target (default: refuse it in preflight). The old backup
+   * stays valid until the new one commits.
+   */
+  overwrite?: boolean;
 }
 
 export interface PlannedUpload {
@@ -44,8 +49,8 @@ export function planUpload(options: UploadOptions): PlannedUpload {
 export async function prepareUpload(session: Session, options: UploadOptions, planned: PlannedUpload, probe: ObjectRef): Promise<UploadContext> {
   const { store, retry, log } = session;
   for (const w of planned.plan.warnings) log.warn(w);
-  await checkWritable(store, probe, retry);
   const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
+  await checkWritable(store, probe, retry, journal, log);
   await abortLeftovers(journal, store, log);
   return { store, budget: new MemoryBudget(planned.memory), requests: new Limiter(planned.concurrency), retry, journal, log };
 }

@@ -29,7 +29,18 @@ import type {
   WriteSettings,
 } from '../upload/object-store.js';
 import { StoreError } from '../store-error.js';
+import { ObjectExistsError } from '../errors.js';
 import { toStoreError } from './s3-errors.js';
+
+/** A conditional write refused because the key holds an object (S3's 412 PreconditionFailed). */
+function existsInstead(key: string) {
+  return (err: unknown): never => {
+    if (StoreError.is(err) && err.status === 412) {
+      throw new ObjectExistsError(`${key} was created by another writer during this upload (PreconditionFailed); nothing was replaced`, { cause: err });
+    }
+    throw err;
+  };
+}
 
 /** ObjectStore over the AWS SDK: the only module that sends S3 commands; every failure is a StoreError (s3-errors.ts). */
 export class S3ObjectStore implements ObjectStore {
@@ -46,10 +57,11 @@ export class S3ObjectStore implements ObjectStore {
         Body: bodyStream(req.body),
         ContentLength: req.contentLength,
         ContentMD5: req.contentMd5,
+        ...(req.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
         ...writeParams(req.settings),
       }),
       { abortSignal: opts.signal },
-    ));
+    )).catch(existsInstead(req.key));
     return { etag: unquote(out.ETag) };
   }
 
@@ -78,16 +90,22 @@ export class S3ObjectStore implements ObjectStore {
     return { etag: unquote(out.ETag) };
   }
 
-  async completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts: RequestOptions = {}): Promise<void> {
+  async completeMultipartUpload(
+    ref: ObjectRef,
+    uploadId: string,
+    parts: CompletedPart[],
+    opts: RequestOptions & { ifNoneMatch?: boolean } = {},
+  ): Promise<void> {
     await mapped(this.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: ref.bucket,
         Key: ref.key,
         UploadId: uploadId,
+        ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
         MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${p.etag}"` })) },
       }),
       { abortSignal: opts.signal },
-    ));
+    )).catch(existsInstead(ref.key));
   }
 
   async abortMultipartUpload(ref: ObjectRef, uploadId: string, opts: RequestOptions = {}): Promise<void> {

@@ -91,3 +91,19 @@ export function parseObjectUrl(text: string, what = 'URL'): S3Location {
 export function formatS3Url(loc: S3Location): string {
   return `s3://${loc.bucket}/${loc.key}`;
 }
+
+/**
+ * One spelling per endpoint, for comparing them (the journal of open uploads): lower-case scheme and
+ * host, no default port, no trailing slash. `HTTP://127.0.0.1:80/` and `http://127.0.0.1` are the same.
+ * A text that is not a URL (e.g. `aws`) is returned as it is.
+ */
+export function normaliseEndpoint(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${url.host}${path}`;
+}

@@ -1,14 +1,33 @@
-import { UsageError } from '../errors.js';
-import { MiB } from '../util/size.js';
+import { UploadError, UsageError } from '../errors.js';
+import { MiB, formatBytes } from '../util/size.js';
 
 export const SLAB_SIZE = 1 * MiB;
 
-interface Waiter {
-  resolve: (slab: Buffer) => void;
-  reject: (err: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
+/** How long a file waiting for admission may see no memory come back before the run fails (no hang). */
+export const DEFAULT_ADMISSION_STALL_MS = 120_000;
+
+/**
+ * One stream's share of the budget: `guarantee` slabs it can always get without waiting (enough
+ * for a part that may be sent early), so that every admitted stream can make progress however the
+ * rest of the budget is used.
+ */
+export class Reservation {
+  held = 0;
+  closed = false;
+  constructor(
+    private readonly budget: MemoryBudget,
+    readonly guarantee: number,
+  ) {}
+
+  /** Gives the guarantee back (the stream ended). Slabs still held go back as they are released. */
+  close(): void {
+    this.budget.closeReservation(this);
+  }
 }
+
+type Waiter =
+  | { kind: 'slab'; holder: Reservation | undefined; resolve: (slab: Buffer) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void }
+  | { kind: 'admit'; guarantee: number; resolve: (r: Reservation) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void; since: number };
 
 /**
  * The one memory budget shared by everything a process uploads.
@@ -18,6 +37,13 @@ interface Waiter {
  * creep. A reader that asks for a slab when none is free waits (FIFO): that wait is the
  * backpressure that stops reading the input, so the budget is never exceeded and never fails
  * with out-of-memory.
+ *
+ * Progress with many streams: a stream is admitted (`admit`) only when the budget can set aside a
+ * minimum part for it; until then it reads nothing (its writer blocks). An admitted stream always
+ * gets the slabs of its guarantee at once, so it can fill a part that may be sent early, which
+ * returns memory: however many files are open, the admitted ones progress and the others follow.
+ * A wait for admission during which no memory comes back for `stallMs` fails with a message
+ * naming --memory (e.g. one thread writing to more files at once than the budget can admit).
  */
 export class MemoryBudget {
   readonly slabSize: number;
@@ -26,9 +52,18 @@ export class MemoryBudget {
   private allocated = 0;
   private used = 0;
   private peakUsed = 0;
+  /** Slabs promised to admitted streams and not taken yet: Σ max(0, guarantee − held). */
+  private owed = 0;
+  private readonly reservations = new Set<Reservation>();
   private readonly waiters: Waiter[] = [];
+  private lastRelease = Date.now();
+  private stallTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly limit: number, slabSize: number = SLAB_SIZE) {
+  constructor(
+    readonly limit: number,
+    slabSize: number = SLAB_SIZE,
+    private readonly stallMs: number = DEFAULT_ADMISSION_STALL_MS,
+  ) {
     if (!Number.isInteger(slabSize) || slabSize < 1) throw new UsageError(`slab size must be a positive integer`);
     this.slabSize = slabSize;
     this.maxSlabs = Math.floor(limit / slabSize);
@@ -45,47 +80,137 @@ export class MemoryBudget {
     return this.peakUsed * this.slabSize;
   }
 
-  /** Slabs the caller could get now without waiting. */
+  /** Slabs a caller without a reservation could get now without waiting. */
   get available(): number {
-    return this.maxSlabs - this.used;
+    return this.availableTo(undefined);
   }
 
-  /** A slab of `slabSize` bytes (content undefined); waits while the budget is spent. */
-  acquire(signal?: AbortSignal): Promise<Buffer> {
+  /** Slabs `holder` could get now without waiting. */
+  availableTo(holder: Reservation | undefined): number {
+    const own = holder && !holder.closed ? Math.max(0, holder.guarantee - holder.held) : 0;
+    // A stream waiting for admission comes first: shared slabs go to it before anyone grows further.
+    const shared = this.waiters.some((w) => w.kind === 'admit') ? 0 : this.maxSlabs - this.used - this.owed;
+    return own + Math.max(0, shared);
+  }
+
+  /**
+   * Admits a stream: waits until `guarantee` slabs can be set aside for it. Fails when no memory
+   * came back for the stall time while it waited.
+   */
+  admit(guarantee: number, signal?: AbortSignal): Promise<Reservation> {
     signal?.throwIfAborted();
-    const slab = this.take();
-    if (slab) return Promise.resolve(slab);
+    const g = Math.min(Math.max(1, guarantee), this.maxSlabs);
+    if (!this.waiters.some((w) => w.kind === 'admit') && this.maxSlabs - this.used - this.owed >= g) return Promise.resolve(this.reserve(g));
+    return new Promise<Reservation>((resolve, reject) => {
+      const waiter: Waiter = { kind: 'admit', guarantee: g, resolve, reject, signal, since: Date.now(), onAbort: () => this.drop(waiter, signal?.reason) };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.waiters.push(waiter);
+      this.watchStall();
+    });
+  }
+
+  /** A slab of `slabSize` bytes (content undefined); waits while the budget (for this holder) is spent. */
+  acquire(signal?: AbortSignal, holder?: Reservation): Promise<Buffer> {
+    signal?.throwIfAborted();
+    if (this.availableTo(holder) > 0) return Promise.resolve(this.take(holder));
     return new Promise<Buffer>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(signal?.reason);
-        },
-      };
+      const waiter: Waiter = { kind: 'slab', holder, resolve, reject, signal, onAbort: () => this.drop(waiter, signal?.reason) };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.waiters.push(waiter);
     });
   }
 
-  /** Gives a slab back; the first waiter, if any, gets it. */
-  release(slab: Buffer): void {
+  /** Gives a slab back; waiters that can now be served are. */
+  release(slab: Buffer, holder?: Reservation): void {
     if (slab.length !== this.slabSize) throw new Error('released a buffer that is not a slab of this budget');
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(slab);
-      return;
-    }
     this.used--;
     this.free.push(slab);
+    if (holder) {
+      holder.held--;
+      if (!holder.closed && holder.held < holder.guarantee) this.owed++;
+    }
+    this.lastRelease = Date.now();
+    this.pump();
   }
 
-  private take(): Buffer | undefined {
-    if (this.used >= this.maxSlabs) return undefined;
+  /** @internal Reservation.close */
+  closeReservation(r: Reservation): void {
+    if (r.closed) return;
+    this.owed -= Math.max(0, r.guarantee - r.held);
+    r.closed = true;
+    this.reservations.delete(r);
+    this.pump();
+  }
+
+  private reserve(g: number): Reservation {
+    const r = new Reservation(this, g);
+    this.reservations.add(r);
+    this.owed += g;
+    return r;
+  }
+
+  private pump(): void {
+    for (let i = 0; i < this.waiters.length; ) {
+      const w = this.waiters[i]!;
+      if (w.kind === 'admit') {
+        if (this.maxSlabs - this.used - this.owed >= w.guarantee) {
+          this.waiters.splice(i, 1);
+          w.signal?.removeEventListener('abort', w.onAbort);
+          w.resolve(this.reserve(w.guarantee));
+          continue;
+        }
+        // Admissions go in order; slab waiters behind may still be served from their own guarantee.
+        i++;
+        continue;
+      }
+      if (this.availableTo(w.holder) > 0) {
+        this.waiters.splice(i, 1);
+        w.signal?.removeEventListener('abort', w.onAbort);
+        w.resolve(this.take(w.holder));
+        continue;
+      }
+      i++;
+    }
+    if (!this.waiters.some((w) => w.kind === 'admit') && this.stallTimer) {
+      clearInterval(this.stallTimer);
+      this.stallTimer = undefined;
+    }
+  }
+
+  private drop(waiter: Waiter, reason: unknown): void {
+    const i = this.waiters.indexOf(waiter);
+    if (i >= 0) this.waiters.splice(i, 1);
+    waiter.reject(reason);
+    this.pump();
+  }
+
+  /** While streams wait for admission, fails them if no memory came back for the stall time. */
+  private watchStall(): void {
+    if (this.stallTimer) return;
+    this.stallTimer = setInterval(() => {
+      const now = Date.now();
+      const waiting = this.waiters.filter((w): w is Extract<Waiter, { kind: 'admit' }> => w.kind === 'admit');
+      if (waiting.length === 0) return;
+      if (now - Math.max(this.lastRelease, waiting[0]!.since) < this.stallMs) return;
+      const g = waiting[0]!.guarantee;
+      const files = this.reservations.size + waiting.length;
+      const err = new UploadError(
+        `${files} files are being written at once, but --memory ${formatBytes(this.limit)} holds the minimum part ` +
+          `(${formatBytes(g * this.slabSize)}) of only ${Math.floor(this.maxSlabs / g)} of them, and the files admitted made no ` +
+          `progress for ${Math.round(this.stallMs / 1000)} s; raise --memory to at least ${formatBytes(files * g * this.slabSize)}, ` +
+          'or let the program write fewer files at once',
+      );
+      for (const w of waiting) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.signal?.removeEventListener('abort', w.onAbort);
+        w.reject(err);
+      }
+      this.pump();
+    }, Math.max(10, Math.min(1_000, this.stallMs / 4)));
+    this.stallTimer.unref();
+  }
+
+  private take(holder: Reservation | undefined): Buffer {
     let slab = this.free.pop();
     if (!slab) {
       // Outside the V8 heap and never pooled by Node, so each slab is really ours to reuse.
@@ -93,6 +218,10 @@ export class MemoryBudget {
       this.allocated++;
     }
     this.used++;
+    if (holder) {
+      if (!holder.closed && holder.held < holder.guarantee) this.owed--;
+      holder.held++;
+    }
     if (this.used > this.peakUsed) this.peakUsed = this.used;
     return slab;
   }

@@ -1,9 +1,10 @@
-import { VerificationError, describeError } from '../errors.js';
+import { VerificationError } from '../errors.js';
 import { formatBytes } from '../util/size.js';
 import { compositeEtag } from './etag.js';
 import type { ObjectRef, WriteSettings } from './object-store.js';
+import { deleteOwnObject, notOurs } from './owned-object.js';
 import type { PartBuffer } from './part-buffer.js';
-import { withRetry, type RetryPolicy } from './retry.js';
+import { retryWarning, withRetry, type RetryInfo, type RetryPolicy } from './retry.js';
 import { S3_MIN_PART_SIZE } from './s3-limits.js';
 import type { UploadContext } from './upload-context.js';
 
@@ -22,6 +23,8 @@ export interface ObjectSummary extends ObjectRef {
   /** Distinct part sizes in order of use (the last part may be shorter). */
   partSizes: number[];
   crc32c: string;
+  /** The writer id the object carries (owned-object.ts): what lets diskless prove it wrote it. */
+  writer: string;
 }
 
 /**
@@ -37,11 +40,14 @@ export class MultipartObject {
   private readonly inFlight = new Set<Promise<void>>();
   private completed = false;
   private aborted = false;
+  private expectedEtag: string | undefined;
 
   constructor(
     private readonly ctx: UploadContext,
     readonly ref: ObjectRef,
     private readonly settings: WriteSettings,
+    /** The stream's writer id, also in `settings.metadata` (owned-object.ts). */
+    private readonly writer: string,
     private readonly etagIsMd5: boolean,
     /** Aborted on the first failure anywhere in the stream: cancels requests in flight. */
     private readonly signal: AbortSignal,
@@ -116,23 +122,24 @@ export class MultipartObject {
   }
 
   /** Reviews, completes and verifies the object. Call after `settle()` with no failure. */
-  async complete(crc32c: string): Promise<ObjectSummary> {
+  async complete(crc32c: string, createOnly = false): Promise<ObjectSummary> {
     await this.settle();
     const uploadId = this.uploadId!;
     this.review();
     const expectedEtag = compositeEtag(this.parts.map((p) => p.md5));
+    this.expectedEtag = expectedEtag;
     const size = this.bytes;
     const parts = this.parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag! }));
     try {
       await withRetry(
-        () => this.ctx.store.completeMultipartUpload(this.ref, uploadId, parts, { signal: this.signal }),
+        () => this.ctx.store.completeMultipartUpload(this.ref, uploadId, parts, { signal: this.signal, ...(createOnly ? { ifNoneMatch: true } : {}) }),
         this.ctx.retry,
         { what: `CompleteMultipartUpload of ${this.ref.key}`, signal: this.signal, onRetry: this.logRetry },
       );
     } catch (err) {
       // A Complete whose answer was lost may have worked: the retry then gets NoSuchUpload.
       const head = await this.ctx.store.headObject(this.ref).catch(() => undefined);
-      if (!head || head.size !== size || (this.etagIsMd5 && head.etag !== expectedEtag)) throw err;
+      if (!head || head.size !== size || notOurs(head, this.owned()) !== undefined) throw err;
     }
     this.completed = true;
     await this.ctx.journal?.remove(uploadId);
@@ -144,6 +151,7 @@ export class MultipartObject {
       parts: this.parts.length,
       partSizes: distinctInOrder(this.parts.map((p) => p.size)),
       crc32c,
+      writer: this.writer,
     };
   }
 
@@ -156,10 +164,8 @@ export class MultipartObject {
     if (!uploadId) return;
     const fresh = AbortSignal.timeout(policy.retryForMs + 30_000);
     if (this.completed) {
-      await withRetry(() => this.ctx.store.deleteObject(this.ref, { signal: fresh }), policy, {
-        what: `DeleteObject ${this.ref.key}`,
-        signal: fresh,
-      });
+      // Only if the key still holds what this upload wrote: another writer may have replaced it.
+      await deleteOwnObject({ ...this.ctx, retry: policy }, this.owned(), fresh);
       return;
     }
     await withRetry(() => this.ctx.store.abortMultipartUpload(this.ref, uploadId, { signal: fresh }), policy, {
@@ -189,9 +195,12 @@ export class MultipartObject {
       what: `HeadObject ${this.ref.key}`,
       signal: this.signal,
     });
+    const replaced = head ? notOurs(head, { ...this.ref, writer: this.writer }) : undefined;
     const problem = !head
       ? 'the object is missing after CompleteMultipartUpload'
-      : head.size !== size
+      : replaced
+        ? `another writer replaced it while this upload completed (${replaced}); this upload's data is not stored there`
+        : head.size !== size
         ? `the store holds ${head.size} bytes, ${size} were sent`
         : this.etagIsMd5 && head.etag !== expectedEtag
           ? `the store's ETag is ${head.etag}, the data's is ${expectedEtag}`
@@ -199,8 +208,11 @@ export class MultipartObject {
     if (problem) throw new VerificationError(`verification of ${this.ref.key} failed: ${problem}`);
   }
 
-  private readonly logRetry = ({ attempt, delayMs, error }: { attempt: number; delayMs: number; error: unknown }) =>
-    this.ctx.log.warn(`${this.ref.key}: attempt ${attempt} failed (${describeError(error)}); retrying in ${delayMs} ms`);
+  private owned() {
+    return { ...this.ref, writer: this.writer, ...(this.etagIsMd5 && this.expectedEtag ? { etag: this.expectedEtag } : {}) };
+  }
+
+  private readonly logRetry = (info: RetryInfo) => this.ctx.log.warn(retryWarning(info));
 }
 
 function distinctInOrder(values: number[]): number[] {

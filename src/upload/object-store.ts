@@ -23,6 +23,8 @@ export interface PutRequest extends ObjectRef {
   /** base64 MD5 of the body; the store rejects the request if the bytes differ. */
   contentMd5: string;
   settings: WriteSettings;
+  /** Store only if the key holds no object (If-None-Match: *); else ObjectExistsError. */
+  ifNoneMatch?: boolean;
 }
 
 export interface UploadPartRequest extends ObjectRef {
@@ -78,7 +80,8 @@ export interface ObjectStore {
   putObject(req: PutRequest, opts?: RequestOptions): Promise<{ etag: string }>;
   createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<string>;
   uploadPart(req: UploadPartRequest, opts?: RequestOptions): Promise<{ etag: string }>;
-  completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts?: RequestOptions): Promise<void>;
+  /** `ifNoneMatch`: only if the key holds no object (stores that ignore it complete anyway). */
+  completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts?: RequestOptions & { ifNoneMatch?: boolean }): Promise<void>;
   abortMultipartUpload(ref: ObjectRef, uploadId: string, opts?: RequestOptions): Promise<void>;
   /** undefined when the object does not exist. */
   headObject(ref: ObjectRef, opts?: RequestOptions): Promise<ObjectHead | undefined>;

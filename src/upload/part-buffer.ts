@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { read } from 'node:fs';
-import type { MemoryBudget } from './memory-budget.js';
+import type { MemoryBudget, Reservation } from './memory-budget.js';
 
 /**
  * One part being filled: slabs from the shared budget, filled in order, with the part's MD5
@@ -22,11 +22,13 @@ export class PartBuffer {
      * so the caller can send the part early (Infinity: always wait).
      */
     private readonly stopWhenStarvedAt = Number.POSITIVE_INFINITY,
+    /** The stream's admission (memory-budget.ts): its guarantee is always available to this part. */
+    private readonly holder?: Reservation,
   ) {}
 
   /** Whether the part could be sent now to free memory: it needs a slab, none is free, and it is big enough. */
   get starved(): boolean {
-    return this.filled >= this.stopWhenStarvedAt && this.filled % this.budget.slabSize === 0 && this.budget.available === 0;
+    return this.filled >= this.stopWhenStarvedAt && this.filled % this.budget.slabSize === 0 && this.budget.availableTo(this.holder) === 0;
   }
 
   get length(): number {
@@ -48,7 +50,7 @@ export class PartBuffer {
       const slabOffset = this.filled % this.budget.slabSize;
       if (slabOffset === 0 && this.filled / this.budget.slabSize >= this.slabs.length) {
         if (this.starved) return copied;
-        this.slabs.push(await this.budget.acquire(signal));
+        this.slabs.push(await this.budget.acquire(signal, this.holder));
       }
       const slab = this.slabs[this.slabs.length - 1]!;
       const n = Math.min(chunk.length - offset - copied, this.capacity - this.filled, slab.length - slabOffset);
@@ -71,7 +73,7 @@ export class PartBuffer {
     const slabOffset = this.filled % this.budget.slabSize;
     if (slabOffset === 0 && this.filled / this.budget.slabSize >= this.slabs.length) {
       if (this.starved) return new Uint8Array(0);
-      this.slabs.push(await this.budget.acquire(signal));
+      this.slabs.push(await this.budget.acquire(signal, this.holder));
     }
     const slab = this.slabs[this.slabs.length - 1]!;
     const want = Math.min(slab.length - slabOffset, this.capacity - this.filled);
@@ -108,7 +110,7 @@ export class PartBuffer {
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const slab of this.slabs) this.budget.release(slab);
+    for (const slab of this.slabs) this.budget.release(slab, this.holder);
     this.slabs.length = 0;
   }
 }

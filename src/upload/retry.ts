@@ -12,11 +12,25 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { retryForMs: 60_000, baseDelayMs: 250, maxDelayMs: 8_000 };
 
+/** A failed attempt that will be retried: `reason` names the error as the store gave it. */
+export interface RetryInfo {
+  what: string;
+  attempt: number;
+  delayMs: number;
+  error: unknown;
+  reason: string;
+}
+
+/** The warning line for a retried request: which request, which attempt, and why. */
+export function retryWarning(info: RetryInfo): string {
+  return `${info.what}: attempt ${info.attempt} failed (${info.reason}); retrying in ${info.delayMs} ms`;
+}
+
 export interface RetryContext {
   /** What the request is, for messages: "UploadPart 3 of backups/db.sql". */
   what: string;
   signal?: AbortSignal;
-  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  onRetry?: (info: RetryInfo) => void;
   /** Overrides the default classification (tests, special cases). */
   retryable?: (err: unknown) => boolean;
 }
@@ -52,7 +66,7 @@ export async function withRetry<T>(
           { cause: err },
         );
       }
-      ctx.onRetry?.({ attempt, delayMs, error: err });
+      ctx.onRetry?.({ what: ctx.what, attempt, delayMs, error: err, reason: describeS3Error(err) });
       await sleep(delayMs, undefined, ctx.signal ? { signal: ctx.signal } : {});
     }
   }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { VerificationError } from '../errors.js';
 import { etagIsMd5 } from './etag.js';
 import type { ObjectRef, WriteSettings } from './object-store.js';
-import { withRetry } from './retry.js';
+import { retryWarning, withRetry } from './retry.js';
+import { WRITER_METADATA, notOurs } from './owned-object.js';
 import type { UploadContext } from './upload-context.js';
 
 /**
@@ -20,15 +21,21 @@ export async function putVerified(
   onStored?: () => void,
   /** The body's MD5 when the caller already has it. */
   md5: Buffer = body.reduce((h, b) => h.update(b), createHash('md5')).digest(),
+  /** Only if the key holds no object yet (If-None-Match: *). */
+  createOnly = false,
 ): Promise<{ etag: string; size: number }> {
   const size = body.reduce((n, b) => n + b.length, 0);
   await ctx.requests.acquire(signal);
   let etag: string;
   try {
     ({ etag } = await withRetry(
-      () => ctx.store.putObject({ ...target, body, contentLength: size, contentMd5: md5.toString('base64'), settings }, { signal }),
+      () =>
+        ctx.store.putObject(
+          { ...target, body, contentLength: size, contentMd5: md5.toString('base64'), settings, ...(createOnly ? { ifNoneMatch: true } : {}) },
+          { signal },
+        ),
       ctx.retry,
-      { what: `PutObject ${target.key}`, signal },
+      { what: `PutObject ${target.key}`, signal, onRetry: (info) => ctx.log.warn(retryWarning(info)) },
     ));
   } finally {
     ctx.requests.release();
@@ -36,6 +43,9 @@ export async function putVerified(
   onStored?.();
   const expected = md5.toString('hex');
   const head = await withRetry(() => ctx.store.headObject(target, { signal }), ctx.retry, { what: `HeadObject ${target.key}`, signal });
+  const writer = settings.metadata?.[WRITER_METADATA];
+  const replaced = head && writer ? notOurs(head, { ...target, writer }) : undefined;
+  if (replaced) throw new VerificationError(`verification of ${target.key} failed: another writer replaced it (${replaced}); this upload's data is not stored there`);
   if (!head || head.size !== size || (etagIsMd5(settings.sse) && head.etag !== expected)) {
     throw new VerificationError(
       `verification of ${target.key} failed: stored ${head ? `${head.size} bytes, ETag ${head.etag}` : 'nothing'}; ` +

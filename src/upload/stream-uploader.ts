@@ -5,8 +5,10 @@ import { formatBytes } from '../util/size.js';
 import { CHAIN_FORMAT, CHAIN_ID_METADATA, chainIndexKey, continuationKey, type ChainIndex } from './chain.js';
 import { etagIsMd5 } from './etag.js';
 import { MultipartObject, type ObjectSummary } from './multipart-object.js';
+import { deleteOwnObject, WRITER_METADATA, type OwnedRef } from './owned-object.js';
 import { putVerified } from './single-object.js';
 import type { ObjectRef, WriteSettings } from './object-store.js';
+import type { Reservation } from './memory-budget.js';
 import { PartBuffer } from './part-buffer.js';
 import { PartSequence, type PartPlan, type PartSlot } from './part-planner.js';
 import { S3_MIN_PART_SIZE } from './s3-limits.js';
@@ -32,6 +34,11 @@ export interface StreamUploadOptions {
   beforeCommit?: () => Promise<void>;
   /** Aborting it (e.g. on SIGINT) aborts the upload; nothing is committed. */
   signal?: AbortSignal;
+  /**
+   * Commit only if the key holds no object (If-None-Match: *, where the store honours it: Ceph RGW 16
+   * does for PutObject, not for CompleteMultipartUpload). `put` without --overwrite.
+   */
+  createOnly?: boolean;
   onProgress?: (progress: { bytesRead: number }) => void;
 }
 
@@ -66,6 +73,8 @@ export async function uploadStream(
   } catch (err) {
     await run.undo(err);
     throw err;
+  } finally {
+    run.leaveBudget();
   }
 }
 
@@ -82,12 +91,15 @@ class StreamRun {
   private readonly sha: Hash | undefined;
   private shaHex: string | undefined;
   private readonly chainId = randomUUID();
+  /** The writer id on every object of this stream (owned-object.ts). */
+  private readonly writer = randomUUID();
   private readonly settings: WriteSettings;
   private readonly signal: AbortSignal;
   private readonly sequence: PartSequence;
   private slot!: PartSlot;
   private part: PartBuffer | undefined;
   private bytesRead = 0;
+  private reservation: Reservation | undefined;
   private chainIndexWritten = false;
   private singleCommitted = false;
 
@@ -97,12 +109,15 @@ class StreamRun {
   ) {
     this.sha = options.sha256 ? createHash('sha256') : undefined;
     this.sequence = new PartSequence(options.plan);
-    this.settings = options.settings ?? {};
+    this.settings = { ...options.settings, metadata: { ...options.settings?.metadata, [WRITER_METADATA]: this.writer } };
     this.signal = options.signal ? AbortSignal.any([options.signal, this.failure.signal]) : this.failure.signal;
   }
 
   async execute(source: ByteSource): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
     this.slot = this.sequence.next();
+    // No byte is read before the budget can set aside a minimum part for this stream (memory-budget.ts).
+    const early = this.options.plan.equalParts ? this.slot.size : Math.min(S3_MIN_PART_SIZE, this.slot.size);
+    this.reservation = await this.ctx.budget.admit(Math.ceil(early / this.ctx.budget.slabSize), this.signal);
     this.part = this.newPart(this.slot);
     // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
     if (!isIterable(source)) {
@@ -127,7 +142,9 @@ class StreamRun {
         }
       }
     } catch (err) {
-      await input.return?.().catch(() => undefined);
+      // After an abort a read may still be pending (a writer that keeps its file open): do not wait for it.
+      const closing = input.return?.().catch(() => undefined);
+      if (!this.signal.aborted) await closing;
       throw this.signal.aborted ? this.stopReason(err) : err;
     }
     return this.finish();
@@ -162,6 +179,11 @@ class StreamRun {
     }
   }
 
+  /** The stream ended: its guarantee goes back to the budget (slabs in flight return as they settle). */
+  leaveBudget(): void {
+    this.reservation?.close();
+  }
+
   /** Aborts and deletes whatever this run stored. Never throws; reports what it could not undo. */
   async undo(cause: unknown): Promise<void> {
     this.fail(cause);
@@ -170,12 +192,10 @@ class StreamRun {
     // what cannot be aborted now stays in the journal for the next run or `diskless gc`.
     const policy = { ...this.ctx.retry, retryForMs: Math.min(this.ctx.retry.retryForMs, 10_000) };
     const key = this.options.target.key;
-    const jobs: Array<Promise<void>> = this.objects.map((o) => o.abort(policy));
-    if (this.chainIndexWritten) {
-      const ref = { bucket: this.options.target.bucket, key: chainIndexKey(key) };
-      jobs.push(this.ctx.store.deleteObject(ref));
-    }
-    if (this.singleCommitted) jobs.push(this.ctx.store.deleteObject(this.options.target));
+    const jobs: Array<Promise<unknown>> = this.objects.map((o) => o.abort(policy));
+    const own = (ref: OwnedRef) => deleteOwnObject({ ...this.ctx, retry: policy }, ref, AbortSignal.timeout(policy.retryForMs + 30_000));
+    if (this.chainIndexWritten) jobs.push(own({ bucket: this.options.target.bucket, key: chainIndexKey(key), writer: this.writer }));
+    if (this.singleCommitted) jobs.push(own({ ...this.options.target, writer: this.writer }));
     const results = await Promise.allSettled(jobs);
     for (const r of results) {
       if (r.status === 'rejected') {
@@ -195,15 +215,16 @@ class StreamRun {
    */
   private newPart(slot: PartSlot): PartBuffer {
     const early = this.options.plan.equalParts ? Number.POSITIVE_INFINITY : S3_MIN_PART_SIZE;
-    return new PartBuffer(this.ctx.budget, slot.size, early);
+    return new PartBuffer(this.ctx.budget, slot.size, early, this.reservation);
   }
 
   /** The next chunk of input, undefined at its end; a failing input is the producer's failure. */
   private async read(input: AsyncIterator<Uint8Array>): Promise<Uint8Array | undefined> {
     let next: IteratorResult<Uint8Array>;
     try {
-      next = await input.next();
+      next = await abortable(input.next(), this.signal);
     } catch (err) {
+      if (this.signal.aborted) throw this.stopReason(err);
       if (DisklessError.is(err)) throw err;
       throw new ProducerError(`reading the input failed: ${describeError(err)}`, {}, { cause: err });
     }
@@ -231,7 +252,7 @@ class StreamRun {
         ...this.settings,
         metadata: { ...this.settings.metadata, [CHAIN_ID_METADATA]: this.chainId, 'diskless-piece': String(slot.objectIndex) },
       };
-      object = new MultipartObject(this.ctx, ref, settings, etagIsMd5(this.settings.sse), this.signal, (e) => this.fail(e));
+      object = new MultipartObject(this.ctx, ref, settings, this.writer, etagIsMd5(this.settings.sse), this.signal, (e) => this.fail(e));
       this.objects[slot.objectIndex] = object;
       await object.start();
       if (slot.objectIndex > 0) this.ctx.log.info(`stream passed ${formatBytes(this.bytesRead)}: continuing in ${ref.key}`);
@@ -245,13 +266,13 @@ class StreamRun {
     this.throwIfStopped();
     let stored: { etag: string; size: number };
     try {
-      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), part.seal());
+      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), part.seal(), this.options.createOnly ?? false);
     } finally {
       part.release();
       this.part = undefined;
     }
     const crc32c = this.crc.hex();
-    const summary: ObjectSummary = { ...target, size: stored.size, etag: stored.etag, parts: 1, partSizes: [stored.size], crc32c };
+    const summary: ObjectSummary = { ...target, size: stored.size, etag: stored.etag, parts: 1, partSizes: [stored.size], crc32c, writer: this.writer };
     return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
   }
 
@@ -268,7 +289,7 @@ class StreamRun {
     const summaries: ObjectSummary[] = [];
     for (let i = 1; i < this.objects.length; i++) summaries[i] = await this.objects[i]!.complete(this.objectCrc(i));
     if (this.objects.length > 1) await this.writeChainIndex(summaries);
-    summaries[0] = await this.objects[0]!.complete(this.objectCrc(0));
+    summaries[0] = await this.objects[0]!.complete(this.objectCrc(0), this.options.createOnly ?? false);
     const first = summaries[0];
     return {
       ...this.options.target,
@@ -286,7 +307,7 @@ class StreamRun {
     const objects = [...summaries];
     // Object 0 is not completed yet; its summary is what it will be.
     const o0 = this.objects[0]!;
-    objects[0] = { ...o0.ref, size: o0.bytes, etag: '', parts: o0.partCount, partSizes: [], crc32c: this.objectCrc(0) };
+    objects[0] = { ...o0.ref, size: o0.bytes, etag: '', parts: o0.partCount, partSizes: [], crc32c: this.objectCrc(0), writer: this.writer };
     const index: ChainIndex = {
       format: CHAIN_FORMAT,
       chainId: this.chainId,
@@ -331,6 +352,19 @@ class StreamRun {
     if (this.options.signal?.aborted) return this.options.signal.reason;
     return fallback instanceof Error ? fallback : new UploadError(describeError(fallback));
   }
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the promise is then left to settle alone). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }
 
 function isIterable(source: ByteSource): source is AsyncIterable<Uint8Array> {

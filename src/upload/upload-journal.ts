@@ -4,6 +4,7 @@ import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ObjectRef } from './object-store.js';
 import { isAlive } from '../process/is-alive.js';
+import { normaliseEndpoint } from '../s3/s3-url.js';
 
 export interface JournalEntry extends ObjectRef {
   uploadId: string;
@@ -38,8 +39,17 @@ export class UploadJournal {
     await rm(this.fileOf(uploadId), { force: true });
   }
 
-  /** Entries of processes on this host that are gone, for the given store. */
+  /** Entries of processes on this host that are gone, for the given store (endpoints compared normalised). */
   async leftovers(store: string): Promise<JournalEntry[]> {
+    const want = normaliseEndpoint(store);
+    return (await this.deadEntries()).filter((e) => normaliseEndpoint(e.store) === want);
+  }
+
+  /**
+   * Entries of processes on this host that are gone, whatever endpoint they used (a proxy, another
+   * name of the same store): `gc` matches them by bucket and upload id against the store's own list.
+   */
+  async deadEntries(): Promise<JournalEntry[]> {
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -51,7 +61,7 @@ export class UploadJournal {
       const e = await readFile(join(this.dir, name), 'utf8')
         .then((t) => JSON.parse(t) as StoredEntry)
         .catch(() => undefined);
-      if (!e || e.store !== store || e.host !== hostname() || isAlive(e.pid)) continue;
+      if (!e || e.host !== hostname() || isAlive(e.pid)) continue;
       out.push({ bucket: e.bucket, key: e.key, uploadId: e.uploadId, store: e.store });
     }
     return out;

@@ -84,7 +84,7 @@ describe('diskless ls on Ceph RGW', () => {
     );
     const manifest = buildManifest({
       kind: 'run', command: ['test'], exitStatus: 0, startedAt: new Date(), bucket, prefix: 'many/',
-      files: files.map((f) => ({ path: f.path, key: `many/${f.path}`, size: f.body.length, crc32c: f.crc, end: 'closed', objects: [{ bucket, key: `many/${f.path}`, size: f.body.length, etag: f.etag, parts: 1, partSizes: [f.body.length], crc32c: f.crc }] })),
+      files: files.map((f) => ({ path: f.path, key: `many/${f.path}`, size: f.body.length, crc32c: f.crc, end: 'closed', objects: [{ bucket, key: `many/${f.path}`, size: f.body.length, etag: f.etag, parts: 1, partSizes: [f.body.length], crc32c: f.crc, writer: "test" }] })),
     });
     expectValidManifest(manifest);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'many/diskless-manifest.json', Body: JSON.stringify(manifest) }));

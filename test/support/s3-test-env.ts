@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
+  DeleteObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
@@ -253,4 +255,27 @@ function runGatewayScript(stateDir: string, action: string, name: string, ...arg
       },
     );
   });
+}
+
+/**
+ * Deletes every object and aborts every upload in a test bucket, best effort and bounded (the shared test cluster is
+ * small: tests that write hundreds of MiB give the space back). Errors are ignored: the data is only test data.
+ */
+export async function emptyTestBucket(bucket: string, timeoutMs = 60_000): Promise<void> {
+  const c = makeTestClient({ maxAttempts: 1, idleTimeoutMs: 10_000 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (const key of await listKeys(bucket, undefined, { client: c })) {
+      if (Date.now() > deadline) return;
+      await c.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    }
+    for (const u of await listOpenUploads(bucket, c)) {
+      if (Date.now() > deadline) return;
+      await c.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+    }
+  } catch {
+    // best effort
+  } finally {
+    c.destroy();
+  }
 }

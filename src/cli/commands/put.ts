@@ -25,7 +25,7 @@ export function putCommand(ctx: CommandContext): Command {
         'upload is aborted and nothing is left behind. Prefer the -- form for pipelines:\n' +
         "  diskless put s3://b/db.sql.gz -- bash -c 'set -o pipefail; mysqldump db | gzip'",
     )
-    .argument('<url>', 'target, s3://BUCKET/KEY')
+    .argument('<url>', 'target, s3://BUCKET/KEY ({host} {date} {time} {run} are expanded; an existing object is refused without --overwrite)')
     .argument('[command...]', 'command whose stdout to store (after --)')
     .option('--expected-size <size>', 'expected stream size: picks a part size that fits one object', size('--expected-size'))
     .option('--sha256', 'also compute a SHA-256 of the whole stream')

@@ -21,7 +21,7 @@ export function runCommand(ctx: CommandContext): Command {
         'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.\n' +
         'Example: diskless run --to s3://backups/db/2026-11-21/ --dir /tmp/dump -- mydumper -t 4 -o /tmp/dump',
     )
-    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/')
+    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
     .requiredOption('--dir <dir>', 'the directory the program writes to (empty or absent)')
     .argument('<command...>', 'the program and its arguments (after --)')
     .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60)

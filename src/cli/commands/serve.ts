@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { serve } from '../../ops/serve.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
-import { addConnectionOptions, loggerFor } from '../common-options.js';
+import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
 import type { CommandContext } from '../program.js';
 
 export function serveCommand(ctx: CommandContext): Command {
@@ -9,19 +9,23 @@ export function serveCommand(ctx: CommandContext): Command {
     .summary('the uploader alone: print the environment, serve until SIGINT/SIGTERM')
     .description(
       'Starts the uploader and prints the environment to export; programs started with it (from another\n' +
-        'shell) stream the files they write under --dir to S3. SIGINT or SIGTERM ends serve: it waits for the\n' +
-        'files, then writes the manifest. Example:\n' +
+        'shell) stream the files they write under --dir to S3. The first SIGINT or SIGTERM stops serve: no new\n' +
+        'files, the open ones may finish for --linger seconds, then the manifest is written if all were stored\n' +
+        '(exit 0); files still open then are failed (exit 5, no manifest). A second signal exits at once (130/143).\n' +
+        'Example:\n' +
         '  diskless serve --to s3://backups/x/ --dir /tmp/out > /tmp/diskless.env &\n' +
         '  . /tmp/diskless.env; tar -cf /tmp/out/etc.tar /etc; kill %1',
     )
-    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/')
-    .requiredOption('--dir <dir>', 'the directory programs write to (empty or absent)');
+    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
+    .requiredOption('--dir <dir>', 'the directory programs write to (empty or absent)')
+    .option('--linger <seconds>', 'after the first SIGINT/SIGTERM, how long open files may still be written', seconds('--linger'), 60);
   addCaptureOptions(cmd);
   addConnectionOptions(cmd);
-  return cmd.action(async (flags: CaptureFlags) => {
+  return cmd.action(async (flags: CaptureFlags & { linger: number }) => {
     const log = loggerFor(flags);
     await serve({
       ...captureOptions(flags, log),
+      lingerMs: flags.linger * 1000,
       signal: ctx.signal,
       onReady: (lines) => {
         process.stdout.write(lines.join('\n') + '\n');

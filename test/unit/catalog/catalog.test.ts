@@ -22,7 +22,7 @@ function backup(kind: BackupKind, prefix: string, manifestKey: string, files: Re
   const stored = Object.entries(files).map(([path, data]) => ({ path, ...obj(kind === 'put' ? prefix : prefix + path, data) }));
   const m = buildManifest({
     kind, command: ['x'], exitStatus: 0, startedAt: new Date(startedAt), bucket: 'bkt', prefix,
-    files: stored.map((s) => ({ path: s.path, key: s.key, size: s.size, crc32c: s.crc, end: 'closed', objects: [{ bucket: 'bkt', key: s.key, size: s.size, etag: s.etag, parts: 1, partSizes: [s.size], crc32c: s.crc }] })),
+    files: stored.map((s) => ({ path: s.path, key: s.key, size: s.size, crc32c: s.crc, end: 'closed', objects: [{ bucket: 'bkt', key: s.key, size: s.size, etag: s.etag, parts: 1, partSizes: [s.size], crc32c: s.crc, writer: 'test' }] })),
   });
   obj(manifestKey, JSON.stringify(m));
 }

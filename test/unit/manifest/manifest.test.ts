@@ -13,6 +13,7 @@ const one = (key: string, size: number): ManifestFileInput['objects'][number] =>
   parts: 2,
   partSizes: [5 * MiB, size - 5 * MiB],
   crc32c: '0a0b0c0d',
+  writer: 'w1',
 });
 
 describe('the diskless-backup/2 manifest', () => {

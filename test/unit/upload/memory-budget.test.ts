@@ -52,4 +52,34 @@ describe('MemoryBudget', () => {
   it('refuses a buffer that is not one of its slabs', () => {
     expect(() => new MemoryBudget(2048, 1024).release(Buffer.alloc(10))).toThrow(/not a slab/);
   });
+
+  it('admits a stream only when a minimum part can be set aside for it, and gives an admitted stream its guarantee at once', async () => {
+    const budget = new MemoryBudget(5 * 1024, 1024);
+    const a = await budget.admit(2);
+    const b = await budget.admit(2);
+    let third: unknown;
+    const waiting = budget.admit(2).then((r) => (third = r));
+    // One shared slab is left, but it is not enough for a third stream's minimum part.
+    await new Promise((r) => setTimeout(r, 10));
+    expect(third).toBeUndefined();
+    const shared = await Promise.race([budget.acquire(undefined, a), new Promise((r) => setTimeout(() => r('waits'), 10))]);
+    expect(shared).toBeInstanceOf(Buffer);
+    const own = [await budget.acquire(undefined, b), await budget.acquire(undefined, b)];
+    // b's guarantee came at once; growing beyond it waits while a stream waits for admission.
+    expect(budget.availableTo(b)).toBe(0);
+    for (const slab of own) budget.release(slab, b);
+    b.close();
+    await waiting;
+    expect(third).toBeDefined();
+  });
+
+  it('fails a stream waiting for admission when no memory comes back for the stall time, naming --memory and the files', async () => {
+    const budget = new MemoryBudget(4 * 1024, 1024, 50);
+    const a = await budget.admit(2);
+    const b = await budget.admit(2);
+    await expect(budget.admit(2)).rejects.toThrow(/3 files are being written at once, but --memory 4\.00 KiB holds the minimum part .* of only 2 .*raise --memory/);
+    a.close();
+    b.close();
+    expect(await budget.admit(2)).toBeDefined();
+  });
 });

@@ -106,6 +106,18 @@ describe('uploadStream', () => {
     expect(results.some((r) => r.objects[0]!.partSizes[0]! < 8 * MiB)).toBe(true);
   }, 20_000);
 
+  it('stores every stream when more are open than the budget can hold a minimum part for (no stream holds a small part forever)', async () => {
+    const store = new MemoryObjectStore();
+    // 20 streams of 3 MiB sharing 16 MiB: without admission each takes a slab or two, none reaches 5 MiB, and nothing is sent.
+    const ctx = testContext(store, { budget: new MemoryBudget(16 * MiB) });
+    const plan = planParts({ memoryBudget: 16 * MiB });
+    const keys = Array.from({ length: 20 }, (_, i) => `f${i}`);
+    const results = await Promise.all(keys.map((key, i) => uploadStream(ctx, pseudoRandom(3 * MiB, 256 * 1024, i), { target: { bucket: 'b', key }, plan })));
+    expect(results.map((r) => r.size)).toEqual(keys.map(() => 3 * MiB));
+    expect(ctx.budget.peak).toBeLessThanOrEqual(16 * MiB);
+    expect(ctx.budget.inUse).toBe(0);
+  }, 20_000);
+
   it('reads a file descriptor straight into its buffers and stores the same bytes', async () => {
     const store = new MemoryObjectStore();
     const data = await collect(pseudoRandom(13 * MiB + 5));

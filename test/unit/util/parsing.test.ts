@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseObjectUrl, parseS3Url } from '../../../src/s3/s3-url.js';
+import { normaliseEndpoint, parseObjectUrl, parseS3Url } from '../../../src/s3/s3-url.js';
+import { expandUrlTemplate } from '../../../src/ops/key-template.js';
 import { parseDuration } from '../../../src/util/duration.js';
 import { formatBytes, parseSize } from '../../../src/util/size.js';
 
@@ -75,5 +76,23 @@ describe('parseDuration', () => {
 
   it('rejects a number without a unit, naming the option', () => {
     expect(() => parseDuration('24', '--older-than')).toThrow('--older-than: cannot read "24" as a duration');
+  });
+});
+
+describe('normaliseEndpoint', () => {
+  it('spells one endpoint one way: scheme and host in lower case, no default port, no trailing slash', () => {
+    expect(normaliseEndpoint('HTTP://127.0.0.1:19001/')).toBe('http://127.0.0.1:19001');
+    expect(normaliseEndpoint('http://Store.Example:80')).toBe('http://store.example');
+    expect(normaliseEndpoint('https://s3.example:443/')).toBe('https://s3.example');
+    expect(normaliseEndpoint('aws')).toBe('aws');
+  });
+});
+
+describe('expandUrlTemplate', () => {
+  it('expands {host} {date} {time} {run} and refuses any other placeholder', () => {
+    const now = new Date('2026-12-01T20:15:07.123Z');
+    expect(expandUrlTemplate('s3://b/{host}/{date}/{time}.sql', now, 'db1')).toBe('s3://b/db1/2026-12-01/201507.sql');
+    expect(expandUrlTemplate('s3://b/{run}/', now, 'db1')).toMatch(/^s3:\/\/b\/20261201T201507Z-[0-9a-f]{6}\/$/);
+    expect(() => expandUrlTemplate('s3://b/{timestamp}/', now, 'db1')).toThrow(/"\{timestamp\}" .* is not a placeholder; use \{host\} \{date\} \{time\} \{run\}/);
   });
 });
