@@ -1,5 +1,7 @@
 /* See conn.h. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <limits.h>
 #include <poll.h>
 #include <stddef.h>
@@ -263,4 +265,32 @@ SHIM_HIDDEN int conn_is_uploader_socket(int fd) {
             strncmp(peer.sun_path, shim_cfg.socket_path, sizeof peer.sun_path) == 0;
   errno = saved;
   return yes;
+}
+
+SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char what[1024];
+  snprintf(what, sizeof what, "rename of directory %s -> %s", from, to);
+  begin(&w, out, WIRE_MSG_RENAME_DIR);
+  wire_put_str(&w, from, strlen(from));
+  wire_put_str(&w, to, strlen(to));
+  return simple_request(&w, what);
+}
+
+SHIM_HIDDEN void conn_fail(const char *path, const char *fmt, ...) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char message[WIRE_MAX_MESSAGE];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  /* Always printed: the run fails because of it, and the program may hide its own error. */
+  shim_log(SHIM_LOG_ERROR, "%s", message);
+  size_t plen = strnlen(path, WIRE_MAX_PATH - 1);
+  begin(&w, out, WIRE_MSG_FAIL);
+  wire_put_str(&w, path, plen);
+  wire_put_str(&w, message, strlen(message));
+  (void)simple_request(&w, "report of a refusal");
 }

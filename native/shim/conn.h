@@ -21,6 +21,10 @@ SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
 SHIM_HIDDEN int conn_rename(const char *from, const char *to);
 SHIM_HIDDEN int conn_unlink(const char *rel);
 SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns);
+/* RENAME_DIR: the uploader moves every virtual file below from/ to below to/. */
+SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to);
+/* FAIL: logs the message (always) and tells the uploader that the run must fail because of path. */
+SHIM_HIDDEN void conn_fail(const char *path, const char *fmt, ...) SHIM_PRINTF(2, 3);
 /* Is fd a socket connected to the uploader? (fstat + getpeername; for descriptors the fd table does
  * not know: inherited across exec, or duplicated) */
 SHIM_HIDDEN int conn_is_uploader_socket(int fd);

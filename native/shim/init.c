@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 
 #include "fd_table.h"
+#include "random_access.h"
+#include "reentry.h"
 #include "vpath.h"
 #include "wire.h"
 
@@ -102,6 +104,11 @@ static void load_config(void) {
     SHIM_LOG(SHIM_LOG_ERROR, "%s should be %d hex characters (has %zu); the uploader will likely refuse the shim", WIRE_ENV_TOKEN,
              WIRE_TOKEN_SIZE, c->token_len);
 
+  const char *standin = getenv(WIRE_ENV_STANDIN);
+  if (standin != NULL && standin[0] == '/' && strlen(standin) < sizeof c->standin) strcpy(c->standin, standin);
+  const char *limit = getenv(WIRE_ENV_RANDOM_LIMIT);
+  c->random_limit = limit != NULL && limit[0] != '\0' ? strtoull(limit, NULL, 10) : (uint64_t)64 << 20;
+
   c->active = 1;
   SHIM_LOG(SHIM_LOG_INFO, "active: virtual directory %s%s%s, uploader %s", c->vdir, c->vdir_real_len ? " = " : "",
            c->vdir_real, c->socket_path);
@@ -119,3 +126,10 @@ SHIM_HIDDEN void shim_ensure(void) {
 }
 
 __attribute__((constructor)) static void shim_constructor(void) { ensure_config(); }
+
+/* exit() or a return from main with random-access files still open: they are complete, send them. */
+__attribute__((destructor)) static void shim_destructor(void) {
+  if (!shim_cfg.active || shim_in_foreign_child() || !shim_enter()) return;
+  ra_finish_all();
+  shim_leave();
+}

@@ -35,7 +35,7 @@ export async function serveFile(
   const { files, ctx } = deps;
   let file: VirtualFile;
   try {
-    file = files.beginWrite(open.path, open.flags);
+    file = await files.openForWrite(open.path, open.flags);
   } catch (err) {
     const errno = DisklessError.is(err) ? err.errno : constants.errno.EIO;
     ctx.log.warn(`refused to open ${open.path.toString()} for pid ${open.pid}: ${describeError(err)}`);
@@ -48,7 +48,10 @@ export async function serveFile(
     if (first.length > 0) yield first;
     for (;;) {
       const next = await input.next();
-      if (next.done) return;
+      if (next.done) {
+        files.inputEnded(file);
+        return;
+      }
       yield next.value;
     }
   })();

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { DisklessError, describeError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { encodeFrame, type AnyMessage } from '../wire/frame-codec.js';
-import type { VirtualFiles } from './virtual-files.js';
+import type { VirtualFile, VirtualFiles } from './virtual-files.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -15,8 +15,13 @@ function pathOf(bytes: Buffer): string | undefined {
   }
 }
 
-/** Answers a RENAME, UNLINK or STAT request with the frame to send back. */
-export async function answerRequest(message: AnyMessage, files: VirtualFiles, log: Logger): Promise<Buffer> {
+/** Answers a RENAME, UNLINK, STAT, FAIL or RENAME_DIR request with the frame to send back. */
+export async function answerRequest(
+  message: AnyMessage,
+  files: VirtualFiles,
+  log: Logger,
+  onFailure?: (file: VirtualFile, error: unknown) => void,
+): Promise<Buffer> {
   const errnoOf = (err: unknown) => (DisklessError.is(err) ? err.errno : constants.errno.EIO);
   const enoent = constants.errno.ENOENT;
   try {
@@ -40,6 +45,21 @@ export async function answerRequest(message: AnyMessage, files: VirtualFiles, lo
         if (from === undefined) return encodeFrame('REPLY', { err: enoent, message: 'not a virtual file' });
         await files.rename(from, to.toString());
         log.debug(`renamed ${from} to ${to.toString()}`);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      case 'FAIL': {
+        const path = message.fields.path.toString();
+        const text = message.fields.message.toString();
+        log.warn(`the shim refused an operation the backup needs: ${text}`);
+        const file = files.refusal(path, text);
+        onFailure?.(file, file.error);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      case 'RENAME_DIR': {
+        const from = pathOf(message.fields.from);
+        if (from === undefined) return encodeFrame('REPLY', { err: 0, message: '' });
+        await files.renameDir(from, message.fields.to.toString());
+        log.debug(`renamed directory ${from} to ${message.fields.to.toString()}`);
         return encodeFrame('REPLY', { err: 0, message: '' });
       }
       default:

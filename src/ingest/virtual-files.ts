@@ -10,7 +10,7 @@ import { chainIndexKey } from '../upload/chain.js';
 import { objectKey } from './object-key.js';
 
 const { ENOENT, EPERM, EBUSY, EEXIST, EINVAL, EIO, EOPNOTSUPP } = constants.errno;
-const { O_APPEND, O_CREAT, O_EXCL, O_RDWR } = fsConstants;
+const { O_APPEND, O_CREAT, O_EXCL, O_RDWR, O_TRUNC } = fsConstants;
 /** Linux's access-mode mask (not exported by Node). */
 const O_ACCMODE = 3;
 
@@ -44,6 +44,8 @@ export interface VirtualFile {
 interface Entry extends VirtualFile {
   settle: () => void;
   unlinkWhenDone: boolean;
+  /** Every holder closed it: only the upload's end (CompleteMultipartUpload) is still to come. */
+  inputEnded?: boolean;
 }
 
 /**
@@ -69,15 +71,52 @@ export class VirtualFiles {
     },
   ) {}
 
-  /** Starts a new file at `path`, or fails with the errno the open should return. */
+  /**
+   * Starts a new file at `path`, or fails with the errno the open should return. A file whose
+   * every descriptor is closed but whose upload is still ending (an overwrite right after close) is
+   * waited for, then replaced; one still open elsewhere is EBUSY.
+   */
+  async openForWrite(path: Buffer | string, flags: number): Promise<VirtualFile> {
+    const rel = objectKey(this.deps.prefix, path).slice(this.deps.prefix.length);
+    const existing = this.byPath.get(rel);
+    if (existing?.state === 'writing' && existing.inputEnded) await existing.settled;
+    return this.beginWrite(path, flags);
+  }
+
+  /** The file's writers all closed it (end of its bytes). */
+  inputEnded(file: VirtualFile): void {
+    (file as Entry).inputEnded = true;
+  }
+
+  /**
+   * A refusal the shim reported (FAIL: a symlink, a hard link, a static program's exec, a
+   * random-access file past its limit): recorded as a failed file, so the run fails, naming it.
+   */
+  refusal(path: string, message: string): VirtualFile {
+    const entry: Entry = {
+      path,
+      key: '',
+      state: 'failed',
+      bytes: 0,
+      mtimeMs: Date.now(),
+      settled: Promise.resolve(),
+      settle: () => {},
+      unlinkWhenDone: false,
+      error: new FileOpError(message, EPERM),
+    };
+    this.all.add(entry);
+    return entry;
+  }
+
+  /** Starts a new file at `path` now, or fails with the errno the open should return. */
   beginWrite(path: Buffer | string, flags: number): VirtualFile {
     const key = objectKey(this.deps.prefix, path);
     const rel = key.slice(this.deps.prefix.length);
     if (this.deps.reserved?.includes(rel)) throw new FileOpError(`${rel} is reserved for diskless's manifest`, EPERM);
-    if ((flags & O_ACCMODE) === O_RDWR) {
-      throw new FileOpError(`${rel}: opened for reading and writing; diskless files are write-only streams (open with O_WRONLY)`, EINVAL);
-    }
     const existing = this.byPath.get(rel);
+    if (existing && (flags & O_ACCMODE) === O_RDWR && !(flags & O_TRUNC) && !(flags & O_EXCL)) {
+      throw new FileOpError(`${rel}: a stored file cannot be modified in place (opened O_RDWR without O_TRUNC); write a new file`, EPERM);
+    }
     if (!existing && !(flags & O_CREAT)) throw new FileOpError(`${rel}: no such virtual file (opened without O_CREAT)`, ENOENT);
     if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
     if (existing && flags & O_EXCL) throw new FileOpError(`${rel} exists (O_EXCL)`, EEXIST);
@@ -149,6 +188,16 @@ export class VirtualFiles {
     src.key = toKey;
     src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts: 1, partSizes: [src.bytes], crc32c: src.crc32c! }];
     this.byPath.set(to, src);
+  }
+
+  /**
+   * rename(2) of a real directory under the virtual directory: every virtual file below `from/`
+   * moves below `to/`, one rename (server-side copy, then delete) each. A failure leaves the
+   * files renamed so far at their new names (the shim then reports the error).
+   */
+  async renameDir(from: string, to: string): Promise<void> {
+    const below = [...this.byPath.keys()].filter((p) => p.startsWith(from + '/'));
+    for (const path of below) await this.rename(path, to + path.slice(from.length));
   }
 
   /** unlink(2): deletes the stored object, or the object-to-be once its writer finishes. */

@@ -25,6 +25,8 @@ export interface CaptureOptions extends UploadOptions {
   keepFailed?: boolean;
   /** Shim log level (DISKLESS_SHIM_LOG). */
   shimLogLevel?: number;
+  /** Largest random-access (O_RDWR) file, held in memory until its close (default 64 MiB). */
+  randomAccessLimit?: number;
 }
 
 export interface CaptureResult {
@@ -83,7 +85,15 @@ export class Capture {
         onFailure: (file, error) => capture?.noteFailure(file, error),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
-      const preload: PreloadSettings = { shim, socket: server.socketPath, dir, token, logLevel: options.shimLogLevel ?? 1 };
+      const preload: PreloadSettings = {
+        shim,
+        socket: server.socketPath,
+        dir,
+        token,
+        standin: server.standinDir,
+        randomAccessLimit: options.randomAccessLimit ?? 64 * 1024 * 1024,
+        logLevel: options.shimLogLevel ?? 1,
+      };
       capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload);
       return capture;
     } catch (err) {

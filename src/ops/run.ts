@@ -5,6 +5,7 @@ import { checkInterposable } from '../process/command-check.js';
 import { descendants, processName } from '../process/descendants.js';
 import { shellQuote } from '../process/producer.js';
 import { Capture, type CaptureOptions, type CaptureResult } from './capture.js';
+import { findLeftovers, removeLeftovers } from './dir-leftovers.js';
 import { failureHints } from './tool-hints.js';
 
 export interface RunOptions extends CaptureOptions {
@@ -63,9 +64,18 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     }
     for (const pid of descendants(process.pid, 1)) reaped(pid);
 
+    const leftovers = findLeftovers(capture.dir);
+    if (leftovers.length > 0) removeLeftovers(capture.dir, leftovers);
     const failed = capture.failureSummary();
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
     if (failed) throw new UploadError(`${failed}; no manifest written`);
+    if (leftovers.length > 0) {
+      throw new UploadError(
+        `${leftovers.length} file(s) were written to the local disk under ${capture.dir} behind the shim's back, so they are not in ` +
+          `the backup: ${leftovers.slice(0, 5).join(', ')}${leftovers.length > 5 ? ', …' : ''} (removed now; a statically linked or ` +
+          `setuid program, or a symlink/fifo made without the C library?); no manifest written`,
+      );
+    }
     if (open.length > 0) {
       throw new UploadError(
         `${open.length} file(s) were still open after the command exited (${open.slice(0, 3).join(', ')}), held by ` +
