@@ -6,7 +6,10 @@
 #include <poll.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -253,6 +256,21 @@ SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
   *size = wire_get_u64(&r);
   *mtime_ns = wire_get_i64(&r);
   return answer_err(&r, e, what);
+}
+
+SHIM_HIDDEN int conn_stream_size(int fd, const char *rel, uint64_t *size) {
+  /* Every byte written so far must have been read by the uploader (its count is then exact):
+   * wait until the socket's send queue is empty, polling, for at most about a minute. */
+  for (int waited_ms = 0;; waited_ms++) {
+    int queued = 0;
+    if (ioctl(fd, SIOCOUTQ, &queued) != 0) return errno;
+    if (queued == 0) break;
+    if (waited_ms > 60000) return ETIMEDOUT;
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  int64_t mtime;
+  return conn_stat(rel, size, &mtime);
 }
 
 SHIM_HIDDEN int conn_is_uploader_socket(int fd) {

@@ -25,6 +25,9 @@ SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns);
 SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to);
 /* FAIL: logs the message (always) and tells the uploader that the run must fail because of path. */
 SHIM_HIDDEN void conn_fail(const char *path, const char *fmt, ...) SHIM_PRINTF(2, 3);
+/* The size so far of the virtual file streamed through fd (waits until the uploader has read every
+ * byte written so far, then STAT). For position queries: lseek(fd, 0, SEEK_CUR/SEEK_END). */
+SHIM_HIDDEN int conn_stream_size(int fd, const char *rel, uint64_t *size);
 /* Is fd a socket connected to the uploader? (fstat + getpeername; for descriptors the fd table does
  * not know: inherited across exec, or duplicated) */
 SHIM_HIDDEN int conn_is_uploader_socket(int fd);

@@ -87,7 +87,7 @@ static int open_for_writing(const char *rel, int flags, mode_t mode) {
   /* The request socket is born CLOEXEC (no leak into a concurrent fork+exec during the
    * handshake); the application's descriptor is CLOEXEC only if it asked (tar hands it to gzip). */
   if ((flags & O_CLOEXEC) == 0) real_fcntl(fd, F_SETFD, 0);
-  fdt_record(fd, FD_VIRTUAL);
+  fdt_record_file(fd, FD_VIRTUAL, -1, rel);
   return fd;
 }
 

@@ -53,14 +53,25 @@ SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) {
   return real_pwrite64(fd, buf, n, off);
 }
 
+/* hook_seek.c: is len the size so far of the virtual stream fd? (ftruncate then succeeds) */
+SHIM_HIDDEN int seek_truncate_stream(int fd, uint64_t len);
+
+static int truncated(int fd, int r, uint64_t len) {
+  if (r == 0 || errno != EINVAL || fdt_peek(fd) != FD_VIRTUAL) return r;
+  int saved = errno;
+  if (seek_truncate_stream(fd, len)) return 0;
+  errno = saved;
+  return r;
+}
+
 SHIM_EXPORT int ftruncate(int fd, off_t len) {
   shim_ensure();
   if (fdt_peek(fd) == FD_MEMORY && over_limit(fd, (uint64_t)len)) return -1;
-  return real_ftruncate(fd, len);
+  return truncated(fd, real_ftruncate(fd, len), (uint64_t)len);
 }
 
 SHIM_EXPORT int ftruncate64(int fd, off64_t len) {
   shim_ensure();
   if (fdt_peek(fd) == FD_MEMORY && over_limit(fd, (uint64_t)len)) return -1;
-  return real_ftruncate64(fd, len);
+  return truncated(fd, real_ftruncate64(fd, len), (uint64_t)len);
 }

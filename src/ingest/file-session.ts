@@ -43,6 +43,8 @@ export async function serveFile(
     return;
   }
   socket.write(encodeFrame('REPLY', { err: 0, message: '' }));
+  const base = socket.bytesRead - first.length; // the OPEN frame
+  file.received = () => socket.bytesRead - base;
   ctx.log.debug(`${file.path}: opened by pid ${open.pid}, uploading to ${file.key}`);
   const source = (async function* () {
     if (first.length > 0) yield first;

@@ -16,6 +16,13 @@ const O_ACCMODE = 3;
 
 const MAX_COPY = 5 * 1024 ** 3;
 
+/** Something the program did that diskless cannot store (reported by the shim's FAIL): the run fails as a producer failure (exit 5). */
+export class RefusedOperation extends DisklessError {
+  constructor(message: string) {
+    super('producer', message, { errno: constants.errno.EPERM });
+  }
+}
+
 /** An operation on a virtual file that fails with an errno (the shim returns it to the program). */
 export class FileOpError extends DisklessError {
   constructor(message: string, errno: number, cause?: unknown) {
@@ -39,6 +46,8 @@ export interface VirtualFile {
   error?: unknown;
   /** Resolves when writing ends, committed or not. */
   settled: Promise<void>;
+  /** While writing: the bytes read from the program's socket so far (exact, unlike `bytes`). */
+  received?: () => number;
 }
 
 interface Entry extends VirtualFile {
@@ -102,7 +111,7 @@ export class VirtualFiles {
       settled: Promise.resolve(),
       settle: () => {},
       unlinkWhenDone: false,
-      error: new FileOpError(message, EPERM),
+      error: new RefusedOperation(message),
     };
     this.all.add(entry);
     return entry;
@@ -158,7 +167,7 @@ export class VirtualFiles {
   stat(path: string): { size: number; mtimeMs: number } {
     const e = this.byPath.get(path);
     if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
-    return { size: e.bytes, mtimeMs: e.mtimeMs };
+    return { size: e.state === 'writing' && e.received ? e.received() : e.bytes, mtimeMs: e.mtimeMs };
   }
 
   /** rename(2): waits until the source is stored, then copies it server-side and deletes the old key. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { UsageError, describeError } from '../errors.js';
+import { DisklessError, UsageError, describeError } from '../errors.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
@@ -128,6 +128,11 @@ export class Capture {
     if (failed.length === 0) return undefined;
     const shown = failed.slice(0, 5).map((f) => `${f.path}: ${describeError(f.error)}`);
     return `${failed.length} file(s) could not be stored: ${shown.join('; ')}${failed.length > 5 ? '; …' : ''}`;
+  }
+
+  /** True if a failure is the program's doing (a refusal the shim reported), not the store's. */
+  failedByProgram(): boolean {
+    return this.files.failures().some((f) => DisklessError.is(f.error) && f.error.category === 'producer');
   }
 
   /** Writes the manifest, last: the capture becomes a backup. */

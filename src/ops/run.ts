@@ -68,9 +68,9 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     if (leftovers.length > 0) removeLeftovers(capture.dir, leftovers);
     const failed = capture.failureSummary();
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
-    if (failed) throw new UploadError(`${failed}; no manifest written`);
+    if (failed) throw capture.failedByProgram() ? new ProducerError(`${failed}; no manifest written`) : new UploadError(`${failed}; no manifest written`);
     if (leftovers.length > 0) {
-      throw new UploadError(
+      throw new ProducerError(
         `${leftovers.length} file(s) were written to the local disk under ${capture.dir} behind the shim's back, so they are not in ` +
           `the backup: ${leftovers.slice(0, 5).join(', ')}${leftovers.length > 5 ? ', …' : ''} (removed now; a statically linked or ` +
           `setuid program, or a symlink/fifo made without the C library?); no manifest written`,
