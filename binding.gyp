@@ -84,6 +84,7 @@
         "native/shim/hook_exec.c",
         "native/shim/hook_link.c",
         "native/shim/hook_mkstemp.c",
+        "native/shim/hook_read.c",
         "native/shim/hook_write.c",
         "native/shim/random_access.c",
         "native/shim/init.c",

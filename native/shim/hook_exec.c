@@ -20,7 +20,7 @@
 /* Reads up to n bytes at off with the real (unhooked) calls. */
 static ssize_t read_at(int fd, void *buf, size_t n, off_t off) {
   ssize_t r;
-  do r = pread(fd, buf, n, off); while (r < 0 && errno == EINTR);
+  do r = real_pread(fd, buf, n, off); while (r < 0 && errno == EINTR);
   return r;
 }
 

@@ -60,12 +60,8 @@ static int open_standin(const char *rel, int flags) {
     errno = ENXIO;
     return -1;
   }
-  if ((flags & O_ACCMODE) != O_RDONLY) {
-    SHIM_LOG(SHIM_LOG_ERROR, "open %s for writing without O_CREAT/O_TRUNC refused (EPERM): a stored file cannot be "
-             "modified in place; write a new file", rel);
-    errno = EPERM;
-    return -1;
-  }
+  /* Always read-only, also for O_RDWR (pg_dump's fsync_fname opens files O_RDWR): a write then
+   * fails with EBADF instead of being discarded. */
   int fd = real_open(shim_cfg.standin, O_RDONLY | O_DIRECTORY | (flags & O_CLOEXEC));
   if (fd < 0) {
     SHIM_LOG(SHIM_LOG_ERROR, "reopen of %s: cannot open the stand-in directory %s (%s)", rel, shim_cfg.standin, strerror(errno));

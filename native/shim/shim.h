@@ -130,7 +130,10 @@ struct timeval;
   X(REQUIRED, pwrite, ssize_t, (int, const void *, size_t, off_t))                                  \
   X(REQUIRED, pwrite64, ssize_t, (int, const void *, size_t, off64_t))                              \
   X(REQUIRED, ftruncate, int, (int, off_t))                                                         \
-  X(REQUIRED, ftruncate64, int, (int, off64_t))
+  X(REQUIRED, ftruncate64, int, (int, off64_t))                                                     \
+  X(REQUIRED, read, ssize_t, (int, void *, size_t))                                                 \
+  X(REQUIRED, pread, ssize_t, (int, void *, size_t, off_t))                                         \
+  X(REQUIRED, pread64, ssize_t, (int, void *, size_t, off64_t))
 
 #define SHIM_DECLARE_REAL(req, name, ret, params) extern SHIM_HIDDEN ret(*real_##name) params;
 SHIM_REAL_SYMBOLS(SHIM_DECLARE_REAL)
