@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "fd_table.h"
 #include "random_access.h"
+#include "wire.h"
 #include "reentry.h"
 
 /* What a close of fd must do for its file. */
@@ -48,6 +49,10 @@ SHIM_HIDDEN int file_end_before_close(int fd, int broken, const char *what) {
   struct fd_entry e = {0};
   enum ending how = take_entry(fd, &e);
   if (broken && how != END_NONE) how = how == END_STREAM ? END_NONE : END_ABANDON;
+  /* Not the last reference, or a descriptor inherited across exec (cmd > V/f): this holder's clean
+   * end (wire.def: END). A broken stream (failed fflush) gets none: its file must fail. */
+  if (how == END_NONE && !broken && fd >= 0 && (e.kind == FD_NONE || e.kind == FD_VIRTUAL) && conn_is_uploader_socket(fd))
+    conn_end_mark(fd, WIRE_END_CLOSE);
   int err = end_file(fd, &e, how, what);
   fdt_release(&e);
   return err;
@@ -73,7 +78,7 @@ static int shim_close(int fd) {
 static int shim_fclose(FILE *fp) {
   if (!shim_enter()) return real_fclose(fp);
   int fd = fp != NULL ? fileno(fp) : -1;
-  if (fd < 0 || fdt_peek(fd) == FD_NONE) {
+  if (fd < 0) {
     shim_leave();
     return real_fclose(fp);
   }

@@ -14,6 +14,7 @@
 #include <elf.h>
 
 #include "conn.h"
+#include "wire.h"
 #include "reentry.h"
 #include "vpath.h"
 
@@ -129,10 +130,13 @@ SHIM_HIDDEN int exec_check(const char *file, int search, char *const argv[]) {
   return EPERM;
 }
 
+/* The check, then (if the exec goes ahead) the clean end of every file whose descriptor the exec
+ * closes (FD_CLOEXEC; wire.def: END). */
 static int checked(const char *file, int search, char *const argv[]) {
   if (!shim_enter()) return 0;
   int saved = errno;
   int err = exec_check(file, search, argv);
+  if (err == 0 && !shim_in_foreign_child()) conn_end_all(WIRE_END_EXEC, 1);
   shim_leave();
   errno = err != 0 ? err : saved;
   return err;

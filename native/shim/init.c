@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "conn.h"
 #include "fd_table.h"
 #include "random_access.h"
 #include "reentry.h"
@@ -127,9 +128,27 @@ SHIM_HIDDEN void shim_ensure(void) {
 
 __attribute__((constructor)) static void shim_constructor(void) { ensure_config(); }
 
-/* exit() or a return from main with random-access files still open: they are complete, send them. */
-__attribute__((destructor)) static void shim_destructor(void) {
+/* exit(), _exit() or a return from main: random-access files still open are complete (send them),
+ * and every file descriptor still open ends cleanly here (wire.def: END), unlike a killed process. */
+static void at_exit_of_process(void) {
   if (!shim_cfg.active || shim_in_foreign_child() || !shim_enter()) return;
   ra_finish_all();
+  conn_end_all(WIRE_END_EXIT, 0);
   shim_leave();
+}
+
+__attribute__((destructor)) static void shim_destructor(void) { at_exit_of_process(); }
+
+SHIM_EXPORT void _exit(int status) {
+  shim_ensure();
+  at_exit_of_process();
+  real__exit(status);
+  for (;;) syscall(SYS_exit_group, status);
+}
+
+SHIM_EXPORT void _Exit(int status) {
+  shim_ensure();
+  at_exit_of_process();
+  real__Exit(status);
+  for (;;) syscall(SYS_exit_group, status);
 }

@@ -131,6 +131,8 @@ struct timeval;
   X(REQUIRED, pwrite64, ssize_t, (int, const void *, size_t, off64_t))                              \
   X(REQUIRED, ftruncate, int, (int, off_t))                                                         \
   X(REQUIRED, ftruncate64, int, (int, off64_t))                                                     \
+  X(REQUIRED, _exit, void, (int))                                                                   \
+  X(REQUIRED, _Exit, void, (int))                                                                   \
   X(REQUIRED, read, ssize_t, (int, void *, size_t))                                                 \
   X(REQUIRED, pread, ssize_t, (int, void *, size_t, off_t))                                         \
   X(REQUIRED, pread64, ssize_t, (int, void *, size_t, off64_t))

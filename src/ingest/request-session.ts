@@ -55,6 +55,10 @@ export async function answerRequest(
         onFailure?.(file, file.error);
         return encodeFrame('REPLY', { err: 0, message: '' });
       }
+      case 'END': {
+        files.markEnd(message.fields.file, message.fields.how);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
       case 'RENAME_DIR': {
         const from = pathOf(message.fields.from);
         if (from === undefined) return encodeFrame('REPLY', { err: 0, message: '' });

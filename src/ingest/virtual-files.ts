@@ -48,6 +48,22 @@ export interface VirtualFile {
   settled: Promise<void>;
   /** While writing: the bytes read from the program's socket so far (exact, unlike `bytes`). */
   received?: () => number;
+  /** How the last clean end (wire.def: END) before the file's end came: close, exit, exec, replaced. */
+  ended?: FileEnding;
+}
+
+export type FileEnding = 'close' | 'exit' | 'exec' | 'replaced';
+const ENDINGS: Record<number, FileEnding> = { 1: 'close', 2: 'exit', 3: 'exec', 4: 'replaced' };
+
+/** The last writer of a file ended without a clean end (killed, crashed): the file is not stored and the run fails (exit 5). */
+export class DeadWriterError extends DisklessError {
+  constructor(readonly path: string, bytes: number) {
+    super(
+      'producer',
+      `the program writing it ended without closing it (killed or crashed?) after ${bytes} bytes; the file may be truncated, so it is not stored`,
+      { errno: constants.errno.EIO },
+    );
+  }
 }
 
 interface Entry extends VirtualFile {
@@ -55,6 +71,9 @@ interface Entry extends VirtualFile {
   unlinkWhenDone: boolean;
   /** Every holder closed it: only the upload's end (CompleteMultipartUpload) is still to come. */
   inputEnded?: boolean;
+  /** received() at the last END (wire.def), if any. */
+  cleanAt?: number;
+  handle?: bigint;
 }
 
 /**
@@ -65,6 +84,8 @@ export class VirtualFiles {
   private readonly byPath = new Map<string, Entry>();
   private readonly all = new Set<Entry>();
   private writingNow = 0;
+  private readonly handles = new Map<bigint, Entry>();
+  private nextHandle = 1n;
   private writingPeak = 0;
 
   constructor(
@@ -92,9 +113,30 @@ export class VirtualFiles {
     return this.beginWrite(path, flags);
   }
 
-  /** The file's writers all closed it (end of its bytes). */
+  /** The file's writers all closed it (end of its bytes). Throws DeadWriterError unless an END came after its last byte. */
   inputEnded(file: VirtualFile): void {
-    (file as Entry).inputEnded = true;
+    const e = file as Entry;
+    e.inputEnded = true;
+    if (e.handle !== undefined) this.handles.delete(e.handle);
+    const total = e.received?.() ?? e.bytes;
+    if (e.handle !== undefined && e.cleanAt !== total) throw new DeadWriterError(e.path, total);
+  }
+
+  /** The id the shim's holders of this file name it by in END (wire.def: HANDLE). */
+  handleFor(file: VirtualFile): bigint {
+    const e = file as Entry;
+    const id = this.nextHandle++;
+    e.handle = id;
+    this.handles.set(id, e);
+    return id;
+  }
+
+  /** A holder's clean end (wire.def: END): every byte received so far was written before it. */
+  markEnd(id: bigint, how: number): void {
+    const e = this.handles.get(id);
+    if (!e) throw new FileOpError(`no file with handle ${id} is being written`, ENOENT);
+    e.cleanAt = e.received?.() ?? e.bytes;
+    e.ended = ENDINGS[how] ?? 'close';
   }
 
   /**

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { VirtualFile } from '../ingest/virtual-files.js';
+import type { FileEnding, VirtualFile } from '../ingest/virtual-files.js';
 import type { ObjectSummary } from '../upload/multipart-object.js';
 
 export const MANIFEST_FORMAT = 'diskless-manifest/1';
@@ -18,6 +18,12 @@ export interface ManifestFile {
   partSizes: number[];
   /** Present when the file was stored as a chain of objects (chain.ts). */
   chain?: ObjectSummary[];
+  /**
+   * How its last writer ended it (wire.def: END): `close`, `exit` (still open at exit/_exit),
+   * `exec` (closed by exec, FD_CLOEXEC), `replaced` (dup2 over it). A file whose writer died
+   * without one is never in a manifest: it fails the run.
+   */
+  ended?: FileEnding;
 }
 
 /**
@@ -63,6 +69,7 @@ export function buildManifest(input: {
       parts: first?.parts ?? 0,
       partSizes: first?.partSizes ?? [],
       ...(objects.length > 1 ? { chain: objects } : {}),
+      ...(f.ended ? { ended: f.ended } : {}),
     };
   });
   return {

@@ -6,6 +6,10 @@ export const WIRE_MAX_PAYLOAD = 65536;
 export const WIRE_MAX_PATH = 4096;
 export const WIRE_MAX_MESSAGE = 1024;
 export const WIRE_TOKEN_SIZE = 64;
+export const WIRE_END_CLOSE = 1;
+export const WIRE_END_EXIT = 2;
+export const WIRE_END_EXEC = 3;
+export const WIRE_END_REPLACED = 4;
 export const WIRE_ENV_SOCKET = 'DISKLESS_SOCKET';
 export const WIRE_ENV_DIR = 'DISKLESS_DIR';
 export const WIRE_ENV_TOKEN = 'DISKLESS_TOKEN';
@@ -23,4 +27,6 @@ export const MESSAGES = {
   STAT_REPLY: { type: 103, direction: 'uploader->shim', fields: [['err', 'i32'], ['size', 'u64'], ['mtime_ns', 'i64'], ['message', 'str']] },
   FAIL: { type: 5, direction: 'shim->uploader', fields: [['token', 'str'], ['path', 'str'], ['message', 'str']] },
   RENAME_DIR: { type: 6, direction: 'shim->uploader', fields: [['token', 'str'], ['from', 'str'], ['to', 'str']] },
+  END: { type: 7, direction: 'shim->uploader', fields: [['token', 'str'], ['file', 'u64'], ['how', 'u32']] },
+  HANDLE: { type: 104, direction: 'uploader->shim', fields: [['file', 'u64']] },
 } as const;

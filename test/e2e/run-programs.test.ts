@@ -201,6 +201,24 @@ describe('diskless run with ordinary programs (issue 9)', () => {
     expect(await listKeys(bucket, 'readback/')).toEqual([]);
   });
 
+  it('fails the run (exit 5), naming the file, when its writer is SIGKILLed mid-file although the shell exits 0 (issue 8, dead writer)', async () => {
+    const r = await underDiskless('dead', 'dd if=/dev/zero bs=64k count=100000 of="$OUT/x" 2>/dev/null & sleep 0.5; kill -9 $!; wait; echo done');
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/x: the program writing it ended without closing it \(killed or crashed\?\)/);
+    expect(await listKeys(bucket, 'dead/')).toEqual([]);
+  });
+
+  it('records in the manifest how each file ended: close, exit (left open), replaced (dup2 over a shell redirection)', async () => {
+    const script = 'echo a > "$OUT/redirected"; cat src/a.txt > "$OUT/cat"; python3 -c "import os,sys; fd=os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT); os.write(fd, b\'left open\'); os._exit(0)" "$OUT/open"';
+    const local = locally('ended', script);
+    const r = await underDiskless('ended', script);
+    expect(r.code, r.stderr).toBe(0);
+    await expectSameAsLocal('ended', local);
+    const manifest = JSON.parse((await objectBytes(bucket, 'ended/diskless-manifest.json')).toString());
+    const ended = Object.fromEntries(manifest.files.map((f: { path: string; ended: string }) => [f.path, f.ended]));
+    expect(ended).toEqual({ redirected: 'replaced', cat: expect.stringMatching(/^(replaced|exit|close)$/), open: 'exit' });
+  });
+
   it('fails the run (exit 5), naming them, for files created behind the shim\'s back, and removes them', async () => {
     // mkfifo and a static busybox given a path outside the directory's spelling (cd into it first: the
     // shim refuses exec when the cwd is inside, so use an absolute path through a symlink it cannot see).
