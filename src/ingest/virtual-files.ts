@@ -7,6 +7,7 @@ import { withRetry, type RetryPolicy } from '../upload/retry.js';
 import type { StreamUploadResult } from '../upload/stream-uploader.js';
 import type { Logger } from '../util/log.js';
 import { chainIndexKey } from '../upload/chain.js';
+import { MAX_SINGLE_COPY, copyInParts } from '../upload/multipart-copy.js';
 import { objectKey } from './object-key.js';
 
 const { ENOENT, EPERM, EBUSY, EEXIST, EINVAL, EIO, EOPNOTSUPP } = constants.errno;
@@ -14,7 +15,6 @@ const { O_APPEND, O_CREAT, O_EXCL, O_RDWR, O_TRUNC } = fsConstants;
 /** Linux's access-mode mask (not exported by Node). */
 const O_ACCMODE = 3;
 
-const MAX_COPY = 5 * 1024 ** 3;
 
 /** Something the program did that diskless cannot store (reported by the shim's FAIL): the run fails as a producer failure (exit 5). */
 export class RefusedOperation extends DisklessError {
@@ -98,6 +98,10 @@ export class VirtualFiles {
       log: Logger;
       /** Paths the program may not write (the manifest's name). */
       reserved?: readonly string[];
+      /** A rename of a file larger than this copies it part by part (UploadPartCopy); default 5 GiB, S3's CopyObject limit. */
+      singleCopyLimit?: number;
+      /** Part size of such a copy (default 1 GiB). */
+      copyPartSize?: number;
     },
   ) {}
 
@@ -222,13 +226,20 @@ export class VirtualFiles {
     if (this.byPath.get(to)?.state === 'writing') throw new FileOpError(`${to} is being written`, EBUSY);
     await src.settled;
     if (src.state !== 'committed' || !src.objects) throw new FileOpError(`${from} was not stored: ${describeError(src.error)}`, EIO);
-    if (src.objects.length > 1 || src.bytes > MAX_COPY) {
-      throw new FileOpError(`renaming ${from}: files over 5 GiB cannot be renamed yet (S3 copies them part by part)`, EOPNOTSUPP);
+    if (src.objects.length > 1) {
+      throw new FileOpError(`renaming ${from}: a file stored as a chain of objects cannot be renamed yet`, EOPNOTSUPP);
     }
     const { bucket, store, retry } = this.deps;
-    const { etag } = await withRetry(() => store.copyObject({ bucket, key: src.key }, { bucket, key: toKey }, this.deps.settings), retry, {
-      what: `CopyObject ${src.key} to ${toKey}`,
-    });
+    let etag = '';
+    let partSizes = [src.bytes];
+    let parts = 1;
+    if (src.bytes > (this.deps.singleCopyLimit ?? MAX_SINGLE_COPY)) {
+      ({ parts, partSizes } = await copyInParts(this.deps, { bucket, key: src.key }, { bucket, key: toKey }, src.bytes, this.deps.settings, this.deps.copyPartSize ?? 1024 ** 3));
+    } else {
+      ({ etag } = await withRetry(() => store.copyObject({ bucket, key: src.key }, { bucket, key: toKey }, this.deps.settings), retry, {
+        what: `CopyObject ${src.key} to ${toKey}`,
+      }));
+    }
     const head = await store.headObject({ bucket, key: toKey });
     if (!head || head.size !== src.bytes) throw new FileOpError(`renaming ${from}: the copy at ${toKey} does not have ${src.bytes} bytes`, EIO);
     await withRetry(() => store.deleteObject({ bucket, key: src.key }), retry, { what: `DeleteObject ${src.key}` });
@@ -237,7 +248,7 @@ export class VirtualFiles {
     this.byPath.delete(from);
     src.path = to;
     src.key = toKey;
-    src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts: 1, partSizes: [src.bytes], crc32c: src.crc32c! }];
+    src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts, partSizes, crc32c: src.crc32c! }];
     this.byPath.set(to, src);
   }
 

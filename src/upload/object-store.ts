@@ -33,6 +33,15 @@ export interface UploadPartRequest extends ObjectRef {
   contentMd5: string;
 }
 
+/** UploadPartCopy: bytes first..last (inclusive) of `source` become part `partNumber`. */
+export interface UploadPartCopyRequest extends ObjectRef {
+  uploadId: string;
+  partNumber: number;
+  source: ObjectRef;
+  first: number;
+  last: number;
+}
+
 export interface CompletedPart {
   partNumber: number;
   etag: string;
@@ -77,5 +86,6 @@ export interface ObjectStore {
   deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;
   /** Server-side copy of an object of at most 5 GiB (metadata kept); returns the new ETag. */
   copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<{ etag: string }>;
+  uploadPartCopy(req: UploadPartCopyRequest, opts?: RequestOptions): Promise<{ etag: string }>;
   listMultipartUploads(bucket: string, prefix?: string, opts?: RequestOptions): Promise<OpenUpload[]>;
 }
