@@ -130,25 +130,28 @@ __attribute__((constructor)) static void shim_constructor(void) { ensure_config(
 
 /* exit(), _exit() or a return from main: random-access files still open are complete (send them),
  * and every file descriptor still open ends cleanly here (wire.def: END), unlike a killed process. */
-static void at_exit_of_process(void) {
+static void at_exit_of_process(int flush_stdio) {
   if (!shim_cfg.active || shim_in_foreign_child() || !shim_enter()) return;
+  /* exit() flushes stdio only after the destructors ran (_IO_cleanup comes last): flush now, or
+   * the buffered tail would arrive after the END (pg_dump -Ft exits with its tar buffered). */
+  if (flush_stdio) fflush(NULL);
   ra_finish_all();
   conn_end_all(WIRE_END_EXIT, 0);
   shim_leave();
 }
 
-__attribute__((destructor)) static void shim_destructor(void) { at_exit_of_process(); }
+__attribute__((destructor)) static void shim_destructor(void) { at_exit_of_process(1); }
 
 SHIM_EXPORT void _exit(int status) {
   shim_ensure();
-  at_exit_of_process();
+  at_exit_of_process(0);
   real__exit(status);
   for (;;) syscall(SYS_exit_group, status);
 }
 
 SHIM_EXPORT void _Exit(int status) {
   shim_ensure();
-  at_exit_of_process();
+  at_exit_of_process(0);
   real__Exit(status);
   for (;;) syscall(SYS_exit_group, status);
 }

@@ -68,7 +68,21 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     if (leftovers.length > 0) removeLeftovers(capture.dir, leftovers);
     const failed = capture.failureSummary();
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
-    if (failed) throw capture.failedByProgram() ? new ProducerError(`${failed}; no manifest written`) : new UploadError(`${failed}; no manifest written`);
+    const commandFailed = () =>
+      new ProducerError(
+        status.signal ? `the command was killed by ${status.signal}: ${display}` : `the command exited with status ${status.code}: ${display}`,
+        { exitStatus: status.code, signal: status.signal },
+        { hints: failureHints(options.command) },
+      );
+    if (failed && capture.failedByProgram()) {
+      // A dead writer or a refusal: the program's doing. Its own exit status, if it failed, comes first.
+      if (status.code !== 0) {
+        const e = commandFailed();
+        throw new ProducerError(`${e.message}; ${failed}; no manifest written`, { exitStatus: status.code, signal: status.signal }, { hints: e.hints });
+      }
+      throw new ProducerError(`${failed}; no manifest written`, {}, { hints: failureHints(options.command) });
+    }
+    if (failed) throw new UploadError(`${failed}; no manifest written`);
     if (leftovers.length > 0) {
       throw new ProducerError(
         `${leftovers.length} file(s) were written to the local disk under ${capture.dir} behind the shim's back, so they are not in ` +
@@ -83,11 +97,8 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
       );
     }
     if (status.code !== 0) {
-      throw new ProducerError(
-        status.signal ? `the command was killed by ${status.signal}: ${display}; no manifest written` : `the command exited with status ${status.code}: ${display}; no manifest written`,
-        { exitStatus: status.code, signal: status.signal },
-        { hints: failureHints(options.command) },
-      );
+      const e = commandFailed();
+      throw new ProducerError(`${e.message}; no manifest written`, { exitStatus: status.code, signal: status.signal }, { hints: e.hints });
     }
     return await capture.commit({ mode: 'run', command: [...options.command], exitStatus: 0 });
   } catch (err) {
