@@ -18,7 +18,10 @@
 #include <sys/un.h>
 
 #include "conn.h"
+#include "fd_table.h"
 #include "wire.h"
+
+static void end_mark(int fd, uint32_t how);
 
 /* Largest frame the shim sends: RENAME with two maximal paths. */
 #define FRAME_OUT_MAX (WIRE_HEADER_SIZE + 3 * 4 + 128 + 2 * WIRE_MAX_PATH)
@@ -202,7 +205,7 @@ SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_
 SHIM_HIDDEN int conn_finish_file(int fd, const char *what) {
   uint8_t in[FRAME_IN_MAX];
   uint32_t len;
-  conn_end_mark(fd, WIRE_END_CLOSE);
+  end_mark(fd, WIRE_END_CLOSE);
   if (shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN) {
     SHIM_LOG(SHIM_LOG_ERROR, "%s: shutdown: %s", what, strerror(errno));
     return EIO;
@@ -296,6 +299,13 @@ static int peek_handle(int fd, uint64_t *id) {
 }
 
 SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how) {
+  /* The upload socket of a random-access file carries its bytes only at its close: only
+   * ra_finish may mark it (an END now would make an empty file look complete). */
+  if (fdt_is_aux(fd)) return;
+  end_mark(fd, how);
+}
+
+static void end_mark(int fd, uint32_t how) {
   uint64_t id;
   int saved = errno;
   if (!peek_handle(fd, &id)) {

@@ -24,6 +24,14 @@ SHIM_HIDDEN enum fd_kind fdt_peek(int fd) {
   return in_range(fd) ? (enum fd_kind)__atomic_load_n(&table[fd].kind, __ATOMIC_RELAXED) : FD_NONE;
 }
 
+SHIM_HIDDEN int fdt_is_aux(int fd) {
+  if (fd < 0) return 0;
+  for (int i = 0; i < FD_TABLE_SIZE; i++) {
+    if (__atomic_load_n(&table[i].kind, __ATOMIC_RELAXED) == FD_MEMORY && table[i].aux == fd) return 1;
+  }
+  return 0;
+}
+
 SHIM_HIDDEN void fdt_release(struct fd_entry *e) {
   free(e->path);
   e->path = NULL;

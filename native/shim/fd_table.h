@@ -42,6 +42,8 @@ SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind);
 SHIM_HIDDEN void fdt_record_file(int fd, enum fd_kind kind, int aux, const char *path);
 /* Lock-free kind of fd (FD_NONE if untracked); a hint, for hot paths (write). */
 SHIM_HIDDEN enum fd_kind fdt_peek(int fd);
+/* Is fd the upload socket (aux) of a random-access file this process tracks? (scans the table) */
+SHIM_HIDDEN int fdt_is_aux(int fd);
 /* Frees the path of an entry returned by fdt_take. */
 SHIM_HIDDEN void fdt_release(struct fd_entry *e);
 /* Forgets fd (a new descriptor got this number, or it is being closed). Cheap when untracked. */

@@ -101,8 +101,11 @@ SHIM_HIDDEN void ra_finish_all(void) {
   for (int fd = 0; fd < FD_TABLE_SIZE; fd++) {
     if (fdt_peek(fd) != FD_MEMORY) continue;
     struct fd_entry e;
+    /* Another process's (inherited through fork): not ours to send; it stays known as such, so
+     * that its upload socket gets no END from this process either. */
+    if (fdt_get(fd, &e) != FD_MEMORY || e.owner != shim_pid) continue;
     if (fdt_take(fd, &e) != FD_MEMORY) continue;
-    if (e.owner == shim_pid && fdt_validate(fd, &e)) {
+    if (fdt_validate(fd, &e)) {
       int err = ra_finish(fd, &e);
       if (err != 0) SHIM_LOG(SHIM_LOG_ERROR, "at exit: %s was not stored (%s)", e.path ? e.path : "?", strerror(err));
     }
