@@ -24,6 +24,13 @@ SHIM_HIDDEN enum fd_kind fdt_peek(int fd) {
   return in_range(fd) ? (enum fd_kind)__atomic_load_n(&table[fd].kind, __ATOMIC_RELAXED) : FD_NONE;
 }
 
+SHIM_HIDDEN void fdt_mark_random(int fd) {
+  if (!maybe_tracked(fd) || shim_in_foreign_child()) return;
+  pthread_mutex_lock(&table_lock);
+  table[fd].random = 1;
+  pthread_mutex_unlock(&table_lock);
+}
+
 SHIM_HIDDEN int fdt_is_aux(int fd) {
   if (fd < 0) return 0;
   for (int i = 0; i < FD_TABLE_SIZE; i++) {
@@ -51,6 +58,7 @@ SHIM_HIDDEN void fdt_record_file(int fd, enum fd_kind kind, int aux, const char 
   table[fd].ino = ok ? (uint64_t)st.st_ino : 0;
   table[fd].dev = ok ? (uint64_t)st.st_dev : 0;
   table[fd].aux = aux;
+  table[fd].random = 0;
   char *old = table[fd].path;
   table[fd].path = copy; /* an old path of a stale entry is dropped here (fds reused without our close) */
   set_kind(fd, ok ? (uint8_t)kind : FD_NONE);

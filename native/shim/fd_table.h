@@ -32,6 +32,7 @@ struct fd_entry {
   uint64_t ino;     /* st_ino of the open file, to detect a stale entry */
   uint64_t dev;     /* st_dev likewise */
   int aux;          /* FD_MEMORY: the upload socket */
+  uint8_t random;   /* FD_MEMORY: seen a seek back, a pwrite or a truncation below its end */
   char *path;       /* FD_VIRTUAL/FD_MEMORY opened here: path relative to the directory (malloc'd), or NULL */
 };
 
@@ -42,6 +43,8 @@ SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind);
 SHIM_HIDDEN void fdt_record_file(int fd, enum fd_kind kind, int aux, const char *path);
 /* Lock-free kind of fd (FD_NONE if untracked); a hint, for hot paths (write). */
 SHIM_HIDDEN enum fd_kind fdt_peek(int fd);
+/* Marks an FD_MEMORY entry as really random-access (it can no longer become a stream). */
+SHIM_HIDDEN void fdt_mark_random(int fd);
 /* Is fd the upload socket (aux) of a random-access file this process tracks? (scans the table) */
 SHIM_HIDDEN int fdt_is_aux(int fd);
 /* Frees the path of an entry returned by fdt_take. */

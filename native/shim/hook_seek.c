@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "fd_table.h"
+#include "random_access.h"
 #include "reentry.h"
 
 static int warned;
@@ -37,6 +38,10 @@ static int is_virtual(int fd) {
 static off64_t shim_lseek(int fd, off64_t offset, int whence) {
   shim_ensure(); /* binds real_lseek64, also for a call that comes before the constructor */
   off64_t r = real_lseek64(fd, offset, whence);
+  if (r >= 0 && fdt_peek(fd) == FD_MEMORY && shim_enter()) {
+    ra_note_position(fd, (uint64_t)r); /* a seek back makes a random-access file random for good */
+    shim_leave();
+  }
   if (r >= 0 || errno != ESPIPE || !shim_enter()) return r;
   int saved = errno;
   uint64_t size;

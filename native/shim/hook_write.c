@@ -9,9 +9,10 @@
 #include "random_access.h"
 #include "reentry.h"
 
-static int over_limit(int fd, uint64_t end) {
+static int over_limit(int fd, uint64_t pos, uint64_t end) {
   if (fdt_peek(fd) != FD_MEMORY || !shim_enter()) return 0;
-  int err = ra_check_size(fd, end);
+  ra_note_position(fd, pos);
+  int err = ra_check_size(fd, pos, end);
   shim_leave();
   if (err != 0) errno = err;
   return err;
@@ -27,29 +28,40 @@ static int appending(int fd) {
   return fl >= 0 && (fl & O_APPEND);
 }
 
-static uint64_t end_of_write(int fd, size_t n) {
+/* Where a write() on fd lands: its position, or the end with O_APPEND. */
+static uint64_t offset_of_write(int fd) {
   if (appending(fd)) {
     struct stat st;
-    return fstat(fd, &st) == 0 ? (uint64_t)st.st_size + n : n;
+    return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
   }
-  return position(fd) + n;
+  return position(fd);
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
   shim_ensure();
-  if (fdt_peek(fd) == FD_MEMORY && over_limit(fd, end_of_write(fd, n))) return -1;
-  return real_write(fd, buf, n);
+  if (fdt_peek(fd) == FD_MEMORY) {
+    uint64_t at = offset_of_write(fd);
+    if (over_limit(fd, at, at + n)) return -1;
+  }
+  return real_write(fd, buf, n); /* fd may be a stream now (a sequential file past the limit) */
 }
 
+/* A pwrite makes a random-access file random for good: it cannot become a stream. */
 SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) {
   shim_ensure();
-  if (fdt_peek(fd) == FD_MEMORY && over_limit(fd, (uint64_t)off + n)) return -1;
+  if (fdt_peek(fd) == FD_MEMORY) {
+    fdt_mark_random(fd);
+    if (over_limit(fd, (uint64_t)off, (uint64_t)off + n)) return -1;
+  }
   return real_pwrite(fd, buf, n, off);
 }
 
 SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off) {
   shim_ensure();
-  if (fdt_peek(fd) == FD_MEMORY && over_limit(fd, (uint64_t)off + n)) return -1;
+  if (fdt_peek(fd) == FD_MEMORY) {
+    fdt_mark_random(fd);
+    if (over_limit(fd, (uint64_t)off, (uint64_t)off + n)) return -1;
+  }
   return real_pwrite64(fd, buf, n, off);
 }
 
@@ -66,12 +78,18 @@ static int truncated(int fd, int r, uint64_t len) {
 
 SHIM_EXPORT int ftruncate(int fd, off_t len) {
   shim_ensure();
-  if (fdt_peek(fd) == FD_MEMORY && over_limit(fd, (uint64_t)len)) return -1;
+  if (fdt_peek(fd) == FD_MEMORY) {
+    fdt_mark_random(fd);
+    if (over_limit(fd, (uint64_t)len, (uint64_t)len)) return -1;
+  }
   return truncated(fd, real_ftruncate(fd, len), (uint64_t)len);
 }
 
 SHIM_EXPORT int ftruncate64(int fd, off64_t len) {
   shim_ensure();
-  if (fdt_peek(fd) == FD_MEMORY && over_limit(fd, (uint64_t)len)) return -1;
+  if (fdt_peek(fd) == FD_MEMORY) {
+    fdt_mark_random(fd);
+    if (over_limit(fd, (uint64_t)len, (uint64_t)len)) return -1;
+  }
   return truncated(fd, real_ftruncate64(fd, len), (uint64_t)len);
 }

@@ -89,10 +89,37 @@ SHIM_HIDDEN void ra_abandon(const struct fd_entry *e) {
   real_close(e->aux);
 }
 
-SHIM_HIDDEN int ra_check_size(int fd, uint64_t end) {
+SHIM_HIDDEN void ra_note_position(int fd, uint64_t pos) {
+  struct stat st;
+  if (fdt_peek(fd) != FD_MEMORY || fstat(fd, &st) != 0) return;
+  if (pos < (uint64_t)st.st_size) fdt_mark_random(fd);
+}
+
+/* The memfd's bytes go to the upload socket, which then takes the memfd's place at fd. */
+static int promote(int fd, const struct fd_entry *e, uint64_t size) {
+  int err = send_memfd(fd, e->aux, size);
+  if (err != 0) return err;
+  int fdflags = real_fcntl(fd, F_GETFD);
+  int flflags = real_fcntl(fd, F_GETFL);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s", e->path != NULL ? e->path : "?");
+  int aux = e->aux;
+  if (real_dup3(aux, fd, (fdflags >= 0 && (fdflags & FD_CLOEXEC)) ? O_CLOEXEC : 0) < 0) return errno;
+  if (flflags >= 0 && (flflags & O_NONBLOCK)) real_fcntl(fd, F_SETFL, O_NONBLOCK);
+  real_close(aux);
+  fdt_record_file(fd, FD_VIRTUAL, -1, path);
+  SHIM_LOG(SHIM_LOG_INFO, "%s: written from start to end past %llu bytes: it streams from now on (fd %d)", path,
+           (unsigned long long)shim_cfg.random_limit, fd);
+  return 0;
+}
+
+SHIM_HIDDEN int ra_check_size(int fd, uint64_t pos, uint64_t end) {
   if (fdt_peek(fd) != FD_MEMORY || end <= shim_cfg.random_limit) return 0;
   struct fd_entry e;
-  if (fdt_get(fd, &e) != FD_MEMORY) return 0;
+  struct stat st;
+  if (fdt_get(fd, &e) != FD_MEMORY || fstat(fd, &st) != 0) return 0;
+  int sequential = !e.random && !e.shared && e.owner == shim_pid && pos == (uint64_t)st.st_size;
+  if (sequential && promote(fd, &e, (uint64_t)st.st_size) == 0) return 0;
   say_limit(e.path, end);
   return EFBIG;
 }

@@ -21,8 +21,13 @@ SHIM_HIDDEN int ra_finish(int fd, const struct fd_entry *e);
 /* A descriptor of e closes while others may still hold the file: the file cannot be stored; the run
  * fails (FAIL), and the upload socket is closed. */
 SHIM_HIDDEN void ra_abandon(const struct fd_entry *e);
-/* Would writing up to byte `end` of fd (if it is a random-access file) pass the limit? 0 or EFBIG. */
-SHIM_HIDDEN int ra_check_size(int fd, uint64_t end);
+/* A write of fd (a random-access file) up to byte `end`, at `pos` (the write's offset), is about
+ * to happen. Past the limit: a file written only sequentially so far, by this process, through one
+ * descriptor, becomes a stream (its bytes so far go to the upload socket, which is dup3'ed onto fd)
+ * and 0 is returned; otherwise EFBIG (logged). */
+SHIM_HIDDEN int ra_check_size(int fd, uint64_t pos, uint64_t end);
+/* fd (a random-access file) was seeked, pwritten or truncated: note whether it went below its end. */
+SHIM_HIDDEN void ra_note_position(int fd, uint64_t pos);
 /* At process exit: upload every random-access file this process still holds. */
 SHIM_HIDDEN void ra_finish_all(void);
 

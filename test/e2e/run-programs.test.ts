@@ -142,6 +142,16 @@ describe('diskless run with ordinary programs (issue 9)', () => {
     });
   });
 
+  it('turns an O_RDWR file written from start to end into a stream when it passes --random-access-limit (rsync, Python tempfile)', async () => {
+    const script =
+      'rsync -a src/ "$OUT/tree/" && python3 -c \'import os, sys, tempfile\n' +
+      'fd, p = tempfile.mkstemp(dir=sys.argv[1])\nfor i in range(40): os.write(fd, bytes([i]) * 65536)\nos.close(fd); os.replace(p, os.path.join(sys.argv[1], "big.tmp"))\' "$OUT"';
+    const local = locally('promote', script);
+    const r = await underDiskless('promote', script, ['--random-access-limit', '1MiB']);
+    expect(r.code, r.stderr).toBe(0);
+    await expectSameAsLocal('promote', local);
+  });
+
   it('fails with exit 5 and EFBIG naming --random-access-limit when a random-access file grows past it', async () => {
     const r = await underDiskless('ralimit', 'sqlite3 db.sqlite ".backup $OUT/copy.db"', ['--random-access-limit', '64KiB']);
     expect(r.code, r.stderr).toBe(5);
