@@ -27,5 +27,15 @@ int main(void) {
   struct stat st;
   CHECK(lstat(t, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4, "the mkstemp file is not a virtual file of 4 bytes");
   CHECK(rename(t, vfile("temp.txt")) == 0, "rename of the mkstemp file: %s", ERR);
+
+  /* Closed while a dup may still hold it: not stored (EIO, FAIL), never half of it. */
+  int sfd = open(vfile("shared"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  CHECK(sfd >= 0, "open shared: %s", ERR);
+  int copy = dup(sfd);
+  CHECK(copy >= 0, "dup: %s", ERR);
+  write_all(sfd, "half", 4);
+  errno = 0;
+  CHECK(close(sfd) == -1 && errno == EIO, "close of a duplicated random-access file must fail with EIO");
+  CHECK(close(copy) == 0, "close of the copy: %s", ERR);
   return 0;
 }

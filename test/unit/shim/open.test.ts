@@ -126,6 +126,7 @@ describe('open family', () => {
     await fake.settled();
     expect(fake.text('db')).toBe('HELLO world');
     expect(fake.text('temp.txt')).toBe('temp');
+    expect(fake.requests.filter((q) => q.type === 'FAIL').map((q) => q.type === 'FAIL' && q.path)).toEqual(['shared']);
     expect(r.stderr).toMatch(/--random-access-limit/);
     expect(regularFilesUnder(fake.vdir)).toEqual([]);
   });
