@@ -32,7 +32,7 @@ describe('diskless run with ordinary programs (issue 9)', () => {
     });
   });
 
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(() => work && rmSync(work, { recursive: true, force: true }));
 
   /** `sh -c script` under diskless with $OUT = the virtual directory; asserts nothing landed there. */
   async function underDiskless(name: string, script: string, extra: string[] = []): Promise<CliResult> {
