@@ -26,7 +26,7 @@ static ssize_t read_at(int fd, void *buf, size_t n, off_t off) {
 }
 
 /* 1 if path is an ELF without PT_INTERP; for "#!interp", the interpreter's answer (depth 1). */
-static int is_static(const char *path, int depth, char why[128]) {
+static int is_static(const char *path, int depth, char why[PATH_MAX + 96]) {
   int fd = real_open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   unsigned char h[256];
@@ -64,15 +64,15 @@ static int is_static(const char *path, int depth, char why[128]) {
     verdict = !interp;
   }
   real_close(fd);
-  if (verdict) snprintf(why, 128, "%s is statically linked", path);
+  if (verdict) snprintf(why, PATH_MAX + 96, "%s is statically linked", path);
   return verdict;
 }
 
-static int is_setid(const char *path, char why[128]) {
+static int is_setid(const char *path, char why[PATH_MAX + 96]) {
   struct stat st;
   if (real_stat(path, &st) != 0) return 0;
   if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) || ((st.st_mode & S_ISGID) && st.st_gid != getegid())) {
-    snprintf(why, 128, "%s is setuid/setgid (the loader ignores LD_PRELOAD for it)", path);
+    snprintf(why, PATH_MAX + 96, "%s is setuid/setgid (the loader ignores LD_PRELOAD for it)", path);
     return 1;
   }
   return 0;
@@ -117,7 +117,7 @@ static int cwd_is_virtual(void) {
 }
 
 SHIM_HIDDEN int exec_check(const char *file, int search, char *const argv[]) {
-  char path[PATH_MAX], rel[PATH_MAX], why[128];
+  char path[PATH_MAX], rel[PATH_MAX], why[PATH_MAX + 96];
   if (file == NULL || !resolve(file, search, path)) return 0;
   const char *arg = virtual_argument(argv, rel);
   int in_cwd = arg == NULL && cwd_is_virtual();
