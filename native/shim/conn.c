@@ -1,15 +1,27 @@
 /* See conn.h. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <limits.h>
 #include <poll.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include "conn.h"
+#include "fd_table.h"
 #include "wire.h"
+
+static void end_mark(int fd, uint32_t how);
 
 /* Largest frame the shim sends: RENAME with two maximal paths. */
 #define FRAME_OUT_MAX (WIRE_HEADER_SIZE + 3 * 4 + 128 + 2 * WIRE_MAX_PATH)
@@ -102,6 +114,12 @@ static int recv_frame(int fd, uint16_t want, uint8_t *payload, uint32_t *len, co
              err == EPIPE ? "end of file" : strerror(err));
     return EIO;
   }
+  if (wire_parse_header(header, &type, len) == 0 && type == WIRE_MSG_HANDLE && want != WIRE_MSG_HANDLE && *len <= FRAME_IN_MAX) {
+    /* The file's id (wire.def: HANDLE), left unread until now: skip it. */
+    err = recv_all(fd, payload, *len);
+    if (err != 0) return EIO;
+    return recv_frame(fd, want, payload, len, what);
+  }
   if (wire_parse_header(header, &type, len) != 0 || type != want || *len > FRAME_IN_MAX) {
     SHIM_LOG(SHIM_LOG_ERROR, "%s: malformed answer from the uploader (type %u, %u bytes)", what, (unsigned)type,
              (unsigned)*len);
@@ -188,6 +206,7 @@ SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_
 SHIM_HIDDEN int conn_finish_file(int fd, const char *what) {
   uint8_t in[FRAME_IN_MAX];
   uint32_t len;
+  end_mark(fd, WIRE_END_CLOSE);
   if (shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN) {
     SHIM_LOG(SHIM_LOG_ERROR, "%s: shutdown: %s", what, strerror(errno));
     return EIO;
@@ -254,6 +273,103 @@ SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
   return answer_err(&r, e, what);
 }
 
+/* Every byte written so far to fd must have been read by the uploader (its count is then exact):
+ * waits until the socket's send queue is empty, polling, for at most about a minute. */
+static int wait_drained(int fd) {
+  for (int waited_ms = 0;; waited_ms++) {
+    int queued = 0;
+    if (ioctl(fd, SIOCOUTQ, &queued) != 0) return errno;
+    if (queued == 0) return 0;
+    if (waited_ms > 60000) return ETIMEDOUT;
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+}
+
+/* The file id the uploader left in fd's receive queue (HANDLE), without consuming it. */
+static int peek_handle(int fd, uint64_t *id) {
+  uint8_t buf[WIRE_HEADER_SIZE + 8];
+  ssize_t n;
+  do n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+  uint16_t type = 0;
+  uint32_t len = 0;
+  if (n != (ssize_t)sizeof buf || wire_parse_header(buf, &type, &len) != 0 || type != WIRE_MSG_HANDLE || len != 8) return 0;
+  struct wire_reader r = {buf + WIRE_HEADER_SIZE, 8, 0};
+  *id = wire_get_u64(&r);
+  return !r.error;
+}
+
+SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how) {
+  /* The upload socket of a random-access file carries its bytes only at its close: only
+   * ra_finish may mark it (an END now would make an empty file look complete). */
+  if (fdt_is_aux(fd)) return;
+  end_mark(fd, how);
+}
+
+static void end_mark(int fd, uint32_t how) {
+  uint64_t id;
+  int saved = errno;
+  if (!peek_handle(fd, &id)) {
+    errno = saved;
+    return; /* not a file socket, or an uploader without HANDLE */
+  }
+  if (wait_drained(fd) != 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "end of fd %d: the uploader did not read the file's last bytes in time; its end is not marked", fd);
+    errno = saved;
+    return;
+  }
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char what[64];
+  snprintf(what, sizeof what, "end of fd %d", fd);
+  begin(&w, out, WIRE_MSG_END);
+  wire_put_u64(&w, id);
+  wire_put_u32(&w, how);
+  (void)simple_request(&w, what);
+  errno = saved;
+}
+
+SHIM_HIDDEN void conn_end_all(uint32_t how, int only_cloexec) {
+  int saved = errno;
+  int dir = real_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) {
+    errno = saved;
+    return;
+  }
+  char buf[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      struct linux_dirent64 {
+        uint64_t d_ino;
+        int64_t d_off;
+        unsigned short d_reclen;
+        unsigned char d_type;
+        char d_name[];
+      } *d = (void *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+      int fd = atoi(d->d_name);
+      if (fd == dir) continue;
+      if (only_cloexec) {
+        int fl = real_fcntl(fd, F_GETFD);
+        if (fl < 0 || !(fl & FD_CLOEXEC)) continue;
+      }
+      if (conn_is_uploader_socket(fd)) conn_end_mark(fd, how);
+    }
+  }
+  real_close(dir);
+  errno = saved;
+}
+
+SHIM_HIDDEN int conn_stream_size(int fd, const char *rel, uint64_t *size) {
+  int err = wait_drained(fd);
+  if (err != 0) return err;
+  int64_t mtime;
+  return conn_stat(rel, size, &mtime);
+}
+
 SHIM_HIDDEN int conn_is_uploader_socket(int fd) {
   struct stat st;
   struct sockaddr_un peer;
@@ -264,4 +380,32 @@ SHIM_HIDDEN int conn_is_uploader_socket(int fd) {
             strncmp(peer.sun_path, shim_cfg.socket_path, sizeof peer.sun_path) == 0;
   errno = saved;
   return yes;
+}
+
+SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char what[1024];
+  snprintf(what, sizeof what, "rename of directory %s -> %s", from, to);
+  begin(&w, out, WIRE_MSG_RENAME_DIR);
+  wire_put_str(&w, from, strlen(from));
+  wire_put_str(&w, to, strlen(to));
+  return simple_request(&w, what);
+}
+
+SHIM_HIDDEN void conn_fail(const char *path, const char *fmt, ...) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char message[WIRE_MAX_MESSAGE];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  /* Always printed: the run fails because of it, and the program may hide its own error. */
+  shim_log(SHIM_LOG_ERROR, "%s", message);
+  size_t plen = strnlen(path, WIRE_MAX_PATH - 1);
+  begin(&w, out, WIRE_MSG_FAIL);
+  wire_put_str(&w, path, plen);
+  wire_put_str(&w, message, strlen(message));
+  (void)simple_request(&w, "report of a refusal");
 }

@@ -21,6 +21,20 @@ SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
 SHIM_HIDDEN int conn_rename(const char *from, const char *to);
 SHIM_HIDDEN int conn_unlink(const char *rel);
 SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns);
+/* RENAME_DIR: the uploader moves every virtual file below from/ to below to/. */
+SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to);
+/* FAIL: logs the message (always) and tells the uploader that the run must fail because of path. */
+SHIM_HIDDEN void conn_fail(const char *path, const char *fmt, ...) SHIM_PRINTF(2, 3);
+/* The size so far of the virtual file streamed through fd (waits until the uploader has read every
+ * byte written so far, then STAT). For position queries: lseek(fd, 0, SEEK_CUR/SEEK_END). */
+SHIM_HIDDEN int conn_stream_size(int fd, const char *rel, uint64_t *size);
+/* A clean end of this holder's use of the file streamed through fd (wire.def: END): waits until
+ * the uploader has read every byte written so far, then sends END with the file's id (peeked from
+ * HANDLE). No-op for a descriptor without HANDLE. errno is preserved. */
+SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how);
+/* END for every uploader socket this process holds (only those with FD_CLOEXEC if only_cloexec):
+ * at exit, _exit and exec. Uses getdents64 on /proc/self/fd (no malloc). */
+SHIM_HIDDEN void conn_end_all(uint32_t how, int only_cloexec);
 /* Is fd a socket connected to the uploader? (fstat + getpeername; for descriptors the fd table does
  * not know: inherited across exec, or duplicated) */
 SHIM_HIDDEN int conn_is_uploader_socket(int fd);

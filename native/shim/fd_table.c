@@ -1,6 +1,7 @@
 /* See fd_table.h and docs/SHIM.md ("the last-reference rule"). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -17,9 +18,36 @@ static int maybe_tracked(int fd) { return in_range(fd) && __atomic_load_n(&table
 
 static void set_kind(int fd, uint8_t kind) { __atomic_store_n(&table[fd].kind, kind, __ATOMIC_RELAXED); }
 
-SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind) {
+SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind) { fdt_record_file(fd, kind, -1, NULL); }
+
+SHIM_HIDDEN enum fd_kind fdt_peek(int fd) {
+  return in_range(fd) ? (enum fd_kind)__atomic_load_n(&table[fd].kind, __ATOMIC_RELAXED) : FD_NONE;
+}
+
+SHIM_HIDDEN void fdt_mark_random(int fd) {
+  if (!maybe_tracked(fd) || shim_in_foreign_child()) return;
+  pthread_mutex_lock(&table_lock);
+  table[fd].random = 1;
+  pthread_mutex_unlock(&table_lock);
+}
+
+SHIM_HIDDEN int fdt_is_aux(int fd) {
+  if (fd < 0) return 0;
+  for (int i = 0; i < FD_TABLE_SIZE; i++) {
+    if (__atomic_load_n(&table[i].kind, __ATOMIC_RELAXED) == FD_MEMORY && table[i].aux == fd) return 1;
+  }
+  return 0;
+}
+
+SHIM_HIDDEN void fdt_release(struct fd_entry *e) {
+  free(e->path);
+  e->path = NULL;
+}
+
+SHIM_HIDDEN void fdt_record_file(int fd, enum fd_kind kind, int aux, const char *path) {
   struct stat st;
   if (!in_range(fd) || shim_in_foreign_child()) return;
+  char *copy = path != NULL ? strdup(path) : NULL;
   int saved = errno;
   int ok = fstat(fd, &st) == 0;
   errno = saved;
@@ -29,8 +57,13 @@ SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind) {
   table[fd].owner = shim_pid;
   table[fd].ino = ok ? (uint64_t)st.st_ino : 0;
   table[fd].dev = ok ? (uint64_t)st.st_dev : 0;
+  table[fd].aux = aux;
+  table[fd].random = 0;
+  char *old = table[fd].path;
+  table[fd].path = copy; /* an old path of a stale entry is dropped here (fds reused without our close) */
   set_kind(fd, ok ? (uint8_t)kind : FD_NONE);
   pthread_mutex_unlock(&table_lock);
+  free(old);
 }
 
 SHIM_HIDDEN void fdt_forget(int fd) {
@@ -52,6 +85,7 @@ SHIM_HIDDEN void fdt_move(int from, int to) {
   pthread_mutex_lock(&table_lock);
   if (in_range(to) && to != from) {
     table[to] = table[from];
+    table[from].path = NULL;
     set_kind(from, FD_NONE);
   } else if (to != from) {
     set_kind(from, FD_NONE);
@@ -69,9 +103,14 @@ SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out) {
 
 SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out) {
   if (!maybe_tracked(fd)) return FD_NONE;
-  if (shim_in_foreign_child()) return fdt_get(fd, out); /* read only; certainly_last() says no */
+  if (shim_in_foreign_child()) {
+    enum fd_kind k = fdt_get(fd, out); /* read only; certainly_last() says no */
+    out->path = NULL;
+    return k;
+  }
   pthread_mutex_lock(&table_lock);
   *out = table[fd];
+  table[fd].path = NULL; /* ownership moves to the caller (fdt_release) */
   set_kind(fd, FD_NONE);
   pthread_mutex_unlock(&table_lock);
   return (enum fd_kind)out->kind;
@@ -84,12 +123,13 @@ SHIM_HIDDEN int fdt_validate(int fd, const struct fd_entry *e) {
   errno = saved;
   if (!ok || (uint64_t)st.st_ino != e->ino || (uint64_t)st.st_dev != e->dev) return 0;
   if (e->kind == FD_VIRTUAL) return S_ISSOCK(st.st_mode);
-  if (e->kind == FD_REOPEN) return S_ISCHR(st.st_mode);
+  if (e->kind == FD_REOPEN) return S_ISDIR(st.st_mode);
+  if (e->kind == FD_MEMORY) return S_ISREG(st.st_mode);
   return 0;
 }
 
 SHIM_HIDDEN int fdt_certainly_last(const struct fd_entry *e) {
-  if (e->kind != FD_VIRTUAL || e->shared || e->owner != shim_pid || shim_in_foreign_child()) return 0;
+  if ((e->kind != FD_VIRTUAL && e->kind != FD_MEMORY) || e->shared || e->owner != shim_pid || shim_in_foreign_child()) return 0;
   return e->gen == __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
 }
 

@@ -19,7 +19,9 @@
 enum fd_kind {
   FD_NONE = 0,
   FD_VIRTUAL = 1, /* the socket of a virtual file opened for writing */
-  FD_REOPEN = 2,  /* /dev/null standing for an existing virtual file reopened without O_CREAT/O_TRUNC */
+  FD_REOPEN = 2,  /* the stand-in directory (DISKLESS_STANDIN) for an existing virtual file reopened
+                     without O_CREAT/O_TRUNC: fsync works, read/write fail (EISDIR/EBADF) */
+  FD_MEMORY = 3,  /* a random-access file held in a memfd; `aux` is its upload socket, sent at close */
 };
 
 struct fd_entry {
@@ -29,11 +31,24 @@ struct fd_entry {
   pid_t owner;      /* process that opened it */
   uint64_t ino;     /* st_ino of the open file, to detect a stale entry */
   uint64_t dev;     /* st_dev likewise */
+  int aux;          /* FD_MEMORY: the upload socket */
+  uint8_t random;   /* FD_MEMORY: seen a seek back, a pwrite or a truncation below its end */
+  char *path;       /* FD_VIRTUAL/FD_MEMORY opened here: path relative to the directory (malloc'd), or NULL */
 };
 
 /* Records fd as `kind`, owned by this process, not shared, current generation. The fd's inode is
  * taken with fstat. No-op in a foreign (vfork/CLONE_VM) child or for fd outside the table. */
 SHIM_HIDDEN void fdt_record(int fd, enum fd_kind kind);
+/* The same with the upload socket and path of a virtual file (path is copied). */
+SHIM_HIDDEN void fdt_record_file(int fd, enum fd_kind kind, int aux, const char *path);
+/* Lock-free kind of fd (FD_NONE if untracked); a hint, for hot paths (write). */
+SHIM_HIDDEN enum fd_kind fdt_peek(int fd);
+/* Marks an FD_MEMORY entry as really random-access (it can no longer become a stream). */
+SHIM_HIDDEN void fdt_mark_random(int fd);
+/* Is fd the upload socket (aux) of a random-access file this process tracks? (scans the table) */
+SHIM_HIDDEN int fdt_is_aux(int fd);
+/* Frees the path of an entry returned by fdt_take. */
+SHIM_HIDDEN void fdt_release(struct fd_entry *e);
 /* Forgets fd (a new descriptor got this number, or it is being closed). Cheap when untracked. */
 SHIM_HIDDEN void fdt_forget(int fd);
 /* Marks fd as shared: another descriptor now refers to the same open file. */

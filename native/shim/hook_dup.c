@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include "conn.h"
 #include "fd_table.h"
+#include "wire.h"
 #include "reentry.h"
 
 static void after_dup(int oldfd, int newfd) {
@@ -25,8 +27,18 @@ SHIM_EXPORT int dup(int fd) {
   return r;
 }
 
+/* dup2/dup3 over a virtual file's descriptor closes it silently: mark this holder's clean end. */
+static void before_replace(int oldfd, int newfd) {
+  if (newfd < 0 || newfd == oldfd) return;
+  enum fd_kind k = fdt_peek(newfd);
+  if ((k != FD_NONE && k != FD_VIRTUAL) || !shim_enter()) return;
+  if (conn_is_uploader_socket(newfd)) conn_end_mark(newfd, WIRE_END_REPLACED);
+  shim_leave();
+}
+
 SHIM_EXPORT int dup2(int oldfd, int newfd) {
   shim_ensure();
+  before_replace(oldfd, newfd);
   int r = real_dup2(oldfd, newfd);
   after_dup(oldfd, r);
   return r;
@@ -34,6 +46,7 @@ SHIM_EXPORT int dup2(int oldfd, int newfd) {
 
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags) {
   shim_ensure();
+  before_replace(oldfd, newfd);
   int r = real_dup3(oldfd, newfd, flags);
   after_dup(oldfd, r);
   return r;

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "fd_table.h"
 #include "hook_open.h"
+#include "random_access.h"
 #include "reentry.h"
 #include "vpath.h"
 
@@ -45,7 +46,7 @@ static int parse_mode(const char *mode, int *flags, char fdmode[16]) {
   return 0;
 }
 
-/* A reopen returns /dev/null read-only (hook_open.c): a write mode would make fdopen fail. */
+/* A reopen returns the stand-in directory read-only (hook_open.c): a write mode would make fdopen fail. */
 static const char *mode_for_fd(int fd, const char *fdmode) {
   int fl = real_fcntl(fd, F_GETFL);
   if (fl >= 0 && (fl & O_ACCMODE) == O_RDONLY) return "r";
@@ -91,13 +92,11 @@ SHIM_EXPORT FILE *fopen64(const char *path, const char *mode) {
 
 /* Ends the old stream's virtual file as close() would, before the stream is reused. */
 static void finish_old_stream(FILE *stream) {
-  struct fd_entry e;
   int fd = fileno(stream);
-  if (fd < 0 || fdt_take(fd, &e) == FD_NONE) return;
-  if (!fdt_certainly_last(&e) || !fdt_validate(fd, &e)) return;
+  if (fd < 0) return;
   char what[64];
   snprintf(what, sizeof what, "freopen over fd %d", fd);
-  int err = conn_finish_file(fd, what);
+  int err = file_end_before_close(fd, 0, what);
   if (err != 0) SHIM_LOG(SHIM_LOG_ERROR, "%s: the previous file was not stored (%s); freopen cannot report it", what, strerror(err));
 }
 

@@ -3,13 +3,17 @@
  * __openat64_2, creat, creat64.
  *
  * Under the virtual directory:
- *  - an open for writing that creates, truncates or appends (O_WRONLY/O_RDWR with O_CREAT, O_TRUNC
- *    or O_APPEND; creat) becomes an OPEN conversation; the connected socket is the application's
+ *  - an open for writing only that creates, truncates or appends (O_WRONLY with O_CREAT, O_TRUNC or
+ *    O_APPEND; creat) becomes an OPEN conversation; the connected socket is the application's
  *    descriptor, so every write path (write, stdio, zlib, dup2, fork, exec) needs no hook;
+ *  - the same with O_RDWR (mkstemp, tempfile, rsync, sqlite3, zip) is a random-access file held in
+ *    memory and sent at close (random_access.c);
  *  - any other open (a reopen: pg_dump's sync pass, durable_rename) tries the real file system
  *    first (directories and local files stay real); on ENOENT it asks the uploader (STAT) and, for
- *    a known virtual file, returns /dev/null opened read-only, so fsync works and a write fails
- *    loudly (EBADF) instead of being discarded;
+ *    a known virtual file, returns a read-only descriptor of the stand-in directory
+ *    ($DISKLESS_STANDIN, empty and private to the run): fsync works, a read fails with EISDIR and a
+ *    write with EBADF, so stored bytes are never faked as empty, and fchmod/fchown touch nothing of
+ *    the host (no /dev/null stand-in: rsync -a once chmod'ed the host's /dev/null through it);
  *  - O_TMPFILE is refused (EOPNOTSUPP): a nameless file cannot be streamed anywhere.
  */
 #include <errno.h>
@@ -19,8 +23,10 @@
 #include "conn.h"
 #include "fd_table.h"
 #include "hook_open.h"
+#include "random_access.h"
 #include "reentry.h"
 #include "vpath.h"
+#include "wire.h"
 
 SHIM_HIDDEN int open_real(enum open_variant v, int dirfd, const char *path, int flags, mode_t mode) {
   switch (v) {
@@ -48,9 +54,22 @@ static int pass_through(enum open_variant v, int dirfd, const char *path, int fl
   return fd;
 }
 
-static int open_devnull(int flags) {
-  int fd = real_open("/dev/null", O_RDONLY | (flags & O_CLOEXEC));
-  if (fd >= 0) fdt_record(fd, FD_REOPEN);
+static int open_standin(const char *rel, int flags) {
+  if (shim_cfg.standin[0] == '\0') {
+    SHIM_LOG(SHIM_LOG_ERROR, "reopen of %s refused (ENXIO): no stand-in directory (%s unset)", rel, WIRE_ENV_STANDIN);
+    errno = ENXIO;
+    return -1;
+  }
+  /* Always read-only, also for O_RDWR (pg_dump's fsync_fname opens files O_RDWR): a write then
+   * fails with EBADF instead of being discarded. */
+  int fd = real_open(shim_cfg.standin, O_RDONLY | O_DIRECTORY | (flags & O_CLOEXEC));
+  if (fd < 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "reopen of %s: cannot open the stand-in directory %s (%s)", rel, shim_cfg.standin, strerror(errno));
+    errno = ENXIO;
+    return -1;
+  }
+  fdt_record(fd, FD_REOPEN);
+  SHIM_LOG(SHIM_LOG_INFO, "reopen of %s: fsync works, reading it back is not supported (reads fail with EISDIR)", rel);
   return fd;
 }
 
@@ -64,7 +83,7 @@ static int open_for_writing(const char *rel, int flags, mode_t mode) {
   /* The request socket is born CLOEXEC (no leak into a concurrent fork+exec during the
    * handshake); the application's descriptor is CLOEXEC only if it asked (tar hands it to gzip). */
   if ((flags & O_CLOEXEC) == 0) real_fcntl(fd, F_SETFD, 0);
-  fdt_record(fd, FD_VIRTUAL);
+  fdt_record_file(fd, FD_VIRTUAL, -1, rel);
   return fd;
 }
 
@@ -80,7 +99,7 @@ static int create_empty(const char *rel, int flags, mode_t mode) {
     errno = err;
     return -1;
   }
-  return open_devnull(flags);
+  return open_standin(rel, flags);
 }
 
 static int reopen(enum open_variant v, int dirfd, const char *path, const char *rel, int flags, mode_t mode) {
@@ -103,8 +122,7 @@ static int reopen(enum open_variant v, int dirfd, const char *path, const char *
       errno = EEXIST;
       return -1;
     }
-    SHIM_LOG(SHIM_LOG_DEBUG, "reopen %s (flags 0%o): /dev/null stands for it", rel, (unsigned)flags);
-    return open_devnull(flags);
+    return open_standin(rel, flags);
   }
   if (err == ENOENT && creating) return create_empty(rel, flags, mode);
   errno = err;
@@ -129,7 +147,9 @@ SHIM_HIDDEN int open_classified(enum open_variant v, int dirfd, const char *path
   if (k == VPATH_ROOT || (flags & (O_DIRECTORY | O_PATH)) != 0) return pass_through(v, dirfd, path, flags, mode);
   int saved = errno;
   int fd;
-  if ((flags & O_ACCMODE) != O_RDONLY && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
+  if ((flags & O_ACCMODE) == O_RDWR && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
+    fd = ra_open(rel, flags, mode);
+  else if ((flags & O_ACCMODE) != O_RDONLY && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
     fd = open_for_writing(rel, flags, mode);
   else
     fd = reopen(v, dirfd, path, rel, flags, mode);

@@ -2,7 +2,9 @@
  * rename, renameat, renameat2.
  *  - both names virtual files: RENAME request (the uploader makes it take effect after the source
  *    file's upload has ended);
- *  - the source exists in the real file system (a directory, or a local file, under the virtual
+ *  - the source is a real directory under the virtual directory, renamed within it: RENAME_DIR (the
+ *    uploader moves the virtual files below it), then the real rename;
+ *  - the source exists otherwise in the real file system (a local file under the virtual
  *    directory): real rename;
  *  - one side virtual, the other not: EXDEV, so mv(1) falls back to copy + unlink (copying a local
  *    file into the virtual directory uploads it);
@@ -43,6 +45,35 @@ static int exists_real(int dirfd, const char *path) {
   return yes;
 }
 
+static int is_real_dir(int dirfd, const char *path) {
+  struct stat st;
+  int saved = errno;
+  int yes = real_fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+  errno = saved;
+  return yes;
+}
+
+/* A real directory under the virtual directory: its virtual files move first (RENAME_DIR), then
+ * the directory itself. If the uploader refuses, nothing has moved. */
+static int rename_dir(enum rename_variant v, int od, const char *o, int nd, const char *n, unsigned int flags,
+                      const char *from, const char *to) {
+  if (exists_real(nd, n) && !is_real_dir(nd, n)) return rename_real(v, od, o, nd, n, flags); /* ENOTDIR */
+  int saved = errno;
+  int err = conn_rename_dir(from, to);
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  errno = saved;
+  int r = rename_real(v, od, o, nd, n, flags);
+  if (r != 0) {
+    int e = errno;
+    (void)conn_rename_dir(to, from); /* put the files back where the directory still is */
+    errno = e;
+  }
+  return r;
+}
+
 static int rename_virtual(const char *from, const char *to, unsigned int flags) {
   if ((flags & ~(unsigned int)RENAME_NOREPLACE) != 0) {
     errno = EINVAL;
@@ -72,7 +103,10 @@ static int rename_logic(enum rename_variant v, int od, const char *o, int nd, co
   enum vpath_kind kt = vpath_classify(nd, n, to);
   if (kf != VPATH_FILE && kt != VPATH_FILE) return rename_real(v, od, o, nd, n, flags);
   if (kf == VPATH_ROOT) return rename_real(v, od, o, nd, n, flags);
-  if (kf == VPATH_FILE && exists_real(od, o)) return rename_real(v, od, o, nd, n, flags);
+  if (kf == VPATH_FILE && exists_real(od, o)) {
+    if (kt == VPATH_FILE && is_real_dir(od, o)) return rename_dir(v, od, o, nd, n, flags, from, to);
+    return rename_real(v, od, o, nd, n, flags);
+  }
   if (kf == VPATH_FILE && kt == VPATH_FILE) return rename_virtual(from, to, flags);
   /* A nonexistent local source: let the real call say ENOENT. */
   if (kf == VPATH_OUTSIDE && !exists_real(od, o)) return rename_real(v, od, o, nd, n, flags);

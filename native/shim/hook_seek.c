@@ -1,18 +1,33 @@
 /*
- * lseek/lseek64 on a virtual file's descriptor: the kernel already refuses it (a socket: ESPIPE) and
- * the shim does not pretend otherwise, since faking seekability would corrupt the object. The hook
- * only says why, once per process, so a tool's "Illegal seek" is not a mystery: a file under
- * DISKLESS_DIR streams to S3 and must be written from start to end (pg_dump -Fc copes; pg_basebackup's
- * pg_wal.tar in -X stream mode cannot: use -X fetch). Seeks inside libc (ftello, fopen "a") use an
- * internal symbol and are not seen here.
+ * lseek/lseek64 on a virtual file's descriptor (a socket: the kernel says ESPIPE). A position query
+ * (lseek(fd, 0, SEEK_CUR) as Python's open() does, lseek(fd, 0, SEEK_END), or a seek to where the
+ * file already is) is answered with the file's size so far, which for a file written from start
+ * to end is its position. Any other seek stays refused with ESPIPE, since faking it would corrupt
+ * the object; the hook says why, once per process: a file under DISKLESS_DIR opened write-only
+ * streams to S3 and must be written from start to end (pg_dump -Fc copes; a program that must
+ * seek back can open the file O_RDWR, which holds it in memory up to --random-access-limit).
+ * Seeks inside libc (ftello, fopen "a") use an internal symbol and are not seen here.
+ *
+ * ftruncate on such a descriptor (rsync --inplace truncates to the size it wrote) succeeds when
+ * the length is the size so far; otherwise EINVAL, as the kernel says.
  */
 #include <errno.h>
 
 #include "conn.h"
 #include "fd_table.h"
+#include "random_access.h"
 #include "reentry.h"
 
 static int warned;
+
+/* Size so far of the virtual stream fd, if this process opened it (its path is known). */
+static int stream_size(int fd, uint64_t *size) {
+  struct fd_entry e;
+  if (fdt_get(fd, &e) != FD_VIRTUAL || e.path == NULL || !fdt_validate(fd, &e)) return 0;
+  char rel[PATH_MAX];
+  snprintf(rel, sizeof rel, "%s", e.path); /* the entry's copy may be freed by another thread's close */
+  return conn_stream_size(fd, rel, size) == 0;
+}
 
 static int is_virtual(int fd) {
   struct fd_entry e;
@@ -23,12 +38,23 @@ static int is_virtual(int fd) {
 static off64_t shim_lseek(int fd, off64_t offset, int whence) {
   shim_ensure(); /* binds real_lseek64, also for a call that comes before the constructor */
   off64_t r = real_lseek64(fd, offset, whence);
+  if (r >= 0 && fdt_peek(fd) == FD_MEMORY && shim_enter()) {
+    ra_note_position(fd, (uint64_t)r); /* a seek back makes a random-access file random for good */
+    shim_leave();
+  }
   if (r >= 0 || errno != ESPIPE || !shim_enter()) return r;
   int saved = errno;
+  uint64_t size;
+  if ((whence == SEEK_CUR || whence == SEEK_END || whence == SEEK_SET) && stream_size(fd, &size) &&
+      ((whence != SEEK_SET && offset == 0) || (whence == SEEK_SET && (uint64_t)offset == size))) {
+    shim_leave();
+    errno = saved;
+    return (off64_t)size;
+  }
   if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && is_virtual(fd)) {
     SHIM_LOG(SHIM_LOG_ERROR,
-             "lseek on fd %d (offset %lld, whence %d) refused: files under %s stream to S3 and must be "
-             "written from start to end, without seeking back",
+             "lseek on fd %d (offset %lld, whence %d) refused: files under %s opened write-only stream to S3 and "
+             "must be written from start to end (open them O_RDWR to have them held in memory instead)",
              fd, (long long)offset, whence, shim_cfg.vdir);
   }
   shim_leave();
@@ -39,3 +65,14 @@ static off64_t shim_lseek(int fd, off64_t offset, int whence) {
 SHIM_EXPORT off_t lseek(int fd, off_t offset, int whence) { return (off_t)shim_lseek(fd, offset, whence); }
 
 SHIM_EXPORT off64_t lseek64(int fd, off64_t offset, int whence) { return shim_lseek(fd, offset, whence); }
+
+SHIM_HIDDEN int seek_truncate_stream(int fd, uint64_t len) {
+  uint64_t size;
+  if (!shim_enter()) return 0;
+  int ok = stream_size(fd, &size) && size == len;
+  if (!ok && is_virtual(fd))
+    SHIM_LOG(SHIM_LOG_ERROR, "ftruncate of fd %d to %llu refused (EINVAL): a streamed file can only keep the size it was written to",
+             fd, (unsigned long long)len);
+  shim_leave();
+  return ok;
+}

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "conn.h"
 #include "fd_table.h"
+#include "random_access.h"
+#include "reentry.h"
 #include "vpath.h"
 #include "wire.h"
 
@@ -39,7 +42,7 @@ SHIM_HIDDEN void shim_log(int level, const char *fmt, ...) {
   line[len++] = '\n';
   const char *p = line;
   while (len > 0) {
-    ssize_t w = write(2, p, len);
+    ssize_t w = syscall(SYS_write, 2, p, len); /* not the hooked write() */
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) break;
     p += w;
@@ -102,6 +105,11 @@ static void load_config(void) {
     SHIM_LOG(SHIM_LOG_ERROR, "%s should be %d hex characters (has %zu); the uploader will likely refuse the shim", WIRE_ENV_TOKEN,
              WIRE_TOKEN_SIZE, c->token_len);
 
+  const char *standin = getenv(WIRE_ENV_STANDIN);
+  if (standin != NULL && standin[0] == '/' && strlen(standin) < sizeof c->standin) strcpy(c->standin, standin);
+  const char *limit = getenv(WIRE_ENV_RANDOM_LIMIT);
+  c->random_limit = limit != NULL && limit[0] != '\0' ? strtoull(limit, NULL, 10) : (uint64_t)64 << 20;
+
   c->active = 1;
   SHIM_LOG(SHIM_LOG_INFO, "active: virtual directory %s%s%s, uploader %s", c->vdir, c->vdir_real_len ? " = " : "",
            c->vdir_real, c->socket_path);
@@ -119,3 +127,31 @@ SHIM_HIDDEN void shim_ensure(void) {
 }
 
 __attribute__((constructor)) static void shim_constructor(void) { ensure_config(); }
+
+/* exit(), _exit() or a return from main: random-access files still open are complete (send them),
+ * and every file descriptor still open ends cleanly here (wire.def: END), unlike a killed process. */
+static void at_exit_of_process(int flush_stdio) {
+  if (!shim_cfg.active || shim_in_foreign_child() || !shim_enter()) return;
+  /* exit() flushes stdio only after the destructors ran (_IO_cleanup comes last): flush now, or
+   * the buffered tail would arrive after the END (pg_dump -Ft exits with its tar buffered). */
+  if (flush_stdio) fflush(NULL);
+  ra_finish_all();
+  conn_end_all(WIRE_END_EXIT, 0);
+  shim_leave();
+}
+
+__attribute__((destructor)) static void shim_destructor(void) { at_exit_of_process(1); }
+
+SHIM_EXPORT void _exit(int status) {
+  shim_ensure();
+  at_exit_of_process(0);
+  real__exit(status);
+  for (;;) syscall(SYS_exit_group, status);
+}
+
+SHIM_EXPORT void _Exit(int status) {
+  shim_ensure();
+  at_exit_of_process(0);
+  real__Exit(status);
+  for (;;) syscall(SYS_exit_group, status);
+}

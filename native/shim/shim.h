@@ -108,7 +108,34 @@ struct timeval;
     (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,          \
      char *const[], char *const[]))                                                                 \
   X(REQUIRED, system, int, (const char *))                                                          \
-  X(REQUIRED, popen, FILE *, (const char *, const char *))
+  X(REQUIRED, popen, FILE *, (const char *, const char *))                                         \
+  X(REQUIRED, mkstemp, int, (char *))                                                               \
+  X(REQUIRED, mkstemp64, int, (char *))                                                             \
+  X(REQUIRED, mkostemp, int, (char *, int))                                                         \
+  X(REQUIRED, mkostemp64, int, (char *, int))                                                       \
+  X(REQUIRED, mkstemps, int, (char *, int))                                                         \
+  X(REQUIRED, mkstemps64, int, (char *, int))                                                       \
+  X(REQUIRED, mkostemps, int, (char *, int, int))                                                   \
+  X(REQUIRED, mkostemps64, int, (char *, int, int))                                                 \
+  X(REQUIRED, symlink, int, (const char *, const char *))                                           \
+  X(REQUIRED, symlinkat, int, (const char *, int, const char *))                                    \
+  X(REQUIRED, link, int, (const char *, const char *))                                              \
+  X(REQUIRED, linkat, int, (int, const char *, int, const char *, int))                             \
+  X(REQUIRED, execve, int, (const char *, char *const[], char *const[]))                            \
+  X(REQUIRED, execv, int, (const char *, char *const[]))                                            \
+  X(REQUIRED, execvp, int, (const char *, char *const[]))                                           \
+  X(REQUIRED, execvpe, int, (const char *, char *const[], char *const[]))                           \
+  X(REQUIRED, fexecve, int, (int, char *const[], char *const[]))                                    \
+  X(REQUIRED, write, ssize_t, (int, const void *, size_t))                                          \
+  X(REQUIRED, pwrite, ssize_t, (int, const void *, size_t, off_t))                                  \
+  X(REQUIRED, pwrite64, ssize_t, (int, const void *, size_t, off64_t))                              \
+  X(REQUIRED, ftruncate, int, (int, off_t))                                                         \
+  X(REQUIRED, ftruncate64, int, (int, off64_t))                                                     \
+  X(REQUIRED, _exit, void, (int))                                                                   \
+  X(REQUIRED, _Exit, void, (int))                                                                   \
+  X(REQUIRED, read, ssize_t, (int, void *, size_t))                                                 \
+  X(REQUIRED, pread, ssize_t, (int, void *, size_t, off_t))                                         \
+  X(REQUIRED, pread64, ssize_t, (int, void *, size_t, off64_t))
 
 #define SHIM_DECLARE_REAL(req, name, ret, params) extern SHIM_HIDDEN ret(*real_##name) params;
 SHIM_REAL_SYMBOLS(SHIM_DECLARE_REAL)
@@ -129,6 +156,8 @@ struct shim_config {
   size_t vdir_real_len;
   char token[128];         /* DISKLESS_TOKEN ("" if unset: the uploader will refuse) */
   size_t token_len;
+  char standin[4096];      /* DISKLESS_STANDIN: empty private directory a reopen gets ("" if unset) */
+  uint64_t random_limit;   /* DISKLESS_RANDOM_ACCESS_LIMIT (bytes; default 64 MiB) */
 };
 extern SHIM_HIDDEN struct shim_config shim_cfg;
 
@@ -142,6 +171,10 @@ SHIM_HIDDEN pid_t shim_raw_getpid(void);
 /* True in a child that shares the parent's memory (vfork, posix_spawn, clone(CLONE_VM)) or was
  * created without fork handlers (_Fork, raw clone): such a child must not touch shared state. */
 SHIM_HIDDEN int shim_in_foreign_child(void);
+
+/* ---- hook_exec.c: 0, or EPERM (logged and reported as FAIL) for a static or setuid program
+ * whose arguments or working directory point into the virtual directory. search: PATH lookup. */
+SHIM_HIDDEN int exec_check(const char *file, int search, char *const argv[]);
 
 /* ---- logging: "diskless-shim[pid]: ..." on stderr via write(2), never stdio ------------------ */
 enum { SHIM_LOG_ERROR = 1, SHIM_LOG_INFO = 2, SHIM_LOG_DEBUG = 3 };

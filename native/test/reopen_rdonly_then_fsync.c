@@ -13,7 +13,12 @@ int main(void) {
   fd = open(vfile("toc.dat"), O_RDONLY);
   CHECK(fd >= 0, "reopen O_RDONLY: %s", ERR);
   struct stat st;
-  CHECK(fstat(fd, &st) == 0 && S_ISCHR(st.st_mode), "a reopen is not /dev/null");
+  CHECK(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode), "a reopen is not the stand-in directory");
+  struct stat devnull;
+  CHECK(stat("/dev/null", &devnull) == 0 && (st.st_dev != devnull.st_dev || st.st_ino != devnull.st_ino), "a reopen is /dev/null");
+  char byte;
+  errno = 0;
+  CHECK(read(fd, &byte, 1) == -1 && errno == EISDIR, "a read of a stored file must fail, never return data or EOF");
   CHECK(sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0, "sync_file_range: %s", ERR);
   CHECK(fsync(fd) == 0, "fsync: %s", ERR);
   CHECK(close(fd) == 0, "close: %s", ERR);
@@ -33,10 +38,11 @@ int main(void) {
   fd = open(vdir(), O_RDONLY);
   CHECK(fd >= 0 && fsync(fd) == 0 && close(fd) == 0, "fsync of the directory: %s", ERR);
 
-  /* fopen "r" of a virtual file gives an empty stream (there is no read-back). */
+  /* fopen "r" of a virtual file gives a stream whose reads fail (there is no read-back): never an
+   * empty file. */
   FILE *f = fopen(vfile("toc.dat"), "r");
   CHECK(f != NULL, "fopen r: %s", ERR);
-  CHECK(fgetc(f) == EOF, "reading a virtual file gave data");
+  CHECK(fgetc(f) == EOF && ferror(f), "reading a virtual file gave data or a clean end of file");
   CHECK(fclose(f) == 0, "fclose: %s", ERR);
   return 0;
 }

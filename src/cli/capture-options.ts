@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CaptureOptions } from '../ops/capture.js';
 import type { Logger } from '../util/log.js';
 import { sessionOptions, wholeNumber, type ConnectionFlags } from './common-options.js';
+import { parseSize } from '../util/size.js';
 import { addUploadOptions, uploadOptions, type UploadFlags } from './upload-options.js';
 
 /** Options of `run` and `serve`: the upload flags plus those of a capture. */
@@ -10,12 +11,18 @@ export interface CaptureFlags extends ConnectionFlags, UploadFlags {
   dir: string;
   keepFailed?: boolean;
   shimLog?: number;
+  randomAccessLimit?: number;
 }
 
 export function addCaptureOptions(cmd: Command): Command {
   return addUploadOptions(cmd)
     .option('--keep-failed', 'keep the objects of a failed run (default: delete them; without a manifest they are no backup)')
-    .option('--shim-log <level>', 'shim log level on the program\'s stderr: 0 silent, 1 errors (default), 2 info, 3 debug', wholeNumber('--shim-log', 0, 3));
+    .option('--shim-log <level>', 'shim log level on the program\'s stderr: 0 silent, 1 errors (default), 2 info, 3 debug', wholeNumber('--shim-log', 0, 3))
+    .option(
+      '--random-access-limit <size>',
+      'largest file the program may open for reading and writing (O_RDWR: mkstemp, sqlite3, zip); such a file is held in memory until it is closed',
+      (v: string) => parseSize(v, '--random-access-limit'),
+    );
 }
 
 export function captureOptions(flags: CaptureFlags, log: Logger): CaptureOptions {
@@ -26,5 +33,6 @@ export function captureOptions(flags: CaptureFlags, log: Logger): CaptureOptions
     dir: flags.dir,
     ...(flags.keepFailed ? { keepFailed: true } : {}),
     ...(flags.shimLog !== undefined ? { shimLogLevel: flags.shimLog } : {}),
+    ...(flags.randomAccessLimit !== undefined ? { randomAccessLimit: flags.randomAccessLimit } : {}),
   };
 }

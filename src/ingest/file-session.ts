@@ -35,20 +35,32 @@ export async function serveFile(
   const { files, ctx } = deps;
   let file: VirtualFile;
   try {
-    file = files.beginWrite(open.path, open.flags);
+    file = await files.openForWrite(open.path, open.flags);
   } catch (err) {
     const errno = DisklessError.is(err) ? err.errno : constants.errno.EIO;
     ctx.log.warn(`refused to open ${open.path.toString()} for pid ${open.pid}: ${describeError(err)}`);
     socket.end(encodeFrame('REPLY', { err: errno, message: clip(describeError(err)) }));
     return;
   }
-  socket.write(encodeFrame('REPLY', { err: 0, message: '' }));
+  // REPLY and HANDLE in one write: the HANDLE must be in the shim's receive queue once it has the REPLY.
+  socket.write(Buffer.concat([encodeFrame('REPLY', { err: 0, message: '' }), encodeFrame('HANDLE', { file: files.handleFor(file) })]));
+  const base = socket.bytesRead - first.length; // the OPEN frame
+  file.received = () => socket.bytesRead - base;
   ctx.log.debug(`${file.path}: opened by pid ${open.pid}, uploading to ${file.key}`);
   const source = (async function* () {
     if (first.length > 0) yield first;
     for (;;) {
-      const next = await input.next();
-      if (next.done) return;
+      const next = await input.next().catch((err: unknown) => {
+        // The last holder closed with the HANDLE frame still unread in its receive queue (every
+        // holder but the shim's certainly-last close does): the kernel reports ECONNRESET instead
+        // of EOF, after every byte sent. Whether the file ended cleanly is END's to say.
+        if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return { done: true as const, value: undefined };
+        throw err;
+      });
+      if (next.done) {
+        files.inputEnded(file);
+        return;
+      }
       yield next.value;
     }
   })();

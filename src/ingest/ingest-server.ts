@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,8 @@ export class IngestServer {
     sweepDeadSocketDirs(options.ctx.log);
     const dir = mkdtempSync(join(tmpdir(), `diskless-${process.pid}-`));
     const socketPath = join(dir, 'ingest.sock');
+    // What a reopen of a stored file gets a descriptor of (the shim's stand-in, docs/SHIM.md).
+    mkdirSync(join(dir, 'stand-in'), { mode: 0o700 });
     const server = createServer({ allowHalfOpen: true });
     const ingest = new IngestServer(server, dir, socketPath, options);
     server.on('connection', (socket) => {
@@ -58,6 +60,11 @@ export class IngestServer {
       server.listen(socketPath, () => resolve());
     });
     return ingest;
+  }
+
+  /** The empty directory the shim hands out for a reopen of a stored virtual file. */
+  get standinDir(): string {
+    return join(this.dir, 'stand-in');
   }
 
   /** Connections refused or closed for breaking the protocol. */
@@ -113,7 +120,7 @@ export class IngestServer {
       if (message.name === 'OPEN') {
         await serveFile(socket, input, rest, message.fields, this.options);
       } else {
-        socket.end(await answerRequest(message, this.options.files, log));
+        socket.end(await answerRequest(message, this.options.files, log, this.options.onFailure));
       }
     } catch (err) {
       this.refuse(socket, `closed a connection: ${describeError(err)}`);

@@ -3,7 +3,7 @@ import { DisklessError, describeError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { encodeFrame, type AnyMessage } from '../wire/frame-codec.js';
 import { objectKey } from './object-key.js';
-import type { VirtualFiles } from './virtual-files.js';
+import type { VirtualFile, VirtualFiles } from './virtual-files.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -16,8 +16,13 @@ function pathOf(bytes: Buffer): string | undefined {
   }
 }
 
-/** Answers a RENAME, UNLINK or STAT request with the frame to send back. */
-export async function answerRequest(message: AnyMessage, files: VirtualFiles, log: Logger): Promise<Buffer> {
+/** Answers a RENAME, UNLINK, STAT, FAIL or RENAME_DIR request with the frame to send back. */
+export async function answerRequest(
+  message: AnyMessage,
+  files: VirtualFiles,
+  log: Logger,
+  onFailure?: (file: VirtualFile, error: unknown) => void,
+): Promise<Buffer> {
   const errnoOf = (err: unknown) => (DisklessError.is(err) ? err.errno : constants.errno.EIO);
   const enoent = constants.errno.ENOENT;
   try {
@@ -42,6 +47,25 @@ export async function answerRequest(message: AnyMessage, files: VirtualFiles, lo
         const to = pathOf(message.fields.to) ?? objectKey('', message.fields.to);
         await files.rename(from, to);
         log.debug(`renamed ${from} to ${to}`);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      case 'FAIL': {
+        const path = message.fields.path.toString();
+        const text = message.fields.message.toString();
+        log.warn(`the shim refused an operation the backup needs: ${text}`);
+        const file = files.refusal(path, text);
+        onFailure?.(file, file.error);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      case 'END': {
+        files.markEnd(message.fields.file, message.fields.how);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      case 'RENAME_DIR': {
+        const from = pathOf(message.fields.from);
+        if (from === undefined) return encodeFrame('REPLY', { err: 0, message: '' });
+        await files.renameDir(from, message.fields.to.toString());
+        log.debug(`renamed directory ${from} to ${message.fields.to.toString()}`);
         return encodeFrame('REPLY', { err: 0, message: '' });
       }
       default:

@@ -6,15 +6,23 @@ import type { ObjectSummary } from '../upload/multipart-object.js';
 import { withRetry, type RetryPolicy } from '../upload/retry.js';
 import type { StreamUploadResult } from '../upload/stream-uploader.js';
 import type { Logger } from '../util/log.js';
-import { deleteOwnObject, deleteStoredStream } from '../upload/owned-object.js';
+import { WRITER_METADATA, deleteOwnObject, deleteStoredStream } from '../upload/owned-object.js';
+import { chainIndexKey } from '../upload/chain.js';
+import { MAX_SINGLE_COPY, copyInParts } from '../upload/multipart-copy.js';
 import { objectKey } from './object-key.js';
 
 const { ENOENT, EPERM, EBUSY, EEXIST, EINVAL, EIO, EOPNOTSUPP } = constants.errno;
-const { O_APPEND, O_CREAT, O_EXCL, O_RDWR } = fsConstants;
+const { O_APPEND, O_CREAT, O_EXCL, O_RDWR, O_TRUNC } = fsConstants;
 /** Linux's access-mode mask (not exported by Node). */
 const O_ACCMODE = 3;
 
-const MAX_COPY = 5 * 1024 ** 3;
+
+/** Something the program did that diskless cannot store (reported by the shim's FAIL): the run fails as a producer failure (exit 5). */
+export class RefusedOperation extends DisklessError {
+  constructor(message: string) {
+    super('producer', message, { errno: constants.errno.EPERM });
+  }
+}
 
 /** An operation on a virtual file that fails with an errno (the shim returns it to the program). */
 export class FileOpError extends DisklessError {
@@ -39,11 +47,34 @@ export interface VirtualFile {
   error?: unknown;
   /** Resolves when writing ends, committed or not. */
   settled: Promise<void>;
+  /** While writing: the bytes read from the program's socket so far (exact, unlike `bytes`). */
+  received?: () => number;
+  /** How the last clean end (wire.def: END) before the file's end came: close, exit, exec, replaced. */
+  ended?: FileEnding;
+}
+
+export type FileEnding = 'close' | 'exit' | 'exec' | 'replaced';
+const ENDINGS: Record<number, FileEnding> = { 1: 'close', 2: 'exit', 3: 'exec', 4: 'replaced' };
+
+/** The last writer of a file ended without a clean end (killed, crashed): the file is not stored and the run fails (exit 5). */
+export class DeadWriterError extends DisklessError {
+  constructor(readonly path: string, bytes: number) {
+    super(
+      'producer',
+      `the program writing it ended without closing it (killed or crashed?) after ${bytes} bytes; the file may be truncated, so it is not stored`,
+      { errno: constants.errno.EIO },
+    );
+  }
 }
 
 interface Entry extends VirtualFile {
   settle: () => void;
   unlinkWhenDone: boolean;
+  /** Every holder closed it: only the upload's end (CompleteMultipartUpload) is still to come. */
+  inputEnded?: boolean;
+  /** received() at the last END (wire.def), if any. */
+  cleanAt?: number;
+  handle?: bigint;
 }
 
 /**
@@ -54,6 +85,8 @@ export class VirtualFiles {
   private readonly byPath = new Map<string, Entry>();
   private readonly all = new Set<Entry>();
   private writingNow = 0;
+  private readonly handles = new Map<bigint, Entry>();
+  private nextHandle = 1n;
   private writingPeak = 0;
 
   constructor(
@@ -66,18 +99,80 @@ export class VirtualFiles {
       log: Logger;
       /** Paths the program may not write (the manifest's name). */
       reserved?: readonly string[];
+      /** A rename of a file larger than this copies it part by part (UploadPartCopy); default 5 GiB, S3's CopyObject limit. */
+      singleCopyLimit?: number;
+      /** Part size of such a copy (default 1 GiB). */
+      copyPartSize?: number;
     },
   ) {}
 
-  /** Starts a new file at `path`, or fails with the errno the open should return. */
+  /**
+   * Starts a new file at `path`, or fails with the errno the open should return. A file whose
+   * every descriptor is closed but whose upload is still ending (an overwrite right after close) is
+   * waited for, then replaced; one still open elsewhere is EBUSY.
+   */
+  async openForWrite(path: Buffer | string, flags: number): Promise<VirtualFile> {
+    const rel = objectKey(this.deps.prefix, path).slice(this.deps.prefix.length);
+    const existing = this.byPath.get(rel);
+    if (existing?.state === 'writing' && existing.inputEnded) await existing.settled;
+    return this.beginWrite(path, flags);
+  }
+
+  /** The file's writers all closed it (end of its bytes). Throws DeadWriterError unless an END came after its last byte. */
+  inputEnded(file: VirtualFile): void {
+    const e = file as Entry;
+    e.inputEnded = true;
+    if (e.handle !== undefined) this.handles.delete(e.handle);
+    const total = e.received?.() ?? e.bytes;
+    if (e.handle !== undefined && e.cleanAt !== total) throw new DeadWriterError(e.path, total);
+  }
+
+  /** The id the shim's holders of this file name it by in END (wire.def: HANDLE). */
+  handleFor(file: VirtualFile): bigint {
+    const e = file as Entry;
+    const id = this.nextHandle++;
+    e.handle = id;
+    this.handles.set(id, e);
+    return id;
+  }
+
+  /** A holder's clean end (wire.def: END): every byte received so far was written before it. */
+  markEnd(id: bigint, how: number): void {
+    const e = this.handles.get(id);
+    if (!e) throw new FileOpError(`no file with handle ${id} is being written`, ENOENT);
+    e.cleanAt = e.received?.() ?? e.bytes;
+    e.ended = ENDINGS[how] ?? 'close';
+  }
+
+  /**
+   * A refusal the shim reported (FAIL: a symlink, a hard link, a static program's exec, a
+   * random-access file past its limit): recorded as a failed file, so the run fails, naming it.
+   */
+  refusal(path: string, message: string): VirtualFile {
+    const entry: Entry = {
+      path,
+      key: '',
+      state: 'failed',
+      bytes: 0,
+      mtimeMs: Date.now(),
+      settled: Promise.resolve(),
+      settle: () => {},
+      unlinkWhenDone: false,
+      error: new RefusedOperation(message),
+    };
+    this.all.add(entry);
+    return entry;
+  }
+
+  /** Starts a new file at `path` now, or fails with the errno the open should return. */
   beginWrite(path: Buffer | string, flags: number): VirtualFile {
     const key = objectKey(this.deps.prefix, path);
     const rel = key.slice(this.deps.prefix.length);
     if (this.deps.reserved?.includes(rel)) throw new FileOpError(`${rel} is reserved for diskless's manifest`, EPERM);
-    if ((flags & O_ACCMODE) === O_RDWR) {
-      throw new FileOpError(`${rel}: opened for reading and writing; diskless files are write-only streams (open with O_WRONLY)`, EINVAL);
-    }
     const existing = this.byPath.get(rel);
+    if (existing && (flags & O_ACCMODE) === O_RDWR && !(flags & O_TRUNC) && !(flags & O_EXCL)) {
+      throw new FileOpError(`${rel}: a stored file cannot be modified in place (opened O_RDWR without O_TRUNC); write a new file`, EPERM);
+    }
     if (!existing && !(flags & O_CREAT)) throw new FileOpError(`${rel}: no such virtual file (opened without O_CREAT)`, ENOENT);
     if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
     if (existing && flags & O_EXCL) throw new FileOpError(`${rel} exists (O_EXCL)`, EEXIST);
@@ -119,7 +214,7 @@ export class VirtualFiles {
   stat(path: string): { size: number; mtimeMs: number } {
     const e = this.byPath.get(path);
     if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
-    return { size: e.bytes, mtimeMs: e.mtimeMs };
+    return { size: e.state === 'writing' && e.received ? e.received() : e.bytes, mtimeMs: e.mtimeMs };
   }
 
   /** rename(2): waits until the source is stored, then copies it server-side and deletes the old key. */
@@ -132,24 +227,43 @@ export class VirtualFiles {
     if (this.byPath.get(to)?.state === 'writing') throw new FileOpError(`${to} is being written`, EBUSY);
     await src.settled;
     if (src.state !== 'committed' || !src.objects) throw new FileOpError(`${from} was not stored: ${describeError(src.error)}`, EIO);
-    if (src.objects.length > 1 || src.bytes > MAX_COPY) {
-      throw new FileOpError(`renaming ${from}: files over 5 GiB cannot be renamed yet (S3 copies them part by part)`, EOPNOTSUPP);
+    if (src.objects.length > 1) {
+      throw new FileOpError(`renaming ${from}: a file stored as a chain of objects cannot be renamed yet`, EOPNOTSUPP);
     }
     const { bucket, store, retry } = this.deps;
-    const { etag } = await withRetry(() => store.copyObject({ bucket, key: src.key }, { bucket, key: toKey }, this.deps.settings), retry, {
-      what: `CopyObject ${src.key} to ${toKey}`,
-    });
+    let etag = '';
+    let partSizes = [src.bytes];
+    let parts = 1;
+    const writer = src.objects[0]!.writer;
+    if (src.bytes > (this.deps.singleCopyLimit ?? MAX_SINGLE_COPY)) {
+      // A multipart copy is a new upload: it gets the writer id itself (CopyObject keeps the source's metadata).
+      const settings = { ...this.deps.settings, metadata: { ...this.deps.settings.metadata, [WRITER_METADATA]: writer } };
+      ({ parts, partSizes } = await copyInParts(this.deps, { bucket, key: src.key }, { bucket, key: toKey }, src.bytes, settings, this.deps.copyPartSize ?? 1024 ** 3));
+    } else {
+      ({ etag } = await withRetry(() => store.copyObject({ bucket, key: src.key }, { bucket, key: toKey }, this.deps.settings), retry, {
+        what: `CopyObject ${src.key} to ${toKey}`,
+      }));
+    }
     const head = await store.headObject({ bucket, key: toKey });
     if (!head || head.size !== src.bytes) throw new FileOpError(`renaming ${from}: the copy at ${toKey} does not have ${src.bytes} bytes`, EIO);
-    const writer = src.objects[0]!.writer;
     await deleteOwnObject(this.deps, { bucket, key: src.key, writer, ...(src.objects[0]!.etag ? { etag: src.objects[0]!.etag } : {}) });
     const previous = this.byPath.get(to);
     if (previous) this.all.delete(previous);
     this.byPath.delete(from);
     src.path = to;
     src.key = toKey;
-    src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts: 1, partSizes: [src.bytes], crc32c: src.crc32c!, writer }];
+    src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts, partSizes, crc32c: src.crc32c!, writer }];
     this.byPath.set(to, src);
+  }
+
+  /**
+   * rename(2) of a real directory under the virtual directory: every virtual file below `from/`
+   * moves below `to/`, one rename (server-side copy, then delete) each. A failure leaves the
+   * files renamed so far at their new names (the shim then reports the error).
+   */
+  async renameDir(from: string, to: string): Promise<void> {
+    const below = [...this.byPath.keys()].filter((p) => p.startsWith(from + '/'));
+    for (const path of below) await this.rename(path, to + path.slice(from.length));
   }
 
   /** unlink(2): deletes the stored object, or the object-to-be once its writer finishes. */

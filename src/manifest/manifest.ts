@@ -19,11 +19,12 @@ export const PUT_MANIFEST_SUFFIX = '.diskless.json';
 export type BackupKind = 'put' | 'run' | 'serve' | 'snapshot';
 
 /**
- * How the writer of a file ended: `closed` (it closed the file / the input reached EOF), `exit`
- * (the process exited with the file open, or the command's stdout ended with its exit), `died`
- * (killed with the file open), `unknown` (not recorded).
+ * How the writer of a file ended (for run/serve the shim's END frame, wire.def): `closed` (it closed the file / the
+ * input reached EOF), `exit` (the process exited with the file open, or the command's stdout ended with its exit),
+ * `exec` (closed by an exec, FD_CLOEXEC), `replaced` (dup2 over its descriptor), `died` (killed with the file open:
+ * such a file fails the run, so a manifest never holds it), `unknown` (not recorded).
  */
-export type WriterEnd = 'closed' | 'exit' | 'died' | 'unknown';
+export type WriterEnd = 'closed' | 'exit' | 'exec' | 'replaced' | 'died' | 'unknown';
 
 /** One object of a chain (a stream larger than one object: upload/chain.ts). */
 export interface ManifestObject {

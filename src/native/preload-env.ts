@@ -1,4 +1,4 @@
-import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_SOCKET, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
+import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
 
 export interface PreloadSettings {
   /** Absolute path of libdiskless_shim.so (shimPath()). */
@@ -7,6 +7,10 @@ export interface PreloadSettings {
   /** The virtual directory, absolute and canonical. */
   dir: string;
   token: string;
+  /** Empty private directory a reopen of a stored file gets a descriptor of. */
+  standin?: string;
+  /** Bytes a random-access (O_RDWR) file may hold in memory. */
+  randomAccessLimit?: number;
   /** Shim log level 0-3 (DISKLESS_SHIM_LOG). */
   logLevel?: number;
 }
@@ -23,6 +27,8 @@ export function preloadEnv(base: NodeJS.ProcessEnv, s: PreloadSettings): NodeJS.
     [WIRE_ENV_SOCKET]: s.socket,
     [WIRE_ENV_DIR]: s.dir,
     [WIRE_ENV_TOKEN]: s.token,
+    ...(s.standin !== undefined ? { [WIRE_ENV_STANDIN]: s.standin } : {}),
+    ...(s.randomAccessLimit !== undefined ? { [WIRE_ENV_RANDOM_LIMIT]: String(s.randomAccessLimit) } : {}),
     ...(s.logLevel !== undefined ? { [WIRE_ENV_LOG]: String(s.logLevel) } : {}),
   };
 }
@@ -30,7 +36,7 @@ export function preloadEnv(base: NodeJS.ProcessEnv, s: PreloadSettings): NodeJS.
 /** The same settings as shell `export` lines, for `diskless serve`. */
 export function exportLines(s: PreloadSettings, base: NodeJS.ProcessEnv = {}): string[] {
   const env = preloadEnv(base, s);
-  return ['LD_PRELOAD', WIRE_ENV_SOCKET, WIRE_ENV_DIR, WIRE_ENV_TOKEN, ...(s.logLevel !== undefined ? [WIRE_ENV_LOG] : [])].map(
+  return ['LD_PRELOAD', WIRE_ENV_SOCKET, WIRE_ENV_DIR, WIRE_ENV_TOKEN, ...(s.standin !== undefined ? [WIRE_ENV_STANDIN] : []), ...(s.randomAccessLimit !== undefined ? [WIRE_ENV_RANDOM_LIMIT] : []), ...(s.logLevel !== undefined ? [WIRE_ENV_LOG] : [])].map(
     (k) => `export ${k}=${shellWord(env[k] ?? '')}`,
   );
 }

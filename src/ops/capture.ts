@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { UploadError, UsageError, describeError } from '../errors.js';
+import { DisklessError, UploadError, UsageError, describeError } from '../errors.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
@@ -30,6 +30,8 @@ export interface CaptureOptions extends UploadOptions {
   keepFailed?: boolean;
   /** Shim log level (DISKLESS_SHIM_LOG). */
   shimLogLevel?: number;
+  /** Largest random-access (O_RDWR) file, held in memory until its close (default 64 MiB). */
+  randomAccessLimit?: number;
 }
 
 export interface CaptureResult {
@@ -102,7 +104,15 @@ export class Capture {
         onFailure: (file, error) => capture?.noteFailure(file, error),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
-      const preload: PreloadSettings = { shim, socket: server.socketPath, dir, token, logLevel: options.shimLogLevel ?? 1 };
+      const preload: PreloadSettings = {
+        shim,
+        socket: server.socketPath,
+        dir,
+        token,
+        standin: server.standinDir,
+        randomAccessLimit: options.randomAccessLimit ?? 64 * 1024 * 1024,
+        logLevel: options.shimLogLevel ?? 1,
+      };
       capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous);
       return capture;
     } catch (err) {
@@ -153,6 +163,11 @@ export class Capture {
     return `${failed.length} file(s) could not be stored: ${shown.join('; ')}${failed.length > 5 ? '; …' : ''}`;
   }
 
+  /** True if a failure is the program's doing (a refusal the shim reported), not the store's. */
+  failedByProgram(): boolean {
+    return this.files.failures().some((f) => DisklessError.is(f.error) && f.error.category === 'producer');
+  }
+
   /** Writes the manifest, last: the capture becomes a backup. */
   async commit(meta: { mode: 'run' | 'serve'; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
     const manifest = buildManifest({
@@ -162,7 +177,7 @@ export class Capture {
       startedAt: this.startedAt,
       bucket: this.bucket,
       prefix: this.prefix,
-      files: this.files.list().map((f) => ({ path: f.path, key: f.key, size: f.bytes, crc32c: f.crc32c ?? '', objects: f.objects ?? [], end: 'closed' })),
+      files: this.files.list().map((f) => ({ path: f.path, key: f.key, size: f.bytes, crc32c: f.crc32c ?? '', objects: f.objects ?? [], end: f.ended === undefined || f.ended === 'close' ? 'closed' : f.ended })),
       ...(this.options.settings ? { settings: this.options.settings } : {}),
       maxInFlight: this.files.peakWriting,
     });

@@ -7,6 +7,7 @@ import { commandEnv } from '../process/child-env.js';
 import { displayCommand } from '../process/producer.js';
 import { redactArgv } from '../util/redact.js';
 import { Capture, type CaptureOptions, type CaptureResult } from './capture.js';
+import { findLeftovers, removeLeftovers } from './dir-leftovers.js';
 import { failureHints } from './tool-hints.js';
 
 export interface RunOptions extends CaptureOptions {
@@ -70,19 +71,40 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
       // Abort their uploads first: a writer killed now must not look like one that finished its file.
       await capture.failOpen(stragglers);
       stopTree('SIGKILL');
+      await capture.settle(10_000);
     }
     for (const pid of descendants(process.pid, 1)) reaped(pid);
 
+    const leftovers = findLeftovers(capture.dir);
+    if (leftovers.length > 0) removeLeftovers(capture.dir, leftovers);
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
     if (stragglers) throw stragglers;
     const failed = capture.failureSummary();
-    if (failed) throw new UploadError(`${failed}; no manifest written`);
-    if (status.code !== 0) {
-      throw new ProducerError(
-        status.signal ? `the command was killed by ${status.signal}: ${display}; no manifest written` : `the command exited with status ${status.code}: ${display}; no manifest written`,
+    const commandFailed = () =>
+      new ProducerError(
+        status.signal ? `the command was killed by ${status.signal}: ${display}` : `the command exited with status ${status.code}: ${display}`,
         { exitStatus: status.code, signal: status.signal },
         { hints: failureHints(options.command) },
       );
+    if (failed && capture.failedByProgram()) {
+      // A dead writer or a refusal: the program's doing. Its own exit status, if it failed, comes first.
+      if (status.code !== 0) {
+        const e = commandFailed();
+        throw new ProducerError(`${e.message}; ${failed}; no manifest written`, { exitStatus: status.code, signal: status.signal }, { hints: e.hints });
+      }
+      throw new ProducerError(`${failed}; no manifest written`, {}, { hints: failureHints(options.command) });
+    }
+    if (failed) throw new UploadError(`${failed}; no manifest written`);
+    if (leftovers.length > 0) {
+      throw new ProducerError(
+        `${leftovers.length} file(s) were written to the local disk under ${capture.dir} behind the shim's back, so they are not in ` +
+          `the backup: ${leftovers.slice(0, 5).join(', ')}${leftovers.length > 5 ? ', …' : ''} (removed now; a statically linked or ` +
+          `setuid program, or a symlink/fifo made without the C library?); no manifest written`,
+      );
+    }
+    if (status.code !== 0) {
+      const e = commandFailed();
+      throw new ProducerError(`${e.message}; no manifest written`, { exitStatus: status.code, signal: status.signal }, { hints: e.hints });
     }
     return await capture.commit({ mode: 'run', command: redactArgv(options.command), exitStatus: 0 });
   } catch (err) {

@@ -11,6 +11,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type S3Client,
   type ServerSideEncryption,
   type StorageClass,
@@ -25,6 +26,7 @@ import type {
   OpenUpload,
   PutRequest,
   RequestOptions,
+  UploadPartCopyRequest,
   UploadPartRequest,
   WriteSettings,
 } from '../upload/object-store.js';
@@ -180,6 +182,21 @@ export class S3ObjectStore implements ObjectStore {
       { abortSignal: opts.signal },
     ));
     return { etag: unquote(out.CopyObjectResult?.ETag) };
+  }
+
+  async uploadPartCopy(req: UploadPartCopyRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    const out = await mapped(this.client.send(
+      new UploadPartCopyCommand({
+        Bucket: req.bucket,
+        Key: req.key,
+        UploadId: req.uploadId,
+        PartNumber: req.partNumber,
+        CopySource: `${req.source.bucket}/${encodeURIComponent(req.source.key).replace(/%2F/g, '/')}`,
+        CopySourceRange: `bytes=${req.first}-${req.last}`,
+      }),
+      { abortSignal: opts.signal },
+    ));
+    return { etag: unquote(out.CopyPartResult?.ETag) };
   }
 
   async listMultipartUploads(bucket: string, prefix?: string, opts: RequestOptions = {}): Promise<OpenUpload[]> {

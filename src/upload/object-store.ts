@@ -35,6 +35,15 @@ export interface UploadPartRequest extends ObjectRef {
   contentMd5: string;
 }
 
+/** UploadPartCopy: bytes first..last (inclusive) of `source` become part `partNumber`. */
+export interface UploadPartCopyRequest extends ObjectRef {
+  uploadId: string;
+  partNumber: number;
+  source: ObjectRef;
+  first: number;
+  last: number;
+}
+
 export interface CompletedPart {
   partNumber: number;
   etag: string;
@@ -90,6 +99,7 @@ export interface ObjectStore {
   deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;
   /** Server-side copy of an object of at most 5 GiB (metadata kept); returns the new ETag. */
   copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<{ etag: string }>;
+  uploadPartCopy(req: UploadPartCopyRequest, opts?: RequestOptions): Promise<{ etag: string }>;
   listMultipartUploads(bucket: string, prefix?: string, opts?: RequestOptions): Promise<OpenUpload[]>;
   /** Every object whose key starts with `prefix`, in key order (one paginated listing). */
   listObjects(bucket: string, prefix: string, opts?: RequestOptions): Promise<ListedObject[]>;

@@ -55,14 +55,17 @@ int main(void) {
   snprintf(path, sizeof path, "%s/probe.txt", getenv("OUT"));
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   CHECK(fd >= 0, "open");
+  CHECK(lseek(fd, 0, SEEK_CUR) == 0, "the position of a new file is 0");
   CHECK(write(fd, "hello\n", 6) == 6, "write");
-  CHECK(lseek(fd, 0, SEEK_SET) == -1 && errno == ESPIPE, "lseek must fail with ESPIPE");
+  CHECK(lseek(fd, 0, SEEK_CUR) == 6 && lseek(fd, 0, SEEK_END) == 6, "position queries answer the size so far");
+  CHECK(ftruncate(fd, 6) == 0, "ftruncate to the size so far succeeds");
+  CHECK(lseek(fd, 0, SEEK_SET) == -1 && errno == ESPIPE, "lseek back must fail with ESPIPE");
   CHECK(ftruncate(fd, 0) == -1 && errno == EINVAL, "ftruncate must fail with EINVAL");
   CHECK(write(fd, "world\n", 6) == 6, "write after the refused seek");
   CHECK(close(fd) == 0, "close");
   int rd = open(path, O_RDONLY);
   CHECK(rd >= 0, "reopen for reading");
-  CHECK(read(rd, &c, 1) == 0, "reading a stored file back must give end of file");
+  CHECK(read(rd, &c, 1) == -1 && errno == EISDIR, "reading a stored file back must fail (EISDIR), never give end of file");
   CHECK(close(rd) == 0, "close of the reopened fd");
   return 0;
 }
@@ -119,7 +122,7 @@ describe('diskless run when things go wrong', () => {
     expect(await listOpenUploads(bucket)).toEqual([]);
   }, 120_000);
 
-  it('answers lseek and ftruncate as a socket does, reads back as empty, and still stores every byte', async () => {
+  it('answers position queries, refuses seeking back (ESPIPE) and truncating (EINVAL), fails reading back (EISDIR), and still stores every byte', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'diskless-probe-'));
     writeFileSync(join(dir, 'probe.c'), PROBE);
     execFileSync('cc', ['-O2', '-o', join(dir, 'probe'), join(dir, 'probe.c')]);
@@ -129,7 +132,7 @@ describe('diskless run when things go wrong', () => {
     });
     expect(r.code, r.stderr).toBe(0);
     // The shim says why the seek failed, once, on the program's stderr.
-    expect(r.stderr).toMatch(/diskless-shim\[\d+\]: error: lseek on fd \d+ \(offset 0, whence 0\) refused: files under .* stream to S3 and must be written from start to end/);
+    expect(r.stderr).toMatch(/diskless-shim\[\d+\]: error: lseek on fd \d+ \(offset 0, whence 0\) refused: files under .* opened write-only stream to S3 and must be written from start to end/);
     const got = await runDiskless(['get', '--endpoint-url', testS3().endpoint, `s3://${bucket}/probe/probe.txt`], { env: cliEnv() });
     expect(got.stdout?.toString()).toBe('hello\nworld\n');
   });

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { shimPath } from '../../src/native/shim-path.js';
 import { encodeFrame, takeFrame, type AnyMessage, type MessageName } from '../../src/wire/frame-codec.js';
-import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_SOCKET, WIRE_ENV_TOKEN } from '../../src/wire/wire.generated.js';
+import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../../src/wire/wire.generated.js';
 
 /**
  * An in-process stand-in for the diskless uploader, for tests of the LD_PRELOAD shim: it speaks the
@@ -53,7 +53,9 @@ export type RequestRecord =
   | { type: 'OPEN'; path: string; flags: number; mode: number; pid: number }
   | { type: 'RENAME'; from: string; to: string }
   | { type: 'UNLINK'; path: string }
-  | { type: 'STAT'; path: string };
+  | { type: 'STAT'; path: string }
+  | { type: 'FAIL'; path: string; message: string }
+  | { type: 'RENAME_DIR'; from: string; to: string };
 
 interface Upload {
   path: string;
@@ -95,6 +97,7 @@ export class FakeUploader {
     chmodSync(root, 0o700);
     const vdir = path.join(root, 'vdir');
     mkdirSync(vdir);
+    mkdirSync(path.join(root, 'stand-in'), { mode: 0o700 });
     const socketPath = path.join(root, 'uploader.sock');
     const token = options.token ?? randomBytes(32).toString('hex');
     const server = net.createServer({ allowHalfOpen: true });
@@ -125,6 +128,7 @@ export class FakeUploader {
       [WIRE_ENV_SOCKET]: this.socketPath,
       [WIRE_ENV_DIR]: this.vdir,
       [WIRE_ENV_TOKEN]: this.token,
+      [WIRE_ENV_STANDIN]: path.join(this.root, 'stand-in'),
       ...extra,
     };
   }
@@ -244,6 +248,22 @@ export class FakeUploader {
         this.reply(socket, this.files.delete(file) ? 0 : errno.ENOENT);
         return undefined;
       }
+      case 'FAIL': {
+        this.requests.push({ type: 'FAIL', path: paths[0] as string, message: (fields['message'] as Buffer).toString('utf8') });
+        this.reply(socket, 0);
+        return undefined;
+      }
+      case 'RENAME_DIR': {
+        const [from, to] = paths as [string, string];
+        this.requests.push({ type: 'RENAME_DIR', from, to });
+        for (const [p, f] of [...this.files]) {
+          if (!p.startsWith(from + '/')) continue;
+          this.files.delete(p);
+          this.files.set(to + p.slice(from.length), f);
+        }
+        this.reply(socket, 0);
+        return undefined;
+      }
       case 'STAT': {
         const file = paths[0] as string;
         this.requests.push({ type: 'STAT', path: file });
@@ -318,8 +338,8 @@ function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
 
-function isRequest(name: MessageName): name is 'OPEN' | 'RENAME' | 'UNLINK' | 'STAT' {
-  return name === 'OPEN' || name === 'RENAME' || name === 'UNLINK' || name === 'STAT';
+function isRequest(name: MessageName): name is 'OPEN' | 'RENAME' | 'UNLINK' | 'STAT' | 'FAIL' | 'RENAME_DIR' {
+  return name === 'OPEN' || name === 'RENAME' || name === 'UNLINK' || name === 'STAT' || name === 'FAIL' || name === 'RENAME_DIR';
 }
 
 /** wire.def: no leading '/', no '.', '..' or empty segments. */
@@ -330,6 +350,6 @@ function isNormalised(p: string): boolean {
 /** process.env without any variable that would activate the shim, and without LD_PRELOAD of it. */
 export function withoutDisklessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };
-  for (const key of [WIRE_ENV_SOCKET, WIRE_ENV_DIR, WIRE_ENV_TOKEN, WIRE_ENV_LOG]) delete out[key];
+  for (const key of [WIRE_ENV_SOCKET, WIRE_ENV_DIR, WIRE_ENV_TOKEN, WIRE_ENV_LOG, WIRE_ENV_STANDIN]) delete out[key];
   return out;
 }

@@ -9,6 +9,7 @@ import type {
   OpenUpload,
   PutRequest,
   RequestOptions,
+  UploadPartCopyRequest,
   UploadPartRequest,
   WriteSettings,
 } from '../../src/upload/object-store.js';
@@ -152,6 +153,19 @@ export class MemoryObjectStore implements ObjectStore {
     if (!o) throw new FakeS3Error('NoSuchKey', 404);
     const etag = o.data.length > 5 * 1024 ** 3 ? '' : md5hex(o.data);
     this.objects.set(id(to), { data: o.data, etag, metadata: { ...o.metadata } });
+    return { etag };
+  }
+
+  async uploadPartCopy(req: UploadPartCopyRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    await this.enter('copy', opts.signal);
+    const upload = this.uploads.get(req.uploadId);
+    if (!upload) throw new FakeS3Error('NoSuchUpload', 404);
+    const o = this.objects.get(id(req.source));
+    if (!o) throw new FakeS3Error('NoSuchKey', 404);
+    if (req.last >= o.data.length || req.first > req.last || req.last - req.first + 1 > 5 * 1024 ** 3) throw new FakeS3Error('InvalidRange', 416);
+    const data = o.data.subarray(req.first, req.last + 1);
+    const etag = md5hex(data);
+    upload.parts.set(req.partNumber, { data, etag });
     return { etag };
   }
 

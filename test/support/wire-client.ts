@@ -11,15 +11,28 @@ export async function connectTo(socketPath: string): Promise<Socket> {
   return socket;
 }
 
-/** Reads one frame; undefined if the connection ends (or is destroyed) first. */
+const leftovers = new WeakMap<Socket, Buffer>();
+
+/**
+ * Reads one frame; undefined if the connection ends (or is destroyed) first. Bytes after the frame
+ * (the HANDLE that comes with an OPEN's REPLY) are kept for the next readFrame of the socket.
+ */
 export function readFrame(socket: Socket): Promise<AnyMessage | undefined> {
   return new Promise((resolve) => {
-    let buffered = Buffer.alloc(0);
+    let buffered = leftovers.get(socket) ?? Buffer.alloc(0);
+    leftovers.delete(socket);
+    const early = takeFrame(buffered);
+    if (early) {
+      if (early.rest.length > 0) leftovers.set(socket, early.rest);
+      resolve(early.message);
+      return;
+    }
     const onData = (c: Buffer) => {
       buffered = Buffer.concat([buffered, c]);
       const f = takeFrame(buffered);
       if (f) {
         cleanup();
+        if (f.rest.length > 0) leftovers.set(socket, f.rest);
         resolve(f.message);
       }
     };
@@ -48,8 +61,12 @@ export async function request<N extends MessageName>(socketPath: string, name: N
   return reply;
 }
 
-/** Opens a virtual file, writes `data`, ends it, and returns the REPLY and the RESULT. */
-export async function writeFile(socketPath: string, token: string, path: string, data: Buffer, flags = 0o1101) {
+/**
+ * Opens a virtual file, writes `data`, ends it as the shim's close does (wire.def: waits until the
+ * uploader has every byte, sends END, shuts down) unless `dieWithoutEnd`, and returns the REPLY and
+ * the RESULT.
+ */
+export async function writeFile(socketPath: string, token: string, path: string, data: Buffer, flags = 0o1101, opts: { dieWithoutEnd?: boolean } = {}) {
   const s = await connectTo(socketPath);
   s.write(encodeFrame('OPEN', { token, path, flags, mode: 0o644, pid: process.pid }));
   const reply = await readFrame(s);
@@ -57,9 +74,24 @@ export async function writeFile(socketPath: string, token: string, path: string,
     s.destroy();
     return { reply, result: undefined };
   }
+  const handle = await readFrame(s);
+  if (!handle || handle.name !== 'HANDLE') throw new Error(`expected HANDLE after REPLY, got ${handle?.name}`);
   const resultP = readFrame(s);
-  s.end(data);
+  await new Promise<void>((resolve) => s.write(data, () => resolve()));
+  if (!opts.dieWithoutEnd) await markEnd(socketPath, token, path, data.length, handle.fields.file);
+  s.end();
   const result = await resultP;
   s.destroy();
   return { reply, result };
+}
+
+/** The shim's END, once STAT says the uploader has all `size` bytes of `path` (none if the file failed meanwhile). */
+export async function markEnd(socketPath: string, token: string, path: string, size: number, file: bigint, how = 1): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    const st = await request(socketPath, 'STAT', { token, path });
+    if (st?.name !== 'STAT_REPLY' || st.fields.err !== 0) return;
+    if (Number(st.fields.size) >= size) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await request(socketPath, 'END', { token, file, how });
 }

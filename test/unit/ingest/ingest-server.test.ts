@@ -1,3 +1,4 @@
+import { describeError } from '../../../src/errors.js';
 import { constants } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
@@ -85,9 +86,9 @@ describe('the ingest server', () => {
     expect(reply?.fields).toMatchObject({ err: EPERM });
   });
 
-  it('refuses reading and writing opens with EINVAL and names that cannot be keys', async () => {
+  it('accepts reading and writing opens (random-access files the shim sends at close) and refuses names that cannot be keys', async () => {
     const { server } = await start();
-    expect((await writeFile(server.socketPath, token, 'x', Buffer.from('x'), 0o1102)).reply?.fields).toMatchObject({ err: EINVAL });
+    expect((await writeFile(server.socketPath, token, 'x', Buffer.from('x'), 0o1102)).reply?.fields).toMatchObject({ err: 0 });
     expect((await writeFile(server.socketPath, token, '../escape', Buffer.from('x'))).reply?.fields).toMatchObject({ err: EINVAL });
   });
 
@@ -135,6 +136,24 @@ describe('the ingest server', () => {
     expect(result?.name === 'RESULT' && result.fields.message.toString()).toMatch(/AccessDenied/);
     expect(failures).toEqual(['big.bin']);
     expect(store.uploads.size).toBe(0);
+  });
+
+  it('does not store a file whose writer ended without END (a killed writer), and fails it as the program\'s doing', async () => {
+    const { server, store, files, failures } = await start();
+    await writeFile(server.socketPath, token, 'cut.bin', await collect(pseudoRandom(6 * MiB)), 0o1101, { dieWithoutEnd: true });
+    await files.idle();
+    expect(failures).toEqual(['cut.bin']);
+    expect(describeError(files.failures()[0]?.error)).toMatch(/ended without closing it \(killed or crashed\?\) after 6291456 bytes/);
+    expect((files.failures()[0]?.error as { category?: string }).category).toBe('producer');
+    expect(store.keys('bkt')).toEqual([]);
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('stores a file whose END came after its last byte, recording how it ended; an unknown handle is ENOENT', async () => {
+    const { server, files } = await start();
+    await writeFile(server.socketPath, token, 'ok.bin', Buffer.from('complete'));
+    expect(files.list().map((f) => [f.path, f.state, f.ended])).toEqual([['ok.bin', 'committed', 'close']]);
+    expect((await request(server.socketPath, 'END', { token, file: 999n, how: 1 }))?.fields).toMatchObject({ err: ENOENT });
   });
 
   it('renames a stored file to a new key and removes the old one', async () => {

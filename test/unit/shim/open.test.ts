@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -30,6 +31,8 @@ beforeAll(async () => {
     { name: 'path_outside_vdir_untouched' },
     { name: 'no_env_means_passthrough' },
     { name: 'hooks_work_inside_library_constructor' },
+    { name: 'rdwr_random_access_file' },
+    { name: 'links_are_refused' },
   ]);
 });
 afterAll(() => programs?.cleanup());
@@ -115,6 +118,27 @@ describe('open family', () => {
     const flags = fake.requests.flatMap((r) => (r.type === 'OPEN' && r.path === 'log.txt' ? [r.flags] : []));
     expect(flags).toContain(O_WRONLY | O_CREAT | O_APPEND);
     expect(flags).toContain(O_WRONLY | O_CREAT | O_EXCL);
+  });
+
+  it('O_RDWR creates a random-access file (seek, read back, pwrite, ftruncate) whose final bytes close sends; mkstemp under the directory makes one', async () => {
+    const r = await run(programs.path('rdwr_random_access_file'), [], { env: fake.env({ DISKLESS_RANDOM_ACCESS_LIMIT: String(64 * 1024) }) });
+    expect(r.code, explain(r)).toBe(0);
+    await fake.settled();
+    expect(fake.text('db')).toBe('HELLO world');
+    expect(fake.text('temp.txt')).toBe('temp');
+    expect(fake.requests.filter((q) => q.type === 'FAIL').map((q) => q.type === 'FAIL' && q.path)).toEqual(['shared']);
+    expect(r.stderr).toMatch(/--random-access-limit/);
+    expect(regularFilesUnder(fake.vdir)).toEqual([]);
+  });
+
+  it('symlink and link into the virtual directory are refused with EPERM and reported to the uploader', async () => {
+    const local = mkdtempSync(path.join(tmpdir(), 'diskless-links-'));
+    try {
+      await runShim('links_are_refused', [local]);
+      expect(fake.requests.filter((q) => q.type === 'FAIL').map((q) => q.type === 'FAIL' && q.path)).toEqual(['link', 'link2', 'hard']);
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
   });
 
   it('O_TMPFILE in the virtual directory is refused with EOPNOTSUPP', async () => {
