@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
@@ -73,6 +74,12 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const url = formatS3Url(loc);
   const concurrency = options.concurrency ?? DEFAULT_RESTORE_CONCURRENCY;
   checkTargetDir(options.dir, options.overwrite ?? false);
+  // Every file and ranged GET waiting for a slot listens to the signal: one of our own, without the listener warning.
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal);
+  options.signal?.addEventListener('abort', () => abort.abort(options.signal!.reason), { once: true });
+  if (options.signal?.aborted) abort.abort(options.signal.reason);
+  options = { ...options, signal: abort.signal };
   const session = await openSession(options, concurrency + 2);
   try {
     const parent = loc.key.slice(0, loc.key.lastIndexOf('/') + 1);
@@ -159,6 +166,12 @@ function checkTargetDir(dir: string, overwrite: boolean): void {
 /** The one backup `url` names; `only` restricts it to one file (an archive of a snapshot, named by its key). */
 function pickBackup(entries: readonly CatalogEntry[], url: string, key: string): { entry: CatalogEntry; only?: ManifestFile } {
   const exact = entries.find((e) => e.url === url || e.url === `${url}/`);
+  if (exact?.status === 'incomplete') {
+    // Without a manifest, the backup is every object under the prefix that no manifest names (the catalogue groups them by directory).
+    const parts = entries.filter((e) => e.status === 'incomplete' && e.url.startsWith(exact.url));
+    const objects = parts.flatMap((e) => e.objects);
+    return { entry: { ...exact, objects, files: objects.length, bytes: parts.reduce((n, e) => n + e.bytes, 0) } };
+  }
   if (exact) return { entry: exact };
   for (const e of entries) {
     const f = e.manifest?.files.find((x) => x.key === key);

@@ -84,7 +84,7 @@ export async function restoreFile(
 }
 
 function classify(err: unknown): { status: RestoreStatus; detail: string } {
-  const status = httpStatus(err);
+  const status = httpStatus(err) ?? httpStatus((err as { cause?: unknown } | undefined)?.cause);
   if (status === 404 || err instanceof ObjectGoneError) return { status: 'missing', detail: 'the object is missing' };
   if (status === 412) return { status: 'changed', detail: 'the object was replaced (its ETag is not the recorded one)' };
   if (err instanceof VerificationError) return { status: 'checksum mismatch', detail: err.message };
