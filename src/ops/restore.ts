@@ -120,7 +120,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
         try {
           const read = { chunkSize: DEFAULT_CHUNK_SIZE, window: isLarge ? concurrency : 1, requests, ...(options.signal ? { signal: options.signal } : {}) };
           if (snapshot) {
-            const target = items.length === 1 ? options.dir : join(options.dir, item.path.replace(/\//g, '-'));
+            const target = items.length === 1 ? options.dir : join(options.dir, volumeDirName(item.path));
             return await restoreArchive(session, catalog.bucket, item, volumeOf(entry, item), target, i, read, notes, onBytes);
           }
           return await restoreFile(session, catalog.bucket, item, join(options.dir, item.path), read, onBytes);
@@ -196,7 +196,15 @@ function itemsOf(entry: CatalogEntry, catalog: Catalog, only: ManifestFile | und
     });
   }
   const files = only ? [only] : entry.manifest.files;
+  // A snapshot's path is its volume label (vg0/data, /srv): matched by --include, never used as a path.
+  if (entry.kind === 'snapshot') return files.map((f) => itemOfFile(f, f.path));
   return files.map((f) => itemOfFile(f, safeRelativePath(f.path, formatS3Url({ bucket, key: f.key }))));
+}
+
+/** Several volumes: each into DIR/<label with / as ->, e.g. `vg0-data`, `srv`. */
+function volumeDirName(label: string): string {
+  const name = label.replace(/^\/+|\/+$/g, '').replace(/\//g, '-');
+  return /^\.*$/.test(name) ? `volume-${name.length}` : name;
 }
 
 function volumeOf(entry: CatalogEntry, item: RestoreItem): Record<string, unknown> {
