@@ -8,6 +8,8 @@ import { httpStatus } from '../s3/s3-errors.js';
 import { ObjectGoneError, readRanged, type RangedReadOptions } from '../verify/ranged-reader.js';
 import type { RestoreItem } from './restore-item.js';
 
+const WRITE_BATCH = 1024 * 1024;
+
 export type RestoreStatus = 'ok' | 'missing' | 'checksum mismatch' | 'changed' | 'error';
 
 export interface RestoredFile {
@@ -48,6 +50,20 @@ export async function restoreFile(
   const fh = await open(temp, 'wx');
   let written = 0;
   let closed = false;
+  // Chunks as the reader yields them (socket-sized or whole ranges), written in batches of about 1 MiB.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    for (let at = 0; at < batch.length; ) {
+      const { bytesWritten } = await fh.write(batch, at, batch.length - at, written);
+      at += bytesWritten;
+      written += bytesWritten;
+    }
+  };
   try {
     const whole = new Crc32c();
     const sha = item.sha256 ? createHash('sha256') : undefined;
@@ -58,10 +74,12 @@ export async function restoreFile(
         crc.update(chunk);
         whole.update(chunk);
         sha?.update(chunk);
-        await fh.write(chunk, 0, chunk.length, written);
-        written += chunk.length;
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= WRITE_BATCH) await flush();
         onBytes?.(chunk.length);
       }
+      await flush();
       if (item.pieces.length > 1 && piece.crc32c && crc.hex() !== piece.crc32c) {
         throw new VerificationError(`${piece.key}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
       }
