@@ -9,8 +9,9 @@
 # and one incompressible file of BIG (default 1G), then times each reader RUNS times (default 3, in
 # turn) into a fresh directory under TMP (default /var/tmp; deleted after each run, after a
 # `diff -r` against the source on the first run) and prints wall seconds, MB/s (10^6 B/s), peak
-# RSS (/usr/bin/time -v) and the median. Each time includes the process start and the fsyncs
-# diskless does per file (the aws CLI does none). The bucket is removed at the end.
+# RSS (/usr/bin/time -v) and the median. Each time includes the process start and, for the first
+# diskless line, the fsync diskless does of each file before its rename (the aws CLI does none;
+# --no-fsync is the like-for-like comparison). The bucket is removed at the end.
 #
 # Env: BIG, SMALL, RUNS, TMP, RGW_ENDPOINT (default http://127.0.0.1:19001), CONCURRENCY (restore
 #      --concurrency, default 8), AWS (the aws CLI, default: the one on PATH; the v1 CLI works with
@@ -54,10 +55,11 @@ $DISKLESS run -q --endpoint-url "$ENDPOINT" --to "s3://$BUCKET/backup/" --dir "$
 echo "backup: s3://$BUCKET/backup/, $((SMALL + 1)) files, $total bytes; nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -A TIMES RSS
-NAMES=("aws s3 cp --recursive" "diskless restore (c=$CONCURRENCY)")
+NAMES=("aws s3 cp --recursive" "diskless restore (c=$CONCURRENCY)" "diskless restore --no-fsync")
 # aws s3 cp --recursive also copies the manifest: that is one more small object, not worth excluding.
 CMDS=("$AWS --endpoint-url $ENDPOINT s3 cp --recursive --only-show-errors s3://$BUCKET/backup/ \$OUT"
-      "$DISKLESS restore -q --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/backup/ \$OUT")
+      "$DISKLESS restore -q --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/backup/ \$OUT"
+      "$DISKLESS restore -q --no-fsync --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/backup/ \$OUT")
 for i in $(seq 1 "$RUNS"); do
   for j in "${!NAMES[@]}"; do
     name=${NAMES[$j]}

@@ -28,6 +28,8 @@ export interface RestoreOptions extends SessionOptions {
   force?: boolean;
   /** Restore into a directory that is not empty, replacing files of the same name. */
   overwrite?: boolean;
+  /** fsync each file before its rename (default true): a crash never leaves a named file that is not on disk. */
+  fsync?: boolean;
   /** Glob patterns (picomatch) on the paths in the backup; volume labels for a snapshot. */
   include?: readonly string[];
   exclude?: readonly string[];
@@ -123,7 +125,11 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
             const target = items.length === 1 ? options.dir : join(options.dir, volumeDirName(item.path));
             return await restoreArchive(session, catalog.bucket, item, volumeOf(entry, item), target, i, read, notes, onBytes);
           }
-          return await restoreFile(session, catalog.bucket, item, join(options.dir, item.path), read, onBytes);
+          return await restoreFile(session, catalog.bucket, item, join(options.dir, item.path), read, onBytes, options.fsync ?? true);
+        } catch (err) {
+          // A local failure (EACCES, ENOSPC, a file where a directory should be) fails this file, not the others.
+          if (options.signal?.aborted) throw err;
+          return { path: item.path, key: item.key, status: 'error', bytes: 0, detail: describeError(err) };
         } finally {
           slots.release();
           progress.filesDone++;

@@ -32,7 +32,7 @@ export function isRestoreTemp(name: string): boolean {
 
 /**
  * Writes one item to `dest`: under a temporary name beside it, hashing (CRC32C, and SHA-256
- * when recorded) while writing, then fsync and rename when every checksum matches. On any
+ * when recorded) while writing, then fsync (unless `fsync` is false) and rename when every checksum matches. On any
  * failure the temporary file is removed, so nothing half-written ever has the final name.
  * `onBytes` reports progress.
  */
@@ -43,6 +43,7 @@ export async function restoreFile(
   dest: string,
   read: RangedReadOptions,
   onBytes?: (n: number) => void,
+  fsync = true,
 ): Promise<RestoredFile> {
   const base = { path: item.path, key: item.key };
   await mkdir(dirname(dest), { recursive: true });
@@ -88,7 +89,7 @@ export async function restoreFile(
     if (item.crc32c && whole.hex() !== item.crc32c) throw new VerificationError(`CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
     const digest = sha?.digest('hex');
     if (digest && digest !== item.sha256) throw new VerificationError(`SHA-256 ${digest}, the manifest says ${item.sha256}`);
-    await fh.sync();
+    if (fsync) await fh.sync();
     await fh.close();
     closed = true;
     await rename(temp, dest);

@@ -12,6 +12,7 @@ interface RestoreFlags extends ConnectionFlags {
   include: string[];
   exclude: string[];
   progress?: boolean;
+  fsync: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -33,7 +34,8 @@ export function restoreCommand(ctx: CommandContext): Command {
     .option('--overwrite', 'restore into a non-empty DIR, replacing files of the same name')
     .option('--include <glob>', 'restore only paths matching this glob (repeatable; snapshots: volume labels)', collect, [])
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect, [])
-    .option('--no-progress', 'no progress line on a terminal');
+    .option('--no-progress', 'no progress line on a terminal')
+    .option('--no-fsync', 'do not fsync each file before renaming it (faster; a crash may leave named files not yet on disk)');
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, dir: string, flags: RestoreFlags) => {
     const log = loggerFor(flags);
@@ -51,6 +53,7 @@ export function restoreCommand(ctx: CommandContext): Command {
       dir,
       ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
       force: flags.force ?? false,
+      fsync: flags.fsync,
       overwrite: flags.overwrite ?? false,
       include: flags.include,
       exclude: flags.exclude,
