@@ -13,7 +13,7 @@
 # diskless line, the fsync diskless does of each file before its rename (the aws CLI does none;
 # --no-fsync is the like-for-like comparison). The bucket is removed at the end.
 #
-# Env: BIG, SMALL, RUNS, TMP, RGW_ENDPOINT (default http://127.0.0.1:19001), CONCURRENCY (restore
+# Env: BIG, SMALL, RUNS, TMP, BUCKET, RGW_ENDPOINT (default http://127.0.0.1:19001), CONCURRENCY (restore
 #      --concurrency, default 8), AWS (the aws CLI, default: the one on PATH; the v1 CLI works with
 #      RGW as it is; a v2 CLI needs AWS_REQUEST_CHECKSUM_CALCULATION=when_required, set here).
 # Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, default the RGW test user of
@@ -32,16 +32,20 @@ export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true
 export AWS_REQUEST_CHECKSUM_CALCULATION=when_required AWS_RESPONSE_CHECKSUM_VALIDATION=when_required
-BUCKET=bench-restore-$$-$(date +%s)
+# BUCKET: an existing bucket to use (a prefix of it is removed at the end); default: a new bucket.
+OWN_BUCKET=${BUCKET:+no}
+BUCKET=${BUCKET:-bench-restore-$$-$(date +%s)}
+PREFIX=bench-restore-$$/
 WORK=$(mktemp -d "$TMP/diskless-bench-restore-XXXXXX")
 DISKLESS="node bin/diskless.js"
 
 cleanup() {
-  $AWS --endpoint-url "$ENDPOINT" s3 rb "s3://$BUCKET" --force >/dev/null 2>&1 || true
+  if [ "$OWN_BUCKET" = no ]; then $AWS --endpoint-url "$ENDPOINT" s3 rm --recursive --only-show-errors "s3://$BUCKET/$PREFIX" >/dev/null 2>&1 || true
+  else $AWS --endpoint-url "$ENDPOINT" s3 rb "s3://$BUCKET" --force >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-$AWS --endpoint-url "$ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
+[ "$OWN_BUCKET" = no ] || $AWS --endpoint-url "$ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
 
 bytes=$(numfmt --from=iec "${BIG%iB}")
 mkdir -p "$WORK/src"
@@ -51,15 +55,15 @@ for i in $(seq 1 "$SMALL"); do
 done
 openssl enc -aes-256-ctr -nosalt -pass pass:diskless-bench -in /dev/zero 2>/dev/null | head -c "$bytes" > "$WORK/src/big.bin"
 total=$(du -sb "$WORK/src" | cut -f1)
-$DISKLESS run -q --endpoint-url "$ENDPOINT" --to "s3://$BUCKET/backup/" --dir "$WORK/vdir" -- cp -r "$WORK/src/." "$WORK/vdir/"
-echo "backup: s3://$BUCKET/backup/, $((SMALL + 1)) files, $total bytes; nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
+$DISKLESS run -q --endpoint-url "$ENDPOINT" --to "s3://$BUCKET/${PREFIX}backup/" --dir "$WORK/vdir" -- cp -r "$WORK/src/." "$WORK/vdir/"
+echo "backup: s3://$BUCKET/${PREFIX}backup/, $((SMALL + 1)) files, $total bytes; nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -A TIMES RSS
 NAMES=("aws s3 cp --recursive" "diskless restore (c=$CONCURRENCY)" "diskless restore --no-fsync")
 # aws s3 cp --recursive also copies the manifest: that is one more small object, not worth excluding.
-CMDS=("$AWS --endpoint-url $ENDPOINT s3 cp --recursive --only-show-errors s3://$BUCKET/backup/ \$OUT"
-      "$DISKLESS restore -q --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/backup/ \$OUT"
-      "$DISKLESS restore -q --no-fsync --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/backup/ \$OUT")
+CMDS=("$AWS --endpoint-url $ENDPOINT s3 cp --recursive --only-show-errors s3://$BUCKET/${PREFIX}backup/ \$OUT"
+      "$DISKLESS restore -q --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/${PREFIX}backup/ \$OUT"
+      "$DISKLESS restore -q --no-fsync --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/${PREFIX}backup/ \$OUT")
 for i in $(seq 1 "$RUNS"); do
   for j in "${!NAMES[@]}"; do
     name=${NAMES[$j]}

@@ -1,6 +1,6 @@
 // `diskless prune` against the RGW of the e2e setup: keep rules on real backups, --dry-run, incomplete prefixes by age
 // and open uploads, and a prune killed right after its first manifest delete, which a rerun finishes.
-import { CreateMultipartUploadCommand, AbortMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteBucketPolicyCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +99,29 @@ describe('diskless prune on Ceph RGW', () => {
     expect(await listKeys(bucket, 'killed/2026-11-30/')).toEqual([]);
     expect(await listKeys(bucket, 'killed/2026-12-01/')).toEqual([]);
     expect((await lsJson('killed/')).map((b) => [b.url, b.status])).toEqual([[`s3://${bucket}/killed/2026-12-02/`, 'complete']]);
+  });
+
+  it('reports the objects it may not delete (AccessDenied), deletes the rest, and exits 4; a manifest it may not delete keeps its backup whole', async () => {
+    for (const d of ['2026-11-30', '2026-12-01', '2026-12-02']) await backup('denied', d);
+    const s3 = makeTestClient();
+    const deny = (resource: string) => ({ Effect: 'Deny', Principal: '*', Action: ['s3:DeleteObject'], Resource: [`arn:aws:s3:::${bucket}/${resource}`] });
+    await s3.send(new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [deny('denied/2026-11-30/f2'), deny('denied/2026-12-01/diskless-manifest.json')] }),
+    }));
+    try {
+      const r = await dl(['prune', '--keep-last', '1', `s3://${bucket}/denied/`]);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/could not delete denied\/2026-11-30\/f2: AccessDenied/);
+      expect(r.stderr).toMatch(/2026-12-01\/: its manifest could not be deleted \(AccessDenied\); the backup is left whole/);
+      expect(await listKeys(bucket, 'denied/2026-11-30/')).toEqual(expect.arrayContaining(['denied/2026-11-30/f2']));
+      expect(await listKeys(bucket, 'denied/2026-11-30/')).not.toContain('denied/2026-11-30/f1');
+      const after = await lsJson('denied/');
+      expect(after.filter((b) => b.status === 'damaged')).toEqual([]);
+      expect(after.filter((b) => b.status === 'complete').map((b) => b.url)).toEqual([`s3://${bucket}/denied/2026-12-01/`, `s3://${bucket}/denied/2026-12-02/`]);
+    } finally {
+      await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    }
   });
 
   it('refuses to run without a keep rule (exit 2)', async () => {
