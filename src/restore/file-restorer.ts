@@ -9,6 +9,7 @@ import { ObjectGoneError, readRanged, type RangedReadOptions } from '../verify/r
 import type { RestoreItem } from './restore-item.js';
 
 const WRITE_BATCH = 1024 * 1024;
+const WRITES_IN_FLIGHT = 3;
 
 export type RestoreStatus = 'ok' | 'missing' | 'checksum mismatch' | 'changed' | 'error';
 
@@ -51,19 +52,31 @@ export async function restoreFile(
   const fh = await open(temp, 'wx');
   let written = 0;
   let closed = false;
-  // Chunks as the reader yields them (socket-sized or whole ranges), written in batches of about 1 MiB.
+  // Chunks as the reader yields them (socket-sized or whole ranges), written in batches of about
+  // 1 MiB at their offsets, up to WRITES_IN_FLIGHT at once, so reading and hashing go on while the
+  // disk writes.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  const flush = async () => {
-    if (pendingBytes === 0) return;
-    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
+  let offset = 0;
+  const inFlight: Array<Promise<void>> = [];
+  const writeAt = async (batch: Buffer, position: number) => {
     for (let at = 0; at < batch.length; ) {
-      const { bytesWritten } = await fh.write(batch, at, batch.length - at, written);
+      const { bytesWritten } = await fh.write(batch, at, batch.length - at, position + at);
       at += bytesWritten;
       written += bytesWritten;
     }
+  };
+  const flush = async (drain: boolean) => {
+    if (pendingBytes > 0) {
+      const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const p = writeAt(batch, offset);
+      p.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
+      inFlight.push(p);
+      offset += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    }
+    while (inFlight.length > (drain ? 0 : WRITES_IN_FLIGHT - 1)) await inFlight.shift();
   };
   try {
     const whole = new Crc32c();
@@ -77,10 +90,10 @@ export async function restoreFile(
         sha?.update(chunk);
         pending.push(chunk);
         pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_BATCH) await flush();
+        if (pendingBytes >= WRITE_BATCH) await flush(false);
         onBytes?.(chunk.length);
       }
-      await flush();
+      await flush(true);
       if (item.pieces.length > 1 && piece.crc32c && crc.hex() !== piece.crc32c) {
         throw new VerificationError(`${piece.key}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
       }
@@ -95,6 +108,7 @@ export async function restoreFile(
     await rename(temp, dest);
     return { ...base, status: 'ok', bytes: written };
   } catch (err) {
+    await Promise.allSettled(inFlight);
     if (!closed) await fh.close().catch(() => undefined);
     await rm(temp, { force: true });
     if (read.signal?.aborted) throw err;
