@@ -5,6 +5,8 @@ import { gcCommand } from './commands/gc.js';
 import { getCommand } from './commands/get.js';
 import { lsCommand } from './commands/ls.js';
 import { putCommand } from './commands/put.js';
+import { pruneCommand } from './commands/prune.js';
+import { restoreCommand } from './commands/restore.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { setupBucketCommand } from './commands/setup-bucket.js';
@@ -34,6 +36,8 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(snapshotCommand(ctx));
   program.addCommand(lsCommand(ctx));
   program.addCommand(verifyCommand(ctx));
+  program.addCommand(restoreCommand(ctx));
+  program.addCommand(pruneCommand(ctx));
   program.addCommand(setupBucketCommand());
   program.addCommand(doctorCommand());
   program.addCommand(shimPathCommand());

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Crc32c } from '../checksum/crc32c.js';
 import { DisklessError, PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
 import { notS3, storeErrorOf } from '../preflight.js';
@@ -30,23 +31,27 @@ interface Piece extends ObjectRef {
 /**
  * Writes what `put` stored at `ref` to `out`: one object, or every object of a chain in order
  * (chain.ts). A download cut off mid-way resumes where it stopped with a ranged GET pinned to
- * the same ETag; every object's size, and a chain's CRC32C, are checked.
+ * the same ETag; every object's size, and a chain's CRC32C, are checked, and the CRC32C and
+ * SHA-256 of the whole stream when `expected` gives them (from put's manifest).
  */
 export async function downloadObject(
   ctx: ReadContext,
   ref: ObjectRef,
   out: NodeJS.WritableStream,
   signal?: AbortSignal,
+  expected: { crc32c?: string; sha256?: string } = {},
 ): Promise<DownloadResult> {
   const started = Date.now();
   const { pieces, chain } = await locate(ctx, ref, signal);
   const whole = new Crc32c();
+  const sha = expected.sha256 ? createHash('sha256') : undefined;
   let size = 0;
   for (const piece of pieces) {
     const crc = new Crc32c();
     await copyPiece(ctx, piece, out, (chunk) => {
       crc.update(chunk);
       whole.update(chunk);
+      sha?.update(chunk);
     }, signal);
     if (piece.crc32c && crc.hex() !== piece.crc32c) {
       throw new VerificationError(`${formatS3Url(piece)}: CRC32C ${crc.hex()} differs from the recorded ${piece.crc32c}`);
@@ -56,6 +61,11 @@ export async function downloadObject(
   if (chain && whole.hex() !== chain.crc32c) {
     throw new VerificationError(`${formatS3Url(ref)}: CRC32C of the chain is ${whole.hex()}, the index says ${chain.crc32c}`);
   }
+  if (expected.crc32c && whole.hex() !== expected.crc32c) {
+    throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${whole.hex()}, its manifest says ${expected.crc32c}`);
+  }
+  const digest = sha?.digest('hex');
+  if (digest && digest !== expected.sha256) throw new VerificationError(`${formatS3Url(ref)}: SHA-256 ${digest}, its manifest says ${expected.sha256}`);
   return { ...ref, size, objects: pieces.length, crc32c: whole.hex(), elapsedMs: Date.now() - started };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -5,6 +6,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -18,6 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type {
   CompletedPart,
+  DeleteObjectsResult,
   GetResult,
   ListedObject,
   ObjectHead,
@@ -167,6 +170,33 @@ export class S3ObjectStore implements ObjectStore {
 
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
     await mapped(this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: opts.signal }));
+  }
+
+  /**
+   * One DeleteObjects request (at most 1,000 keys), with Content-MD5: S3 requires an integrity
+   * header on it, and the SDK now sends only its flexible checksum (x-amz-checksum-crc32), which
+   * OpenStack Swift's s3api and older stores do not accept. Quiet mode: only failures come back.
+   */
+  async deleteObjects(bucket: string, keys: readonly string[], opts: RequestOptions = {}): Promise<DeleteObjectsResult> {
+    if (keys.length === 0) return { deleted: [], errors: [] };
+    const command = new DeleteObjectsCommand({
+      Bucket: bucket,
+      Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+    });
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { body?: unknown; headers?: Record<string, string> };
+        if (request.headers && (typeof request.body === 'string' || request.body instanceof Uint8Array)) {
+          request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+        }
+        return next(args);
+      },
+      { step: 'build', name: 'disklessDeleteObjectsContentMd5', priority: 'low' },
+    );
+    const out = await mapped(this.client.send(command, { abortSignal: opts.signal }));
+    const errors = (out.Errors ?? []).map((e) => ({ key: e.Key ?? '', code: e.Code ?? 'Error', message: e.Message ?? '' }));
+    const failed = new Set(errors.map((e) => e.key));
+    return { deleted: keys.filter((k) => !failed.has(k)), errors };
   }
 
   async copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts: RequestOptions = {}): Promise<{ etag: string }> {

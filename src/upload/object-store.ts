@@ -79,6 +79,15 @@ export interface OpenUpload extends ObjectRef {
   initiated?: Date;
 }
 
+/** What DeleteObjects said of each key: deleted (or already absent), or refused with the store's error code. */
+export interface DeleteObjectsResult {
+  deleted: string[];
+  errors: Array<{ key: string; code: string; message: string }>;
+}
+
+/** Keys per DeleteObjects request: the S3 limit. */
+export const DELETE_BATCH = 1000;
+
 export interface RequestOptions {
   signal?: AbortSignal;
 }
@@ -97,6 +106,8 @@ export interface ObjectStore {
   /** From the inclusive offset `start` to the inclusive offset `end` (default: the end of the object). */
   getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; end?: number; ifMatch?: string }): Promise<GetResult | undefined>;
   deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;
+  /** Deletes up to DELETE_BATCH keys in one request; a key the store refuses is reported, not thrown. */
+  deleteObjects(bucket: string, keys: readonly string[], opts?: RequestOptions): Promise<DeleteObjectsResult>;
   /** Server-side copy of an object of at most 5 GiB (metadata kept); returns the new ETag. */
   copyObject(from: ObjectRef, to: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<{ etag: string }>;
   uploadPartCopy(req: UploadPartCopyRequest, opts?: RequestOptions): Promise<{ etag: string }>;

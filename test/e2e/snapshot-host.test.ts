@@ -92,6 +92,15 @@ function fetchAndExtract(stderr: string, compressed: 'zstd' | null = null): { di
   return { dir, url: url! };
 }
 
+/** `diskless restore URL DIR` into a fresh directory, which it returns. */
+async function restored(url: string): Promise<string> {
+  const dir = join(base, `r-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`);
+  const r = await startDiskless(['restore', '--endpoint-url', endpoint, url, dir], env).done;
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).toMatch(/1\/1 file\(s\) of s3:\/\/\S+ restored into/);
+  return dir;
+}
+
 function expectSameTree(extracted: string, expected: string): void {
   expect(sh('sh', [script('fingerprint.sh'), extracted])).toBe(expected);
   expect(Number(sh('stat', ['-c', '%i', join(extracted, 'dir/file.txt')]))).toBe(Number(sh('stat', ['-c', '%i', join(extracted, 'dir/hardlink.txt')])));
@@ -100,7 +109,7 @@ function expectSameTree(extracted: string, expected: string): void {
 }
 
 describe('diskless snapshot on loop-mounted filesystems', () => {
-  it('--method btrfs archives a read-only snapshot of a subvolume that is being written to, then deletes the snapshot', async () => {
+  it('--method btrfs archives a read-only snapshot of a subvolume that is being written to, then deletes the snapshot; diskless restore of the archive brings back xattrs, ACLs, hardlinks and holes', async () => {
     const fs = loopFs('btrfs');
     const sub = join(fs.mountpoint, 'data');
     sh('btrfs', ['subvolume', 'create', sub]);
@@ -119,6 +128,8 @@ describe('diskless snapshot on loop-mounted filesystems', () => {
     const { dir, url } = fetchAndExtract(result.stderr, 'zstd');
     expect(url).toMatch(/\/hosts\/.*data-\d{8}T\d{6}Z\.tar\.zst$/);
     expectSameTree(dir, expected);
+    // diskless restore of the archive: decompressed and extracted with the snapshot's metadata flags, CRC32C checked.
+    expectSameTree(await restored(url), expected);
     expect(sh('sh', [script('check-live.sh'), dir])).toMatch(/live files: \d+/);
     expect(existsSync(join(sub, 'after-snapshot.txt'))).toBe(true);
     const keys = await listKeys(bucket, 'hosts/');
@@ -159,7 +170,7 @@ describe('diskless snapshot on loop-mounted filesystems', () => {
     });
   }
 
-  it('--method none archives the live tree and warns that it may be inconsistent', async () => {
+  it('--method none archives the live tree and warns that it may be inconsistent; diskless restore of its manifest brings the tree back', async () => {
     const fs = loopFs('ext4', 200);
     sh('sh', [script('populate-tree.sh'), fs.mountpoint]);
     const expected = sh('sh', [script('fingerprint.sh'), fs.mountpoint]);
@@ -167,6 +178,10 @@ describe('diskless snapshot on loop-mounted filesystems', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/archives the LIVE tree without a snapshot/);
     expectSameTree(fetchAndExtract(result.stderr).dir, expected);
+    // diskless restore of the whole backup, named by its manifest (one volume: into DIR itself).
+    const manifest = /manifest (s3:\/\/\S+diskless-manifest-\d{8}T\d{6}Z\.json)/.exec(result.stderr)?.[1];
+    expect(manifest, result.stderr).toBeDefined();
+    expectSameTree(await restored(manifest!), expected);
   });
 
   it('--dry-run prints the plan and creates nothing', async () => {

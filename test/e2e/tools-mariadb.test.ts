@@ -136,10 +136,11 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
   }
 
   /**
-   * Downloads every file the manifest lists into a local directory, with the test's S3 client or, as
-   * docs/tools/mariadb.md shows, one `diskless get` per file; checks the manifest against the bucket.
+   * Downloads every file the manifest lists into a local directory, with the test's S3 client, as
+   * docs/tools/mariadb.md shows with one `diskless get` per file, or with one `diskless restore`;
+   * checks the manifest against the bucket.
    */
-  async function download(prefix: string, via: 's3-client' | 'diskless-get' = 's3-client'): Promise<{ dir: string; manifest: ManifestJson }> {
+  async function download(prefix: string, via: 's3-client' | 'diskless-get' | 'diskless-restore' = 's3-client'): Promise<{ dir: string; manifest: ManifestJson }> {
     const manifest = JSON.parse((await objectBytes(bucket, `${prefix}/diskless-manifest.json`)).toString()) as ManifestJson;
     expect(manifest.exitStatus).toBe(0);
     expect(manifest.totals.files).toBe(manifest.files.length);
@@ -148,6 +149,13 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
       [...manifest.files.map((f) => f.key), `${prefix}/diskless-manifest.json`].sort(),
     );
     const dir = join(work, `s3-${prefix}`);
+    if (via === 'diskless-restore') {
+      const r = await runDiskless(['restore', '--endpoint-url', testS3().endpoint, `s3://${bucket}/${prefix}/`, dir], { env: cliEnv(), timeoutMs: 110_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`${manifest.files.length}/${manifest.files.length} file\\(s\\) of s3://\\S+/${prefix}/ restored`));
+      for (const f of manifest.files) expect(readFileSync(join(dir, f.path)).length, f.path).toBe(f.size);
+      return { dir, manifest };
+    }
     const fetchOne = async (f: ManifestJson['files'][number]) => {
       expect(f.key).toBe(`${prefix}/${f.path}`);
       const file = join(dir, f.path);
@@ -253,12 +261,12 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
     expect(verified.stdout!.toString()).toMatch(/formats: .*mydumper/);
   }, MYDUMPER_TEST_TIMEOUT_MS);
 
-  it('stores mydumper -t 4 --rows output with several files in flight at once, byte-identical to a local run, and myloader restores it', async () => {
+  it('stores mydumper -t 4 --rows output with several files in flight at once, byte-identical to a local run; diskless restore brings it back and myloader loads it', async () => {
     const extra = ['--threads', '4', '--rows', '40000'];
     const local = await mydumperStep('local mydumper -t 4', (o) => locally('mydumper-t4', (d) => mydumper(d, ...extra), o));
     const r = await mydumperStep('mydumper -t 4 under diskless', (o) => underDiskless('mydumper-t4', (d) => mydumper(d, ...extra), o));
     expect(r.code, r.stderr).toBe(0);
-    const { dir, manifest } = await download('mydumper-t4');
+    const { dir, manifest } = await download('mydumper-t4', 'diskless-restore');
     const files = expectSameDump(local, dir);
     expect(files.filter((f) => /^shop\.events\.\d+\.sql$/.test(f)).length, 'the big table in chunks').toBeGreaterThanOrEqual(3);
     expect(files).not.toContain('metadata.partial');

@@ -127,7 +127,7 @@ describe('PostgreSQL dump tools under diskless run, output directory on a 1 MiB 
     }
   }
 
-  it('pg_dump -Fd -j 4 streams the files of its directory archive several at once, passes its sync pass, matches a local dump and restores with pg_restore -j 4', async () => {
+  it('pg_dump -Fd -j 4 streams the files of its directory archive several at once, passes its sync pass, matches a local dump, comes back with diskless restore and restores with pg_restore -j 4', async () => {
     const local = join(work, 'fd-local');
     mkdirSync(local);
     await tool('pg_dump', ['-d', 'src', '-Fd', '-j', '4', '-f', join(local, 'db')]);
@@ -141,8 +141,11 @@ describe('PostgreSQL dump tools under diskless run, output directory on a 1 MiB 
     expect(manifest.totals.maxInFlight, 'several files written at once').toBeGreaterThanOrEqual(2);
     console.log(`[tools-postgres] pg_dump -Fd -j 4: ${manifest.totals.files} files, ${manifest.totals.bytes} bytes, maxInFlight ${manifest.totals.maxInFlight}`);
 
+    // diskless restore brings the directory back (checksums checked while written), then pg_restore -j 4 loads it.
     const restoreDir = join(work, 'fd-restore');
-    expect(await download('fd', restoreDir)).toEqual(files);
+    const restored = await runDiskless(['restore', ...endpoint(), `s3://${bucket}/fd/`, restoreDir], { env: cliEnv(), timeoutMs: 110_000 });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(regularFiles(restoreDir).sort()).toEqual(files);
     for (const f of files) {
       const mine = readFileSync(join(restoreDir, f));
       const theirs = readFileSync(join(local, f));

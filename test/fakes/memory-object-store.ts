@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type {
   CompletedPart,
+  DeleteObjectsResult,
   GetResult,
   ListedObject,
   ObjectHead,
@@ -145,6 +146,23 @@ export class MemoryObjectStore implements ObjectStore {
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
     await this.enter('delete', opts.signal);
     this.objects.delete(id(ref));
+  }
+
+  /** Keys in `refuse` fail with AccessDenied, as on a store with Object Lock or a write-only key. */
+  readonly refuseDelete = new Set<string>();
+
+  async deleteObjects(bucket: string, keys: readonly string[], opts: RequestOptions = {}): Promise<DeleteObjectsResult> {
+    await this.enter('delete', opts.signal);
+    if (keys.length > 1000) throw new FakeS3Error('MalformedXML', 400, 'more than 1000 keys');
+    const out: DeleteObjectsResult = { deleted: [], errors: [] };
+    for (const key of keys) {
+      if (this.refuseDelete.has(key)) out.errors.push({ key, code: 'AccessDenied', message: 'Access Denied' });
+      else {
+        this.objects.delete(`${bucket}/${key}`);
+        out.deleted.push(key);
+      }
+    }
+    return out;
   }
 
   async copyObject(from: ObjectRef, to: ObjectRef, _settings: WriteSettings, opts: RequestOptions = {}): Promise<{ etag: string }> {
