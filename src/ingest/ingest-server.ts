@@ -72,12 +72,12 @@ export class IngestServer {
     return this.refusedCount;
   }
 
-  /** No new connection from now on (new opens fail in the shim); those open go on. */
+  /**
+   * No new file from now on: an OPEN is answered EROFS (the shim's open fails with it). The socket stays, because the
+   * holders of the files still open report their clean end (wire.def: END) over new connections.
+   */
   stopAccepting(): void {
-    if (!this.accepting) return;
     this.accepting = false;
-    this.server.close();
-    rmSync(this.socketPath, { force: true });
   }
 
   /**
@@ -86,6 +86,8 @@ export class IngestServer {
    */
   async close(): Promise<void> {
     this.stopAccepting();
+    this.server.close();
+    rmSync(this.socketPath, { force: true });
     for (const socket of this.sockets) socket.destroy();
     await Promise.allSettled([...this.sessions]);
     rmSync(this.dir, { recursive: true, force: true });
@@ -116,6 +118,9 @@ export class IngestServer {
       if (refusal) return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid} (uid ${creds.uid}): ${refusal}`);
       if (!tokenMatches(message, this.options.token)) {
         return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid}: wrong or missing token`);
+      }
+      if (message.name === 'OPEN' && !this.accepting) {
+        return this.deny(socket, message, `refused an OPEN from pid ${creds.pid}: diskless is stopping (no new files)`, constants.errno.EROFS, 'diskless is stopping: no new files');
       }
       if (message.name === 'OPEN') {
         await serveFile(socket, input, rest, message.fields, this.options);
@@ -148,11 +153,9 @@ export class IngestServer {
   }
 
   /** Answers a refused request EACCES (the shim's open, rename, unlink or stat fails with it), then closes. */
-  private deny(socket: Socket, message: AnyMessage, why: string): void {
+  private deny(socket: Socket, message: AnyMessage, why: string, err: number = constants.errno.EACCES, text = 'refused: not the run\'s user or token'): void {
     this.refusedCount++;
     this.options.ctx.log.warn(why);
-    const err = constants.errno.EACCES;
-    const text = 'refused: not the run\'s user or token';
     const reply = message.name === 'STAT' ? encodeFrame('STAT_REPLY', { err, size: 0, mtime_ns: 0, message: text }) : encodeFrame('REPLY', { err, message: text });
     // Nothing more is read from a refused peer: once the answer is out, the connection goes.
     socket.end(reply, () => socket.destroy());
@@ -184,7 +187,8 @@ export function sweepDeadSocketDirs(log: { debug(m: string): void }, base: strin
     const dir = join(base, name);
     try {
       if (statSync(dir).uid !== process.getuid?.()) continue;
-      if (readdirSync(dir).some((entry) => entry !== 'ingest.sock')) continue;
+      // Nothing but what a run puts there: the socket and the empty stand-in directory.
+      if (readdirSync(dir).some((entry) => entry !== 'ingest.sock' && !(entry === 'stand-in' && readdirSync(join(dir, entry)).length === 0))) continue;
       rmSync(dir, { recursive: true, force: true });
       removed.push(dir);
       log.debug(`removed ${dir}, left by a diskless process that is gone`);

@@ -175,10 +175,11 @@ describe('bad input is refused with a clear message and the documented exit code
       expect(await listKeys(bucket, 'empty')).toEqual([]);
     });
 
-    it('refuses a command that writes nothing with exit 5 and does not replace the object already there', async () => {
+    it('refuses a command that writes nothing with exit 5 and does not replace the object already there, even with --overwrite', async () => {
       const good = await runDiskless(['put', ...endpoint, `s3://${bucket}/kept`], { env: cliEnv(), stdin: bytes(Buffer.from('good backup')) });
       expect(good.code).toBe(0);
-      const r = await runDiskless(['put', ...endpoint, `s3://${bucket}/kept`, '--', 'true'], { env: cliEnv() });
+      // --overwrite: past the refusal of an existing backup (exit 3), to the empty-input rule.
+      const r = await runDiskless(['put', ...endpoint, '--overwrite', `s3://${bucket}/kept`, '--', 'true'], { env: cliEnv() });
       expect(r.code).toBe(5);
       expect((await objectBytes(bucket, 'kept')).toString()).toBe('good backup');
     });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,13 @@ function writer(served: Served, script: string): { done: Promise<number | null>;
   return { child, done: new Promise((r) => child.once('exit', (code) => r(code))) };
 }
 
+async function waitForText(served: Served, re: RegExp, ms = 20_000): Promise<void> {
+  for (const end = Date.now() + ms; !re.test(served.stderr()); ) {
+    if (Date.now() > end) throw new Error(`serve never printed ${re}: ${served.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function waitFor(path: string, ms = 20_000): Promise<void> {
   for (const end = Date.now() + ms; !existsSync(path); ) {
     if (Date.now() > end) throw new Error(`${path} never appeared`);
@@ -81,12 +88,24 @@ describe('diskless serve stopped by signals', () => {
     for (const d of [...dirs, sync]) rmSync(d, { recursive: true, force: true });
   });
 
-  it('SIGTERM while a file is being written: serve lets it finish, the writer\'s close succeeds, the manifest is written, exit 0', async () => {
+  it('SIGTERM while a file is being written: a new open fails with EROFS, serve lets the open file finish, the writer\'s close succeeds, the manifest is written, exit 0', async () => {
     const dir = vdir();
     const served = await startServe(['--to', `s3://${bucket}/finish/`, '--dir', dir]);
     const w = writer(served, `{ head -c ${8 * MiB} /dev/zero; touch ${sync}/finish-ready; sleep 2; head -c ${8 * MiB} /dev/zero; } > ${dir}/f.bin`);
     await waitFor(join(sync, 'finish-ready'));
     served.kill('SIGTERM');
+    await waitForText(served, /stopping: no new files/);
+    // No new file once stopping: the open fails with EROFS (the open one goes on).
+    const late = writer(served, `python3 -c "
+import errno
+try:
+    open('${dir}/late.bin', 'w')
+    print('opened')
+except OSError as e:
+    print(errno.errorcode[e.errno])
+" > ${sync}/late-open.txt`);
+    expect(await late.done).toBe(0);
+    expect(readFileSync(join(sync, 'late-open.txt'), 'utf8').trim()).toBe('EROFS');
     expect(await w.done).toBe(0);
     const { code } = await served.exited;
     expect(code, served.stderr()).toBe(0);
