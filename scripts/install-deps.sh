@@ -16,14 +16,16 @@ S3=(ceph-mon:ceph-mon ceph-osd:ceph-osd radosgw:radosgw ceph-common:radosgw-admi
 # snapshot tests: LVM runs in User-Mode Linux, or in a QEMU TCG guest where UML cannot boot (cpio and kmod build its
 # initramfs); btrfs/xfs/ext4 on loop
 # devices; ACL and xattr tools; compressors; OpenStack Swift with s3api, the second S3 implementation of the tests;
-# clang and libFuzzer for the fuzz test of the wire protocol.
+# clang and libFuzzer for the fuzz test of the wire protocol; everyday programs the run tests drive (rsync, zip, unzip,
+# sqlite3; python3 is in BUILD).
 TOOLS=(mariadb-server:mariadbd mariadb-client:mariadb mydumper:mydumper postgresql:- postgresql-client:pg_dump
        user-mode-linux:linux.uml qemu-system-x86:qemu-system-x86_64 cpio:cpio kmod:depmod
        lvm2:lvcreate thin-provisioning-tools:thin_check xfsprogs:mkfs.xfs btrfs-progs:mkfs.btrfs
        acl:setfacl attr:setfattr busybox-static:busybox zstd:zstd xz-utils:xz bzip2:bzip2 iproute2:ip
        swift-proxy:swift-proxy-server swift-account:swift-account-server swift-container:swift-container-server
        swift-object:swift-object-server memcached:memcached socat:socat
-       clang:clang libclang-rt-14-dev:-)
+       clang:clang libclang-rt-14-dev:-
+       rsync:rsync zip:zip unzip:unzip sqlite3:sqlite3)
 
 case $PURPOSE in
   build) WANT=("${BUILD[@]}") ;;
