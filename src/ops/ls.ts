@@ -1,5 +1,5 @@
-import { buildCatalog, selectEntries, type CatalogEntry } from '../catalog/catalog.js';
-import { explain } from '../preflight.js';
+import { catalogOf } from './catalog-of.js';
+import { selectEntries, type CatalogEntry } from '../catalog/catalog.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
 import { openSession, type SessionOptions } from './session.js';
 
@@ -34,12 +34,7 @@ export async function ls(options: LsOptions): Promise<BackupListing[]> {
   const loc = parseS3Url(options.url, 'URL');
   const session = await openSession(options);
   try {
-    let catalog;
-    try {
-      catalog = await buildCatalog(session, loc.bucket, loc.key, options.signal);
-    } catch (err) {
-      throw explain(err, loc, session.store);
-    }
+    const catalog = await catalogOf(session, loc.bucket, loc.key, loc, options.signal);
     return selectEntries(catalog.entries, formatS3Url(loc)).map((e) => ({
       url: e.url,
       kind: e.kind,

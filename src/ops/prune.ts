@@ -1,10 +1,10 @@
-import { buildCatalog, selectEntries, type Catalog, type CatalogEntry } from '../catalog/catalog.js';
+import { catalogOf } from './catalog-of.js';
+import { selectEntries, type Catalog, type CatalogEntry } from '../catalog/catalog.js';
 import { keyRole } from '../catalog/record-keys.js';
 import { readSmallObject } from '../download/object-reader.js';
 import { UsageError, describeError } from '../errors.js';
 import { fileKeys } from '../manifest/manifest.js';
 import { storeJson } from '../manifest/store-manifest.js';
-import { explain } from '../preflight.js';
 import { BatchDeleter, type DeleteFailure } from '../prune/batch-delete.js';
 import { groupKey, type GroupBy } from '../prune/prune-groups.js';
 import { applyRetention, hasRules, type RetentionPolicy } from '../prune/retention.js';
@@ -83,7 +83,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
   try {
     const result: PruneResult = { url: formatS3Url(loc), dryRun, backups: [], resumed: [], deletedObjects: 0, failed: [] };
     const deleter = new BatchDeleter(session, loc.bucket, options.signal);
-    let catalog = await catalogOf(session, loc, options.signal);
+    let catalog = await catalogOf(session, loc.bucket, loc.key, loc, options.signal);
     const markers = [...catalog.listing.keys()].filter((k) => k.endsWith(PRUNE_MARKER_SUFFIX));
     if (markers.length > 0) {
       for (const marker of markers) {
@@ -92,7 +92,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
         const n = await finishMarker(session, deleter, loc.bucket, marker, catalog, result, options);
         options.onStep?.({ step: 'resumed', marker: formatS3Url({ bucket: loc.bucket, key: marker }), objects: n });
       }
-      if (!dryRun) catalog = await catalogOf(session, loc, options.signal);
+      if (!dryRun) catalog = await catalogOf(session, loc.bucket, loc.key, loc, options.signal);
     }
     const entries = selectEntries(catalog.entries, result.url).filter((e) => !(dryRun && e.objects.some((k) => markers.includes(k))));
     const open = await withRetry(() => session.store.listMultipartUploads(loc.bucket, loc.key, { signal: options.signal }), session.retry, {
@@ -118,13 +118,6 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
   }
 }
 
-async function catalogOf(session: Session, loc: { bucket: string; key: string }, signal?: AbortSignal): Promise<Catalog> {
-  try {
-    return await buildCatalog(session, loc.bucket, loc.key, signal);
-  } catch (err) {
-    throw explain(err, loc, session.store);
-  }
-}
 
 interface PlannedBackup {
   entry: CatalogEntry;

@@ -2,10 +2,10 @@ import { setMaxListeners } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
-import { buildCatalog, type Catalog, type CatalogEntry } from '../catalog/catalog.js';
+import { catalogOf } from './catalog-of.js';
+import { type Catalog, type CatalogEntry } from '../catalog/catalog.js';
 import { BackupVerifyError, PreflightError, UsageError, describeError } from '../errors.js';
 import type { ManifestFile } from '../manifest/manifest.js';
-import { explain } from '../preflight.js';
 import { extractArchive, decompressorArgv, extractArgv } from '../restore/archive-extractor.js';
 import { restoreFile, isRestoreTemp, type RestoredFile } from '../restore/file-restorer.js';
 import { itemOfFile, pathFilter, safeRelativePath, type RestoreItem } from '../restore/restore-item.js';
@@ -85,12 +85,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
   const session = await openSession(options, concurrency + 2);
   try {
     const parent = loc.key.slice(0, loc.key.lastIndexOf('/') + 1);
-    let catalog;
-    try {
-      catalog = await buildCatalog(session, loc.bucket, parent, options.signal);
-    } catch (err) {
-      throw explain(err, loc, session.store);
-    }
+    const catalog = await catalogOf(session, loc.bucket, parent, loc, options.signal);
     const { entry, only } = pickBackup(catalog.entries, url, loc.key);
     if (entry.status === 'incomplete' && !options.force) {
       throw new BackupVerifyError(

@@ -1,11 +1,11 @@
-import { buildCatalog, selectEntries, type CatalogEntry } from '../catalog/catalog.js';
+import { catalogOf } from './catalog-of.js';
+import { selectEntries, type CatalogEntry } from '../catalog/catalog.js';
 import type { FileCheck } from '../catalog/file-check.js';
 import { verifyRecordKey } from '../catalog/record-keys.js';
 import { readSmallObject, type ReadContext } from '../download/object-reader.js';
 import { describeError } from '../errors.js';
 import type { ManifestFile } from '../manifest/manifest.js';
 import { storeJson } from '../manifest/store-manifest.js';
-import { explain } from '../preflight.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
 import { chainIndexKey, parseChainIndex } from '../upload/chain.js';
 import { MemoryBudget } from '../upload/memory-budget.js';
@@ -69,12 +69,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
   const url = formatS3Url(loc);
   const session = await openSession(options, (options.concurrency ?? DEFAULT_VERIFY_CONCURRENCY) + 2);
   try {
-    let catalog;
-    try {
-      catalog = await buildCatalog(session, loc.bucket, loc.key, options.signal);
-    } catch (err) {
-      throw explain(err, loc, session.store);
-    }
+    const catalog = await catalogOf(session, loc.bucket, loc.key, loc, options.signal);
     const selected = selectEntries(catalog.entries, url);
     const requests = new Limiter(options.concurrency ?? DEFAULT_VERIFY_CONCURRENCY);
     const backups: BackupVerification[] = [];
