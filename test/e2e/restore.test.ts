@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDiskless } from '../support/cli.js';
+import { DISKLESS_BIN, runDiskless } from '../support/cli.js';
 import { objectBytes } from '../support/run-helpers.js';
 import { cliEnv, createTestBucket, makeTestClient, testS3 } from '../support/s3-test-env.js';
 
@@ -59,6 +59,16 @@ describe('diskless restore on Ceph RGW', () => {
     expect(r.stderr).toMatch(/60\/60 file\(s\) of s3:\/\/\S+\/tree\/ restored into/);
     execFileSync('diff', ['-r', src, dest]);
     expect(temps(dest)).toEqual([]);
+  });
+
+  it('shows a progress line when stderr is a terminal, and none with --no-progress', async () => {
+    // script(1) gives the command a terminal; what it writes there comes back on script's stdout.
+    const onTerminal = (dest: string, extra: string[]) => {
+      const argv = [DISKLESS_BIN, 'restore', '--endpoint-url', testS3().endpoint, ...extra, `s3://${bucket}/tree/`, dest];
+      return execFileSync('script', ['-qefc', argv.map((a) => `'${a}'`).join(' '), '/dev/null'], { env: cliEnv() }).toString();
+    };
+    expect(onTerminal(join(work, 'restored-tty'), [])).toMatch(/\r\x1b\[Krestoring: 60\/60 file\(s\), /);
+    expect(onTerminal(join(work, 'restored-quiet'), ['--no-progress'])).not.toMatch(/restoring: /);
   });
 
   it('restores only what --include and --exclude select (picomatch globs)', async () => {
