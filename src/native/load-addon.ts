@@ -13,6 +13,8 @@ const ADDON_EXPORTS = Object.keys({
   crc32c: true,
   crc32cPortable: true,
   crc32cImplementation: true,
+  crc32cCombine: true,
+  hashPart: true,
   peerCredentials: true,
   setChildSubreaper: true,
   reapChild: true,
