@@ -20,6 +20,7 @@ const ADDON_EXPORTS = Object.keys({
   reapChild: true,
   pipe: true,
   setBlocking: true,
+  growPipe: true,
 } satisfies Record<keyof DisklessAddon, true>) as ReadonlyArray<keyof DisklessAddon>;
 
 let packageRootCache: string | undefined;
