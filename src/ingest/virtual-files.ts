@@ -74,6 +74,8 @@ interface Entry extends VirtualFile {
   inputEnded?: boolean;
   /** received() at the last END (wire.def), if any. */
   cleanAt?: number;
+  /** The shim gave this file up and said why (FAIL): its connection then ends without END, and that is no dead writer. */
+  refused?: RefusedOperation;
   handle?: bigint;
 }
 
@@ -124,6 +126,7 @@ export class VirtualFiles {
     e.inputEnded = true;
     if (e.handle !== undefined) this.handles.delete(e.handle);
     const total = e.received?.() ?? e.bytes;
+    if (e.refused) throw e.refused;
     if (e.handle !== undefined && e.cleanAt !== total) throw new DeadWriterError(e.path, total);
   }
 
@@ -147,6 +150,8 @@ export class VirtualFiles {
   /**
    * A refusal the shim reported (FAIL: a symlink, a hard link, a static program's exec, a
    * random-access file past its limit): recorded as a failed file, so the run fails, naming it.
+   * A file of that path still being written is the one the shim gave up (a random-access file it
+   * cannot finish): it fails with this refusal, not as a second failure of a dead writer.
    */
   refusal(path: string, message: string): VirtualFile {
     const entry: Entry = {
@@ -161,6 +166,8 @@ export class VirtualFiles {
       error: new RefusedOperation(message),
     };
     this.all.add(entry);
+    const writing = this.byPath.get(path);
+    if (writing?.state === 'writing') writing.refused = entry.error as RefusedOperation;
     return entry;
   }
 
@@ -208,6 +215,8 @@ export class VirtualFiles {
     Object.assign(entry, { state: 'failed', error });
     this.writingNow--;
     if (this.byPath.get(entry.path) === entry) this.byPath.delete(entry.path);
+    // Already among the failures as the refusal that ended it.
+    if (entry.refused) this.all.delete(entry);
     entry.settle();
   }
 

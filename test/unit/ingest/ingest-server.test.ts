@@ -149,6 +149,20 @@ describe('the ingest server', () => {
     expect(store.uploads.size).toBe(0);
   });
 
+  it('fails a file the shim gave up (FAIL while it is written, then its connection ends without END) once, with the refusal', async () => {
+    const { server, store, files } = await start();
+    const s = await connectTo(server.socketPath);
+    s.write(encodeFrame('OPEN', { token, path: 'ra.db', flags: 0o1102, mode: 0o644, pid: process.pid }));
+    expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
+    const fail = await request(server.socketPath, 'FAIL', { token, path: 'ra.db', message: 'ra.db: too big for a random-access file' });
+    expect(fail?.fields).toMatchObject({ err: 0 });
+    s.end('some bytes');
+    await files.idle();
+    expect(files.failures().map((f) => [f.path, describeError(f.error)])).toEqual([['ra.db', expect.stringMatching(/too big for a random-access file/)]]);
+    expect(store.keys('bkt')).toEqual([]);
+    expect(store.uploads.size).toBe(0);
+  });
+
   it('stores a file whose END came after its last byte, recording how it ended; an unknown handle is ENOENT', async () => {
     const { server, files } = await start();
     await writeFile(server.socketPath, token, 'ok.bin', Buffer.from('complete'));
