@@ -181,8 +181,9 @@ export class VirtualFiles {
       throw new FileOpError(`${rel}: a stored file cannot be modified in place (opened O_RDWR without O_TRUNC); write a new file`, EPERM);
     }
     if (!existing && !(flags & O_CREAT)) throw new FileOpError(`${rel}: no such virtual file (opened without O_CREAT)`, ENOENT);
-    if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
+    // EEXIST first: O_EXCL asks whether the name exists (lock files, mkstemp's retry), being written or not.
     if (existing && flags & O_EXCL) throw new FileOpError(`${rel} exists (O_EXCL)`, EEXIST);
+    if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
     if (existing && flags & O_APPEND) {
       throw new FileOpError(`${rel}: appending to a stored object is impossible in S3; write a new file instead`, EPERM);
     }

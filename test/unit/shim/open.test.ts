@@ -35,6 +35,7 @@ beforeAll(async () => {
     { name: 'hooks_work_inside_library_constructor' },
     { name: 'rdwr_random_access_file' },
     { name: 'links_are_refused' },
+    { name: 'open_of_a_file_still_being_written_is_ebusy' },
   ]);
 });
 afterAll(() => programs?.cleanup());
@@ -123,6 +124,13 @@ describe('open family', () => {
     const flags = up.callsOf('OPEN').flatMap((c) => (c.path === 'log.txt' ? [c.flags] : []));
     expect(flags).toContain(O_WRONLY | O_CREAT | O_APPEND);
     expect(flags).toContain(O_WRONLY | O_CREAT | O_EXCL);
+  });
+
+  it('a second open of a file still being written is EBUSY, O_EXCL of it EEXIST; after its close the name is written anew', async () => {
+    await runShim('open_of_a_file_still_being_written_is_ebusy');
+    expect(up.text('busy')).toBe('second\n');
+    expect(up.records().map((f) => [f.path, f.state])).toEqual([['busy', 'committed']]);
+    expect(up.callsOf('OPEN').map((c) => c.path)).toEqual(Array(5).fill('busy'));
   });
 
   it('O_RDWR creates a random-access file (seek, read back, pwrite, ftruncate) whose final bytes close sends; mkstemp under the directory makes one', async () => {
