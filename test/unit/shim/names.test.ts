@@ -18,6 +18,7 @@ beforeAll(async () => {
     { name: 'unlink_virtual_file' },
     { name: 'stat_after_close_shows_regular_file' },
     { name: 'reopen_rdonly_then_fsync' },
+    { name: 'rdonly_creat_makes_an_empty_file' },
     { name: 'fsync_on_virtual_fd_succeeds' },
     { name: 'chmod_chown_utime_of_virtual_file_succeed' },
   ]);
@@ -63,6 +64,15 @@ describe('names: rename, unlink, stat, reopen, sync', () => {
     expect(up.text('toc.dat')).toBe('table of contents\n');
     expect(up.callsOf('OPEN')).toHaveLength(1);
     expect(up.store.calls.put).toBe(1);
+    expect(regularFilesUnder(up.vdir)).toEqual([]);
+  });
+
+  it('open O_RDONLY|O_CREAT of a new name stores an empty file; of an existing one keeps it, and with O_EXCL is EEXIST', async () => {
+    const r = await run(programs.path('rdonly_creat_makes_an_empty_file'), [], { env: up.env() });
+    expect(r.code, explain(r)).toBe(0);
+    expect(up.object('made')?.length).toBe(0);
+    expect(up.text('kept')).toBe('kept\n');
+    expect(up.callsOf('OPEN').map((c) => c.path)).toEqual(['made', 'kept']);
     expect(regularFilesUnder(up.vdir)).toEqual([]);
   });
 
