@@ -86,13 +86,14 @@ describe('close and the last-reference rule', () => {
     expect(up.text('duplicated')).toBe('via the duplicate\n');
   });
 
-  it('open + dup2 onto stdout + close + exec: the exec-ed shell writes the file, which ends cleanly', async () => {
+  it('open + dup2 onto stdout + close + exec: the exec-ed shell writes the file, which ends cleanly at its exit', async () => {
     const r = await run(programs.path('dup2_onto_stdout_then_exec'), [], { env: up.env() });
     expect(r.code, explain(r)).toBe(0);
     await up.settled();
     expect(up.text('from-sh.txt')).toBe('written by sh\nsecond line\n');
     expect(up.failures).toEqual([]);
-    expect(up.records().map((f) => [f.path, f.state])).toEqual([['from-sh.txt', 'committed']]);
+    // The manifest's `end` of the file: the shell held it last and exited with it open.
+    expect(up.records().map((f) => [f.path, f.state, f.ended])).toEqual([['from-sh.txt', 'committed', 'exit']]);
   });
 
   it('after fork, the parent closing before the child writes does not deadlock', async () => {
@@ -100,6 +101,7 @@ describe('close and the last-reference rule', () => {
     expect(r.code, explain(r)).toBe(0);
     await up.settled();
     expect(up.text('forked.txt')).toBe('from the child\n');
+    expect(up.records().map((f) => [f.path, f.state, f.ended])).toEqual([['forked.txt', 'committed', 'close']]);
     expect(up.failures).toEqual([]);
   });
 
