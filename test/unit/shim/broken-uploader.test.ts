@@ -17,7 +17,7 @@ let peer: ScriptedPeer | undefined;
 
 beforeAll(async () => {
   programs = await buildPrograms([
-    { name: 'open_fails_with_eio_on_a_broken_answer' },
+    { name: 'open_and_fopen_fail_with_errno' },
     { name: 'close_returns_eio_when_upload_fails' },
     { name: 'fclose_returns_eof_when_upload_fails' },
   ]);
@@ -65,7 +65,7 @@ describe('the shim facing a broken uploader', () => {
       nothing: { send: Buffer.alloc(0) },
     });
     for (const name of ['garbage', 'version', 'truncated', 'inconsistent', 'wrong-type', 'nothing']) {
-      const r = await run(programs.path('open_fails_with_eio_on_a_broken_answer'), [name], { env: p.env() });
+      const r = await run(programs.path('open_and_fopen_fail_with_errno'), [name, String(EIO)], { env: p.env() });
       expect(r.code, `${name}: ${explain(r)}`).toBe(0);
     }
     expect(p.received).toEqual(Array(12).fill('OPEN'));

@@ -1,15 +1,17 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { shimPath } from '../../../src/native/shim-path.js';
+import { WIRE_ENV_TOKEN } from '../../../src/wire/wire.generated.js';
 import { ShimHarness, withoutDisklessEnv } from '../../support/shim-harness.js';
 import { buildPrograms, explain, pattern, regularFilesUnder, run, type BuiltPrograms } from './harness.js';
 
 // The open family against the real uploader (IngestServer + VirtualFiles over the in-memory store).
 
+const { EACCES } = constants.errno;
 // Linux open(2) flag values (x86_64 and aarch64 share them).
 const O_WRONLY = 0o1;
 const O_CREAT = 0o100;
@@ -36,6 +38,7 @@ beforeAll(async () => {
     { name: 'rdwr_random_access_file' },
     { name: 'links_are_refused' },
     { name: 'open_of_a_file_still_being_written_is_ebusy' },
+    { name: 'open_and_fopen_fail_with_errno' },
   ]);
 });
 afterAll(() => programs?.cleanup());
@@ -131,6 +134,15 @@ describe('open family', () => {
     expect(up.text('busy')).toBe('second\n');
     expect(up.records().map((f) => [f.path, f.state])).toEqual([['busy', 'committed']]);
     expect(up.callsOf('OPEN').map((c) => c.path)).toEqual(Array(5).fill('busy'));
+  });
+
+  it('an open with another token than the run\'s is refused by the uploader with EACCES, and nothing is stored', async () => {
+    const env = up.env({ vars: { [WIRE_ENV_TOKEN]: 'f'.repeat(64) } });
+    const r = await run(programs.path('open_and_fopen_fail_with_errno'), ['intruder', String(EACCES)], { env });
+    expect(r.code, explain(r)).toBe(0);
+    expect(up.server.refused).toBe(2);
+    expect(up.calls).toEqual([]);
+    expect(up.storedPaths()).toEqual([]);
   });
 
   it('O_RDWR creates a random-access file (seek, read back, pwrite, ftruncate) whose final bytes close sends; mkstemp under the directory makes one', async () => {
