@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { ProducerError } from '../errors.js';
 import { growPipe, rawPipe } from '../native/process-control.js';
+import { trackCommand } from './command-processes.js';
 import { SLAB_SIZE } from '../upload/memory-budget.js';
 import { redactArgv } from '../util/redact.js';
 
@@ -37,6 +38,8 @@ export function startProducer(argv: readonly string[], options: { env?: NodeJS.P
   let child;
   try {
     child = spawn(file, args, { stdio: ['inherit', writeFd, 'inherit'], env: options.env ?? process.env });
+    const untrack = trackCommand(child.pid);
+    child.once('exit', untrack);
   } finally {
     closeSync(writeFd); // the child has its copy: EOF comes when it (and its children) close theirs
   }
