@@ -56,8 +56,8 @@ function printedByTemplate(fragment: string, pieces: string[][]): boolean {
           for (let j = 0; j <= last.length; j++) {
             const tail = last.slice(0, j);
             if (fragment.length - head.length - tail.length < 1 || !fragment.endsWith(tail)) continue;
-            // A fragment that is mostly placeholder text proves nothing: ask for some of the template's own words.
-            if (head.length + tail.length + literal.slice(a + 1, b).join('').length < 8) continue;
+            // A fragment that is mostly placeholder text proves nothing: at least half of it must be the template's own words.
+            if (2 * (head.length + tail.length + literal.slice(a + 1, b).join('').length) < fragment.length) continue;
             if (middle.test(fragment.slice(head.length, fragment.length - tail.length))) return true;
           }
         }
