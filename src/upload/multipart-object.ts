@@ -106,6 +106,7 @@ export class MultipartObject {
           );
         }
         record.etag = etag;
+        this.ctx.meter?.bytesStored(record.size);
       })
       .catch((err: unknown) => this.onFailure(err))
       .finally(() => {

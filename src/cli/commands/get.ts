@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { get } from '../../ops/get.js';
 import { addConnectionOptions, loggerFor, sessionOptions, type ConnectionFlags } from '../common-options.js';
-import { getSummary } from '../summary.js';
+import { getSummary, getSummaryFields } from '../summary.js';
 import type { CommandContext } from '../program.js';
 
 export function getCommand(ctx: CommandContext): Command {
@@ -15,6 +15,6 @@ export function getCommand(ctx: CommandContext): Command {
     if (process.stdout.isTTY) throw new UsageError('stdout is a terminal: redirect it (diskless get URL > file, or | tool)');
     const log = loggerFor(flags);
     const result = await get({ ...sessionOptions(flags, log), url, output: process.stdout, signal: ctx.signal });
-    log.info(getSummary(result));
+    ctx.report.summary(log, getSummary(result), getSummaryFields(result));
   });
 }

@@ -5,7 +5,8 @@ import { UsageError } from '../../errors.js';
 import { put } from '../../ops/put.js';
 import { addConnectionOptions, loggerFor, sessionOptions, size, type ConnectionFlags } from '../common-options.js';
 import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-options.js';
-import { putSummary } from '../summary.js';
+import { withUploadProgress } from '../progress.js';
+import { putSummary, putSummaryFields } from '../summary.js';
 import type { CommandContext } from '../program.js';
 
 interface PutFlags extends ConnectionFlags, UploadFlags {
@@ -43,7 +44,7 @@ export function putCommand(ctx: CommandContext): Command {
     }
     const log = loggerFor(flags);
     const upload = uploadOptions(flags);
-    const result = await put({
+    const result = await withUploadProgress(flags, log, (meter) => put({
       ...sessionOptions(flags, log),
       ...upload,
       url,
@@ -54,8 +55,9 @@ export function putCommand(ctx: CommandContext): Command {
       ...(flags.passAwsEnv ? { passAwsEnv: true } : {}),
       settings: { ...upload.settings, ...(flags.contentType ? { contentType: flags.contentType } : {}) },
       signal: ctx.signal,
-    });
-    log.info(putSummary(result));
+      meter,
+    }), { files: false });
+    ctx.report.summary(log, putSummary(result), putSummaryFields(result));
   });
 }
 

@@ -5,6 +5,8 @@ import { formatS3Url } from '../../s3/s3-url.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
 import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { withUploadProgress } from '../progress.js';
+import { manifestSummaryFields } from '../summary.js';
 
 interface RunFlags extends CaptureFlags {
   linger: number;
@@ -33,7 +35,10 @@ export function runCommand(ctx: CommandContext): Command {
       throw new UsageError(`put -- before the command: diskless run --to ${flags.to} --dir ${flags.dir} -- ${command.join(' ')}`);
     }
     const log = loggerFor(flags);
-    const result = await run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal });
+    const result = await withUploadProgress(flags, log, (meter) =>
+      run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
+    );
+    ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
     log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);
   });
 }

@@ -3,6 +3,8 @@ import { serve } from '../../ops/serve.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
 import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { withUploadProgress } from '../progress.js';
+import { manifestSummaryFields } from '../summary.js';
 
 export function serveCommand(ctx: CommandContext): Command {
   const cmd = new Command('serve')
@@ -23,14 +25,16 @@ export function serveCommand(ctx: CommandContext): Command {
   addConnectionOptions(cmd);
   return cmd.action(async (flags: CaptureFlags & { linger: number }) => {
     const log = loggerFor(flags);
-    await serve({
+    const result = await withUploadProgress(flags, log, (meter) => serve({
       ...captureOptions(flags, log),
+      meter,
       lingerMs: flags.linger * 1000,
       signal: ctx.signal,
       onReady: (lines) => {
         process.stdout.write(lines.join('\n') + '\n');
         log.info(`serving ${flags.dir}; stop with SIGINT or SIGTERM (pid ${process.pid}) to write the manifest`);
       },
-    });
+    }));
+    ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
   });
 }

@@ -10,6 +10,8 @@ import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-opt
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, seconds, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { withUploadProgress } from '../progress.js';
+import { manifestSummaryFields } from '../summary.js';
 
 interface SnapshotFlags extends ConnectionFlags, UploadFlags {
   to: string;
@@ -67,8 +69,9 @@ export function snapshotCommand(ctx: CommandContext): Command {
   return cmd.action(async (flags: SnapshotFlags) => {
     if (cmd.args.length > 0) throw new UsageError(`snapshot takes no arguments (got ${cmd.args.join(' ')}); use --volume or --mount`);
     const log = loggerFor(flags);
-    const result = await snapshot({
+    const result = await withUploadProgress(flags, log, (meter) => snapshot({
       ...sessionOptions(flags, log),
+      ...(flags.dryRun ? {} : { meter }),
       ...uploadOptions(flags),
       to: flags.to,
       method: flags.method,
@@ -86,10 +89,10 @@ export function snapshotCommand(ctx: CommandContext): Command {
       keepGoing: flags.keepGoing ?? false,
       ...(flags.sha256 ? { sha256: true } : {}),
       signal: ctx.signal,
-    });
+    }));
     if (result.dryRun) {
       process.stdout.write(formatPlan(result.plan, result.commands, flags, result.bucket, result.manifestKey));
-    }
+    } else if (result.manifest) ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
   });
 }
 
