@@ -56,7 +56,7 @@ export class RateWindow {
     while (this.points.length > 2 && t - this.points[1]!.t >= this.windowMs) this.points.shift();
   }
 
-  /** undefined until two samples at least 0.2 s apart. */
+  /** Bytes per second of `bytes` (read, or restored); undefined until two samples at least 0.2 s apart. */
   rate(): number | undefined {
     const first = this.points[0];
     const last = this.points[this.points.length - 1];
@@ -73,10 +73,13 @@ export function formatDuration(s: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
-/** Seconds left at `rate`, when a total is known and the rate is not zero. */
+/**
+ * Seconds left at `rate` (of `bytes`: reading, which the uploads trail by at most the memory budget), when a total
+ * is known and the rate is not zero.
+ */
 export function etaSeconds(p: ProgressSample, rate: number | undefined): number | undefined {
   if (p.total === undefined || !rate || rate <= 0) return undefined;
-  return Math.max(0, (p.total - (p.stored ?? p.bytes)) / rate);
+  return Math.max(0, (p.total - p.bytes) / rate);
 }
 
 /** `uploading: 1.20 GiB read / 1.10 GiB stored of ~2.00 GiB, 45.3 MiB/s, 3 files open, 12 done, ETA 0:42` */
@@ -126,7 +129,7 @@ export class ProgressReporter {
   private tick(live: boolean): ProgressSample {
     const p = this.sample();
     const now = performance.now();
-    this.rates.add(now, p.stored ?? p.bytes);
+    this.rates.add(now, p.bytes);
     if (live) {
       this.line.show(formatProgress(this.verb, p, this.rates.rate()));
       this.lastDraw = now;
