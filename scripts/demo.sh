@@ -196,9 +196,9 @@ INSERT INTO customers SELECT g, 'customer ' || g, md5(g::text) || '@example.com'
 CREATE TABLE products (id int PRIMARY KEY, title text NOT NULL, price numeric(10,2) NOT NULL);
 INSERT INTO products SELECT g, 'product ' || md5(g::text), (g % 997) / 10.0 FROM generate_series(1, 5000) g;
 CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL REFERENCES customers, ordered timestamptz NOT NULL, note text);
-INSERT INTO orders SELECT g, 1 + g % 50000, timestamptz '2024-01-01 00:00:00+00' + g * interval '37 seconds', repeat(md5(g::text), 2) FROM generate_series(1, 200000) g;
+INSERT INTO orders SELECT g, 1 + g % 50000, timestamptz '2024-01-01 00:00:00+00' + g * interval '37 seconds', repeat(md5(g::text), 2) FROM generate_series(1, 100000) g;
 CREATE TABLE order_lines (order_id int REFERENCES orders, product int REFERENCES products, qty int NOT NULL, PRIMARY KEY (order_id, product));
-INSERT INTO order_lines SELECT o, 1 + (o * 7 + k) % 5000, 1 + k FROM generate_series(1, 200000) o, generate_series(0, 2) k;
+INSERT INTO order_lines SELECT o, 1 + (o * 7 + k) % 5000, 1 + k FROM generate_series(1, 100000) o, generate_series(0, 2) k;
 SQL
 # Per table: its row count and an MD5 of all its rows in key order; equal fingerprints, equal data.
 cat > "$T/fingerprint.sql" <<'SQL'
@@ -209,7 +209,7 @@ SELECT * FROM (
   UNION ALL SELECT 'products', count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM products t
 ) f ORDER BY t;
 SQL
-say "" "The database shop: 4 tables (customers, products, orders, order_lines), 855,000 rows, made by $T/shop.sql."
+say "" "The database shop: 4 tables (customers, products, orders, order_lines), 455,000 rows, made by $T/shop.sql."
 run "$PGBIN/createdb shop && $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d shop -f $T/shop.sql"
 [ "$RC" = 0 ] || fail "creating the database failed (exit $RC)"
 run "$PGBIN/psql -X -At -d shop -c \"SELECT pg_size_pretty(pg_database_size('shop'))\""
