@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { LOG_FORMATS, type LogFormat } from './cli-log.js';
+import { addExamples } from './help-examples.js';
 import type { RunReport } from './run-report.js';
 import { createRequire } from 'node:module';
 import { doctorCommand } from './commands/doctor.js';
@@ -53,6 +54,10 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(setupBucketCommand());
   program.addCommand(doctorCommand());
   program.addCommand(shimPathCommand());
-  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput({ outputError: () => {} }).configureHelp({ showGlobalOptions: true });
+    addExamples(c);
+  }
+  addExamples(program);
   return program;
 }

@@ -21,10 +21,10 @@ export function putCommand(ctx: CommandContext): Command {
   const cmd = new Command('put')
     .summary('stream stdin, or a command\'s stdout, into one S3 object')
     .description(
-      'Streams stdin (or the stdout of the command after --) into s3://BUCKET/KEY with bounded memory.\n' +
-        'The object is committed only if the input ends cleanly and the command exits 0; otherwise the\n' +
-        'upload is aborted and nothing is left behind. Prefer the -- form for pipelines:\n' +
-        "  diskless put s3://b/db.sql.gz -- bash -c 'set -o pipefail; mysqldump db | gzip'",
+      'Streams stdin (or the stdout of the command after --) into s3://BUCKET/KEY with bounded memory. ' +
+        'The object is committed only if the input ends cleanly and the command exits 0; otherwise the ' +
+        'upload is aborted and nothing is left behind.\n' +
+        'Prefer the -- form for pipelines (see the examples): in a plain pipeline, diskless cannot see the dump tool fail.',
     )
     .argument('<url>', 'target, s3://BUCKET/KEY ({host} {date} {time} {run} are expanded; an existing object is refused without --overwrite)')
     .argument('[command...]', 'command whose stdout to store (after --)')

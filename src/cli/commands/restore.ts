@@ -21,10 +21,10 @@ export function restoreCommand(ctx: CommandContext): Command {
   const cmd = new Command('restore')
     .summary('restore one backup (run/serve prefix, put object, snapshot) into a directory')
     .description(
-      'Restores one backup into DIR: every file read with parallel ranged GETs, written under a temporary\n' +
-        'name and renamed when its CRC32C (and SHA-256 when recorded) match the manifest; snapshot archives\n' +
-        'extracted with the metadata flags they were made with. Exits 6 naming the files that are missing\n' +
-        'or do not match (the others are restored). Refuses a backup without a manifest unless --force, and\n' +
+      'Restores one backup into DIR: every file read with parallel ranged GETs, written under a temporary ' +
+        'name and renamed when its CRC32C (and SHA-256 when recorded) match the manifest; snapshot archives ' +
+        'extracted with the metadata flags they were made with. Exits 6 naming the files that are missing ' +
+        'or do not match (the others are restored). Refuses a backup without a manifest unless --force, and ' +
         'a non-empty DIR unless --overwrite.',
     )
     .argument('<url>', 'the backup: s3://B/PREFIX/ (run, serve), s3://B/KEY (put), a snapshot manifest or archive')

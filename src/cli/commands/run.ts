@@ -17,11 +17,10 @@ export function runCommand(ctx: CommandContext): Command {
   const cmd = new Command('run')
     .summary("run a program; the files it writes under --dir stream to S3, one object each")
     .description(
-      'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes\n' +
-        'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk.\n' +
+      'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes ' +
+        'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk. ' +
         'When CMD exits 0 and every file is stored, the manifest PREFIX/diskless-manifest.json is written last.\n' +
-        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.\n' +
-        'Example: diskless run --to s3://backups/db/2026-11-21/ --dir /tmp/dump -- mydumper -t 4 -o /tmp/dump',
+        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.',
     )
     .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
     .requiredOption('--dir <dir>', 'the directory the program writes to (empty or absent)')

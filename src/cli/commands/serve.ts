@@ -10,13 +10,11 @@ export function serveCommand(ctx: CommandContext): Command {
   const cmd = new Command('serve')
     .summary('the uploader alone: print the environment, serve until SIGINT/SIGTERM')
     .description(
-      'Starts the uploader and prints the environment to export; programs started with it (from another\n' +
-        'shell) stream the files they write under --dir to S3. The first SIGINT or SIGTERM stops serve: no new\n' +
-        'files, the open ones may finish for --linger seconds, then the manifest is written if all were stored\n' +
-        '(exit 0); files still open then are failed (exit 5, no manifest). A second signal exits at once (130/143).\n' +
-        'Example:\n' +
-        '  diskless serve --to s3://backups/x/ --dir /tmp/out > /tmp/diskless.env &\n' +
-        '  . /tmp/diskless.env; tar -cf /tmp/out/etc.tar /etc; kill %1',
+      'Starts the uploader and prints the environment to export; programs started with it (from another ' +
+        'shell) stream the files they write under --dir to S3.\n' +
+        'The first SIGINT or SIGTERM stops serve: no new ' +
+        'files, the open ones may finish for --linger seconds, then the manifest is written if all were stored ' +
+        '(exit 0); files still open then are failed (exit 5, no manifest). A second signal exits at once (130/143).',
     )
     .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
     .requiredOption('--dir <dir>', 'the directory programs write to (empty or absent)')

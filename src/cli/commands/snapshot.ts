@@ -37,17 +37,13 @@ export function snapshotCommand(ctx: CommandContext): Command {
   const cmd = new Command('snapshot')
     .summary('snapshot volumes (LVM, btrfs, fsfreeze) and stream each as a tar archive into S3')
     .description(
-      'For each volume: a consistent read-only copy (an LVM snapshot mounted read-only, a read-only btrfs\n' +
-        'snapshot, or the filesystem frozen), streamed by tar (xattrs, ACLs, SELinux labels, numeric owners,\n' +
-        'sparse files) into PREFIX/<host>/<name>-<timestamp>.tar[.zst|.gz]; the snapshot is then removed.\n' +
+      'For each volume: a consistent read-only copy (an LVM snapshot mounted read-only, a read-only btrfs ' +
+        'snapshot, or the filesystem frozen), streamed by tar (xattrs, ACLs, SELinux labels, numeric owners, ' +
+        'sparse files) into PREFIX/<host>/<name>-<timestamp>.tar[.zst|.gz]; the snapshot is then removed. ' +
         'A manifest PREFIX/<host>/diskless-manifest-<timestamp>.json is written last, only if every volume was stored.\n' +
-        'Snapshots, mounts and freezes are undone on any failure and on SIGINT/SIGTERM; what a killed run left\n' +
+        'Snapshots, mounts and freezes are undone on any failure and on SIGINT/SIGTERM; what a killed run left ' +
         '(LVs named diskless-snap-<pid>-*, mounts under --work-dir) is removed by the next run.\n' +
-        'Exit status: 0 stored; 5 a snapshot, tar or a volume failed; 4 an upload failed; 3 preflight; 2 bad arguments.\n' +
-        'Examples:\n' +
-        '  diskless snapshot --to s3://backups/hosts/ --all --compress zstd\n' +
-        '  diskless snapshot --to s3://backups/hosts/ --volume vg0/data --snapshot-size 20%ORIGIN\n' +
-        '  diskless snapshot --to s3://backups/hosts/ --method btrfs --mount /srv',
+        'Exit status: 0 stored; 5 a snapshot, tar or a volume failed; 4 an upload failed; 3 preflight; 2 bad arguments.',
     )
     .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/')
     .option('--volume <vg/lv>', 'logical volume to back up (repeatable; --method lvm)', collect, [])

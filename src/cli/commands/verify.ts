@@ -16,8 +16,8 @@ export function verifyCommand(ctx: CommandContext): Command {
   const cmd = new Command('verify')
     .summary('check a backup (or every backup under a prefix) against its manifest')
     .description(
-      'Shallow (default, no download): every object of the manifest exists with the recorded size,\n' +
-        'composite ETag and part count. --deep reads every byte back with parallel ranged GETs and checks\n' +
+      'Shallow (default, no download): every object of the manifest exists with the recorded size, ' +
+        'composite ETag and part count. --deep reads every byte back with parallel ranged GETs and checks ' +
         'CRC32C (and SHA-256 when recorded) and the content: tar, gzip, zstd, xz, bzip2, pg_dump, mydumper.\n' +
         `Exits 6 when a backup does not verify. The result is recorded beside the manifest (--no-record: not).`,
     )
