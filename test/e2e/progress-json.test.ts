@@ -147,4 +147,19 @@ describe('progress, --log-format json and --metrics-file', () => {
     });
     expect(summary['message']).toMatch(/^stored s3:\/\//);
   });
+
+  it('refuses a bad --log-format or --progress-interval with exit 2; an argument error still comes out as JSON; an unwritable --metrics-file is a warning', async () => {
+    const badFormat = await runDiskless(['--log-format', 'xml', 'put', `s3://${bucket}/x`, ...ep(), '--', 'true'], { env: cliEnv() });
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toMatch(/option '--log-format <format>' argument 'xml' is invalid\. Allowed choices are text, json\./);
+    const badInterval = await runDiskless(['put', `s3://${bucket}/x`, ...ep(), '--progress-interval', '0', '--', 'true'], { env: cliEnv() });
+    expect(badInterval.code).toBe(2);
+    expect(badInterval.stderr).toMatch(/--progress-interval must be a positive number of seconds, got "0"/);
+    const unknown = await runDiskless(['--log-format=json', 'put', '--bogus', `s3://${bucket}/x`], { env: cliEnv() });
+    expect(unknown.code).toBe(2);
+    expect(parseLines(unknown.stderr).at(-1)).toMatchObject({ event: 'summary', command: 'put', status: 'failed', exitStatus: 2, message: "unknown option '--bogus'" });
+    const metrics = await runDiskless(['--metrics-file', join(work, 'no-such-dir', 'm.prom'), 'put', `s3://${bucket}/m.txt`, ...ep(), '--', 'printf', 'hi'], { env: cliEnv() });
+    expect(metrics.code, metrics.stderr).toBe(0);
+    expect(metrics.stderr).toMatch(/diskless: warning: could not write --metrics-file \S+m\.prom: .*ENOENT/);
+  });
 });
