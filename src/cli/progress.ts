@@ -181,3 +181,17 @@ export async function withUploadProgress<T>(
     reporter?.stop();
   }
 }
+
+/** Runs `work` (a download, a deep verify) with a progress line of the bytes it reports through `onBytes`. */
+export async function withByteProgress<T>(verb: string, flags: ProgressFlags, log: CliLog, work: (onBytes: (n: number) => void) => Promise<T>): Promise<T> {
+  let bytes = 0;
+  const reporter = ProgressReporter.start(verb, () => ({ bytes }), flags, log);
+  try {
+    return await work((n) => {
+      bytes += n;
+      reporter?.poke();
+    });
+  } finally {
+    reporter?.stop();
+  }
+}

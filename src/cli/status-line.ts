@@ -26,6 +26,14 @@ export class StatusLine {
     this.text = '';
   }
 
+  /** Runs `write` (output on another stream of the same terminal, e.g. stdout) with the line out of the way. */
+  around(write: () => void): void {
+    const text = this.text;
+    this.clear();
+    write();
+    if (text !== '') this.show(text);
+  }
+
   /** Writes whole lines above the status line, then draws it again. */
   print(lines: string): void {
     const text = this.text;

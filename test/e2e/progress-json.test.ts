@@ -162,4 +162,16 @@ describe('progress, --log-format json and --metrics-file', () => {
     expect(metrics.code, metrics.stderr).toBe(0);
     expect(metrics.stderr).toMatch(/diskless: warning: could not write --metrics-file \S+m\.prom: .*ENOENT/);
   });
+
+  it('on a terminal, get and verify --deep show a live line of the bytes read back; shallow verify shows none', async () => {
+    const put = await runDiskless(['put', `s3://${bucket}/back.bin`, ...ep(), '--', 'head', '-c', '20000000', '/dev/urandom'], { env: cliEnv() });
+    expect(put.code, put.stderr).toBe(0);
+    const onTerminal = (args: string[]) => {
+      const line = [DISKLESS_BIN, ...args, ...ep()].map((a) => `'${a}'`).join(' ');
+      return execFileSync('script', ['-qefc', line.replace(/'>'/, '>'), '/dev/null'], { env: cliEnv() }).toString();
+    };
+    expect(onTerminal(['get', `s3://${bucket}/back.bin`, '>', '/dev/null'])).toMatch(/\r\x1b\[Kreading: [\d.]+ (B|KiB|MiB), /);
+    expect(onTerminal(['verify', '--deep', `s3://${bucket}/back.bin`])).toMatch(/\r\x1b\[Kverifying: [\d.]+ (B|KiB|MiB), /);
+    expect(onTerminal(['verify', `s3://${bucket}/back.bin`])).not.toContain('verifying:');
+  });
 });
