@@ -65,7 +65,8 @@ export function snapshotCommand(ctx: CommandContext): Command {
   return cmd.action(async (flags: SnapshotFlags) => {
     if (cmd.args.length > 0) throw new UsageError(`snapshot takes no arguments (got ${cmd.args.join(' ')}); use --volume or --mount`);
     const log = loggerFor(flags);
-    const result = await withUploadProgress(flags, log, (meter) => snapshot({
+    // A dry run uploads nothing: no progress line.
+    const result = await withUploadProgress(flags.dryRun ? { ...flags, progress: false } : flags, log, (meter) => snapshot({
       ...sessionOptions(flags, log),
       ...(flags.dryRun ? {} : { meter }),
       ...uploadOptions(flags),
