@@ -13,7 +13,8 @@ async function main(argv: string[]): Promise<number> {
   const report = new RunReport(argv);
   const signals = abortOnSignals((sig) => {
     stderrLine.clear();
-    process.stderr.write(`diskless: ${sig} again: exiting now; open uploads are aborted by the next run\n`);
+    const message = `${sig} again: exiting now; open uploads are aborted by the next run`;
+    process.stderr.write(report.format === 'json' ? `${JSON.stringify({ level: 'error', time: new Date().toISOString(), event: 'error', message })}\n` : `diskless: ${message}\n`);
     process.exit(sig === 'SIGTERM' ? 143 : EXIT.interrupted);
   });
   // A closed stdout (e.g. `| head`) must fail the command, not crash it.
