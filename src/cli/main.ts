@@ -4,6 +4,7 @@ import { EXIT, exitCodeOf } from './exit-codes.js';
 import { buildProgram } from './program.js';
 import { checkArgumentBytes } from './raw-argv.js';
 import { redactText } from '../util/redact.js';
+import { killCommands } from '../process/command-processes.js';
 import { RunReport } from './run-report.js';
 import { stderrLine } from './status-line.js';
 import { abortOnSignals } from './signals.js';
@@ -12,8 +13,11 @@ import { abortOnSignals } from './signals.js';
 async function main(argv: string[]): Promise<number> {
   const report = new RunReport(argv);
   const signals = abortOnSignals((sig) => {
+    const killed = killCommands('SIGKILL');
     stderrLine.clear();
-    const message = `${sig} again: exiting now; open uploads are aborted by the next run`;
+    const message =
+      `${sig} again: exiting now${killed > 0 ? `, the command killed (${killed} process${killed > 1 ? 'es' : ''})` : ''}; ` +
+      'open uploads are aborted by the next run';
     process.stderr.write(report.format === 'json' ? `${JSON.stringify({ level: 'error', time: new Date().toISOString(), event: 'error', message })}\n` : `diskless: ${message}\n`);
     process.exit(sig === 'SIGTERM' ? 143 : EXIT.interrupted);
   });
