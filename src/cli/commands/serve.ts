@@ -4,6 +4,7 @@ import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture
 import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
 import type { CommandContext } from '../program.js';
 import { withUploadProgress } from '../progress.js';
+import { stderrLine } from '../status-line.js';
 import { manifestSummaryFields } from '../summary.js';
 
 export function serveCommand(ctx: CommandContext): Command {
@@ -29,7 +30,7 @@ export function serveCommand(ctx: CommandContext): Command {
       lingerMs: flags.linger * 1000,
       signal: ctx.signal,
       onReady: (lines) => {
-        process.stdout.write(lines.join('\n') + '\n');
+        stderrLine.around(() => process.stdout.write(lines.join('\n') + '\n'));
         log.info(`serving ${flags.dir}; stop with SIGINT or SIGTERM (pid ${process.pid}) to write the manifest`);
       },
     }));
