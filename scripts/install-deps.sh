@@ -13,13 +13,15 @@ BUILD=(build-essential:g++ python3:python3 make:make)
 # Ceph RGW (the S3 server of the demo and of the tests, scripts/rgw/rgw-up.sh), and what the demo uses.
 S3=(ceph-mon:ceph-mon ceph-osd:ceph-osd radosgw:radosgw ceph-common:radosgw-admin bc:bc uuid-runtime:uuidgen curl:curl
     time:/usr/bin/time openssl:openssl)
+# The demo's database: a private PostgreSQL server dumped by pg_dump -Fd -j 4 under `diskless run` (scripts/demo.sh).
+DEMO=(postgresql:- postgresql-client:pg_dump)
 # Real dump tools and their servers (started privately by the tests); everyday programs run under `diskless run`;
 # snapshot tests: LVM runs in User-Mode Linux, or in a QEMU TCG guest where UML cannot boot (cpio and kmod build its
 # initramfs); btrfs/xfs/ext4 on loop
 # devices; ACL and xattr tools; compressors; OpenStack Swift with s3api, the second S3 implementation of the tests;
 # clang and libFuzzer for the fuzz test of the wire protocol; everyday programs the run tests drive (rsync, zip, unzip,
 # sqlite3; python3 is in BUILD).
-TOOLS=(mariadb-server:mariadbd mariadb-client:mariadb mydumper:mydumper postgresql:- postgresql-client:pg_dump
+TOOLS=(mariadb-server:mariadbd mariadb-client:mariadb mydumper:mydumper
        user-mode-linux:linux.uml qemu-system-x86:qemu-system-x86_64 cpio:cpio kmod:depmod
        lvm2:lvcreate thin-provisioning-tools:thin_check xfsprogs:mkfs.xfs btrfs-progs:mkfs.btrfs
        acl:setfacl attr:setfattr busybox-static:busybox zstd:zstd xz-utils:xz bzip2:bzip2 iproute2:ip
@@ -32,8 +34,8 @@ BENCH=(rclone:rclone awscli:aws)
 
 case $PURPOSE in
   build) WANT=("${BUILD[@]}") ;;
-  demo) WANT=("${BUILD[@]}" "${S3[@]}") ;;
-  test) WANT=("${BUILD[@]}" "${S3[@]}" "${TOOLS[@]}") ;;
+  demo) WANT=("${BUILD[@]}" "${S3[@]}" "${DEMO[@]}") ;;
+  test) WANT=("${BUILD[@]}" "${S3[@]}" "${DEMO[@]}" "${TOOLS[@]}") ;;
   bench) WANT=("${BUILD[@]}" "${S3[@]}" "${BENCH[@]}") ;;
   *) echo "install-deps.sh: unknown purpose '$PURPOSE' (use build, demo, test or bench)" >&2; exit 2 ;;
 esac

@@ -41,6 +41,8 @@ export async function downloadObject(
   out: NodeJS.WritableStream,
   signal?: AbortSignal,
   expected: { crc32c?: string; sha256?: string } = {},
+  /** Told the size of each chunk written (progress lines). */
+  onBytes?: (n: number) => void,
 ): Promise<DownloadResult> {
   const started = Date.now();
   const { pieces, chain } = await locate(ctx, ref, signal);
@@ -55,6 +57,7 @@ export async function downloadObject(
       await copyPiece(ctx, piece, out, async (chunk) => {
         crc.update(chunk);
         await sha?.update(chunk);
+        onBytes?.(chunk.length);
       }, signal);
       if (piece.crc32c && crc.hex() !== piece.crc32c) {
         throw new VerificationError(`${formatS3Url(piece)}: CRC32C ${crc.hex()} differs from the recorded ${piece.crc32c}`);

@@ -52,6 +52,7 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
     const producer = 'command' in options.input ? startProducer(options.input.command, { env: commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false }) }) : undefined;
     const input = options.input;
     const limit = options.expectedSize;
+    if (limit !== undefined) options.meter?.expect(limit);
     let bytesRead = 0;
     const source = producer ? producer.output : 'stream' in input ? input.stream : inputFd((input as { fd: number }).fd);
     try {

@@ -113,6 +113,7 @@ export class MultipartObject {
           );
         }
         record.etag = etag;
+        this.ctx.meter?.bytesStored(record.size);
       })
       .catch((err: unknown) => this.onFailure(err))
       .finally(() => {

@@ -67,6 +67,7 @@ export async function uploadStream(
 ): Promise<StreamUploadResult> {
   const started = Date.now();
   const run = new StreamRun(ctx, options);
+  ctx.meter?.streamStarted();
   try {
     const result = await run.execute(source);
     return { ...result, elapsedMs: Date.now() - started };
@@ -75,6 +76,7 @@ export async function uploadStream(
     throw err;
   } finally {
     run.leaveBudget();
+    ctx.meter?.streamEnded();
   }
 }
 
@@ -235,6 +237,7 @@ class StreamRun {
   private count(bytes: Uint8Array): void {
     this.sha?.update(bytes);
     this.bytesRead += bytes.length;
+    this.ctx.meter?.bytesRead(bytes.length);
     this.options.onProgress?.({ bytesRead: this.bytesRead });
   }
 
@@ -272,6 +275,7 @@ class StreamRun {
       part.release();
       this.part = undefined;
     }
+    this.ctx.meter?.bytesStored(stored.size);
     const summary: ObjectSummary = { ...target, size: stored.size, etag: stored.etag, parts: 1, partSizes: [stored.size], crc32c, writer: this.writer };
     return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
   }

@@ -13,6 +13,8 @@ export interface RangedReadOptions {
   /** Request slots shared by every object being read. */
   requests?: Limiter;
   signal?: AbortSignal;
+  /** Told the size of each range as it is handed on (progress lines). */
+  onBytes?: (n: number) => void;
 }
 
 /** The object is not there (any more). */
@@ -47,6 +49,7 @@ export async function* readRanged(
   while (pending.length > 0) {
     const bufs = await pending.shift()!;
     if (next < count) start();
+    options.onBytes?.(bufs.reduce((n, b) => n + b.length, 0));
     yield* bufs;
   }
 }

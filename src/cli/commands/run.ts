@@ -5,6 +5,8 @@ import { formatS3Url } from '../../s3/s3-url.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
 import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { withUploadProgress } from '../progress.js';
+import { manifestSummaryFields } from '../summary.js';
 
 interface RunFlags extends CaptureFlags {
   linger: number;
@@ -15,11 +17,10 @@ export function runCommand(ctx: CommandContext): Command {
   const cmd = new Command('run')
     .summary("run a program; the files it writes under --dir stream to S3, one object each")
     .description(
-      'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes\n' +
-        'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk.\n' +
+      'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes ' +
+        'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk. ' +
         'When CMD exits 0 and every file is stored, the manifest PREFIX/diskless-manifest.json is written last.\n' +
-        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.\n' +
-        'Example: diskless run --to s3://backups/db/2026-11-21/ --dir /tmp/dump -- mydumper -t 4 -o /tmp/dump',
+        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.',
     )
     .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
     .requiredOption('--dir <dir>', 'the directory the program writes to (empty or absent)')
@@ -33,7 +34,10 @@ export function runCommand(ctx: CommandContext): Command {
       throw new UsageError(`put -- before the command: diskless run --to ${flags.to} --dir ${flags.dir} -- ${command.join(' ')}`);
     }
     const log = loggerFor(flags);
-    const result = await run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal });
+    const result = await withUploadProgress(flags, log, (meter) =>
+      run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
+    );
+    ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
     log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);
   });
 }
