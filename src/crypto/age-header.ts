@@ -28,7 +28,13 @@ export async function makeHeader(recipients: readonly string[]): Promise<{ heade
     },
   };
   e.addRecipient(capture);
-  const file = Buffer.from(await e.encrypt(new Uint8Array(0)));
+  // A stream, read here: for a Uint8Array the library collects its output with fetch's Response,
+  // which needs WebAssembly (undici), and diskless runs without it (bin/diskless.js).
+  const empty = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  const reader = (await e.encrypt(empty)).getReader();
+  const parts: Uint8Array[] = [];
+  for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+  const file = Buffer.concat(parts);
   const end = headerEnd(file);
   if (!fileKey || end === undefined) throw new Error('age-encryption produced no header');
   return { header: file.subarray(0, end), fileKey };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Crc32c } from '../checksum/crc32c.js';
+import type { AgeDecryptor } from '../crypto/age-stream.js';
 import { DisklessError, PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
 import { notS3, storeErrorOf } from '../preflight.js';
 import { isRetryable } from '../store-error.js';
@@ -32,7 +33,8 @@ interface Piece extends ObjectRef {
  * Writes what `put` stored at `ref` to `out`: one object, or every object of a chain in order
  * (chain.ts). A download cut off mid-way resumes where it stopped with a ranged GET pinned to
  * the same ETag; every object's size, and a chain's CRC32C, are checked, and the CRC32C and
- * SHA-256 of the whole stream when `expected` gives them (from put's manifest).
+ * SHA-256 of the whole stream when `expected` gives them (from put's manifest). With `decrypt`,
+ * the (checked) ciphertext goes through it and only authenticated plaintext is written.
  */
 export async function downloadObject(
   ctx: ReadContext,
@@ -40,6 +42,7 @@ export async function downloadObject(
   out: NodeJS.WritableStream,
   signal?: AbortSignal,
   expected: { crc32c?: string; sha256?: string } = {},
+  decrypt?: AgeDecryptor,
 ): Promise<DownloadResult> {
   const started = Date.now();
   const { pieces, chain } = await locate(ctx, ref, signal);
@@ -52,7 +55,7 @@ export async function downloadObject(
       crc.update(chunk);
       whole.update(chunk);
       sha?.update(chunk);
-    }, signal);
+    }, signal, decrypt);
     if (piece.crc32c && crc.hex() !== piece.crc32c) {
       throw new VerificationError(`${formatS3Url(piece)}: CRC32C ${crc.hex()} differs from the recorded ${piece.crc32c}`);
     }
@@ -66,6 +69,7 @@ export async function downloadObject(
   }
   const digest = sha?.digest('hex');
   if (digest && digest !== expected.sha256) throw new VerificationError(`${formatS3Url(ref)}: SHA-256 ${digest}, its manifest says ${expected.sha256}`);
+  if (decrypt) for (const b of decrypt.finish()) await write(out, b);
   return { ...ref, size, objects: pieces.length, crc32c: whole.hex(), elapsedMs: Date.now() - started };
 }
 
@@ -143,6 +147,7 @@ async function copyPiece(
   out: NodeJS.WritableStream,
   onChunk: (chunk: Uint8Array) => void,
   signal?: AbortSignal,
+  decrypt?: AgeDecryptor,
 ): Promise<void> {
   let received = 0;
   await withRetry(
@@ -153,7 +158,8 @@ async function copyPiece(
         received += chunk.length;
         if (received > piece.size) break;
         onChunk(chunk);
-        await write(out, chunk);
+        if (!decrypt) await write(out, chunk);
+        else for (const b of await decrypt.push(chunk)) await write(out, b);
       }
     },
     ctx.retry,
