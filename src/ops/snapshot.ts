@@ -31,6 +31,7 @@ import { formatBytes } from '../util/size.js';
 import { refuseExistingBackup } from './existing-backup.js';
 import { openSession, type SessionOptions } from './session.js';
 import { planUpload, prepareUpload } from './upload-setup.js';
+import { checkRecipients } from '../crypto/recipients.js';
 import { defaultStateDir } from '../upload/upload-journal.js';
 
 export const DEFAULT_FILL_ABORT_PERCENT = 90;
@@ -71,6 +72,8 @@ export interface SnapshotOptions extends SessionOptions, Omit<PartPlanOptions, '
   signal?: AbortSignal;
   /** Replace archives already at their keys (default: refuse in preflight). */
   overwrite?: boolean;
+  /** Encrypt each archive with age for these recipients (age1…), after tar and the compressor. */
+  encryptTo?: readonly string[];
   /** Injected for tests. */
   run?: CommandRunner;
   host?: string;
@@ -122,6 +125,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   const stateDir = options.stateDir ?? defaultStateDir();
   const planned = planUpload({ ...options, stateDir });
   const plan = planned.plan;
+  const recipients = options.encryptTo?.length ? checkRecipients(options.encryptTo, (r) => `recipient ${r}`) : undefined;
   const mounts = options.readMounts ?? readMountinfo;
   const request: VolumeRequest = { method, volumes: options.volumes ?? [], mounts: options.mounts ?? [], all: options.all ?? false };
   const mKey = manifestKey(prefix, host, timestamp);
@@ -161,6 +165,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
             ...(options.settings ? { settings: options.settings } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
             ...(options.tarArgv ? { tarArgv: options.tarArgv } : {}),
+            ...(recipients ? { recipients } : {}),
           });
           results.push(r);
           log.info(

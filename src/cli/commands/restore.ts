@@ -4,8 +4,9 @@ import { DEFAULT_RESTORE_CONCURRENCY, restore, type RestoreProgress } from '../.
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { addIdentityOptions, identitiesFrom, type IdentityFlags } from '../encryption-options.js';
 
-interface RestoreFlags extends ConnectionFlags {
+interface RestoreFlags extends ConnectionFlags, IdentityFlags {
   concurrency?: number;
   force?: boolean;
   overwrite?: boolean;
@@ -36,9 +37,11 @@ export function restoreCommand(ctx: CommandContext): Command {
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect, [])
     .option('--no-progress', 'no progress line on a terminal')
     .option('--no-fsync', 'do not fsync each file before renaming it (faster; a crash may leave named files not yet on disk)');
+  addIdentityOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, dir: string, flags: RestoreFlags) => {
     const log = loggerFor(flags);
+    const identities = await identitiesFrom(flags);
     const tty = process.stderr.isTTY && flags.progress !== false && !flags.quiet;
     let last = 0;
     const onProgress = (p: RestoreProgress) => {
@@ -58,6 +61,7 @@ export function restoreCommand(ctx: CommandContext): Command {
       include: flags.include,
       exclude: flags.exclude,
       signal: ctx.signal,
+      ...(identities ? { identities } : {}),
       ...(tty ? { onProgress } : {}),
     });
     if (tty) process.stderr.write('\r\x1b[K');

@@ -4,8 +4,9 @@ import { verify, type BackupVerification } from '../../ops/verify.js';
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { addIdentityOptions, identitiesFrom, type IdentityFlags } from '../encryption-options.js';
 
-interface VerifyFlags extends ConnectionFlags {
+interface VerifyFlags extends ConnectionFlags, IdentityFlags {
   deep?: boolean;
   json?: boolean;
   record: boolean;
@@ -26,9 +27,11 @@ export function verifyCommand(ctx: CommandContext): Command {
     .option('--json', 'print one JSON object')
     .option('--no-record', 'do not record the result beside the backup (read-only credentials)')
     .option('--concurrency <n>', 'ranged GETs in flight (default 8)', wholeNumber('--concurrency', 1, 64));
+  addIdentityOptions(cmd, 'decrypt encrypted files with --deep and check their content (without: ciphertext checksums only)');
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: VerifyFlags) => {
     const log = loggerFor(flags);
+    const identities = await identitiesFrom(flags);
     const result = await verify({
       ...sessionOptions(flags, log),
       url,
@@ -36,6 +39,7 @@ export function verifyCommand(ctx: CommandContext): Command {
       record: flags.record,
       ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
       signal: ctx.signal,
+      ...(identities ? { identities } : {}),
       ...(flags.json ? {} : { onBackup: (b: BackupVerification) => process.stdout.write(describe(b)) }),
     });
     if (flags.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
