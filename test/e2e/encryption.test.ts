@@ -1,26 +1,18 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISKLESS_BIN, randomStream, runDiskless } from '../support/cli.js';
 import { expectValidManifest } from '../support/manifest-schema.js';
 import { cliEnv, createTestBucket, makeTestClient, testS3 } from '../support/s3-test-env.js';
+import { makeAgeKey, type AgeKey } from '../support/age.js';
 
 const MiB = 1024 * 1024;
 /** A secret key itself (the hint that names the form `AGE-SECRET-KEY-1…` is fine). */
 const SECRET = /AGE-SECRET-KEY-1[0-9A-Z]{20}/;
-
-/** age keys as a user makes them: `age-keygen -o FILE`, the recipient from `age-keygen -y FILE`. */
-export function makeAgeKey(dir: string, name: string): { file: string; recipient: string; secret: string } {
-  const file = join(dir, `${name}.key`);
-  execFileSync('age-keygen', ['-o', file], { stdio: 'ignore' });
-  const recipient = execFileSync('age-keygen', ['-y', file], { encoding: 'utf8' }).trim();
-  const secret = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
-  return { file, recipient, secret };
-}
 
 function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
@@ -31,9 +23,9 @@ describe('put --encrypt-to and get --identity (age) against Ceph RGW', () => {
   let env: Record<string, string>;
   let endpoint: string[];
   let dir: string;
-  let a: ReturnType<typeof makeAgeKey>;
-  let b: ReturnType<typeof makeAgeKey>;
-  let stranger: ReturnType<typeof makeAgeKey>;
+  let a: AgeKey;
+  let b: AgeKey;
+  let stranger: AgeKey;
   let plainFile: string;
   let plain: Buffer;
 

@@ -1,0 +1,133 @@
+// Client-side encryption (age) in `run` and `snapshot`: a pg_dump -Fd -j 4 under `diskless run --encrypt-to` restores
+// with `diskless restore --identity` and pg_restore to the same data; a snapshot archive with --encrypt-to restores by hand
+// with `age -d | zstd -d | tar -x`, without diskless. put/get: encryption.test.ts.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDiskless } from '../support/cli.js';
+import { expectValidManifest } from '../support/manifest-schema.js';
+import { exec, fingerprint, loadFixture, pgTool, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
+import { cliEnv, createTestBucket, testS3 } from '../support/s3-test-env.js';
+import { makeAgeKey, type AgeKey } from '../support/age.js';
+
+interface ManifestJson {
+  files: Array<{ path: string; key: string; size: number; encryption?: { format: string; recipients: string[]; plaintextSize: number; plaintextCrc32c: string } }>;
+}
+
+let bucket: string;
+let work: string;
+let key: AgeKey;
+let other: AgeKey;
+const endpoint = () => ['--endpoint-url', testS3().endpoint];
+
+beforeAll(async () => {
+  bucket = await createTestBucket('agerun');
+  work = mkdtempSync(join(tmpdir(), 'diskless-age-run-'));
+  key = makeAgeKey(work, 'backup');
+  other = makeAgeKey(work, 'other');
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('snapshot --encrypt-to', () => {
+  it('stores a zstd tar archive as age ciphertext that age -d | zstd -d | tar -x turns back into the tree, and that diskless restore --identity restores', async () => {
+    const src = join(work, 'tree');
+    mkdirSync(join(src, 'etc', 'app'), { recursive: true });
+    writeFileSync(join(src, 'etc', 'app', 'config.ini'), 'secret=very\n');
+    writeFileSync(join(src, 'data.bin'), Buffer.alloc(3 * 1024 * 1024 + 5, 0x5a));
+    const r = await runDiskless(
+      ['snapshot', ...endpoint(), '--to', `s3://${bucket}/hosts/`, '--method', 'none', '--mount', src, '--compress', 'zstd', '--work-dir', join(work, 'snapwork'), '--encrypt-to', key.recipient],
+      { env: cliEnv(), timeoutMs: 110_000 },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const url = /: stored (s3:\/\/\S+): /.exec(r.stderr)?.[1];
+    const manifestUrl = /manifest (s3:\/\/\S+diskless-manifest-\d{8}T\d{6}Z\.json)/.exec(r.stderr)?.[1];
+    expect(url, r.stderr).toBeDefined();
+    expect(manifestUrl, r.stderr).toBeDefined();
+    const archiveKey = url!.slice(`s3://${bucket}/`.length);
+    const archive = await objectBytes(bucket, archiveKey);
+    expect(archive.subarray(0, 22).toString()).toBe('age-encryption.org/v1\n');
+    expect(archive.includes('secret=very')).toBe(false);
+
+    const manifest = JSON.parse((await objectBytes(bucket, manifestUrl!.slice(`s3://${bucket}/`.length))).toString()) as ManifestJson;
+    expectValidManifest(manifest, manifestUrl);
+    expect(manifest.files[0]!.encryption).toMatchObject({ format: 'age-v1', recipients: [key.recipient] });
+    expect(manifest.files[0]!.size).toBe(archive.length);
+
+    // Without diskless: age -d | zstd -d | tar -x.
+    const byHand = join(work, 'by-hand');
+    mkdirSync(byHand);
+    execFileSync('bash', ['-c', `set -o pipefail; age -d -i ${key.file} | zstd -d | tar -x -C ${byHand}`], { input: archive });
+    expect(readFileSync(join(byHand, 'etc', 'app', 'config.ini'), 'utf8')).toBe('secret=very\n');
+    expect(sha256(readFileSync(join(byHand, 'data.bin')))).toBe(sha256(readFileSync(join(src, 'data.bin'))));
+
+    // diskless restore: without an identity and with a wrong one, exit 7 naming the recipient; with it, the tree.
+    const none = await runDiskless(['restore', ...endpoint(), manifestUrl!, join(work, 'r-none')], { env: cliEnv() });
+    expect(none.code, none.stderr).toBe(7);
+    expect(none.stderr).toContain(`is age-encrypted (for ${key.recipient}): pass --identity FILE`);
+    const wrong = await runDiskless(['restore', ...endpoint(), '--identity', other.file, manifestUrl!, join(work, 'r-wrong')], { env: cliEnv() });
+    expect(wrong.code, wrong.stderr).toBe(7);
+    expect(wrong.stderr).toContain(`it is encrypted to ${key.recipient}`);
+    const dir = join(work, 'r-ok');
+    const ok = await runDiskless(['restore', ...endpoint(), '--identity', key.file, manifestUrl!, dir], { env: cliEnv(), timeoutMs: 110_000 });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'etc', 'app', 'config.ini'), 'utf8')).toBe('secret=very\n');
+    expect(sha256(readFileSync(join(dir, 'data.bin')))).toBe(sha256(readFileSync(join(src, 'data.bin'))));
+  });
+});
+
+describe('run --encrypt-to with pg_dump -Fd -j 4', () => {
+  let server: PostgresServer;
+  beforeAll(async () => {
+    server = await startPostgres();
+    await loadFixture(server, 'src');
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('stores every file of the directory archive as its own age stream; verify --deep without an identity checks ciphertext only and says so, with it the pg_dump layout; restore --identity and pg_restore -j 4 give the same data', async () => {
+    const source = await fingerprint(server, 'src');
+    const vdir = tinyTmpfs();
+    let r;
+    try {
+      r = await runDiskless(
+        ['run', ...endpoint(), '--to', `s3://${bucket}/pg/`, '--dir', vdir.dir, '--encrypt-to', key.recipient, '--', pgTool('pg_dump'), '-d', 'src', '-Fd', '-j', '4', '-f', join(vdir.dir, 'db')],
+        { env: { ...cliEnv(), ...server.env }, timeoutMs: 110_000 },
+      );
+      expect(regularFiles(vdir.dir)).toEqual([]);
+    } finally {
+      vdir.dispose();
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = JSON.parse((await objectBytes(bucket, 'pg/diskless-manifest.json')).toString()) as ManifestJson;
+    expectValidManifest(manifest, 'pg/diskless-manifest.json');
+    expect(manifest.files.length).toBeGreaterThanOrEqual(3);
+    for (const f of manifest.files) {
+      expect(f.encryption, f.path).toMatchObject({ format: 'age-v1', recipients: [key.recipient] });
+      const object = await objectBytes(bucket, f.key);
+      expect(object.subarray(0, 22).toString(), f.path).toBe('age-encryption.org/v1\n');
+      expect(object.length, f.path).toBe(f.size);
+    }
+
+    const shallowDeep = await runDiskless(['verify', '--deep', '--no-record', ...endpoint(), `s3://${bucket}/pg/`], { env: cliEnv(), timeoutMs: 110_000 });
+    expect(shallowDeep.code, shallowDeep.stderr).toBe(0);
+    expect(shallowDeep.stdout!.toString()).toMatch(/note {2}db\/toc\.dat: age-encrypted: the ciphertext's checksums are checked; not decrypted \(no --identity\)/);
+    const deep = await runDiskless(['verify', '--deep', '--no-record', ...endpoint(), '--identity', key.file, `s3://${bucket}/pg/`], { env: cliEnv(), timeoutMs: 110_000 });
+    expect(deep.code, deep.stderr).toBe(0);
+    expect(deep.stdout!.toString()).toMatch(/formats: .*pg_dump directory/);
+    const wrong = await runDiskless(['verify', '--deep', '--no-record', ...endpoint(), '--identity', other.file, `s3://${bucket}/pg/`], { env: cliEnv() });
+    expect(wrong.code, wrong.stderr).toBe(7);
+    expect(wrong.stderr).toContain(`it is encrypted to ${key.recipient}`);
+
+    const restoreDir = join(work, 'pg-restore');
+    const restored = await runDiskless(['restore', ...endpoint(), '--identity', key.file, `s3://${bucket}/pg/`, restoreDir], { env: cliEnv(), timeoutMs: 110_000 });
+    expect(restored.code, restored.stderr).toBe(0);
+    for (const f of manifest.files) expect(readFileSync(join(restoreDir, f.path)).length, f.path).toBe(f.encryption!.plaintextSize);
+    await server.psql('CREATE DATABASE restored_age');
+    await exec(pgTool('pg_restore'), ['--exit-on-error', '-j', '4', '-d', 'restored_age', join(restoreDir, 'db')], { env: server.env, timeoutMs: 120_000 });
+    expect(await fingerprint(server, 'restored_age')).toEqual(source);
+  });
+});
