@@ -78,6 +78,43 @@ describe('snapshot --encrypt-to', () => {
   });
 });
 
+describe('run --encrypt-to with renames and random-access files', () => {
+  it('encrypts a file renamed after close (mkstemp + os.replace), a random-access file (sqlite3 .backup) and shows the program the plaintext size in stat; restore --identity brings them back', async () => {
+    const db = join(work, 'db.sqlite');
+    execFileSync('sqlite3', [db], { input: 'create table t(x, y); with recursive c(i) as (select 1 union all select i+1 from c where i < 5000) insert into t select i, hex(randomblob(20)) from c;' });
+    const script =
+      `sqlite3 ${db} ".backup $OUT/copy.db" && python3 -c 'import os, sys, tempfile\n` +
+      `fd, p = tempfile.mkstemp(dir=sys.argv[1]); os.write(fd, b"atomic " * 10000); os.close(fd)\n` +
+      `print("size", os.stat(p).st_size)\n` +
+      `os.replace(p, os.path.join(sys.argv[1], "state.txt"))\n` +
+      `print("renamed", os.stat(os.path.join(sys.argv[1], "state.txt")).st_size)' "$OUT"`;
+    const vdir = tinyTmpfs();
+    let r;
+    try {
+      r = await runDiskless(['run', ...endpoint(), '--to', `s3://${bucket}/progs/`, '--dir', vdir.dir, '--encrypt-to', key.recipient, '--', 'sh', '-c', script], {
+        env: { ...cliEnv(), OUT: vdir.dir },
+        timeoutMs: 110_000,
+      });
+    } finally {
+      vdir.dispose();
+    }
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout!.toString()).toBe('size 70000\nrenamed 70000\n');
+    const manifest = JSON.parse((await objectBytes(bucket, 'progs/diskless-manifest.json')).toString()) as ManifestJson;
+    expect(manifest.files.map((f) => f.path).sort()).toEqual(['copy.db', 'state.txt']);
+    for (const f of manifest.files) {
+      expect(f.encryption, f.path).toMatchObject({ recipients: [key.recipient] });
+      expect((await objectBytes(bucket, f.key)).subarray(0, 22).toString(), f.path).toBe('age-encryption.org/v1\n');
+    }
+    const dir = join(work, 'progs-restore');
+    const restored = await runDiskless(['restore', ...endpoint(), '--identity', key.file, `s3://${bucket}/progs/`, dir], { env: cliEnv() });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'state.txt'), 'utf8')).toBe('atomic '.repeat(10000));
+    const rows = (p: string) => execFileSync('sqlite3', [p, 'pragma integrity_check; select count(*), sum(x), group_concat(y) from t;']).toString();
+    expect(rows(join(dir, 'copy.db'))).toBe(rows(db));
+  });
+});
+
 describe('run --encrypt-to with pg_dump -Fd -j 4', () => {
   let server: PostgresServer;
   beforeAll(async () => {
