@@ -276,7 +276,7 @@ function decryptors(items: readonly RestoreItem[], url: string, identities: read
   return (item) => {
     if (!item.encryption) return undefined;
     const usable = identitiesFor(identities, item.encryption.recipients);
-    return new AgeDecryptor({ identities: usable.map((i) => i.secret), recipients: item.encryption.recipients, what: item.path });
+    return new AgeDecryptor({ identities: usable.map((i) => i.secret), recipients: item.encryption.recipients, what: item.key });
   };
 }
 

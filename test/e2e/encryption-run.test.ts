@@ -2,7 +2,8 @@
 // with `diskless restore --identity` and pg_restore to the same data; a snapshot archive with --encrypt-to restores by hand
 // with `age -d | zstd -d | tar -x`, without diskless. put/get: encryption.test.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { runDiskless } from '../support/cli.js';
 import { expectValidManifest } from '../support/manifest-schema.js';
 import { exec, fingerprint, loadFixture, pgTool, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
-import { cliEnv, createTestBucket, testS3 } from '../support/s3-test-env.js';
+import { cliEnv, createTestBucket, makeTestClient, testS3 } from '../support/s3-test-env.js';
 import { makeAgeKey, type AgeKey } from '../support/age.js';
 
 interface ManifestJson {
@@ -79,7 +80,7 @@ describe('snapshot --encrypt-to', () => {
 });
 
 describe('run --encrypt-to with renames and random-access files', () => {
-  it('encrypts a file renamed after close (mkstemp + os.replace), a random-access file (sqlite3 .backup) and shows the program the plaintext size in stat; restore --identity brings them back', async () => {
+  it('encrypts a file renamed after close (mkstemp + os.replace), a random-access file (sqlite3 .backup) and shows the program the plaintext size in stat; restore --identity brings them back, and a flipped byte is a CHECKSUM MISMATCH (exit 6)', async () => {
     const db = join(work, 'db.sqlite');
     execFileSync('sqlite3', [db], { input: 'create table t(x, y); with recursive c(i) as (select 1 union all select i+1 from c where i < 5000) insert into t select i, hex(randomblob(20)) from c;' });
     const script =
@@ -112,6 +113,22 @@ describe('run --encrypt-to with renames and random-access files', () => {
     expect(readFileSync(join(dir, 'state.txt'), 'utf8')).toBe('atomic '.repeat(10000));
     const rows = (p: string) => execFileSync('sqlite3', [p, 'pragma integrity_check; select count(*), sum(x), group_concat(y) from t;']).toString();
     expect(rows(join(dir, 'copy.db'))).toBe(rows(db));
+
+    // A byte flipped in the first chunk of state.txt, the manifest made to name the new object (so only decryption can
+    // tell): restore says CHECKSUM MISMATCH with the reason, exits 6, never writes state.txt, and restores copy.db.
+    const state = manifest.files.find((f) => f.path === 'state.txt')!;
+    const damaged = await objectBytes(bucket, state.key);
+    damaged[damaged.indexOf('\n--- ') + 80]! ^= 0x01;
+    const put = await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: state.key, Body: damaged }));
+    const stored = JSON.parse((await objectBytes(bucket, 'progs/diskless-manifest.json')).toString()) as { files: Array<{ path: string; etag: string }> };
+    stored.files.find((f) => f.path === 'state.txt')!.etag = put.ETag!.replace(/"/g, '');
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'progs/diskless-manifest.json', Body: JSON.stringify(stored) }));
+    const dir2 = join(work, 'progs-restore-damaged');
+    const bad = await runDiskless(['restore', ...endpoint(), '--identity', key.file, `s3://${bucket}/progs/`, dir2], { env: cliEnv() });
+    expect(bad.code, bad.stderr).toBe(6);
+    expect(bad.stderr).toMatch(/CHECKSUM MISMATCH {2}state\.txt: progs\/state\.txt: decryption failed: chunk 0 does not authenticate/);
+    expect(existsSync(join(dir2, 'state.txt'))).toBe(false);
+    expect(rows(join(dir2, 'copy.db'))).toBe(rows(db));
   });
 });
 
