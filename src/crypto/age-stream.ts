@@ -50,11 +50,12 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return n;
 }
 
-function seal(key: Buffer, counter: number, last: boolean, plain: Uint8Array): Buffer {
+/** The sealed chunk as its ciphertext and its tag (two buffers: no copy to join them). */
+function seal(key: Buffer, counter: number, last: boolean, plain: Uint8Array): [Buffer, Buffer] {
   const c = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
   const body = c.update(plain);
   c.final();
-  return Buffer.concat([body, c.getAuthTag()]);
+  return [body, c.getAuthTag()];
 }
 
 function open(key: Buffer, counter: number, last: boolean, sealed: Buffer): Buffer | undefined {
@@ -114,6 +115,7 @@ export class AgeEncryptor {
     return this.bytes;
   }
 
+  /** Ciphertext for `chunk`: whole sealed chunks, each as its body and its 16-byte tag. */
   push(chunk: Uint8Array): Buffer[] {
     if (this.done) throw new Error('AgeEncryptor: push after finish');
     const out = this.start();
@@ -122,7 +124,7 @@ export class AgeEncryptor {
     for (let at = 0; at < chunk.length; ) {
       // A full chunk is sealed only when more data follows: the last chunk carries the last flag.
       if (this.filled === CHUNK_SIZE) {
-        out.push(seal(this.key, this.counter++, false, this.pending));
+        out.push(...seal(this.key, this.counter++, false, this.pending));
         this.filled = 0;
       }
       const n = Math.min(CHUNK_SIZE - this.filled, chunk.length - at);
@@ -136,7 +138,7 @@ export class AgeEncryptor {
   finish(): Buffer[] {
     if (this.done) return [];
     const out = this.start();
-    out.push(seal(this.key, this.counter++, true, this.pending.subarray(0, this.filled)));
+    out.push(...seal(this.key, this.counter++, true, this.pending.subarray(0, this.filled)));
     this.done = true;
     this.key.fill(0);
     return out;

@@ -22,18 +22,41 @@ export async function encryptSource(source: ByteSource, recipients: readonly str
   return { source: ciphertext(source, enc), plaintextBytes: () => enc.plaintextBytes, record: () => enc.record() };
 }
 
+/**
+ * The ciphertext in pieces of about READ_SIZE: the encryptor gives two buffers per 64 KiB chunk
+ * (body and tag), joined here so the uploader handles one piece per megabyte, not 32.
+ */
 async function* ciphertext(source: ByteSource, enc: AgeEncryptor): AsyncGenerator<Uint8Array> {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const take = (out: Buffer[]): Buffer | undefined => {
+    for (const b of out) {
+      held.push(b);
+      heldBytes += b.length;
+    }
+    if (heldBytes < READ_SIZE) return undefined;
+    const joined = Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    return joined;
+  };
   // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
   if (Symbol.asyncIterator in source) {
-    for await (const chunk of source) yield* enc.push(chunk);
+    for await (const chunk of source) {
+      const piece = take(enc.push(chunk));
+      if (piece) yield piece;
+    }
   } else {
     // The encryptor copies what it is given, so one read buffer serves the whole stream.
     const buf = Buffer.allocUnsafe(READ_SIZE);
     for (;;) {
       const n = await new Promise<number>((resolve, reject) => read(source.fd, buf, 0, READ_SIZE, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
       if (n === 0) break;
-      yield* enc.push(buf.subarray(0, n));
+      const piece = take(enc.push(buf.subarray(0, n)));
+      if (piece) yield piece;
     }
   }
-  yield* enc.finish();
+  const last = take(enc.finish());
+  if (last) yield last;
+  if (heldBytes > 0) yield Buffer.concat(held, heldBytes);
 }

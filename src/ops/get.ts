@@ -34,17 +34,21 @@ export async function get(options: GetOptions): Promise<GetResult> {
     const sidecar = { bucket: ref.bucket, key: putManifestKey(ref.key) };
     let expected: { crc32c?: string; sha256?: string } = {};
     let encryption: EncryptionRecord | undefined;
+    let recorded = false;
     try {
       const text = await readSmallObject(session, sidecar, options.signal);
       const file = text === undefined ? undefined : parseManifest(text, formatS3Url(sidecar)).files.find((f) => f.key === ref.key);
       if (file) expected = { ...(file.crc32c ? { crc32c: file.crc32c } : {}), ...(file.sha256 ? { sha256: file.sha256 } : {}) };
       encryption = file?.encryption;
+      recorded = file !== undefined;
     } catch (err) {
       session.log.warn(`${formatS3Url(sidecar)} not read (${describeError(err)}); checking sizes only`);
     }
     const what = formatS3Url(ref);
     let decrypt: AgeDecryptor | undefined;
-    if (options.identities?.length) {
+    if (options.identities?.length && recorded && !encryption) {
+      session.log.warn(`${what} is not encrypted (its manifest says so): --identity is not needed`);
+    } else if (options.identities?.length) {
       // Without a manifest the object may still be age: every identity is tried.
       const usable = identitiesFor(options.identities, encryption?.recipients);
       if (usable.length === 0) throw noIdentity(what, encryption?.recipients);
