@@ -179,6 +179,15 @@ describe('the Transforms and the source wrapper', () => {
     await expect(pipeline(Readable.from([cipher.subarray(0, cipher.length - 10)]), decryptTransform({ identities: [keys[0]!.secret] }), new Writable({ write(_c, _e, cb) { cb(); } }))).rejects.toThrow(DecryptError);
   });
 
+  it.each([1, 100_000, 1 << 20, 3 << 20])('encryptSource of an iterable in pieces of %i bytes gives one age stream that age -d decrypts', async (piece) => {
+    const plain = randomBytes(piece === 1 ? 70_000 : 3 * 1024 * 1024 + 4321);
+    const src = await encryptSource((async function* () { for (let at = 0; at < plain.length; at += piece) yield plain.subarray(at, at + piece); })(), [keys[0]!.recipient]);
+    const parts: Uint8Array[] = [];
+    for await (const c of src.source) parts.push(Buffer.from(c));
+    expect(src.plaintextBytes()).toBe(plain.length);
+    expect(ageDecrypt(Buffer.concat(parts)).equals(plain)).toBe(true);
+  });
+
   it('encryptSource reads a file descriptor and counts the plaintext', async () => {
     const plain = randomBytes(2_500_000);
     const file = join(dir, 'plain.bin');
