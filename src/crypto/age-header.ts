@@ -1,4 +1,10 @@
-import { Decrypter, Encrypter, type Recipient } from 'age-encryption';
+import type { Recipient } from 'age-encryption';
+
+/**
+ * The library, loaded when a header is made or opened: its curve code costs about 150 ms at import
+ * under diskless's V8 flags, which no command without encryption should pay.
+ */
+export const ageLibrary = () => import('age-encryption');
 
 /**
  * The age header (age-encryption.org/v1): the recipient stanzas that wrap a random 16-byte file
@@ -18,6 +24,7 @@ export const MAX_HEADER_BYTES = 64 * 1024;
  */
 export async function makeHeader(recipients: readonly string[]): Promise<{ header: Buffer; fileKey: Buffer }> {
   if (recipients.length === 0) throw new Error('an age header needs at least one recipient');
+  const { Encrypter } = await ageLibrary();
   const e = new Encrypter();
   for (const r of recipients) e.addRecipient(r);
   let fileKey: Buffer | undefined;
@@ -74,6 +81,7 @@ export class NoMatchingIdentityError extends Error {
  * Error for a header that is damaged.
  */
 export async function openHeader(header: Buffer, identities: readonly string[]): Promise<Buffer> {
+  const { Decrypter } = await ageLibrary();
   const d = new Decrypter();
   for (const i of identities) d.addIdentity(i);
   try {
