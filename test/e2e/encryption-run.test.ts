@@ -1,13 +1,13 @@
-// Client-side encryption (age) in `run` and `snapshot`: a pg_dump -Fd -j 4 under `diskless run --encrypt-to` restores
+// Client-side encryption (age) in `run`, `serve` and `snapshot`: a pg_dump -Fd -j 4 under `diskless run --encrypt-to` restores
 // with `diskless restore --identity` and pg_restore to the same data; a snapshot archive with --encrypt-to restores by hand
 // with `age -d | zstd -d | tar -x`, without diskless. put/get: encryption.test.ts.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDiskless } from '../support/cli.js';
+import { DISKLESS_BIN, runDiskless } from '../support/cli.js';
 import { expectValidManifest } from '../support/manifest-schema.js';
 import { exec, fingerprint, loadFixture, pgTool, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
@@ -129,6 +129,39 @@ describe('run --encrypt-to with renames and random-access files', () => {
     expect(bad.stderr).toMatch(/CHECKSUM MISMATCH {2}state\.txt: progs\/state\.txt: decryption failed: chunk 0 does not authenticate/);
     expect(existsSync(join(dir2, 'state.txt'))).toBe(false);
     expect(rows(join(dir2, 'copy.db'))).toBe(rows(db));
+  });
+});
+
+describe('serve --recipients-file', () => {
+  it('encrypts what a program started from another shell writes; age -d of the object gives the bytes it wrote', async () => {
+    const rfile = join(work, 'serve-recipients.txt');
+    writeFileSync(rfile, `${key.recipient}\n`);
+    const vdir = tinyTmpfs();
+    try {
+      const serve = spawn(DISKLESS_BIN, ['serve', ...endpoint(), '--to', `s3://${bucket}/serve/`, '--dir', vdir.dir, '--recipients-file', rfile], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      serve.stderr.on('data', (c) => (stderr += c));
+      await new Promise<void>((resolve, reject) => {
+        serve.stdout.on('data', (c) => {
+          stdout += c;
+          if (stdout.includes('DISKLESS_TOKEN')) resolve();
+        });
+        serve.once('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
+      });
+      // The redirection in a child shell, which starts with the shim preloaded (this shell sources the lines too late).
+      execFileSync('bash', ['-c', `${stdout}\nsh -c 'seq 1 200000 > "$1"' sh "${vdir.dir}/numbers.txt"`], { env: cliEnv() });
+      const exited = new Promise<number | null>((r) => serve.once('exit', (code) => r(code)));
+      serve.kill('SIGTERM');
+      expect(await exited, stderr).toBe(0);
+    } finally {
+      vdir.dispose();
+    }
+    const object = await objectBytes(bucket, 'serve/numbers.txt');
+    expect(object.subarray(0, 22).toString()).toBe('age-encryption.org/v1\n');
+    expect(sha256(execFileSync('age', ['-d', '-i', key.file], { input: object, maxBuffer: 16 << 20 }))).toBe(sha256(execFileSync('seq', ['1', '200000'], { maxBuffer: 16 << 20 })));
+    const manifest = JSON.parse((await objectBytes(bucket, 'serve/diskless-manifest.json')).toString()) as ManifestJson;
+    expect(manifest.files[0]!.encryption).toMatchObject({ recipients: [key.recipient], plaintextSize: execFileSync('seq', ['1', '200000'], { maxBuffer: 16 << 20 }).length });
   });
 });
 
