@@ -170,7 +170,11 @@ export interface DecryptOptions {
  * DecryptError, as does a header no identity opens.
  */
 export class AgeDecryptor {
-  private acc: Buffer = Buffer.alloc(0);
+  /** The header (and nonce) as it arrives, until the file key is known. */
+  private head: Buffer = Buffer.alloc(0);
+  /** The sealed chunk being collected: its last flag is known only once a byte past it arrives. */
+  private readonly held = Buffer.allocUnsafe(SEALED_CHUNK);
+  private heldBytes = 0;
   private key: Buffer | undefined;
   private counter = 0;
   private bytes = 0;
@@ -187,52 +191,69 @@ export class AgeDecryptor {
     return this.crc.hex();
   }
 
+  /** Plaintext of the chunks `chunk` completes; `chunk` is not kept (the caller may reuse it). */
   async push(chunk: Uint8Array): Promise<Buffer[]> {
     if (this.done) throw new Error('AgeDecryptor: push after finish');
-    this.acc = this.acc.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.acc, chunk]);
-    if (!this.key && !(await this.readHeader())) return [];
-    const out: Buffer[] = [];
-    // A chunk is known not to be the last only once a byte past it has arrived.
-    let at = 0;
-    while (this.acc.length - at > SEALED_CHUNK) {
-      out.push(this.openChunk(this.acc.subarray(at, at + SEALED_CHUNK), false));
-      at += SEALED_CHUNK;
+    let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    if (!this.key) {
+      this.head = Buffer.concat([this.head, data]);
+      const rest = await this.readHeader();
+      if (rest === undefined) return [];
+      data = rest;
     }
-    if (at > 0) this.acc = Buffer.from(this.acc.subarray(at));
+    const out: Buffer[] = [];
+    for (let at = 0; at < data.length; ) {
+      if (this.heldBytes === SEALED_CHUNK) {
+        out.push(this.openChunk(this.held, false));
+        this.heldBytes = 0;
+      }
+      if (this.heldBytes === 0 && data.length - at > SEALED_CHUNK) {
+        // A whole chunk in the input with more after it: opened in place, not copied.
+        out.push(this.openChunk(data.subarray(at, at + SEALED_CHUNK), false));
+        at += SEALED_CHUNK;
+        continue;
+      }
+      const n = Math.min(SEALED_CHUNK - this.heldBytes, data.length - at);
+      data.copy(this.held, this.heldBytes, at, at + n);
+      this.heldBytes += n;
+      at += n;
+    }
     return out;
   }
 
   finish(): Buffer[] {
     if (this.done) return [];
     this.done = true;
-    if (!this.key) throw this.damaged(this.acc.length === 0 ? 'the stream is empty' : 'the stream ends inside its header');
-    if (this.acc.length < TAG_SIZE) throw this.damaged('the stream is cut short (it ends inside a chunk)');
-    const last = this.openChunk(this.acc, true);
+    if (!this.key) throw this.damaged(this.head.length === 0 ? 'the stream is empty' : 'the stream ends inside its header');
+    if (this.heldBytes < TAG_SIZE) throw this.damaged('the stream is cut short (it ends inside a chunk)');
+    const last = this.openChunk(this.held.subarray(0, this.heldBytes), true);
     if (last.length === 0 && this.counter > 1) throw this.damaged('the last chunk is empty after others (not a valid age stream)');
     this.key.fill(0);
     return [last];
   }
 
-  private async readHeader(): Promise<boolean> {
+  /** Once the header and nonce are in: the payload bytes that came with them; undefined while incomplete. */
+  private async readHeader(): Promise<Buffer | undefined> {
     let end: number | undefined;
     try {
-      end = headerEnd(this.acc);
+      end = headerEnd(this.head);
     } catch (err) {
       if (err instanceof NotAgeError) throw new DecryptError(`${this.what()}: ${err.message}`, 'not-age');
       throw err;
     }
-    if (end === undefined || this.acc.length < end + NONCE_SIZE) return false;
+    if (end === undefined || this.head.length < end + NONCE_SIZE) return undefined;
     let fileKey: Buffer;
     try {
-      fileKey = await openHeader(this.acc.subarray(0, end), this.options.identities);
+      fileKey = await openHeader(this.head.subarray(0, end), this.options.identities);
     } catch (err) {
       if (err instanceof NoMatchingIdentityError) throw noIdentity(this.what(), this.options.recipients);
       throw this.damaged(err instanceof Error ? err.message : String(err));
     }
-    this.key = payloadKey(fileKey, this.acc.subarray(end, end + NONCE_SIZE));
+    this.key = payloadKey(fileKey, this.head.subarray(end, end + NONCE_SIZE));
     fileKey.fill(0);
-    this.acc = Buffer.from(this.acc.subarray(end + NONCE_SIZE));
-    return true;
+    const rest = this.head.subarray(end + NONCE_SIZE);
+    this.head = Buffer.alloc(1); // not empty: finish() then says the payload, not the header, is cut
+    return rest;
   }
 
   private openChunk(sealed: Buffer, last: boolean): Buffer {
