@@ -3,7 +3,8 @@
 # the Ceph RGW S3 server the demo starts), or `test` (demo + every real tool and server the test suite drives).
 # Idempotent: installs only what is missing (always asks apt when $CI is set), so running it again costs ~1 s.
 # Prereq: Debian 12 (bookworm), root or sudo. Node.js >= 20 and npm come with the machine (Debian's nodejs is 18).
-# Usage: scripts/install-deps.sh [build|demo|test]   (default: test). The README's two commands and .ci/run call it.
+# `bench` is demo + the peers bench/compare.mjs measures diskless against (rclone, aws-cli).
+# Usage: scripts/install-deps.sh [build|demo|test|bench]   (default: test). The README's two commands and .ci/run call it.
 set -euo pipefail
 PURPOSE=${1:-test}
 
@@ -26,12 +27,15 @@ TOOLS=(mariadb-server:mariadbd mariadb-client:mariadb mydumper:mydumper postgres
        swift-object:swift-object-server memcached:memcached socat:socat
        clang:clang libclang-rt-14-dev:-
        rsync:rsync zip:zip unzip:unzip sqlite3:sqlite3 age:age)
+# The peers of the benchmarks (bench/compare.mjs); lib-storage comes from npm there.
+BENCH=(rclone:rclone awscli:aws)
 
 case $PURPOSE in
   build) WANT=("${BUILD[@]}") ;;
   demo) WANT=("${BUILD[@]}" "${S3[@]}") ;;
   test) WANT=("${BUILD[@]}" "${S3[@]}" "${TOOLS[@]}") ;;
-  *) echo "install-deps.sh: unknown purpose '$PURPOSE' (use build, demo or test)" >&2; exit 2 ;;
+  bench) WANT=("${BUILD[@]}" "${S3[@]}" "${BENCH[@]}") ;;
+  *) echo "install-deps.sh: unknown purpose '$PURPOSE' (use build, demo, test or bench)" >&2; exit 2 ;;
 esac
 
 missing=()

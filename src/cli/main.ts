@@ -4,12 +4,17 @@ import { EXIT, exitCodeOf } from './exit-codes.js';
 import { buildProgram } from './program.js';
 import { checkArgumentBytes } from './raw-argv.js';
 import { redactText } from '../util/redact.js';
+import { killCommands } from '../process/command-processes.js';
 import { abortOnSignals } from './signals.js';
 
 /** The only place that parses argv and sets the exit code. */
 async function main(argv: string[]): Promise<number> {
   const signals = abortOnSignals((sig) => {
-    process.stderr.write(`diskless: ${sig} again: exiting now; open uploads are aborted by the next run\n`);
+    const killed = killCommands('SIGKILL');
+    process.stderr.write(
+      `diskless: ${sig} again: exiting now${killed > 0 ? `, the command killed (${killed} process${killed > 1 ? 'es' : ''})` : ''}; ` +
+        'open uploads are aborted by the next run\n',
+    );
     process.exit(sig === 'SIGTERM' ? 143 : EXIT.interrupted);
   });
   // A closed stdout (e.g. `| head`) must fail the command, not crash it.

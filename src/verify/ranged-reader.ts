@@ -1,4 +1,4 @@
-import { UploadError, VerificationError } from '../errors.js';
+import { UploadError, VerificationError, describeError } from '../errors.js';
 import type { ReadContext } from '../download/object-reader.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import type { ObjectRef } from '../upload/object-store.js';
@@ -78,7 +78,11 @@ async function fetchRange(
         return out;
       },
       ctx.retry,
-      { what: `GetObject ${ref.key} bytes ${start}-${end}`, ...(signal ? { signal } : {}) },
+      {
+        what: `GetObject ${ref.key} bytes ${start}-${end}`,
+        ...(signal ? { signal } : {}),
+        onRetry: ({ error }) => ctx.log.warn(`reading ${ref.key} bytes ${start}-${end} failed (${describeError(error)}); resuming with that range again`),
+      },
     );
   } finally {
     requests?.release();

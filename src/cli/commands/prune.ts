@@ -86,6 +86,6 @@ export function pruneCommand(ctx: CommandContext): Command {
 function planText(backups: readonly PrunedBackup[], dryRun: boolean): string {
   const word = (b: PrunedBackup) => (b.action === 'delete' ? (dryRun ? 'would delete' : 'delete') : b.action);
   return backups
-    .map((b) => `${word(b).padEnd(12)}  ${(b.startedAt ?? '-').replace(/\.\d+Z$/, 'Z').padEnd(20)}  ${b.status.padEnd(10)}  ${formatBytes(b.bytes).padStart(10)}  ${b.url}${b.reasons.length ? `  (${b.reasons.join(', ')})` : ''}${b.leftUnnamed ? `  [${b.leftUnnamed} object(s) the manifest does not name are left]` : ''}\n`)
+    .map((b) => `${word(b).padEnd(12)}  ${(b.startedAt ?? '-').replace(/\.\d+Z$/, 'Z').padEnd(20)}  ${b.status.padEnd(10)}  ${formatBytes(b.bytes).padStart(10)}  ${b.url}${b.reasons.length ? `  (${b.reasons.join(', ')})` : ''}${b.leftUnnamed ? `  [${b.leftUnnamed} object(s) the manifest does not name are left]` : ''}${b.leftForeign ? `  [${b.leftForeign} object(s) not written by diskless are left]` : ''}\n`)
     .join('');
 }
