@@ -18,7 +18,9 @@
 #
 # Env: SIZE (default 2G; head -c syntax: 2G, 512M, 2GiB, bytes), RUNS (default 1),
 #      EXTRA_ARGS (extra put flags), TARGETS (default "ceiling sink rgw"), RGW_ENDPOINT,
-#      NODE_FLAGS (flags for node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": slows the run).
+#      NODE_FLAGS (flags for node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": slows the run),
+#      ENCRYPT=1 (put --encrypt-to a key made with age-keygen for the run: the cost of client-side
+#      encryption; the stored size checked is then the age ciphertext's).
 # Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from the environment, defaulting to the
 # RGW test user of scripts/rgw/rgw-up.sh (testaccesskey/testsecretkey). The sink ignores them.
 # Needs: node, openssl, /usr/bin/time (Debian package `time`), curl; /usr/bin/aws for RGW.
@@ -31,6 +33,7 @@ EXTRA_ARGS=${EXTRA_ARGS:-}
 TARGETS=${TARGETS:-ceiling sink rgw}
 RGW_ENDPOINT=${RGW_ENDPOINT:-http://127.0.0.1:19001}
 NODE_FLAGS=${NODE_FLAGS:-}
+ENCRYPT=${ENCRYPT:-}
 RSS_GOAL_MIB=112
 AWS_CLI=/usr/bin/aws
 
@@ -66,6 +69,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 # diskless keeps a journal of open uploads; keep it out of the user's state dir.
 export DISKLESS_STATE_DIR="$WORK/state"
+
+# What the store must hold: the stream, or with ENCRYPT=1 its age ciphertext for one X25519 recipient
+# (a 168-byte header, a 16-byte nonce, and a 16-byte tag per 64 KiB chunk).
+STORED_BYTES=$BYTES
+if [ -n "$ENCRYPT" ]; then
+  command -v age-keygen >/dev/null || die "age-keygen not found: apt-get install age"
+  age-keygen -o "$WORK/bench-identity.txt" 2>/dev/null
+  EXTRA_ARGS="$EXTRA_ARGS --encrypt-to $(age-keygen -y "$WORK/bench-identity.txt")"
+  STORED_BYTES=$(awk -v b="$BYTES" 'BEGIN { c = int((b + 65535) / 65536); if (c < 1) c = 1; printf "%d", 168 + 16 + b + 16 * c }')
+fi
 
 # The stream: AES-256-CTR keystream (incompressible), cut at BYTES. No disk.
 gen() { openssl enc -aes-256-ctr -pass pass:diskless-bench -nosalt </dev/zero 2>/dev/null | head -c "$BYTES"; }
@@ -115,11 +128,12 @@ put_once() {
     stored=$("$AWS_CLI" --endpoint-url "$endpoint" s3api head-object --bucket "$bucket" --key "$key" \
       --query ContentLength --output text)
   fi
-  if [ "$stored" != "$BYTES" ]; then
-    echo "put-rss.sh: $target holds ${stored:-nothing} bytes at $key, $BYTES were sent" >&2
+  if [ "$stored" != "$STORED_BYTES" ]; then
+    echo "put-rss.sh: $target holds ${stored:-nothing} bytes at $key, $STORED_BYTES were expected" >&2
     exit 1
   fi
-  record "$target" "$run" "$tf" "$stored"
+  # MB/s and bytes are of the input stream (with ENCRYPT=1 the store holds a little more).
+  record "$target" "$run" "$tf" "$BYTES"
   echo "         $(grep -h 'stored s3://' "$log" | sed 's/^diskless: //')"
 }
 

@@ -20,7 +20,7 @@ DEMO=(postgresql:- postgresql-client:pg_dump)
 # initramfs); btrfs/xfs/ext4 on loop
 # devices; ACL and xattr tools; compressors; OpenStack Swift with s3api, the second S3 implementation of the tests;
 # clang and libFuzzer for the fuzz test of the wire protocol; everyday programs the run tests drive (rsync, zip, unzip,
-# sqlite3; python3 is in BUILD).
+# sqlite3; python3 is in BUILD); age (age, age-keygen) for the encryption tests, the CLI a user restores with.
 TOOLS=(mariadb-server:mariadbd mariadb-client:mariadb mydumper:mydumper
        user-mode-linux:linux.uml qemu-system-x86:qemu-system-x86_64 cpio:cpio kmod:depmod
        lvm2:lvcreate thin-provisioning-tools:thin_check xfsprogs:mkfs.xfs btrfs-progs:mkfs.btrfs
@@ -28,7 +28,7 @@ TOOLS=(mariadb-server:mariadbd mariadb-client:mariadb mydumper:mydumper
        swift-proxy:swift-proxy-server swift-account:swift-account-server swift-container:swift-container-server
        swift-object:swift-object-server memcached:memcached socat:socat
        clang:clang libclang-rt-14-dev:-
-       rsync:rsync zip:zip unzip:unzip sqlite3:sqlite3)
+       rsync:rsync zip:zip unzip:unzip sqlite3:sqlite3 age:age)
 # The peers of the benchmarks (bench/compare.mjs); lib-storage comes from npm there.
 BENCH=(rclone:rclone awscli:aws)
 

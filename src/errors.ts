@@ -9,8 +9,10 @@ import { constants } from 'node:os';
  *  - producer: the data source failed (command exited non-zero, input error); nothing was committed.
  *  - interrupted: a signal stopped the run; nothing was committed.
  *  - verify: `diskless verify` found a backup that is missing, damaged or incomplete.
+ *  - decrypt: an encrypted backup could not be decrypted: no --identity matches its recipients, or its
+ *    bytes do not authenticate (damaged, cut short, reordered); nothing unauthenticated was written.
  */
-export type ErrorCategory = 'usage' | 'preflight' | 'upload' | 'producer' | 'interrupted' | 'verify';
+export type ErrorCategory = 'usage' | 'preflight' | 'upload' | 'producer' | 'interrupted' | 'verify' | 'decrypt';
 
 const BRAND = Symbol.for('diskless.error');
 

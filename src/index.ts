@@ -2,8 +2,8 @@
  * diskless as a library: the same operations as the CLI, without argv, exit codes or signal
  * handlers. Importing this module has no side effects.
  */
-export { put, DEFAULT_CONCURRENCY, type PutOptions } from './ops/put.js';
-export { get, type GetOptions } from './ops/get.js';
+export { put, DEFAULT_CONCURRENCY, type PutOptions, type PutResult } from './ops/put.js';
+export { get, type GetOptions, type GetResult } from './ops/get.js';
 export { gc, type GcOptions, type GcResult } from './ops/gc.js';
 export { run, type RunOptions } from './ops/run.js';
 export { serve, type ServeOptions } from './ops/serve.js';
@@ -33,6 +33,18 @@ export { createS3Client, type S3ConnectionOptions } from './s3/s3-client.js';
 export { parseS3Url, formatS3Url, type S3Location } from './s3/s3-url.js';
 export { crc32c, Crc32c, crc32cImplementation } from './checksum/crc32c.js';
 export { Limiter } from './util/limiter.js';
+// Client-side encryption (age-encryption.org/v1): the Transforms the commands use, for other readers and writers.
+export {
+  AgeEncryptor,
+  AgeDecryptor,
+  encryptTransform,
+  decryptTransform,
+  DecryptError,
+  AGE_FORMAT,
+  type EncryptionRecord,
+  type DecryptOptions,
+} from './crypto/age-stream.js';
+export { loadRecipients, loadIdentities, checkRecipients, identitiesFor, type Identity } from './crypto/recipients.js';
 export { silentLogger, streamLogger, type Logger } from './util/log.js';
 export {
   DisklessError,

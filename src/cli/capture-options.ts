@@ -4,9 +4,10 @@ import type { Logger } from '../util/log.js';
 import { sessionOptions, wholeNumber, type ConnectionFlags } from './common-options.js';
 import { parseSize } from '../util/size.js';
 import { addUploadOptions, uploadOptions, type UploadFlags } from './upload-options.js';
+import { addEncryptOptions, encryptionRecipients, type EncryptFlags } from './encryption-options.js';
 
 /** Options of `run` and `serve`: the upload flags plus those of a capture. */
-export interface CaptureFlags extends ConnectionFlags, UploadFlags {
+export interface CaptureFlags extends ConnectionFlags, UploadFlags, EncryptFlags {
   to: string;
   dir: string;
   keepFailed?: boolean;
@@ -15,7 +16,7 @@ export interface CaptureFlags extends ConnectionFlags, UploadFlags {
 }
 
 export function addCaptureOptions(cmd: Command): Command {
-  return addUploadOptions(cmd)
+  return addEncryptOptions(addUploadOptions(cmd))
     .option('--keep-failed', 'keep the objects of a failed run (default: delete them; without a manifest they are no backup)')
     .option('--shim-log <level>', 'shim log level on the program\'s stderr: 0 silent, 1 errors (default), 2 info, 3 debug', wholeNumber('--shim-log', 0, 3))
     .option(
@@ -26,7 +27,9 @@ export function addCaptureOptions(cmd: Command): Command {
 }
 
 export function captureOptions(flags: CaptureFlags, log: Logger): CaptureOptions {
+  const encryptTo = encryptionRecipients(flags);
   return {
+    ...(encryptTo ? { encryptTo } : {}),
     ...sessionOptions(flags, log),
     ...uploadOptions(flags),
     to: flags.to,

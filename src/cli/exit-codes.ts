@@ -18,6 +18,8 @@ export const EXIT = {
   producer: 5,
   /** `diskless verify`: a backup is missing, damaged or incomplete (the store itself answered). */
   verifyFailed: 6,
+  /** Decryption failed: no --identity matches the recipients (named), or the ciphertext does not authenticate. */
+  decrypt: 7,
   /** Stopped by SIGINT/SIGTERM: nothing was committed (128 + signal number is used when known). */
   interrupted: 130,
 } as const;
@@ -29,6 +31,7 @@ const BY_CATEGORY: Record<ErrorCategory, number> = {
   producer: EXIT.producer,
   interrupted: EXIT.interrupted,
   verify: EXIT.verifyFailed,
+  decrypt: EXIT.decrypt,
 };
 
 export function exitCodeOf(err: unknown): number {

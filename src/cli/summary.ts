@@ -1,4 +1,5 @@
 import type { Manifest } from '../manifest/manifest.js';
+import type { EncryptionRecord } from '../crypto/age-stream.js';
 import type { DownloadResult } from '../download/object-reader.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import type { StreamUploadResult } from '../upload/stream-uploader.js';
@@ -10,19 +11,21 @@ function rate(bytes: number, ms: number): string {
 }
 
 /** The final line of `put` on stderr: what was stored, how fast, and how to check it. */
-export function putSummary(r: StreamUploadResult): string {
+export function putSummary(r: StreamUploadResult & { encryption?: EncryptionRecord }): string {
   const objects = r.objects.length === 1 ? '1 object' : `${r.objects.length} objects (a chain)`;
   return (
     `stored ${formatS3Url(r)}: ${formatBytes(r.size)} (${r.size} bytes) in ${objects}, ${r.parts} part${r.parts === 1 ? '' : 's'}, ` +
     `${(r.elapsedMs / 1000).toFixed(1)} s, ${rate(r.size, r.elapsedMs)}; ETag ${r.etag}; CRC32C ${r.crc32c}` +
-    (r.sha256 ? `; SHA-256 ${r.sha256}` : '')
+    (r.sha256 ? `; SHA-256 ${r.sha256}` : '') +
+    (r.encryption ? `; age-encrypted for ${r.encryption.recipients.length} recipient(s): ${r.encryption.plaintextSize} bytes of input, CRC32C ${r.encryption.plaintextCrc32c}` : '')
   );
 }
 
-export function getSummary(r: DownloadResult): string {
+export function getSummary(r: DownloadResult & { decrypted?: { size: number; crc32c: string } }): string {
   return (
     `read ${formatS3Url(r)}: ${formatBytes(r.size)} (${r.size} bytes) from ${r.objects} object${r.objects === 1 ? '' : 's'}, ` +
-    `${(r.elapsedMs / 1000).toFixed(1)} s, ${rate(r.size, r.elapsedMs)}; CRC32C ${r.crc32c}`
+    `${(r.elapsedMs / 1000).toFixed(1)} s, ${rate(r.size, r.elapsedMs)}; CRC32C ${r.crc32c}` +
+    (r.decrypted ? `; decrypted to ${r.decrypted.size} bytes, CRC32C ${r.decrypted.crc32c}` : '')
   );
 }
 

@@ -1,5 +1,6 @@
 import { Crc32c, crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { OffThreadSha256 } from '../checksum/sha256-worker.js';
+import type { AgeDecryptor } from '../crypto/age-stream.js';
 import { DisklessError, PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
 import { notS3, storeErrorOf } from '../preflight.js';
 import { isRetryable } from '../store-error.js';
@@ -33,7 +34,8 @@ interface Piece extends ObjectRef {
  * Writes what `put` stored at `ref` to `out`: one object, or every object of a chain in order
  * (chain.ts). A download cut off mid-way resumes where it stopped with a ranged GET pinned to
  * the same ETag; every object's size, and a chain's CRC32C, are checked, and the CRC32C and
- * SHA-256 of the whole stream when `expected` gives them (from put's manifest).
+ * SHA-256 of the whole stream when `expected` gives them (from put's manifest). With `decrypt`,
+ * the (checked) ciphertext goes through it and only authenticated plaintext is written.
  */
 export async function downloadObject(
   ctx: ReadContext,
@@ -41,7 +43,8 @@ export async function downloadObject(
   out: NodeJS.WritableStream,
   signal?: AbortSignal,
   expected: { crc32c?: string; sha256?: string } = {},
-  /** Told the size of each chunk written (progress lines). */
+  decrypt?: AgeDecryptor,
+  /** Told the size of each chunk read (progress lines). */
   onBytes?: (n: number) => void,
 ): Promise<DownloadResult> {
   const started = Date.now();
@@ -58,7 +61,7 @@ export async function downloadObject(
         crc.update(chunk);
         await sha?.update(chunk);
         onBytes?.(chunk.length);
-      }, signal);
+      }, signal, decrypt);
       if (piece.crc32c && crc.hex() !== piece.crc32c) {
         throw new VerificationError(`${formatS3Url(piece)}: CRC32C ${crc.hex()} differs from the recorded ${piece.crc32c}`);
       }
@@ -77,6 +80,7 @@ export async function downloadObject(
     throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${wholeHex}, its manifest says ${expected.crc32c}`);
   }
   if (digest && digest !== expected.sha256) throw new VerificationError(`${formatS3Url(ref)}: SHA-256 ${digest}, its manifest says ${expected.sha256}`);
+  if (decrypt) for (const b of decrypt.finish()) await write(out, b);
   return { ...ref, size, objects: pieces.length, crc32c: wholeHex, elapsedMs: Date.now() - started };
 }
 
@@ -160,13 +164,19 @@ async function copyPiece(
   out: NodeJS.WritableStream,
   onChunk: (chunk: Uint8Array) => void | Promise<void>,
   signal?: AbortSignal,
+  decrypt?: AgeDecryptor,
 ): Promise<void> {
   let received = 0;
+  // Decrypted, only what authenticates is written (the decryptor keeps no input chunk).
+  const emit = async (chunk: Uint8Array) => {
+    if (!decrypt) return write(out, chunk);
+    for (const b of await decrypt.push(chunk)) await write(out, b);
+  };
   if (piece.size > DEFAULT_CHUNK_SIZE && piece.etag) {
     for await (const chunk of readRanged(ctx, piece, signal ? { signal } : {})) {
       received += chunk.length;
       await onChunk(chunk);
-      await write(out, chunk);
+      await emit(chunk);
     }
   } else {
     await withRetry(
@@ -177,7 +187,7 @@ async function copyPiece(
           received += chunk.length;
           if (received > piece.size) break;
           await onChunk(chunk);
-          await write(out, chunk);
+          await emit(chunk);
         }
       },
       ctx.retry,

@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
+import { encryptSource } from '../crypto/encrypt-source.js';
 import { DisklessError, describeError } from '../errors.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import type { PartPlan } from '../upload/part-planner.js';
@@ -16,6 +17,8 @@ export interface FileSessionDeps {
   bucket: string;
   settings: WriteSettings;
   signal: AbortSignal;
+  /** Encrypt every file with age for these recipients (each file its own age stream). */
+  recipients?: readonly string[];
   /** Told about every file whose upload failed (the run fails fast on the first). */
   onFailure: (file: VirtualFile, error: unknown) => void;
 }
@@ -65,16 +68,19 @@ export async function serveFile(
     }
   })();
   try {
-    const result = await uploadStream(ctx, source, {
+    // The encryption sits before the uploader: the object's CRC32C, ETag and size are the ciphertext's.
+    const encrypted = deps.recipients ? await encryptSource(source, deps.recipients) : undefined;
+    const result = await uploadStream(ctx, encrypted?.source ?? source, {
       target: { bucket: deps.bucket, key: file.key },
       plan: deps.plan,
       settings: deps.settings,
       signal: deps.signal,
       onProgress: ({ bytesRead }) => files.progress(file, bytesRead),
     });
-    await files.committed(file, result);
-    ctx.log.debug(`${file.path}: stored ${result.size} bytes as ${file.key}`);
-    socket.end(encodeFrame('RESULT', { err: 0, size: result.size, message: '' }));
+    const encryption = encrypted?.record();
+    await files.committed(file, result, encryption);
+    ctx.log.debug(`${file.path}: stored ${result.size} bytes as ${file.key}${encryption ? ` (age, ${encryption.plaintextSize} bytes of plaintext)` : ''}`);
+    socket.end(encodeFrame('RESULT', { err: 0, size: encryption?.plaintextSize ?? result.size, message: '' }));
   } catch (err) {
     files.failed(file, err);
     deps.onFailure(file, err);

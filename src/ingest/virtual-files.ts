@@ -1,5 +1,6 @@
 import { constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
+import type { EncryptionRecord } from '../crypto/age-stream.js';
 import { DisklessError, describeError } from '../errors.js';
 import type { ObjectStore, WriteSettings } from '../upload/object-store.js';
 import type { ObjectSummary } from '../upload/multipart-object.js';
@@ -44,6 +45,8 @@ export interface VirtualFile {
   /** The stored objects once committed (more than one for a chain). */
   objects?: ObjectSummary[];
   crc32c?: string;
+  /** Set when the file was stored age-encrypted: `bytes` and `crc32c` are the object's, stat shows the plaintext's size. */
+  encryption?: EncryptionRecord;
   error?: unknown;
   /** Resolves when writing ends, committed or not. */
   settled: Promise<void>;
@@ -203,9 +206,9 @@ export class VirtualFiles {
     file.mtimeMs = Date.now();
   }
 
-  async committed(file: VirtualFile, result: StreamUploadResult): Promise<void> {
+  async committed(file: VirtualFile, result: StreamUploadResult, encryption?: EncryptionRecord): Promise<void> {
     const entry = file as Entry;
-    Object.assign(entry, { state: 'committed', bytes: result.size, objects: result.objects, crc32c: result.crc32c, mtimeMs: Date.now() });
+    Object.assign(entry, { state: 'committed', bytes: result.size, objects: result.objects, crc32c: result.crc32c, mtimeMs: Date.now(), ...(encryption ? { encryption } : {}) });
     this.writingNow--;
     entry.settle();
     if (entry.unlinkWhenDone) await this.deleteObjects(entry).catch((err) => this.deps.log.warn(`unlink of ${entry.path}: ${describeError(err)}`));
@@ -224,7 +227,8 @@ export class VirtualFiles {
   stat(path: string): { size: number; mtimeMs: number } {
     const e = this.byPath.get(path);
     if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
-    return { size: e.state === 'writing' && e.received ? e.received() : e.bytes, mtimeMs: e.mtimeMs };
+    // The program sees the size it wrote: the plaintext's, also for a file stored encrypted.
+    return { size: e.state === 'writing' && e.received ? e.received() : (e.encryption?.plaintextSize ?? e.bytes), mtimeMs: e.mtimeMs };
   }
 
   /** rename(2): waits until the source is stored, then copies it server-side and deletes the old key. */

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
+import type { EncryptionRecord } from '../crypto/age-stream.js';
 import { chainIndexKey } from '../upload/chain.js';
 import type { ObjectSummary } from '../upload/multipart-object.js';
 import type { WriteSettings } from '../upload/object-store.js';
@@ -57,6 +58,11 @@ export interface ManifestFile {
   end: WriterEnd;
   /** snapshot: the volume, its snapshot and the tar command. */
   volume?: Record<string, unknown>;
+  /**
+   * Present when the object is age-encrypted (--encrypt-to): the format, the recipients' public keys,
+   * and the plaintext's size and CRC32C (`size`, `crc32c`, `sha256` and the ETag are the ciphertext's).
+   */
+  encryption?: EncryptionRecord;
 }
 
 export interface Manifest {
@@ -87,6 +93,7 @@ export interface ManifestFileInput {
   objects: readonly ObjectSummary[];
   end: WriterEnd;
   volume?: Record<string, unknown>;
+  encryption?: EncryptionRecord;
 }
 
 export function toolVersion(): string {
@@ -124,6 +131,7 @@ export function buildManifest(input: {
       ...(s.sse ? { sse: s.sse } : {}),
       end: f.end,
       ...(f.volume ? { volume: f.volume } : {}),
+      ...(f.encryption ? { encryption: f.encryption } : {}),
     };
   });
   return {

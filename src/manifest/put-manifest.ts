@@ -1,3 +1,4 @@
+import type { EncryptionRecord } from '../crypto/age-stream.js';
 import { describeError } from '../errors.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import type { WriteSettings } from '../upload/object-store.js';
@@ -17,7 +18,7 @@ export function putManifestKey(key: string): string {
  */
 export async function storePutManifest(
   ctx: UploadContext,
-  input: { result: StreamUploadResult; startedAt: Date; command: readonly string[] | null; settings?: WriteSettings },
+  input: { result: StreamUploadResult; startedAt: Date; command: readonly string[] | null; settings?: WriteSettings; encryption?: EncryptionRecord },
 ): Promise<Manifest | undefined> {
   const r = input.result;
   const manifest = buildManifest({
@@ -37,6 +38,7 @@ export async function storePutManifest(
         ...(r.sha256 ? { sha256: r.sha256 } : {}),
         objects: r.objects,
         end: input.command ? 'exit' : 'closed',
+        ...(input.encryption ? { encryption: input.encryption } : {}),
       },
     ],
   });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { checkRecipients } from '../crypto/recipients.js';
 import { DisklessError, UploadError, UsageError, describeError } from '../errors.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import { normalisePrefix } from '../ingest/object-key.js';
@@ -32,6 +33,8 @@ export interface CaptureOptions extends UploadOptions {
   shimLogLevel?: number;
   /** Largest random-access (O_RDWR) file, held in memory until its close (default 64 MiB). */
   randomAccessLimit?: number;
+  /** Encrypt every file with age for these recipients (age1…), each file its own age stream. */
+  encryptTo?: readonly string[];
 }
 
 export interface CaptureResult {
@@ -75,6 +78,7 @@ export class Capture {
     const loc = parseS3Url(expandUrlTemplate(options.to), '--to');
     const prefix = normalisePrefix(loc.key);
     const planned = planUpload(options);
+    const recipients = options.encryptTo?.length ? checkRecipients(options.encryptTo, (r) => `recipient ${r}`) : undefined;
     const shim = shimPath();
     const session = await openSession(options, planned.concurrency + 2);
     try {
@@ -101,6 +105,7 @@ export class Capture {
         // `run` aborts every upload on SIGINT/SIGTERM (options.signal); `serve` does not pass it: its files may finish.
         signal: options.signal ? AbortSignal.any([options.signal, stopUploads.signal]) : stopUploads.signal,
         token,
+        ...(recipients ? { recipients } : {}),
         onFailure: (file, error) => capture?.noteFailure(file, error),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
@@ -177,7 +182,15 @@ export class Capture {
       startedAt: this.startedAt,
       bucket: this.bucket,
       prefix: this.prefix,
-      files: this.files.list().map((f) => ({ path: f.path, key: f.key, size: f.bytes, crc32c: f.crc32c ?? '', objects: f.objects ?? [], end: f.ended === undefined || f.ended === 'close' ? 'closed' : f.ended })),
+      files: this.files.list().map((f) => ({
+        path: f.path,
+        key: f.key,
+        size: f.bytes,
+        crc32c: f.crc32c ?? '',
+        objects: f.objects ?? [],
+        end: f.ended === undefined || f.ended === 'close' ? 'closed' : f.ended,
+        ...(f.encryption ? { encryption: f.encryption } : {}),
+      })),
       ...(this.options.settings ? { settings: this.options.settings } : {}),
       maxInFlight: this.files.peakWriting,
     });

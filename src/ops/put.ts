@@ -1,3 +1,6 @@
+import { encryptSource } from '../crypto/encrypt-source.js';
+import { headerSizeBound, payloadSize, type EncryptionRecord } from '../crypto/age-stream.js';
+import { checkRecipients } from '../crypto/recipients.js';
 import { ProducerError, UsageError } from '../errors.js';
 import { commandEnv } from '../process/child-env.js';
 import { resolveCommand } from '../process/command-check.js';
@@ -26,16 +29,27 @@ export interface PutOptions extends UploadOptions {
   /** Keep the AWS credential variables in the command's environment (default: removed; see child-env.ts). */
   passAwsEnv?: boolean;
   onProgress?: (p: { bytesRead: number }) => void;
+  /** Encrypt the stream with age for these recipients (age1… public keys): the object holds ciphertext. */
+  encryptTo?: readonly string[];
+}
+
+export interface PutResult extends StreamUploadResult {
+  /** With --encrypt-to: what the manifest records (size and CRC32C of the plaintext; the result's own are the object's). */
+  encryption?: EncryptionRecord;
 }
 
 /**
  * `diskless put`: checks the target before reading anything, streams the input into one object
  * (or a chain), and commits only if the input ended cleanly and the command (if any) exited 0.
  */
-export async function put(options: PutOptions): Promise<StreamUploadResult> {
+export async function put(options: PutOptions): Promise<PutResult> {
   const startedAt = new Date();
   const target = parseObjectUrl(expandUrlTemplate(options.url), 'target');
-  const planned = planUpload(options);
+  const recipients = options.encryptTo?.length ? checkRecipients(options.encryptTo, (r) => `recipient ${r}`) : undefined;
+  // The plan is for the bytes stored: with encryption, the ciphertext of --expected-size bytes.
+  const planned = planUpload(
+    recipients && options.expectedSize !== undefined ? { ...options, expectedSize: payloadSize(options.expectedSize) + headerSizeBound(recipients.length) } : options,
+  );
   if ('command' in options.input) {
     // Like `run`: a command that cannot start is a usage error, found before anything is sent.
     const file = options.input.command[0];
@@ -54,8 +68,10 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
     const limit = options.expectedSize;
     if (limit !== undefined) options.meter?.expect(limit);
     let bytesRead = 0;
-    const source = producer ? producer.output : 'stream' in input ? input.stream : inputFd((input as { fd: number }).fd);
+    const plain = producer ? producer.output : 'stream' in input ? input.stream : inputFd((input as { fd: number }).fd);
     try {
+      const encrypted = recipients ? await encryptSource(plain, recipients) : undefined;
+      const source = encrypted?.source ?? plain;
       const result = await uploadStream(ctx, source, {
         target,
         plan,
@@ -65,12 +81,14 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
         ...(options.sha256 ? { sha256: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (p) => {
-          bytesRead = p.bytesRead;
-          if (limit !== undefined && p.bytesRead > limit) throw tooLong(limit);
-          options.onProgress?.(p);
+          // Progress, --expected-size and the empty check count the input's bytes, not the ciphertext's.
+          bytesRead = encrypted ? encrypted.plaintextBytes() : p.bytesRead;
+          if (limit !== undefined && bytesRead > limit) throw tooLong(limit);
+          options.onProgress?.({ bytesRead });
         },
         beforeCommit: async () => {
           await producer?.succeeded();
+          if (encrypted) bytesRead = encrypted.plaintextBytes();
           if (bytesRead === 0 && !options.allowEmpty) {
             throw new ProducerError(
               `the input was empty: nothing was stored at ${options.url} (an empty object could replace a good backup); ` +
@@ -80,8 +98,9 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
         },
       });
       const command = 'command' in input ? input.command : null;
-      await storePutManifest(ctx, { result, startedAt, command, ...(options.settings ? { settings: options.settings } : {}) });
-      return result;
+      const encryption = encrypted?.record();
+      await storePutManifest(ctx, { result, startedAt, command, ...(options.settings ? { settings: options.settings } : {}), ...(encryption ? { encryption } : {}) });
+      return encryption ? { ...result, encryption } : result;
     } catch (err) {
       // An upload that failed must not leave the command blocked on a pipe nobody reads.
       producer?.stop();

@@ -4,6 +4,8 @@ import { chmod, chown, lstat, mkdir, readdir, rename, rm, rmdir, stat, symlink }
 import { join, dirname } from 'node:path';
 import { catalogOf } from './catalog-of.js';
 import { type Catalog, type CatalogEntry } from '../catalog/catalog.js';
+import { AgeDecryptor, DecryptError, noIdentity } from '../crypto/age-stream.js';
+import { identitiesFor, type Identity } from '../crypto/recipients.js';
 import { BackupVerifyError, PreflightError, UsageError, describeError } from '../errors.js';
 import type { ManifestFile } from '../manifest/manifest.js';
 import { extractArchive, decompressorArgv, extractArgv } from '../restore/archive-extractor.js';
@@ -35,6 +37,8 @@ export interface RestoreOptions extends SessionOptions {
   exclude?: readonly string[];
   signal?: AbortSignal;
   onProgress?: (p: RestoreProgress) => void;
+  /** age identities for an encrypted backup (each file is decrypted; only authenticated bytes are written). */
+  identities?: readonly Identity[];
 }
 
 export interface RestoreProgress {
@@ -97,6 +101,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
     const items = itemsOf(entry, catalog, only).filter((i) => filter(i.path));
     if (items.length === 0) throw new UsageError(`nothing to restore: no file of ${entry.url} matches --include/--exclude`);
     if (entry.status === 'incomplete') session.log.warn(`${entry.url} has no manifest: restoring ${items.length} object(s) with their sizes and ETags checked, no checksums`);
+    const decryptorFor = decryptors(items, entry.url, options.identities ?? []);
 
     const progress: RestoreProgress = { files: items.length, filesDone: 0, bytes: items.reduce((n, i) => n + i.size, 0), bytesDone: 0 };
     const onBytes = (n: number) => {
@@ -118,9 +123,9 @@ export async function restore(options: RestoreOptions): Promise<RestoreResult> {
           const read = { chunkSize: DEFAULT_CHUNK_SIZE, window: isLarge ? concurrency : 1, requests, ...(options.signal ? { signal: options.signal } : {}) };
           if (snapshot) {
             const target = items.length === 1 ? options.dir : join(options.dir, volumeDirName(item.path));
-            return await restoreArchive(session, catalog.bucket, item, volumeOf(entry, item), target, i, read, notes, onBytes);
+            return await restoreArchive(session, catalog.bucket, item, volumeOf(entry, item), target, i, read, notes, onBytes, decryptorFor(item));
           }
-          return await restoreFile(session, catalog.bucket, item, join(options.dir, item.path), read, onBytes, options.fsync ?? true);
+          return await restoreFile(session, catalog.bucket, item, join(options.dir, item.path), read, onBytes, options.fsync ?? true, decryptorFor(item));
         } catch (err) {
           // A local failure (EACCES, ENOSPC, a file where a directory should be) fails this file, not the others.
           if (options.signal?.aborted) throw err;
@@ -223,6 +228,7 @@ async function restoreArchive(
   read: Parameters<typeof extractArchive>[4],
   notes: string[],
   onBytes: (n: number) => void,
+  decrypt?: AgeDecryptor,
 ): Promise<RestoredFile> {
   const base = { path: item.path, key: item.key };
   const staging = join(target, `.diskless-restore-${process.pid}-${index}`);
@@ -233,7 +239,7 @@ async function restoreArchive(
     const tar = extractArgv(tarCommand, staging, existsSync('/sys/fs/selinux/enforce'));
     notes.push(...tar.notes);
     const decompress = decompressorArgv(Array.isArray(volume['compressCommand']) ? (volume['compressCommand'] as string[]) : undefined);
-    await extractArchive(ctx, bucket, item, decompress ? [decompress, tar.argv] : [tar.argv], read, onBytes);
+    await extractArchive(ctx, bucket, item, decompress ? [decompress, tar.argv] : [tar.argv], read, onBytes, decrypt);
     for (const name of await readdir(staging)) {
       const to = join(target, name);
       if (await lstat(to).then(() => true, () => false)) await rm(to, { recursive: true, force: true });
@@ -248,9 +254,30 @@ async function restoreArchive(
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     if (read.signal?.aborted) throw err;
-    const status = /CRC32C|SHA-256/.test(describeError(err)) ? 'checksum mismatch' : 'error';
+    const damaged = err instanceof DecryptError && err.reason === 'damaged';
+    const status = damaged || /CRC32C|SHA-256/.test(describeError(err)) ? 'checksum mismatch' : 'error';
     return { ...base, status, bytes: 0, detail: describeError(err) };
   }
+}
+
+/**
+ * A decryptor for each encrypted item, with the identities among its recipients. Checked before
+ * anything is read: an encrypted backup without --identity, or with none of its recipients'
+ * identities, fails at once (exit 7) naming the recipients.
+ */
+function decryptors(items: readonly RestoreItem[], url: string, identities: readonly Identity[]): (item: RestoreItem) => AgeDecryptor | undefined {
+  const encrypted = items.filter((i) => i.encryption);
+  const recipients = [...new Set(encrypted.flatMap((i) => i.encryption!.recipients))];
+  if (encrypted.length > 0 && identities.length === 0) {
+    throw new DecryptError(`${url} is age-encrypted (for ${recipients.join(', ')}): pass --identity FILE with the secret key of one of them`, 'no-identity');
+  }
+  const unreadable = encrypted.find((i) => identitiesFor(identities, i.encryption!.recipients).length === 0);
+  if (unreadable) throw noIdentity(url, unreadable.encryption!.recipients);
+  return (item) => {
+    if (!item.encryption) return undefined;
+    const usable = identitiesFor(identities, item.encryption.recipients);
+    return new AgeDecryptor({ identities: usable.map((i) => i.secret), recipients: item.encryption.recipients, what: item.key });
+  };
 }
 
 async function restoreSymlinks(entry: CatalogEntry, dir: string, filter: (p: string) => boolean, overwrite: boolean): Promise<number> {

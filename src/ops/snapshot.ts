@@ -31,6 +31,7 @@ import { formatBytes } from '../util/size.js';
 import { refuseExistingBackup } from './existing-backup.js';
 import { openSession, type SessionOptions } from './session.js';
 import { planUpload, prepareUpload } from './upload-setup.js';
+import { checkRecipients } from '../crypto/recipients.js';
 import { defaultStateDir } from '../upload/upload-journal.js';
 import type { TransferMeter } from '../upload/transfer-meter.js';
 
@@ -74,6 +75,8 @@ export interface SnapshotOptions extends SessionOptions, Omit<PartPlanOptions, '
   overwrite?: boolean;
   /** Counts what the archives read and the store acknowledged; each volume adds its used space as the expected size (progress). */
   meter?: TransferMeter;
+  /** Encrypt each archive with age for these recipients (age1…), after tar and the compressor. */
+  encryptTo?: readonly string[];
   /** Injected for tests. */
   run?: CommandRunner;
   host?: string;
@@ -125,6 +128,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   const stateDir = options.stateDir ?? defaultStateDir();
   const planned = planUpload({ ...options, stateDir });
   const plan = planned.plan;
+  const recipients = options.encryptTo?.length ? checkRecipients(options.encryptTo, (r) => `recipient ${r}`) : undefined;
   const mounts = options.readMounts ?? readMountinfo;
   const request: VolumeRequest = { method, volumes: options.volumes ?? [], mounts: options.mounts ?? [], all: options.all ?? false };
   const mKey = manifestKey(prefix, host, timestamp);
@@ -164,6 +168,7 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
             ...(options.settings ? { settings: options.settings } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
             ...(options.tarArgv ? { tarArgv: options.tarArgv } : {}),
+            ...(recipients ? { recipients } : {}),
           });
           results.push(r);
           log.info(

@@ -3,6 +3,8 @@ import { selectEntries, type CatalogEntry } from '../catalog/catalog.js';
 import type { FileCheck } from '../catalog/file-check.js';
 import { verifyRecordKey } from '../catalog/record-keys.js';
 import { readSmallObject, type ReadContext } from '../download/object-reader.js';
+import { AgeDecryptor, noIdentity } from '../crypto/age-stream.js';
+import { identitiesFor, type Identity } from '../crypto/recipients.js';
 import { describeError } from '../errors.js';
 import type { ManifestFile } from '../manifest/manifest.js';
 import { storeJson } from '../manifest/store-manifest.js';
@@ -29,6 +31,8 @@ export interface VerifyOptions extends SessionOptions {
   /** Ranged GETs in flight (default 8); memory is at most 2 × this × 8 MiB. */
   concurrency?: number;
   signal?: AbortSignal;
+  /** age identities: --deep decrypts encrypted files with them and checks their content (without: ciphertext checksums only). */
+  identities?: readonly Identity[];
   /** Called as each backup is done (the CLI prints a line per backup). */
   onBackup?: (b: BackupVerification) => void;
   /** --deep: told the bytes of each range read back (progress lines). */
@@ -115,6 +119,14 @@ async function verifyBackup(
   );
   let bytesRead = 0;
   if (deep) {
+    const identities = options.identities ?? [];
+    // A wrong identity fails before anything is read (exit 7), naming the recipients that would decrypt.
+    const unreadable = identities.length > 0 ? files.find((f) => f.encryption && identitiesFor(identities, f.encryption.recipients).length === 0) : undefined;
+    if (unreadable) throw noIdentity(entry.url, unreadable.encryption!.recipients);
+    const decryptorFor = (f: ManifestFile) =>
+      f.encryption && identities.length > 0
+        ? new AgeDecryptor({ identities: identitiesFor(identities, f.encryption.recipients).map((i) => i.secret), recipients: f.encryption.recipients, what: f.path })
+        : undefined;
     const captured = new Map<string, Buffer>();
     const slots = new Limiter(FILES_AT_ONCE);
     await Promise.all(
@@ -122,13 +134,19 @@ async function verifyBackup(
         if (checks[i]!.status !== 'ok') return;
         await slots.acquire(options.signal);
         try {
-          const d: DeepCheck = await deepCheckFile(ctx, bucket, f, {
-            chunkSize: DEFAULT_CHUNK_SIZE,
-            window: options.concurrency ?? DEFAULT_VERIFY_CONCURRENCY,
-            requests: options.requests,
-            ...(options.signal ? { signal: options.signal } : {}),
-            ...(options.onBytes ? { onBytes: options.onBytes } : {}),
-          });
+          const d: DeepCheck = await deepCheckFile(
+            ctx,
+            bucket,
+            f,
+            {
+              chunkSize: DEFAULT_CHUNK_SIZE,
+              window: options.concurrency ?? DEFAULT_VERIFY_CONCURRENCY,
+              requests: options.requests,
+              ...(options.signal ? { signal: options.signal } : {}),
+              ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+            },
+            decryptorFor(f),
+          );
           bytesRead += f.size;
           const { captured: bytes, ...check } = d;
           if (bytes) captured.set(f.path, bytes);

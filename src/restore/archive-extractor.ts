@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Crc32c } from '../checksum/crc32c.js';
 import { createHash } from 'node:crypto';
+import type { AgeDecryptor } from '../crypto/age-stream.js';
 import type { ReadContext } from '../download/object-reader.js';
 import { ProducerError, VerificationError } from '../errors.js';
 import { readRanged, type RangedReadOptions } from '../verify/ranged-reader.js';
@@ -51,6 +52,7 @@ export async function extractArchive(
   commands: string[][],
   read: RangedReadOptions,
   onBytes?: (n: number) => void,
+  decrypt?: AgeDecryptor,
 ): Promise<void> {
   let stderr = '';
   const procs: Proc[] = [];
@@ -70,6 +72,12 @@ export async function extractArchive(
   input.on('error', (e) => (inputError = e));
   const whole = new Crc32c();
   const sha = item.sha256 ? createHash('sha256') : undefined;
+  const feed = async (chunks: Buffer[] | Uint8Array[]) => {
+    for (const c of chunks) {
+      if (inputError) return;
+      if (!input.write(c)) await new Promise<void>((r) => { input.once('drain', r); input.once('error', () => r()); });
+    }
+  };
   try {
     for (const piece of item.pieces) {
       const ref = { bucket, key: piece.key, size: piece.size, ...(piece.etag ? { etag: piece.etag } : {}) };
@@ -77,10 +85,12 @@ export async function extractArchive(
         whole.update(chunk);
         sha?.update(chunk);
         if (inputError) break;
-        if (!input.write(chunk)) await new Promise<void>((r) => { input.once('drain', r); input.once('error', () => r()); });
+        await feed(decrypt ? await decrypt.push(chunk) : [chunk]);
         onBytes?.(chunk.length);
       }
     }
+    // The last chunk of an age stream authenticates only at its end: before that, tar has not seen the end of the archive.
+    if (decrypt && !inputError) await feed(decrypt.finish());
   } catch (err) {
     for (const p of procs) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
@@ -89,6 +99,10 @@ export async function extractArchive(
   input.end();
   const results = await Promise.all(procs.map((p) => p.exited));
   if (item.crc32c && whole.hex() !== item.crc32c) throw new VerificationError(`CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
+  const plain = item.encryption;
+  if (decrypt && plain && decrypt.plaintextCrc32c !== plain.plaintextCrc32c) {
+    throw new VerificationError(`decrypted CRC32C ${decrypt.plaintextCrc32c}, the manifest says ${plain.plaintextCrc32c}`);
+  }
   const digest = sha?.digest('hex');
   if (digest && digest !== item.sha256) throw new VerificationError(`SHA-256 ${digest}, the manifest says ${item.sha256}`);
   results.forEach((r, i) => {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Crc32c } from '../checksum/crc32c.js';
+import { DecryptError, type AgeDecryptor } from '../crypto/age-stream.js';
 import type { ReadContext } from '../download/object-reader.js';
 import { VerificationError, describeError } from '../errors.js';
 import { httpStatus } from '../s3/s3-errors.js';
@@ -45,6 +46,7 @@ export async function restoreFile(
   read: RangedReadOptions,
   onBytes?: (n: number) => void,
   fsync = true,
+  decrypt?: AgeDecryptor,
 ): Promise<RestoredFile> {
   const base = { path: item.path, key: item.key };
   await mkdir(dirname(dest), { recursive: true });
@@ -78,6 +80,13 @@ export async function restoreFile(
     }
     while (inFlight.length > (drain ? 0 : WRITES_IN_FLIGHT - 1)) await inFlight.shift();
   };
+  let stored = 0;
+  const take = (out: Buffer[]) => {
+    for (const o of out) {
+      pending.push(o);
+      pendingBytes += o.length;
+    }
+  };
   try {
     const whole = new Crc32c();
     const sha = item.sha256 ? createHash('sha256') : undefined;
@@ -88,8 +97,8 @@ export async function restoreFile(
         crc.update(chunk);
         whole.update(chunk);
         sha?.update(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.length;
+        stored += chunk.length;
+        take(decrypt ? await decrypt.push(chunk) : [chunk]);
         if (pendingBytes >= WRITE_BATCH) await flush(false);
         onBytes?.(chunk.length);
       }
@@ -98,7 +107,15 @@ export async function restoreFile(
         throw new VerificationError(`${piece.key}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
       }
     }
-    if (written !== item.size) throw new VerificationError(`read ${written} bytes, the manifest says ${item.size}`);
+    if (decrypt) {
+      take(decrypt.finish());
+      await flush(true);
+    }
+    if (stored !== item.size) throw new VerificationError(`read ${stored} bytes, the manifest says ${item.size}`);
+    const plain = item.encryption;
+    if (decrypt && plain && (written !== plain.plaintextSize || decrypt.plaintextCrc32c !== plain.plaintextCrc32c)) {
+      throw new VerificationError(`decrypted ${written} bytes with CRC32C ${decrypt.plaintextCrc32c}, the manifest says ${plain.plaintextSize} bytes, CRC32C ${plain.plaintextCrc32c}`);
+    }
     if (item.crc32c && whole.hex() !== item.crc32c) throw new VerificationError(`CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
     const digest = sha?.digest('hex');
     if (digest && digest !== item.sha256) throw new VerificationError(`SHA-256 ${digest}, the manifest says ${item.sha256}`);
@@ -121,5 +138,7 @@ function classify(err: unknown): { status: RestoreStatus; detail: string } {
   if (status === 404 || err instanceof ObjectGoneError) return { status: 'missing', detail: 'the object is missing' };
   if (status === 412) return { status: 'changed', detail: 'the object was replaced (its ETag is not the recorded one)' };
   if (err instanceof VerificationError) return { status: 'checksum mismatch', detail: err.message };
+  // Bytes that do not authenticate are damaged bytes, as a checksum mismatch is.
+  if (err instanceof DecryptError && err.reason === 'damaged') return { status: 'checksum mismatch', detail: err.message };
   return { status: 'error', detail: describeError(err) };
 }

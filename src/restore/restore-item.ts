@@ -1,5 +1,6 @@
 import { isAbsolute, posix } from 'node:path';
 import picomatch from 'picomatch';
+import type { EncryptionRecord } from '../crypto/age-stream.js';
 import { UsageError } from '../errors.js';
 import type { ManifestFile } from '../manifest/manifest.js';
 
@@ -13,6 +14,8 @@ export interface RestoreItem {
   pieces: Array<{ key: string; size: number; etag?: string; crc32c?: string }>;
   crc32c?: string;
   sha256?: string;
+  /** Set when the stream is age-encrypted: `size`, `crc32c` and `sha256` are the ciphertext's, these the plaintext's. */
+  encryption?: EncryptionRecord;
 }
 
 /** A manifest file as a restore item at `path`. */
@@ -20,7 +23,15 @@ export function itemOfFile(f: ManifestFile, path: string): RestoreItem {
   const pieces = f.chain
     ? f.chain.map((o) => ({ key: o.key, size: o.size, ...(o.etag ? { etag: o.etag } : {}), crc32c: o.crc32c }))
     : [{ key: f.key, size: f.size, ...(f.etag ? { etag: f.etag } : {}) }];
-  return { path, key: f.key, size: f.size, pieces, ...(f.crc32c ? { crc32c: f.crc32c } : {}), ...(f.sha256 ? { sha256: f.sha256 } : {}) };
+  return {
+    path,
+    key: f.key,
+    size: f.size,
+    pieces,
+    ...(f.crc32c ? { crc32c: f.crc32c } : {}),
+    ...(f.sha256 ? { sha256: f.sha256 } : {}),
+    ...(f.encryption ? { encryption: f.encryption } : {}),
+  };
 }
 
 /**

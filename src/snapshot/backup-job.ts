@@ -1,4 +1,6 @@
 import { statfsSync } from 'node:fs';
+import { encryptSource } from '../crypto/encrypt-source.js';
+import type { EncryptionRecord } from '../crypto/age-stream.js';
 import { DisklessError, describeError } from '../errors.js';
 import type { ObjectSummary } from '../upload/multipart-object.js';
 import type { WriteSettings } from '../upload/object-store.js';
@@ -22,6 +24,8 @@ export interface JobEnv extends Omit<MethodEnv, 'stack'> {
   sha256?: boolean;
   settings?: WriteSettings;
   signal?: AbortSignal;
+  /** Encrypt the archive with age for these recipients, after tar and the compressor. */
+  recipients?: readonly string[];
   /** Replaces the tar command (tests); the directory is appended as in tarArgv. */
   tarArgv?: (dir: string) => string[];
 }
@@ -43,6 +47,8 @@ export interface VolumeResult {
   elapsedMs: number;
   /** Undo steps that failed (the archive is fine; the next run removes what they left). */
   cleanupFailures: string[];
+  /** Set when the archive is age-encrypted: `size` and `crc32c` are the object's. */
+  encryption?: EncryptionRecord;
 }
 
 export function prepareSource(volume: VolumePlan, env: MethodEnv): Promise<PreparedSource> {
@@ -92,7 +98,8 @@ export async function backupVolume(volume: VolumePlan, env: JobEnv): Promise<Vol
     abortListener = () => void t.stop();
     combined.addEventListener('abort', abortListener, { once: true });
     const src = source;
-    const result = await uploadStream(env.upload, t.output, {
+    const encrypted = env.recipients ? await encryptSource(t.output, env.recipients) : undefined;
+    const result = await uploadStream(env.upload, encrypted?.source ?? t.output, {
       target: { bucket: env.bucket, key: volume.key },
       plan: env.plan,
       ...(env.settings ? { settings: env.settings } : {}),
@@ -119,6 +126,7 @@ export async function backupVolume(volume: VolumePlan, env: JobEnv): Promise<Vol
       details: source.details,
       ...(source.maxFillPercent ? { maxFillPercent: source.maxFillPercent() } : {}),
       elapsedMs: Date.now() - started,
+      ...(encrypted ? { encryption: encrypted.record() } : {}),
       cleanupFailures: await finish(),
     };
   } catch (err) {

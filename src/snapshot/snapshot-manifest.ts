@@ -40,6 +40,7 @@ export function buildSnapshotManifest(input: {
         objects: r.objects,
         // tar (and the compressor) exited 0: the archive ended with them.
         end: 'exit',
+        ...(r.encryption ? { encryption: r.encryption } : {}),
         volume: {
           volume: v.label,
           method: v.method,

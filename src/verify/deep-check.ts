@@ -5,6 +5,7 @@ import type { FileCheck } from '../catalog/file-check.js';
 import type { ReadContext } from '../download/object-reader.js';
 import type { ManifestFile } from '../manifest/manifest.js';
 import { httpStatus } from '../s3/s3-errors.js';
+import { DecryptError, type AgeDecryptor } from '../crypto/age-stream.js';
 import { contentCheck } from './content-check.js';
 import { ObjectGoneError, readRanged, type RangedReadOptions } from './ranged-reader.js';
 
@@ -26,15 +27,25 @@ export interface DeepCheck extends FileCheck {
  * content by format. Checksums decide first: bytes that are not the ones written make a format
  * check meaningless.
  */
-export async function deepCheckFile(ctx: ReadContext, bucket: string, f: ManifestFile, options: RangedReadOptions): Promise<DeepCheck> {
+export async function deepCheckFile(ctx: ReadContext, bucket: string, f: ManifestFile, options: RangedReadOptions, decrypt?: AgeDecryptor): Promise<DeepCheck> {
   const base = { path: f.path, key: f.key };
   const pieces = f.chain ?? [{ key: f.key, size: f.size, etag: f.etag, crc32c: f.crc32c }];
   const whole = new Crc32c();
   const sha = f.sha256 ? new OffThreadSha256() : undefined;
-  const layout = LAYOUT_FILES.has(posix.basename(f.path)) && f.size <= LAYOUT_FILE_MAX;
+  // An encrypted file without an identity: its ciphertext's checksums only (the content is unreadable).
+  const encrypted = f.encryption !== undefined;
+  const readable = !encrypted || decrypt !== undefined;
+  const layout = readable && LAYOUT_FILES.has(posix.basename(f.path)) && f.size <= LAYOUT_FILE_MAX;
   // A directory-format toc.dat cannot be read from stdin; its directory's check reads it.
   const content = contentCheck({ skip: (head) => layout && head.toString('latin1', 0, 5) === 'PGDMP' });
   const captured: Buffer[] = [];
+  const inspect = async (chunks: readonly Uint8Array[]) => {
+    for (const c of chunks) {
+      const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.length);
+      if (layout) captured.push(b);
+      await content.write(b);
+    }
+  };
   try {
     for (const piece of pieces) {
       const crc = new Crc32c();
@@ -42,8 +53,8 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
         crc.update(chunk);
         whole.update(chunk);
         await sha?.update(chunk);
-        if (layout) captured.push(chunk);
-        await content.write(chunk);
+        if (!encrypted) await inspect([chunk]);
+        else if (decrypt) await inspect(await decrypt.push(chunk));
       }
       if (f.chain && piece.crc32c && crc.hex() !== piece.crc32c) {
         await content.end();
@@ -51,9 +62,11 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
         return { ...base, status: 'checksum mismatch', detail: `${piece.key}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}` };
       }
     }
+    if (decrypt) await inspect(decrypt.finish());
   } catch (err) {
     await content.end();
     await sha?.close();
+    if (err instanceof DecryptError && err.reason === 'damaged') return { ...base, status: 'checksum mismatch', detail: err.message };
     const status = httpStatus(err);
     if (status === 404 || err instanceof ObjectGoneError) return { ...base, status: 'missing', detail: 'disappeared while it was read' };
     if (status === 412) return { ...base, status: 'checksum mismatch', detail: 'replaced while it was read (ETag changed)' };
@@ -65,6 +78,11 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
     return { ...base, status: 'checksum mismatch', detail: `CRC32C ${whole.hex()}, the manifest says ${f.crc32c}` };
   }
   if (digest && digest !== f.sha256) return { ...base, status: 'checksum mismatch', detail: `SHA-256 ${digest}, the manifest says ${f.sha256}` };
+  const plain = f.encryption;
+  if (decrypt && plain && (decrypt.plaintextBytes !== plain.plaintextSize || decrypt.plaintextCrc32c !== plain.plaintextCrc32c)) {
+    return { ...base, status: 'checksum mismatch', detail: `decrypted ${decrypt.plaintextBytes} bytes with CRC32C ${decrypt.plaintextCrc32c}, the manifest says ${plain.plaintextSize}, ${plain.plaintextCrc32c}` };
+  }
+  if (!readable) return { ...base, status: 'ok', note: 'age-encrypted: the ciphertext\'s checksums are checked; not decrypted (no --identity), so its content is not' };
   const format = content.name || undefined;
   const extra = { ...(format ? { format } : {}), ...(result.note ? { note: result.note } : {}), ...(layout ? { captured: Buffer.concat(captured) } : {}) };
   if (result.problem) return { ...base, status: 'format error', detail: result.problem, ...extra };

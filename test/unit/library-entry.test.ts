@@ -13,6 +13,8 @@ describe('the library entry', () => {
     expect(typeof lib.gc).toBe('function');
     expect(typeof lib.uploadStream).toBe('function');
     expect(new lib.UsageError('x').category).toBe('usage');
+    expect(typeof lib.decryptTransform).toBe('function');
+    expect(new lib.DecryptError('x', 'damaged').category).toBe('decrypt');
     expect(new lib.StoreError('retryable', 'SlowDown', 'slow down').retryable).toBe(true);
     expect(lib.crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
     expect({

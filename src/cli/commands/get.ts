@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.js';
 import { get } from '../../ops/get.js';
 import { addConnectionOptions, loggerFor, sessionOptions, type ConnectionFlags } from '../common-options.js';
 import { getSummary, getSummaryFields } from '../summary.js';
+import { addIdentityOptions, identitiesFrom, type IdentityFlags } from '../encryption-options.js';
 import type { CommandContext } from '../program.js';
 import { addProgressOptions, withByteProgress, type ProgressFlags } from '../progress.js';
 
@@ -11,12 +12,16 @@ export function getCommand(ctx: CommandContext): Command {
     .summary('write an object stored by put to stdout')
     .description('Writes s3://BUCKET/KEY to stdout, reassembling objects that put split into a chain, and checks sizes and checksums.')
     .argument('<url>', 'source, s3://BUCKET/KEY');
+  addIdentityOptions(cmd, 'decrypt an encrypted object (without it, the ciphertext is written)');
   addProgressOptions(cmd);
   addConnectionOptions(cmd);
-  return cmd.action(async (url: string, flags: ConnectionFlags & ProgressFlags) => {
+  return cmd.action(async (url: string, flags: ConnectionFlags & ProgressFlags & IdentityFlags) => {
     if (process.stdout.isTTY) throw new UsageError('stdout is a terminal: redirect it (diskless get URL > file, or | tool)');
     const log = loggerFor(flags);
-    const result = await withByteProgress('reading', flags, log, (onBytes) => get({ ...sessionOptions(flags, log), url, output: process.stdout, signal: ctx.signal, onBytes }));
+    const identities = await identitiesFrom(flags);
+    const result = await withByteProgress('reading', flags, log, (onBytes) =>
+      get({ ...sessionOptions(flags, log), url, output: process.stdout, signal: ctx.signal, onBytes, ...(identities ? { identities } : {}) }),
+    );
     ctx.report.summary(log, getSummary(result), getSummaryFields(result));
   });
 }

@@ -6,10 +6,11 @@ import { put } from '../../ops/put.js';
 import { addConnectionOptions, loggerFor, sessionOptions, size, type ConnectionFlags } from '../common-options.js';
 import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-options.js';
 import { withUploadProgress } from '../progress.js';
+import { addEncryptOptions, encryptionRecipients, type EncryptFlags } from '../encryption-options.js';
 import { putSummary, putSummaryFields } from '../summary.js';
 import type { CommandContext } from '../program.js';
 
-interface PutFlags extends ConnectionFlags, UploadFlags {
+interface PutFlags extends ConnectionFlags, UploadFlags, EncryptFlags {
   expectedSize?: number;
   sha256?: boolean;
   contentType?: string;
@@ -34,6 +35,7 @@ export function putCommand(ctx: CommandContext): Command {
     .option('--allow-empty', 'store an empty input as an empty object (default: refuse it, exit 5)')
     .option('--pass-aws-env', 'keep the AWS credential variables in the command\'s environment (default: removed)');
   addUploadOptions(cmd);
+  addEncryptOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, command: string[], flags: PutFlags) => {
     if (command.length > 0 && !ctx.argv.includes('--')) {
@@ -44,6 +46,7 @@ export function putCommand(ctx: CommandContext): Command {
     }
     const log = loggerFor(flags);
     const upload = uploadOptions(flags);
+    const encryptTo = encryptionRecipients(flags);
     const result = await withUploadProgress(flags, log, (meter) => put({
       ...sessionOptions(flags, log),
       ...upload,
@@ -53,6 +56,7 @@ export function putCommand(ctx: CommandContext): Command {
       ...(flags.sha256 ? { sha256: true } : {}),
       ...(flags.allowEmpty ? { allowEmpty: true } : {}),
       ...(flags.passAwsEnv ? { passAwsEnv: true } : {}),
+      ...(encryptTo ? { encryptTo } : {}),
       settings: { ...upload.settings, ...(flags.contentType ? { contentType: flags.contentType } : {}) },
       signal: ctx.signal,
       meter,

@@ -5,8 +5,9 @@ import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
 import { addProgressOptions, ProgressReporter, type ProgressFlags } from '../progress.js';
+import { addIdentityOptions, identitiesFrom, type IdentityFlags } from '../encryption-options.js';
 
-interface RestoreFlags extends ConnectionFlags, ProgressFlags {
+interface RestoreFlags extends ConnectionFlags, ProgressFlags, IdentityFlags {
   concurrency?: number;
   force?: boolean;
   overwrite?: boolean;
@@ -35,10 +36,12 @@ export function restoreCommand(ctx: CommandContext): Command {
     .option('--include <glob>', 'restore only paths matching this glob (repeatable; snapshots: volume labels)', collect, [])
     .option('--exclude <glob>', 'skip paths matching this glob (repeatable)', collect, [])
     .option('--no-fsync', 'do not fsync each file before renaming it (faster; a crash may leave named files not yet on disk)');
+  addIdentityOptions(cmd);
   addProgressOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, dir: string, flags: RestoreFlags) => {
     const log = loggerFor(flags);
+    const identities = await identitiesFrom(flags);
     let progress: RestoreProgress | undefined;
     const reporter = ProgressReporter.start(
       'restoring',
@@ -57,6 +60,7 @@ export function restoreCommand(ctx: CommandContext): Command {
       include: flags.include,
       exclude: flags.exclude,
       signal: ctx.signal,
+      ...(identities ? { identities } : {}),
       onProgress: (p) => {
         progress = p;
         reporter?.poke();

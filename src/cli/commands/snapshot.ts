@@ -7,13 +7,14 @@ import type { Compression } from '../../snapshot/tar-stream.js';
 import { DEFAULT_KEY_TEMPLATE, SNAPSHOT_METHODS, describeSnapshotSize, parseSnapshotSize, type SnapshotMethod, type SnapshotSize, type VolumePlan } from '../../snapshot/volume-plan.js';
 import { DEFAULT_WORK_DIR } from '../../snapshot/run-dir.js';
 import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-options.js';
+import { addEncryptOptions, encryptionRecipients, type EncryptFlags } from '../encryption-options.js';
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, seconds, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
 import { withUploadProgress } from '../progress.js';
 import { manifestSummaryFields } from '../summary.js';
 
-interface SnapshotFlags extends ConnectionFlags, UploadFlags {
+interface SnapshotFlags extends ConnectionFlags, UploadFlags, EncryptFlags {
   to: string;
   volume: string[];
   mount: string[];
@@ -61,6 +62,7 @@ export function snapshotCommand(ctx: CommandContext): Command {
     .option('--keep-going', 'after a volume fails, back up the others and keep their archives (still no manifest)')
     .option('--sha256', 'also compute a SHA-256 of each archive (in the manifest)');
   addUploadOptions(cmd);
+  addEncryptOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (flags: SnapshotFlags) => {
     if (cmd.args.length > 0) throw new UsageError(`snapshot takes no arguments (got ${cmd.args.join(' ')}); use --volume or --mount`);
@@ -70,6 +72,7 @@ export function snapshotCommand(ctx: CommandContext): Command {
       ...sessionOptions(flags, log),
       ...(flags.dryRun ? {} : { meter }),
       ...uploadOptions(flags),
+      ...encryptTo(flags),
       to: flags.to,
       method: flags.method,
       volumes: flags.volume,
@@ -112,4 +115,9 @@ export function formatPlan(plan: readonly VolumePlan[], commands: readonly strin
   });
   lines.push(`manifest (last, only if every volume succeeds): ${formatS3Url({ bucket, key: manifestKey })}`);
   return lines.join('\n') + '\n';
+}
+
+function encryptTo(flags: EncryptFlags): { encryptTo?: string[] } {
+  const recipients = encryptionRecipients(flags);
+  return recipients ? { encryptTo: recipients } : {};
 }

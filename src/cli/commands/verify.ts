@@ -6,8 +6,9 @@ import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type Conn
 import type { CommandContext } from '../program.js';
 import { addProgressOptions, withByteProgress, type ProgressFlags } from '../progress.js';
 import { stderrLine } from '../status-line.js';
+import { addIdentityOptions, identitiesFrom, type IdentityFlags } from '../encryption-options.js';
 
-interface VerifyFlags extends ConnectionFlags, ProgressFlags {
+interface VerifyFlags extends ConnectionFlags, ProgressFlags, IdentityFlags {
   deep?: boolean;
   json?: boolean;
   record: boolean;
@@ -28,10 +29,12 @@ export function verifyCommand(ctx: CommandContext): Command {
     .option('--json', 'print one JSON object')
     .option('--no-record', 'do not record the result beside the backup (read-only credentials)')
     .option('--concurrency <n>', 'ranged GETs in flight (default 8)', wholeNumber('--concurrency', 1, 64));
+  addIdentityOptions(cmd, 'decrypt encrypted files with --deep and check their content (without: ciphertext checksums only)');
   addProgressOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: VerifyFlags) => {
     const log = loggerFor(flags);
+    const identities = await identitiesFrom(flags);
     // Progress only for --deep: a shallow verify reads no object.
     const progress = flags.deep ? flags : { ...flags, progress: false };
     const result = await withByteProgress('verifying', progress, log, (onBytes) => verify({
@@ -41,6 +44,7 @@ export function verifyCommand(ctx: CommandContext): Command {
       record: flags.record,
       ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
       signal: ctx.signal,
+      ...(identities ? { identities } : {}),
       ...(flags.json ? {} : { onBackup: (b: BackupVerification) => stderrLine.around(() => process.stdout.write(describe(b))) }),
       onBytes,
     }));

@@ -48,6 +48,23 @@ describe('the diskless-backup/2 manifest', () => {
     }
   });
 
+  it('records an age-encrypted file (format, recipients, plaintext size and CRC32C) in a form the schema accepts, and refuses other recipients', () => {
+    const encryption = { format: 'age-v1' as const, recipients: ['age1t2hdyknmcpx2uwzaywpdd7xzefpmurdq7zql0h76xsg6khqurccsmalqk0'], plaintextSize: 6 * MiB - 1600, plaintextCrc32c: '0badf00d' };
+    const m = buildManifest({
+      kind: 'run',
+      command: ['pg_dump'],
+      exitStatus: 0,
+      startedAt: new Date('2026-12-01T10:00:00Z'),
+      bucket: 'bkt',
+      prefix: 'x/',
+      files: [{ path: 'a', key: 'x/a', size: 6 * MiB, crc32c: '01020304', objects: [one('x/a', 6 * MiB)], end: 'closed', encryption }],
+    });
+    expectValidManifest(m, 'encrypted');
+    expect(m.files[0]!.encryption).toEqual(encryption);
+    const bad = { ...m, files: [{ ...m.files[0]!, encryption: { ...encryption, recipients: ['AGE-SECRET-KEY-1QQQ'] } }] };
+    expect(() => expectValidManifest(bad, 'a secret key as recipient')).toThrow();
+  });
+
   it('reads the older run and snapshot formats as diskless-backup/2, so existing backups still list', () => {
     const runV1 = {
       format: 'diskless-manifest/1', tool: { name: 'diskless', version: '0.1.0' }, mode: 'run', command: ['tar'], exitStatus: 0, host: 'h',
