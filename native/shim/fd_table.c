@@ -122,7 +122,7 @@ SHIM_HIDDEN int fdt_validate(int fd, const struct fd_entry *e) {
   int ok = fstat(fd, &st) == 0;
   errno = saved;
   if (!ok || (uint64_t)st.st_ino != e->ino || (uint64_t)st.st_dev != e->dev) return 0;
-  if (e->kind == FD_VIRTUAL) return S_ISSOCK(st.st_mode);
+  if (e->kind == FD_VIRTUAL || e->kind == FD_READ) return S_ISSOCK(st.st_mode);
   if (e->kind == FD_REOPEN) return S_ISDIR(st.st_mode);
   if (e->kind == FD_MEMORY) return S_ISREG(st.st_mode);
   return 0;

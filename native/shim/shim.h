@@ -158,6 +158,7 @@ struct shim_config {
   size_t token_len;
   char standin[4096];      /* DISKLESS_STANDIN: empty private directory a reopen gets ("" if unset) */
   uint64_t random_limit;   /* DISKLESS_RANDOM_ACCESS_LIMIT (bytes; default 64 MiB) */
+  int read_mode;           /* DISKLESS_READ=1 (run --from): files under the directory are read from the backup */
 };
 extern SHIM_HIDDEN struct shim_config shim_cfg;
 

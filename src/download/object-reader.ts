@@ -153,7 +153,7 @@ async function copyPiece(
         received += chunk.length;
         if (received > piece.size) break;
         onChunk(chunk);
-        await write(out, chunk);
+        await writeOut(out, chunk);
       }
     },
     ctx.retry,
@@ -178,7 +178,7 @@ export class OutputClosedError extends DisklessError {
 }
 
 /** Writes with backpressure; a closed output (EPIPE) fails the download at once. */
-async function write(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
+export async function writeOut(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
   if (out.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
     const onDrain = () => {

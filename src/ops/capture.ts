@@ -232,7 +232,8 @@ export class Capture {
 }
 
 /** The virtual directory must be empty or absent: files already there would be neither uploaded nor hidden. */
-function prepareDir(dir: string): string {
+/** `dir` made if absent, refused unless it is an empty directory; its canonical path. */
+export function prepareDir(dir: string): string {
   let st;
   try {
     st = statSync(dir);
