@@ -90,6 +90,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   if (!shim_cfg.read_mode) return r;
   if (r < 0 && errno == ECONNRESET) read_cut_off(fd);
   else if (r > 0 && (size_t)r < n && is_backup_read(fd)) r = read_full(fd, buf, n, r);
+  if (r > 0 && fdt_peek(fd) == FD_READ) fdt_add_pos(fd, (uint64_t)r);
   return r;
 }
 
