@@ -83,7 +83,8 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     const r = await readBack(
       'arch',
       'cd "$D" && ls -1 && ls -l > /dev/null && find . -type f -o -type l | sort && stat -c "%n %s %F" x.tar big.bin z/x.gz && ' +
-        'if echo data > "$D/new"; then echo WROTE; fi; if echo data > "$D/x.tar"; then echo WROTE; fi; test -r x.tar && echo READABLE',
+        'if echo data > "$D/new"; then echo WROTE; fi; if echo data > "$D/x.tar"; then echo WROTE; fi; ' +
+        'if rm x.tar; then echo REMOVED; fi; if mv z/x.gz y.gz; then echo MOVED; fi; test -r x.tar && test -r z/x.gz && echo READABLE',
     );
     expect(r.code, r.stderr).toBe(0);
     const out = r.stdout!.toString();
@@ -91,7 +92,7 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(out).toContain('./big.bin\n./x.tar\n./z/x.gz\n');
     expect(out).toContain(`big.bin ${6 * MiB} regular file`);
     expect(out).toMatch(/x\.tar \d+ regular file/);
-    expect(out).not.toContain('WROTE');
+    expect(out).not.toMatch(/WROTE|REMOVED|MOVED/);
     expect(out).toContain('READABLE');
     expect(r.stderr).toMatch(/Read-only file system/);
     expect(r.stderr, 'ls -l asks for ACLs (getxattr): answered as absent').not.toMatch(/No such file/);
