@@ -128,6 +128,21 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(dd!.split(' ')[0]).toBe(sha256(original.subarray(3 * MiB, 4 * MiB)));
   });
 
+  it('refuses --from with --to, and neither, with exit 2, and a prefix without a manifest with exit 6', async () => {
+    const env = cliEnv();
+    const both = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/arch/`, '--to', `s3://${bucket}/new/`, '--dir', join(work, 'none'), '--', 'true'], { env });
+    expect(both.code, both.stderr).toBe(2);
+    expect(both.stderr).toContain('--from with --to');
+    const neither = await runDiskless(['run', ...endpoint(), '--dir', join(work, 'none'), '--', 'true'], { env });
+    expect(neither.code, neither.stderr).toBe(2);
+    expect(neither.stderr).toContain('give --to');
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'nomanifest/a.bin', Body: 'x' }));
+    const r = await readBack('nomanifest', 'echo RAN');
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/has no manifest/);
+    expect(r.stdout!.toString()).not.toContain('RAN');
+  });
+
   it('a program that stops reading early is no failure', async () => {
     const r = await readBack('arch', 'head -c 1000 "$D/big.bin" | wc -c');
     expect(r.code, r.stderr).toBe(0);
