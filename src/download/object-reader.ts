@@ -181,15 +181,23 @@ export class OutputClosedError extends DisklessError {
 export async function writeOut(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
   if (out.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
-    const onDrain = () => {
+    const done = () => {
+      out.off('drain', onDrain);
       out.off('error', onError);
+      out.off('close', onClose);
+    };
+    const onDrain = () => {
+      done();
       resolve();
     };
     const onError = (err: unknown) => {
-      out.off('drain', onDrain);
+      done();
       reject(new OutputClosedError(`writing the output failed: ${describeError(err)} (the reader of diskless's output went away)`, { cause: err }));
     };
+    // A destroyed output (a socket closed by its owner) never drains and may emit no error.
+    const onClose = () => onError(Object.assign(new Error('the output was closed'), { code: 'ERR_STREAM_DESTROYED' }));
     out.once('drain', onDrain);
     out.once('error', onError);
+    out.once('close', onClose);
   });
 }
