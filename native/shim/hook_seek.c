@@ -9,8 +9,8 @@
  * Seeks inside libc (ftello, fopen "a") use an internal symbol and are not seen here.
  *
  * run --from (DISKLESS_READ=1): a file of the backup read through fd is a stream from the uploader
- * (READ_OPEN at an offset). Its position is tracked by the read() hook; a seek elsewhere opens a new
- * stream at the new offset and dup3()s it over fd (same number, same FD_CLOEXEC and O_NONBLOCK), if
+ * (READ_OPEN at an offset). Its position is tracked by the read() hook; a seek up to 4 MiB forward
+ * reads and drops the bytes in between; any other seek opens a new stream at the new offset and dup3()s it over fd (same number, same FD_CLOEXEC and O_NONBLOCK), if
  * this process is certainly its only holder (not duplicated, no fork since): a copy held elsewhere
  * would keep reading the old stream. Otherwise ESPIPE, logged once. Seeks inside stdio (fseeko,
  * ftello) use libc's internal lseek and are not seen: they fail with ESPIPE (pg_restore then reads
@@ -43,6 +43,35 @@ static int is_virtual(int fd) {
   return conn_is_uploader_socket(fd);
 }
 
+/* A short seek forward reads and drops the bytes instead of a new stream (a GET): pg_restore skips
+ * every data block of a -Fc archive it does not restore, a few KiB at a time. */
+#define SKIP_BY_READING (4u << 20)
+
+/* Reads and drops n bytes of fd (the position follows): 0; 1 if the caller must open a new stream
+ * instead (EAGAIN on a non-blocking fd); -1 with EIO if the file did not check out (the uploader cut
+ * it off: a new stream at an offset would not be checked). The end of the file before n bytes is
+ * fine (a seek past it). */
+static int skip_by_reading(int fd, uint64_t n) {
+  char buf[16384];
+  while (n > 0) {
+    ssize_t m = real_read(fd, buf, n < sizeof buf ? (size_t)n : sizeof buf);
+    if (m > 0) {
+      n -= (uint64_t)m;
+      fdt_add_pos(fd, (uint64_t)m);
+      continue;
+    }
+    if (m == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno == ECONNRESET || errno == EIO) {
+      SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d failed (EIO): the file's bytes in the backup did not check out", fd);
+      errno = EIO;
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
 /* run --from: the seek of a file of the backup (see above); -1 with errno ESPIPE if it cannot be done. */
 static off64_t read_seek(int fd, off64_t offset, int whence) {
   struct fd_entry e;
@@ -70,6 +99,14 @@ static off64_t read_seek(int fd, off64_t offset, int whence) {
     return -1;
   }
   if ((uint64_t)target == e.pos) return target;
+  if ((uint64_t)target > e.pos && (uint64_t)target - e.pos <= SKIP_BY_READING) {
+    int skipped = skip_by_reading(fd, (uint64_t)target - e.pos);
+    if (skipped < 0) return -1;
+    if (skipped == 0) {
+      fdt_set_pos(fd, (uint64_t)target);
+      return target;
+    }
+  }
   if (!fdt_certainly_last(&e)) {
     if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
       SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d (%s) refused (ESPIPE): the descriptor is shared (dup or fork), and a seek "

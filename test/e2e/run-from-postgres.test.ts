@@ -69,6 +69,18 @@ describe('PostgreSQL restores under diskless run --from, directory on a 1 MiB tm
     await restoresTheSource((db) => diskless('--from', 'fc', (dir) => [pgTool('pg_restore'), '--exit-on-error', '-d', db, `${dir}/db.dump`]));
   }, 300_000);
 
+  it('pg_restore -j 4 of the same -Fc backup is refused by pg_restore (its stdio seeks fail), with exit 5 and nothing restored', async () => {
+    const db = `restored_${++restores}`;
+    await server.psql(`CREATE DATABASE ${db}`);
+    try {
+      const r = await diskless('--from', 'fc', (dir) => [pgTool('pg_restore'), '--exit-on-error', '-j', '4', '-d', db, `${dir}/db.dump`]);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/parallel restore from non-seekable file is not supported/);
+    } finally {
+      await server.psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    }
+  }, 300_000);
+
   it('psql -f of a pg_dump -Fp backup gives the same database', async () => {
     const dumped = await diskless('--to', 'fp', (dir) => [pgTool('pg_dump'), '-d', 'src', '-Fp', '-f', `${dir}/db.sql`]);
     expect(dumped.code, dumped.stderr).toBe(0);
