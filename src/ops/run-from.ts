@@ -77,7 +77,7 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
       throw new UsageError(`${entry.url} is a ${entry.kind === 'snapshot' ? 'snapshot' : 'single object'}; run --from reads run and serve backups (use diskless restore or get)`);
     }
     tree = new BackupTree(catalog.bucket, itemsOf(entry, catalog, undefined), Date.parse(entry.manifest.endedAt) || Date.now());
-    dir = prepareDir(options.dir);
+    dir = prepareDir(options.dir, 'where it shows the files of the backup');
     tree.materialise(dir);
 
     const token = randomBytes(32).toString('hex');

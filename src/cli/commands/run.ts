@@ -37,7 +37,8 @@ export function runCommand(ctx: CommandContext): Command {
   addConnectionOptions(cmd);
   return cmd.action(async (command: string[], flags: RunFlags) => {
     if (!ctx.argv.includes('--')) {
-      throw new UsageError(`put -- before the command: diskless run --to ${flags.to} --dir ${flags.dir} -- ${command.join(' ')}`);
+      const target = flags.from !== undefined ? `--from ${flags.from}` : `--to ${flags.to ?? 's3://BUCKET/PREFIX/'}`;
+      throw new UsageError(`put -- before the command: diskless run ${target} --dir ${flags.dir} -- ${command.join(' ')}`);
     }
     const log = loggerFor(flags);
     if (flags.from !== undefined && flags.to !== undefined) {
