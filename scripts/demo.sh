@@ -1,7 +1,9 @@
 #!/bin/bash
-# End-to-end demo of diskless against a local S3 server (Ceph RGW on 127.0.0.1:19001), no cloud account needed.
-# Prereq (Debian): sudo apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw ceph-common bc uuid-runtime curl
-#   and `npm install` in this checkout. Usage: npm run demo (or bash scripts/demo.sh, from any directory).
+# End-to-end demo of diskless against a local S3 server (Ceph RGW on 127.0.0.1:19001), no cloud account needed: the main
+# job (a parallel pg_dump of a private PostgreSQL server streamed by `diskless run` from a 1 MiB tmpfs, then ls, verify
+# --deep, restore into a fresh database and the data compared), then put of a pipeline and a failing dump refused.
+# Prereq (Debian): bash scripts/install-deps.sh demo (Ceph RGW, PostgreSQL, …) and `npm install` in this checkout.
+# Usage: npm run demo (or bash scripts/demo.sh, from any directory).
 # Reuses an S3 server already answering on 127.0.0.1:19001 (and leaves it running); otherwise starts one with
 # scripts/rgw/rgw-up.sh (as root, through sudo when needed) and stops it at exit. Everything it creates is deleted at exit.
 set -euo pipefail
@@ -10,8 +12,7 @@ ROOT=$(pwd)
 
 PORT=19001
 EP=http://127.0.0.1:$PORT
-INSTALL="sudo apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw ceph-common bc uuid-runtime curl"
-SIZE=300M SIZE_TEXT="300 MiB"
+INSTALL="bash scripts/install-deps.sh demo"
 
 # --- output helpers
 if [ -t 1 ]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' Y=$'\e[33m' N=$'\e[0m'; else B= G= R= Y= N=; fi
@@ -39,6 +40,12 @@ run() {
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
   die 2 "diskless needs Node.js 20 or later; this is $(node --version)"
 
+# PostgreSQL's programs: Debian keeps them in /usr/lib/postgresql/VERSION/bin (/usr/bin/pg_dump is a Perl wrapper).
+PGV=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)
+PGBIN=/usr/lib/postgresql/$PGV/bin
+[ -n "$PGV" ] && [ -x "$PGBIN/pg_dump" ] && [ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pg_restore" ] ||
+  die 2 "the demo needs PostgreSQL (its server and client programs): install them with:" "  $INSTALL"
+
 rgw_answers() {
   if command -v curl >/dev/null 2>&1; then
     [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$EP/" 2>/dev/null)" = 200 ]
@@ -49,13 +56,21 @@ rgw_answers() {
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/diskless-demo.XXXXXX")
 OUT=$T/stdout ERR=$T/stderr
-STARTED_RGW=0 BUCKET= BUCKET_LIVE=0
+STARTED_RGW=0 BUCKET= BUCKET_LIVE=0 PG= PG_LIVE=0 DUMP=$T/dump DUMP_MOUNTED=0
 SUDO=; [ "$EUID" = 0 ] || SUDO=sudo
+# initdb and postgres refuse to run as root: as root, the server runs as the postgres user (the package creates it).
+AS_PG=; [ "$EUID" != 0 ] || AS_PG="runuser -u postgres --"
 
 # Always runs, on success, failure or Ctrl-C: deletes the demo bucket, stops the server if the demo started it.
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [ "$PG_LIVE" = 1 ]; then
+    echo "  stopping the demo's PostgreSQL server"
+    $AS_PG "$PGBIN/pg_ctl" -D "$PG/data" -m immediate -w stop >/dev/null 2>&1 || echo "  (could not stop PostgreSQL in $PG)"
+  fi
+  [ -z "$PG" ] || rm -rf "$PG"
+  [ "$DUMP_MOUNTED" = 0 ] || $SUDO umount "$DUMP" || echo "  (could not unmount $DUMP)"
   if [ "$BUCKET_LIVE" = 1 ]; then
     echo "  cleaning up: deleting bucket $BUCKET"
     s3 remove-bucket >/dev/null 2>&1 || echo "  (could not delete bucket $BUCKET)"
@@ -164,44 +179,83 @@ BUCKET_LIVE=1
 U=s3://$BUCKET
 
 # ------------------------------------------------------------------------------------------------------------------
-step "3. Stream $SIZE_TEXT of random data into S3 and back, checking it end to end"
-if command -v openssl >/dev/null 2>&1; then
-  GEN="head -c $SIZE /dev/zero | openssl enc -aes-256-ctr -nosalt -pbkdf2 -pass pass:$RANDOM$RANDOM"
-  say "Data: $SIZE_TEXT of /dev/zero encrypted with AES-CTR under a random password: fast pseudo-random bytes, made on the fly."
-else
-  GEN="head -c $SIZE /dev/urandom"
-  say "Data: $SIZE_TEXT from /dev/urandom, made on the fly."
+step "3. A private PostgreSQL server with a small generated database"
+say "A throw-away server in a temporary directory, reachable only through its Unix socket (no TCP port)."
+PG=$(mktemp -d "${TMPDIR:-/tmp}/diskless-demo-pg.XXXXXX")
+[ -z "$AS_PG" ] || chown postgres: "$PG"
+run "$AS_PG $PGBIN/initdb -D $PG/data --auth=trust --username=postgres --encoding=UTF8 --locale=C.UTF-8 --no-sync > /dev/null"
+[ "$RC" = 0 ] || fail "initdb failed (exit $RC)"
+run "$AS_PG $PGBIN/pg_ctl -D $PG/data -l $PG/server.log -w -o \"-c listen_addresses='' -c unix_socket_directories=$PG -c fsync=off\" start > /dev/null"
+[ "$RC" = 0 ] || { sed 's/^/    /' "$PG/server.log" >&2 || true; fail "PostgreSQL did not start (exit $RC)"; }
+PG_LIVE=1
+export PGHOST=$PG PGUSER=postgres PGPORT=5432
+say "" "export PGHOST=$PG PGUSER=postgres   (the client programs below connect through this socket)"
+cat > "$T/shop.sql" <<'SQL'
+CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL, since date NOT NULL);
+INSERT INTO customers SELECT g, 'customer ' || g, md5(g::text) || '@example.com', date '2020-01-01' + g % 1500 FROM generate_series(1, 50000) g;
+CREATE TABLE products (id int PRIMARY KEY, title text NOT NULL, price numeric(10,2) NOT NULL);
+INSERT INTO products SELECT g, 'product ' || md5(g::text), (g % 997) / 10.0 FROM generate_series(1, 5000) g;
+CREATE TABLE orders (id int PRIMARY KEY, customer int NOT NULL REFERENCES customers, ordered timestamptz NOT NULL, note text);
+INSERT INTO orders SELECT g, 1 + g % 50000, timestamptz '2024-01-01 00:00:00+00' + g * interval '37 seconds', repeat(md5(g::text), 2) FROM generate_series(1, 100000) g;
+CREATE TABLE order_lines (order_id int REFERENCES orders, product int REFERENCES products, qty int NOT NULL, PRIMARY KEY (order_id, product));
+INSERT INTO order_lines SELECT o, 1 + (o * 7 + k) % 5000, 1 + k FROM generate_series(1, 100000) o, generate_series(0, 2) k;
+SQL
+# Per table: its row count and an MD5 of all its rows in key order; equal fingerprints, equal data.
+cat > "$T/fingerprint.sql" <<'SQL'
+SELECT * FROM (
+  SELECT 'customers' AS t, count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM customers t
+  UNION ALL SELECT 'order_lines', count(*), md5(string_agg(t::text, '|' ORDER BY t.order_id, t.product)) FROM order_lines t
+  UNION ALL SELECT 'orders', count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM orders t
+  UNION ALL SELECT 'products', count(*), md5(string_agg(t::text, '|' ORDER BY t.id)) FROM products t
+) f ORDER BY t;
+SQL
+say "" "The database shop: 4 tables (customers, products, orders, order_lines), 455,000 rows, made by $T/shop.sql."
+run "$PGBIN/createdb shop && $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d shop -f $T/shop.sql"
+[ "$RC" = 0 ] || fail "creating the database failed (exit $RC)"
+run "$PGBIN/psql -X -At -d shop -c \"SELECT pg_size_pretty(pg_database_size('shop'))\""
+
+# ------------------------------------------------------------------------------------------------------------------
+step "4. The main job: diskless run -- pg_dump -Fd -j 4, with --dir on a 1 MiB tmpfs"
+say "pg_dump -Fd -j 4 writes one file per table, four at once, and cannot write to a pipe. Under diskless run, every" \
+    "file it creates under --dir streams to its own S3 object while it is written; the manifest is written last," \
+    "only if pg_dump exited 0 and every file was stored. --dir is a 1 MiB tmpfs: a dump of several MiB cannot land there."
+mkdir -p "$DUMP"
+if [ -z "$SUDO" ] || sudo -n true 2>/dev/null; then
+  run "${SUDO:+$SUDO }mount -t tmpfs -o size=1m,uid=$(id -u) tmpfs $DUMP && df -h $DUMP"
+  [ "$RC" = 0 ] && DUMP_MOUNTED=1 || say "(no tmpfs: --dir stays a plain empty directory; diskless fails a run that leaves a file there)"
 fi
-say "tee hashes the stream on its way in; diskless put --sha256 hashes what it uploads too; nothing touches the disk."
-run "$GEN | tee >(sha256sum > $T/sent.sha256) | diskless put --endpoint-url $EP --sha256 $U/random.bin"
-[ "$RC" = 0 ] || fail "diskless put failed (exit $RC)"
-for _ in $(seq 1 100); do [ -s "$T/sent.sha256" ] && break; sleep 0.1; done   # tee's sha256sum finishes on its own
-sent=$(cut -d' ' -f1 "$T/sent.sha256")
-told=$(sed -n 's/.*SHA-256 \([0-9a-f]\{64\}\).*/\1/p' "$ERR")
-run "diskless get --endpoint-url $EP $U/random.bin | sha256sum"
-[ "$RC" = 0 ] || fail "diskless get failed (exit $RC)"
-got=$(cut -d' ' -f1 "$OUT")
-echo
-say "sha256 of the bytes sent (tee):          $sent" \
-    "sha256 diskless put computed (--sha256): ${told:-(not found in its output)}" \
-    "sha256 of the bytes read back (get):     $got"
-[ -n "$sent" ] && [ "$sent" = "$got" ] && [ "$sent" = "$told" ] || fail "the hashes differ"
-ok "identical: $SIZE_TEXT went through S3 and came back bit for bit"
+run "diskless run --endpoint-url $EP --to $U/shop/ --dir $DUMP -- $PGBIN/pg_dump -Fd -j 4 -f $DUMP/shop -d shop"
+[ "$RC" = 0 ] || fail "diskless run failed (exit $RC)"
+say "" "Nothing landed in $DUMP: pg_dump's directory is there, but no file (0 bytes used):"
+run "df -k $DUMP | tail -1; find $DUMP -type f | wc -l"
+[ "$(tail -1 "$OUT")" = 0 ] || fail "files landed in $DUMP"
+ok "the dump went to S3 only"
 
 # ------------------------------------------------------------------------------------------------------------------
-step "4. A failing producer commits nothing"
-say "put -- CMD runs the command itself and commits the object only if it exits 0." \
-    "Here the command writes 20 MiB, then fails (exit 3), as a crashing dump tool would:"
-run "diskless put --endpoint-url $EP $U/failed.bin -- sh -c 'head -c 20M /dev/urandom; exit 3'"
-[ "$RC" = 5 ] || fail "expected exit code 5 (the command failed), got $RC"
-ok "exit code 5: the command failed, the upload was aborted"
-say "" "Is there an object failed.bin? (get exits 3 when the object is not there)"
-run "diskless get --endpoint-url $EP $U/failed.bin > /dev/null"
-[ "$RC" = 3 ] || fail "expected exit code 3 (no such object), got $RC"
-ok "no object: a half-written backup can never be mistaken for a good one"
+step "5. Which backups are there, and are they good?"
+run "diskless ls --endpoint-url $EP $U/"
+[ "$RC" = 0 ] || fail "diskless ls failed (exit $RC)"
+say "" "verify --deep reads every object back: sizes, ETags, CRC32C, and the dump itself (toc.dat listed by pg_restore," \
+    "every table's data file present and a valid gzip stream):"
+run "diskless verify --deep --endpoint-url $EP $U/shop/"
+[ "$RC" = 0 ] || fail "diskless verify --deep failed (exit $RC)"
+ok "the backup verified"
 
 # ------------------------------------------------------------------------------------------------------------------
-step "5. A pipeline done right"
+step "6. Restore into a fresh database and compare the data"
+run "diskless restore --endpoint-url $EP $U/shop/ $T/restored"
+[ "$RC" = 0 ] || fail "diskless restore failed (exit $RC)"
+run "$PGBIN/createdb shop_restored && $PGBIN/pg_restore -j 4 -d shop_restored $T/restored/shop"
+[ "$RC" = 0 ] || fail "pg_restore failed (exit $RC)"
+say "" "Row counts and an MD5 of every table's rows ($T/fingerprint.sql), in the original and in the restored database:"
+run "$PGBIN/psql -X -At -F ' ' -d shop -f $T/fingerprint.sql"
+cp "$OUT" "$T/original.txt"
+run "$PGBIN/psql -X -At -F ' ' -d shop_restored -f $T/fingerprint.sql"
+[ "$RC" = 0 ] && [ -s "$T/original.txt" ] && cmp -s "$T/original.txt" "$OUT" || fail "the restored database differs from the original"
+ok "identical: every table has the same rows as the original"
+
+# ------------------------------------------------------------------------------------------------------------------
+step "7. One stream: put of a pipeline"
 say "Give put the whole pipeline, in bash -c with pipefail, so a failure of ANY stage (the dump, not just gzip) stops" \
     "the commit: a plain \`dump | gzip | diskless put URL\` cannot see the dump fail, as gzip ends its output cleanly." \
     "(bash, not sh: on Debian sh is dash, which has no pipefail.) Here seq 1 2000000 stands in for the dump tool:"
@@ -212,7 +266,24 @@ run "diskless get --endpoint-url $EP $U/db.sql.gz | gunzip | tail -1"
 ok "restored: the last line is 2000000"
 
 # ------------------------------------------------------------------------------------------------------------------
-step "6. Nothing left behind"
+step "8. A failing dump commits nothing"
+say "put -- CMD runs the command itself and commits the object only if it exits 0." \
+    "Here the command writes 20 MiB, then fails (exit 3), as a crashing dump tool would (run refuses a failing pg_dump the same way):"
+run "diskless put --endpoint-url $EP $U/failed.bin -- sh -c 'head -c 20M /dev/urandom; exit 3'"
+[ "$RC" = 5 ] || fail "expected exit code 5 (the command failed), got $RC"
+ok "exit code 5: the command failed, the upload was aborted"
+say "" "Is there an object failed.bin? (get exits 3 when the object is not there)"
+run "diskless get --endpoint-url $EP $U/failed.bin > /dev/null"
+[ "$RC" = 3 ] || fail "expected exit code 3 (no such object), got $RC"
+ok "no object: a half-written backup can never be mistaken for a good one"
+say "" "The same for run: pg_dump of a database that does not exist fails, so no manifest is written and the objects" \
+    "of the run are deleted (exit 5):"
+run "diskless run --endpoint-url $EP --to $U/broken/ --dir $DUMP/again -- $PGBIN/pg_dump -Fd -j 4 -f $DUMP/again/db -d no_such_db"
+[ "$RC" = 5 ] || fail "expected exit code 5 (pg_dump failed), got $RC"
+ok "exit code 5: no backup under $U/broken/"
+
+# ------------------------------------------------------------------------------------------------------------------
+step "9. Nothing left behind"
 say "Objects in the bucket (failed.bin is not there):"
 s3 list-objects | sed 's/^/    /'
 say "" "Incomplete multipart uploads (each one would be billed storage, invisible to a plain listing):"
@@ -226,7 +297,8 @@ echo "  (step took $(elapsed "$STEP_T0"))"
 STEP_T0=
 
 printf '\n%sEverything above ran against a real S3 API. To use it with your own storage:%s\n' "$B" "$N"
-say "diskless put s3://my-bucket/db.sql.gz -- bash -c 'set -o pipefail; mysqldump mydb | gzip'   # AWS, your usual credentials" \
+say "diskless run --to 's3://my-bucket/db/{date}/' --dir /tmp/dump -- pg_dump -Fd -j 4 -f /tmp/dump/db mydb   # AWS, your usual credentials" \
+    "diskless put s3://my-bucket/db.sql.gz -- bash -c 'set -o pipefail; mysqldump mydb | gzip'   # one stream" \
     "diskless put --endpoint-url https://s3.example.com s3://my-bucket/db.sql.gz -- ...            # any S3-compatible store" \
-    "diskless get s3://my-bucket/db.sql.gz | gunzip | mysql mydb                                    # restore" \
+    "diskless restore 's3://my-bucket/db/2026-12-02/' /srv/restore/ && pg_restore -j 4 -d mydb /srv/restore/db   # restore" \
     "More: diskless --help, diskless put --help"

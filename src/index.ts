@@ -21,6 +21,7 @@ export { uploadStream, type StreamUploadOptions, type StreamUploadResult } from 
 export { downloadObject, type DownloadResult, type ReadContext } from './download/object-reader.js';
 export { planParts, PartSequence, DEFAULT_PART_SIZE, DEFAULT_MEMORY_BUDGET, type PartPlan, type PartPlanOptions } from './upload/part-planner.js';
 export { MemoryBudget } from './upload/memory-budget.js';
+export { TransferMeter, type TransferSample } from './upload/transfer-meter.js';
 export type { ObjectStore, ObjectRef, WriteSettings, ListedObject } from './upload/object-store.js';
 export type { ObjectSummary } from './upload/multipart-object.js';
 export type { UploadContext } from './upload/upload-context.js';

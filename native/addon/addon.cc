@@ -6,6 +6,7 @@
 
 #include "crc32c.h"
 #include "fd_control.h"
+#include "part_hash.h"
 #include "peer_credentials.h"
 #include "process_control.h"
 
@@ -18,11 +19,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32cImplementation",
               Napi::Function::New(env, diskless::Crc32cImplementation,
                                   "crc32cImplementation"));
+  exports.Set("crc32cCombine", Napi::Function::New(env, diskless::Crc32cCombine, "crc32cCombine"));
+  exports.Set("hashPart", Napi::Function::New(env, diskless::HashPart, "hashPart"));
   exports.Set("peerCredentials", Napi::Function::New(env, diskless::PeerCredentials, "peerCredentials"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, diskless::SetChildSubreaper, "setChildSubreaper"));
   exports.Set("reapChild", Napi::Function::New(env, diskless::ReapChild, "reapChild"));
   exports.Set("pipe", Napi::Function::New(env, diskless::Pipe, "pipe"));
   exports.Set("setBlocking", Napi::Function::New(env, diskless::SetBlocking, "setBlocking"));
+  exports.Set("growPipe", Napi::Function::New(env, diskless::GrowPipe, "growPipe"));
   return exports;
 }
 

@@ -79,10 +79,8 @@ uint32_t PortableRegister(uint32_t c, const uint8_t* p, size_t n) {
   return c;
 }
 
-#if DISKLESS_CRC32C_X86
-
 // Polynomial arithmetic mod P in the reflected representation (bit 31 is the
-// coefficient of x^0). Used only to build the shift tables below.
+// coefficient of x^0). Used by the SSE4.2 shift tables and by crc32c_combine.
 constexpr uint32_t MultModP(uint32_t a, uint32_t b) {
   uint32_t product = 0;
   for (uint32_t m = 1u << 31; m != 0; m >>= 1) {
@@ -94,7 +92,7 @@ constexpr uint32_t MultModP(uint32_t a, uint32_t b) {
 
 // x^(8 * bytes) mod P: the operator that appending `bytes` zero bytes applies
 // to a register.
-constexpr uint32_t ZeroBytesOperator(size_t bytes) {
+constexpr uint32_t ZeroBytesOperator(uint64_t bytes) {
   uint32_t result = 1u << 31;  // x^0
   uint32_t square = 1u << 23;  // x^8
   while (bytes != 0) {
@@ -104,6 +102,8 @@ constexpr uint32_t ZeroBytesOperator(size_t bytes) {
   }
   return result;
 }
+
+#if DISKLESS_CRC32C_X86
 
 struct ShiftTables {
   uint32_t t[4][256];
@@ -238,6 +238,12 @@ const char* crc32c_implementation(void) {
   return UseSse42() ? "sse4.2" : "portable";
 }
 
+// crc32c_combine: as zlib's crc32_combine. Appending len2 bytes multiplies the first CRC by
+// x^(8*len2) mod P; the pre/post inversions cancel out.
+uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2) {
+  return MultModP(ZeroBytesOperator(len2), crc1) ^ crc2;
+}
+
 }  // extern "C"
 
 // ---------------------------------------------------------------------------
@@ -297,6 +303,19 @@ Napi::Value Crc32cPortable(const Napi::CallbackInfo& info) {
 
 Napi::Value Crc32cImplementation(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), crc32c_implementation());
+}
+
+Napi::Value Crc32cCombine(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "crc32cCombine: crc1, crc2 and len2 must be numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint32_t crc1 = info[0].As<Napi::Number>().Uint32Value();
+  const uint32_t crc2 = info[1].As<Napi::Number>().Uint32Value();
+  const double len2 = info[2].As<Napi::Number>().DoubleValue();
+  const uint32_t crc = crc32c_combine(crc1, crc2, static_cast<uint64_t>(len2));
+  return Napi::Number::New(env, static_cast<double>(crc));
 }
 
 }  // namespace diskless

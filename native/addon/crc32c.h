@@ -37,6 +37,10 @@ uint32_t crc32c_portable(uint32_t crc, const uint8_t* p, size_t n);
  * The returned string is static. */
 const char* crc32c_implementation(void);
 
+/* The CRC32C of A followed by B, from crc1 = CRC of A, crc2 = CRC of B and len2 = B's length
+ * (zlib's crc32_combine): lets parts of a stream be hashed in parallel and joined in order. */
+uint32_t crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -52,6 +56,8 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info);
 Napi::Value Crc32cPortable(const Napi::CallbackInfo& info);
 /* crc32cImplementation(): 'sse4.2' | 'portable' */
 Napi::Value Crc32cImplementation(const Napi::CallbackInfo& info);
+/* crc32cCombine(crc1: number, crc2: number, len2: number): number */
+Napi::Value Crc32cCombine(const Napi::CallbackInfo& info);
 
 }  // namespace diskless
 #endif /* __cplusplus && NAPI_VERSION */

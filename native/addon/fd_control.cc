@@ -1,7 +1,10 @@
 #include "fd_control.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <cerrno>
 
@@ -32,6 +35,43 @@ Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
     ThrowErrno(env, "fcntl(O_NONBLOCK)", errno);
   }
   return env.Undefined();
+}
+
+namespace {
+
+// /proc/sys/fs/pipe-max-size: the largest pipe an unprivileged process may ask for.
+int PipeMaxSize() {
+  FILE* f = fopen("/proc/sys/fs/pipe-max-size", "re");
+  if (f == nullptr) return 0;
+  int size = 0;
+  if (fscanf(f, "%d", &size) != 1) size = 0;
+  fclose(f);
+  return size;
+}
+
+}  // namespace
+
+Napi::Value GrowPipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int bytes;
+  if (!Int32Arg(info, 0, "growPipe", "fd", &fd) || !Int32Arg(info, 1, "growPipe", "bytes", &bytes)) return env.Undefined();
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    ThrowErrno(env, "fstat", errno);
+    return env.Undefined();
+  }
+  if (!S_ISFIFO(st.st_mode)) return Napi::Number::New(env, 0);
+  const int current = fcntl(fd, F_GETPIPE_SZ);
+  if (current >= bytes) return Napi::Number::New(env, current);
+  int size = fcntl(fd, F_SETPIPE_SZ, bytes);
+  if (size < 0 && (errno == EPERM || errno == EBUSY)) {
+    // Over the unprivileged limit (EPERM) or the user's pipe memory (EBUSY): the limit, if it helps.
+    const int max = PipeMaxSize();
+    if (max > current) size = fcntl(fd, F_SETPIPE_SZ, max);
+  }
+  if (size < 0) size = current;  // still a working pipe, only a smaller one
+  return Napi::Number::New(env, size);
 }
 
 }  // namespace diskless

@@ -11,6 +11,10 @@ namespace diskless {
 Napi::Value Pipe(const Napi::CallbackInfo& info);
 // setBlocking(fd: number): void — clears O_NONBLOCK, so fs.read waits for data instead of failing with EAGAIN.
 Napi::Value SetBlocking(const Napi::CallbackInfo& info);
+// growPipe(fd: number, bytes: number): number — F_SETPIPE_SZ on a pipe (up to `bytes`, else the
+// system's pipe-max-size), so one read returns up to that much instead of 64 KiB; returns the pipe's
+// size, or 0 when fd is not a pipe (nothing is changed then).
+Napi::Value GrowPipe(const Napi::CallbackInfo& info);
 
 }  // namespace diskless
 

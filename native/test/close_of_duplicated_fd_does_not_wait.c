@@ -1,5 +1,5 @@
 /* Once a virtual descriptor was duplicated, no close of either copy waits for the upload (the
- * other copy may still be written). The fake delays the RESULT by seconds. */
+ * other copy may still be written). The test makes the store take seconds. */
 #include "shim_test.h"
 
 int main(void) {

@@ -1,4 +1,4 @@
-/* close() of the last reference waits for the upload's RESULT (the fake delays it). argv[1]: the
+/* close() of the last reference waits for the upload's RESULT (the test makes the store slow). argv[1]: the
  * minimum wait in milliseconds. */
 #include "shim_test.h"
 

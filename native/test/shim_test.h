@@ -1,7 +1,8 @@
 /*
  * Helpers for the shim's behaviour tests (the programs in native/test). Each checks one behaviour,
  * exits 0 on success, and on failure prints one line "<program>: <reason>" on stderr and exits 1.
- * The vitest files in test/unit/shim compile them, run them under the fake uploader and check what it got.
+ * The vitest files in test/unit/shim compile them, run them against the real uploader (test/support/shim-harness.ts)
+ * and check what it stored; broken-uploader.test.ts runs a few against a peer that breaks the protocol.
  */
 #ifndef DISKLESS_SHIM_TEST_H
 #define DISKLESS_SHIM_TEST_H

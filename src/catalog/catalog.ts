@@ -196,7 +196,9 @@ function groupOrphans(bucket: string, orphans: readonly ListedObject[], owned: R
 
 /** The entries `url` (as formatS3Url writes it) names: the backup itself, or every backup under it when it is a parent prefix. */
 export function selectEntries(entries: readonly CatalogEntry[], url: string): CatalogEntry[] {
-  const exact = entries.filter((e) => e.url === url || e.url === `${url}/`);
+  // A backup named by its URL (its manifest) is that backup alone; objects no manifest names that lie
+  // right at the URL (a stray README at the root of a backup prefix) do not hide the backups under it.
+  const exact = entries.filter((e) => (e.url === url || e.url === `${url}/`) && e.manifestKey);
   if (exact.length > 0) return exact;
   const parent = url.endsWith('/') ? url : `${url}/`;
   return entries.filter((e) => e.url.startsWith(parent));

@@ -55,6 +55,18 @@ export function crc32cPortable(data: Uint8Array, previous = 0): number {
   return loadAddon().crc32cPortable(data, previous);
 }
 
+/**
+ * The CRC32C of A followed by B, from `crc1` (A's), `crc2` (B's) and B's length in bytes:
+ * `crc32cCombine(crc32c(a), crc32c(b), b.length) === crc32c(concat(a, b))`. Lets parts of a stream
+ * be hashed in parallel and joined in order.
+ */
+export function crc32cCombine(crc1: number, crc2: number, len2: number): number {
+  assertCrc(crc1, 'crc1');
+  assertCrc(crc2, 'crc2');
+  if (!Number.isSafeInteger(len2) || len2 < 0) throw new RangeError(`crc32c: len2 must be a non-negative integer, got ${len2}`);
+  return loadAddon().crc32cCombine(crc1, crc2, len2);
+}
+
 /** The implementation {@link crc32c} uses on this CPU. */
 export function crc32cImplementation(): Crc32cImplementationName {
   return loadAddon().crc32cImplementation();

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { SessionOptions } from '../ops/session.js';
-import { streamLogger, type Logger } from '../util/log.js';
+import type { Logger } from '../util/log.js';
+import { cliLogger, type CliLog, type LogFormat } from './cli-log.js';
 import { parseSize } from '../util/size.js';
 
 /** Options every command that talks to S3 takes, spelled as in the aws CLI. */
@@ -15,6 +16,8 @@ export interface ConnectionFlags {
   retryFor: number;
   quiet?: boolean;
   verbose?: boolean;
+  /** The global --log-format, copied into every command's flags (program.ts). */
+  logFormat?: LogFormat;
 }
 
 export function addConnectionOptions(cmd: Command): Command {
@@ -52,8 +55,8 @@ export function sessionOptions(flags: ConnectionFlags, log: Logger): SessionOpti
   };
 }
 
-export function loggerFor(flags: ConnectionFlags): Logger {
-  return streamLogger(process.stderr, flags.quiet ? 'warn' : flags.verbose ? 'debug' : 'info');
+export function loggerFor(flags: Pick<ConnectionFlags, 'quiet' | 'verbose' | 'logFormat'>): CliLog {
+  return cliLogger(flags.quiet ? 'warn' : flags.verbose ? 'debug' : 'info', flags.logFormat ?? 'text');
 }
 
 export function seconds(name: string) {

@@ -1,4 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { LOG_FORMATS, type LogFormat } from './cli-log.js';
+import { addExamples } from './help-examples.js';
+import type { RunReport } from './run-report.js';
 import { createRequire } from 'node:module';
 import { doctorCommand } from './commands/doctor.js';
 import { gcCommand } from './commands/gc.js';
@@ -18,6 +21,8 @@ import { verifyCommand } from './commands/verify.js';
 export interface CommandContext {
   argv: readonly string[];
   signal: AbortSignal;
+  /** The invocation's final summary and metrics file (main.ts finishes it). */
+  report: RunReport;
 }
 
 export function buildProgram(ctx: CommandContext): Command {
@@ -25,9 +30,17 @@ export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('diskless')
     .description('Stream backups into S3-compatible object storage without landing them on local disk.')
     .version(version)
+    .addOption(new Option('--log-format <format>', 'stderr as text, or one JSON object per line (and a JSON summary last)').choices([...LOG_FORMATS]).default('text'))
+    .option('--metrics-file <file>', "write the run's size, duration, status and end time there (Prometheus textfile for node_exporter)")
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ outputError: () => {} });
+    .configureOutput({ outputError: () => {} })
+    .hook('preAction', (root, action) => {
+      // The global options reach every command's flags (loggerFor reads logFormat) and the report.
+      const { logFormat, metricsFile } = root.opts<{ logFormat: LogFormat; metricsFile?: string }>();
+      action.setOptionValue('logFormat', logFormat);
+      ctx.report.configure(action.name(), { format: logFormat, ...(metricsFile ? { metricsFile } : {}), ...(action.opts()['quiet'] ? { quiet: true } : {}) });
+    });
   program.addCommand(putCommand(ctx));
   program.addCommand(getCommand(ctx));
   program.addCommand(gcCommand(ctx));
@@ -41,6 +54,10 @@ export function buildProgram(ctx: CommandContext): Command {
   program.addCommand(setupBucketCommand());
   program.addCommand(doctorCommand());
   program.addCommand(shimPathCommand());
-  for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
+  for (const c of program.commands) {
+    c.exitOverride().configureOutput({ outputError: () => {} }).configureHelp({ showGlobalOptions: true });
+    addExamples(c);
+  }
+  addExamples(program);
   return program;
 }

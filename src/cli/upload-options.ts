@@ -4,9 +4,10 @@ import type { UploadOptions } from '../ops/upload-setup.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import { parseRate } from '../util/rate-limiter.js';
 import { size, wholeNumber } from './common-options.js';
+import { addProgressOptions, type ProgressFlags } from './progress.js';
 
 /** The flags of every uploading command (put, run, serve, snapshot), declared once. */
-export interface UploadFlags {
+export interface UploadFlags extends ProgressFlags {
   partSize?: number;
   maxParts: number;
   memory: number;
@@ -22,7 +23,7 @@ export interface UploadFlags {
 }
 
 export function addUploadOptions(cmd: Command): Command {
-  return cmd
+  return addProgressOptions(cmd)
     .option('--part-size <size>', 'fixed part size, e.g. 16MiB (default: auto, 8 MiB growing with each stream)', size('--part-size'))
     .addOption(new Option('--max-parts <n>', 'most parts per object (1000 on Scaleway)').argParser(wholeNumber('--max-parts', 1, 10_000)).default(10_000, '10000'))
     .addOption(new Option('--memory <size>', 'one memory budget for all upload buffers').argParser(size('--memory')).default(64 * 1024 * 1024, '64MiB'))

@@ -74,6 +74,8 @@ interface Entry extends VirtualFile {
   inputEnded?: boolean;
   /** received() at the last END (wire.def), if any. */
   cleanAt?: number;
+  /** The shim gave this file up and said why (FAIL): its connection then ends without END, and that is no dead writer. */
+  refused?: RefusedOperation;
   handle?: bigint;
 }
 
@@ -124,6 +126,7 @@ export class VirtualFiles {
     e.inputEnded = true;
     if (e.handle !== undefined) this.handles.delete(e.handle);
     const total = e.received?.() ?? e.bytes;
+    if (e.refused) throw e.refused;
     if (e.handle !== undefined && e.cleanAt !== total) throw new DeadWriterError(e.path, total);
   }
 
@@ -147,6 +150,8 @@ export class VirtualFiles {
   /**
    * A refusal the shim reported (FAIL: a symlink, a hard link, a static program's exec, a
    * random-access file past its limit): recorded as a failed file, so the run fails, naming it.
+   * A file of that path still being written is the one the shim gave up (a random-access file it
+   * cannot finish): it fails with this refusal, not as a second failure of a dead writer.
    */
   refusal(path: string, message: string): VirtualFile {
     const entry: Entry = {
@@ -161,6 +166,8 @@ export class VirtualFiles {
       error: new RefusedOperation(message),
     };
     this.all.add(entry);
+    const writing = this.byPath.get(path);
+    if (writing?.state === 'writing') writing.refused = entry.error as RefusedOperation;
     return entry;
   }
 
@@ -174,8 +181,9 @@ export class VirtualFiles {
       throw new FileOpError(`${rel}: a stored file cannot be modified in place (opened O_RDWR without O_TRUNC); write a new file`, EPERM);
     }
     if (!existing && !(flags & O_CREAT)) throw new FileOpError(`${rel}: no such virtual file (opened without O_CREAT)`, ENOENT);
-    if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
+    // EEXIST first: O_EXCL asks whether the name exists (lock files, mkstemp's retry), being written or not.
     if (existing && flags & O_EXCL) throw new FileOpError(`${rel} exists (O_EXCL)`, EEXIST);
+    if (existing?.state === 'writing') throw new FileOpError(`${rel} is already being written by another open`, EBUSY);
     if (existing && flags & O_APPEND) {
       throw new FileOpError(`${rel}: appending to a stored object is impossible in S3; write a new file instead`, EPERM);
     }
@@ -208,6 +216,8 @@ export class VirtualFiles {
     Object.assign(entry, { state: 'failed', error });
     this.writingNow--;
     if (this.byPath.get(entry.path) === entry) this.byPath.delete(entry.path);
+    // Already among the failures as the refusal that ended it.
+    if (entry.refused) this.all.delete(entry);
     entry.settle();
   }
 

@@ -11,7 +11,9 @@ import type { UploadContext } from '../upload/upload-context.js';
 export async function storeJson(ctx: UploadContext, target: ObjectRef, value: unknown, settings: WriteSettings = {}): Promise<void> {
   const body = Buffer.from(JSON.stringify(value, null, 1) + '\n');
   const { storageClass: _objectsClass, ...rest } = settings;
-  await uploadStream(ctx, (async function* () {
+  // Not counted by the progress meter: the progress line is about the backup's own files.
+  const { meter: _meter, ...unmetered } = ctx;
+  await uploadStream(unmetered, (async function* () {
     yield body;
   })(), { target, plan: planParts(), settings: { ...rest, contentType: 'application/json' } });
 }

@@ -22,6 +22,13 @@ export interface DisklessAddon {
   readonly crc32cPortable: (data: NodeJS.TypedArray, previous?: number) => number;
   /** The implementation `crc32c` uses on this CPU. */
   readonly crc32cImplementation: () => Crc32cImplementationName;
+  /** The CRC32C of A followed by B from A's CRC, B's CRC and B's length (zlib's crc32_combine). */
+  readonly crc32cCombine: (crc1: number, crc2: number, len2: number) => number;
+  /**
+   * MD5 and CRC32C of the concatenated chunks, in one pass on a thread-pool thread (MD5 from
+   * Node's own OpenSSL). The chunks must not change until the promise settles.
+   */
+  readonly hashPart: (chunks: readonly Uint8Array[]) => Promise<PartDigest>;
 
   /** Credentials of the peer of a connected Unix socket (SO_PEERCRED); throws with `code` on failure. */
   readonly peerCredentials: (fd: number) => PeerCredentials;
@@ -33,6 +40,14 @@ export interface DisklessAddon {
   readonly pipe: () => [number, number];
   /** Clears O_NONBLOCK on fd. */
   readonly setBlocking: (fd: number) => void;
+  /** F_SETPIPE_SZ up to `bytes` (else pipe-max-size) when fd is a pipe: its size after, 0 if not a pipe. */
+  readonly growPipe: (fd: number, bytes: number) => number;
+}
+
+export interface PartDigest {
+  md5: Buffer;
+  /** CRC32C as an unsigned 32-bit integer. */
+  crc32c: number;
 }
 
 export interface PeerCredentials {

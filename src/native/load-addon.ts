@@ -13,11 +13,14 @@ const ADDON_EXPORTS = Object.keys({
   crc32c: true,
   crc32cPortable: true,
   crc32cImplementation: true,
+  crc32cCombine: true,
+  hashPart: true,
   peerCredentials: true,
   setChildSubreaper: true,
   reapChild: true,
   pipe: true,
   setBlocking: true,
+  growPipe: true,
 } satisfies Record<keyof DisklessAddon, true>) as ReadonlyArray<keyof DisklessAddon>;
 
 let packageRootCache: string | undefined;

@@ -9,6 +9,8 @@ export interface GetOptions extends SessionOptions {
   url: string;
   output: NodeJS.WritableStream;
   signal?: AbortSignal;
+  /** Told the size of each chunk written (progress lines). */
+  onBytes?: (n: number) => void;
 }
 
 /**
@@ -29,7 +31,7 @@ export async function get(options: GetOptions): Promise<DownloadResult> {
     } catch (err) {
       session.log.warn(`${formatS3Url(sidecar)} not read (${describeError(err)}); checking sizes only`);
     }
-    return await downloadObject(session, ref, options.output, options.signal, expected);
+    return await downloadObject(session, ref, options.output, options.signal, expected, options.onBytes);
   } finally {
     session.close();
   }

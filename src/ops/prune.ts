@@ -8,6 +8,7 @@ import { storeJson } from '../manifest/store-manifest.js';
 import { BatchDeleter, type DeleteFailure } from '../prune/batch-delete.js';
 import { groupKey, type GroupBy } from '../prune/prune-groups.js';
 import { applyRetention, hasRules, type RetentionPolicy } from '../prune/retention.js';
+import { writtenByDiskless } from '../prune/written-by-diskless.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
 import { MemoryBudget } from '../upload/memory-budget.js';
 import { withRetry } from '../upload/retry.js';
@@ -54,6 +55,8 @@ export interface PrunedBackup {
   bytes: number;
   /** Objects under a run's prefix that its manifest does not name: never deleted with it. */
   leftUnnamed?: number;
+  /** Objects of an incomplete backup that diskless did not write (no writer id): never deleted. */
+  leftForeign?: number;
 }
 
 export interface PruneResult {
@@ -106,6 +109,22 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       incompleteAfterMs: options.incompleteAfterMs ?? DEFAULT_INCOMPLETE_AFTER_MS,
       openUploadKeys: open.map((u) => u.key),
     });
+    // An incomplete backup has no manifest to vouch for its objects: only those diskless wrote go.
+    for (const p of plan) {
+      if (p.backup.action !== 'delete' || p.entry.manifestKey) continue;
+      const { ours, foreign } = await writtenByDiskless(session, loc.bucket, p.keys, options.signal);
+      p.keys = ours;
+      p.backup.objects = ours.length;
+      p.backup.bytes = ours.reduce((n, k) => n + (catalog.listing.get(k)?.size ?? 0), 0);
+      if (foreign.length > 0) {
+        p.backup.leftForeign = foreign.length;
+        session.log.warn(`${p.backup.url}: ${foreign.length} object(s) not written by diskless left alone (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`);
+      }
+      if (ours.length === 0) {
+        p.backup.action = 'keep';
+        p.backup.reasons = ['incomplete, but nothing in it was written by diskless: left alone'];
+      }
+    }
     result.backups = plan.map((p) => p.backup);
     if (dryRun) return result;
     for (const p of plan) {
@@ -122,7 +141,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
 interface PlannedBackup {
   entry: CatalogEntry;
   backup: PrunedBackup;
-  /** Every key to delete, manifest first, then each file's first object. */
+  /** Every key to delete, manifest first, then each file's first object (of an incomplete backup: only what diskless wrote). */
   keys: string[];
 }
 
@@ -255,7 +274,11 @@ async function finishMarker(
       await deleter.delete([marker]);
       return 0;
     }
-    keys = (body.keys as unknown[]).filter((k): k is string => typeof k === 'string' && catalog.listing.has(k));
+    const listed = (body.keys as unknown[]).filter((k): k is string => typeof k === 'string' && catalog.listing.has(k));
+    // The marker was written when the manifest still vouched for these keys; the objects there now must still be diskless's.
+    const { ours, foreign } = await writtenByDiskless(session, bucket, listed, options.signal);
+    if (foreign.length > 0) session.log.warn(`${formatS3Url({ bucket, key: marker })}: ${foreign.length} key(s) now hold objects diskless did not write; left alone`);
+    keys = ours;
   } catch (err) {
     session.log.warn(`${formatS3Url({ bucket, key: marker })}: not read (${describeError(err)}); left alone`);
     return 0;

@@ -4,6 +4,8 @@ import { resolveCommand } from '../process/command-check.js';
 import { storePutManifest } from '../manifest/put-manifest.js';
 import { startProducer } from '../process/producer.js';
 import { parseObjectUrl } from '../s3/s3-url.js';
+import { growPipe } from '../native/process-control.js';
+import { SLAB_SIZE } from '../upload/memory-budget.js';
 import { formatBytes } from '../util/size.js';
 import { uploadStream, type StreamUploadResult } from '../upload/stream-uploader.js';
 import { refuseExistingBackup } from './existing-backup.js';
@@ -50,8 +52,9 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
     const producer = 'command' in options.input ? startProducer(options.input.command, { env: commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false }) }) : undefined;
     const input = options.input;
     const limit = options.expectedSize;
+    if (limit !== undefined) options.meter?.expect(limit);
     let bytesRead = 0;
-    const source = producer ? producer.output : 'stream' in input ? input.stream : { fd: (input as { fd: number }).fd };
+    const source = producer ? producer.output : 'stream' in input ? input.stream : inputFd((input as { fd: number }).fd);
     try {
       const result = await uploadStream(ctx, source, {
         target,
@@ -89,6 +92,12 @@ export async function put(options: PutOptions): Promise<StreamUploadResult> {
   } finally {
     session.close();
   }
+}
+
+/** An input fd, enlarged when it is a pipe so one read fills a whole slab instead of 64 KiB (issue 13). */
+function inputFd(fd: number): { fd: number } {
+  growPipe(fd, SLAB_SIZE);
+  return { fd };
 }
 
 function tooLong(limit: number): ProducerError {

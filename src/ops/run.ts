@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { trackCommand } from '../process/command-processes.js';
 import { InterruptedError, ProducerError, UploadError, UsageError, describeError } from '../errors.js';
 import { reapChild, setChildSubreaper } from '../native/process-control.js';
 import { checkInterposable } from '../process/command-check.js';
@@ -33,10 +34,12 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
   const capture = await Capture.open(options);
   const { log } = capture.ctx;
   const display = displayCommand(options.command);
+  let untrack = () => {};
   try {
     // Descendants orphaned by the command are re-parented to us, so we can wait for and stop them.
     setChildSubreaper(true);
     const child = spawn(file, args, { stdio: 'inherit', env: capture.env(commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false })) });
+    untrack = trackCommand(child.pid); // until run ends: its orphans count too
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -111,6 +114,7 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     await capture.discard();
     throw err;
   } finally {
+    untrack();
     setChildSubreaper(false);
     await capture.close();
   }

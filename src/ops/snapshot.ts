@@ -32,6 +32,7 @@ import { refuseExistingBackup } from './existing-backup.js';
 import { openSession, type SessionOptions } from './session.js';
 import { planUpload, prepareUpload } from './upload-setup.js';
 import { defaultStateDir } from '../upload/upload-journal.js';
+import type { TransferMeter } from '../upload/transfer-meter.js';
 
 export const DEFAULT_FILL_ABORT_PERCENT = 90;
 export const DEFAULT_FILL_INTERVAL_MS = 1_000;
@@ -71,6 +72,8 @@ export interface SnapshotOptions extends SessionOptions, Omit<PartPlanOptions, '
   signal?: AbortSignal;
   /** Replace archives already at their keys (default: refuse in preflight). */
   overwrite?: boolean;
+  /** Counts what the archives read and the store acknowledged; each volume adds its used space as the expected size (progress). */
+  meter?: TransferMeter;
   /** Injected for tests. */
   run?: CommandRunner;
   host?: string;

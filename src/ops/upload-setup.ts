@@ -5,6 +5,7 @@ import type { ObjectRef, WriteSettings } from '../upload/object-store.js';
 import { DEFAULT_MEMORY_BUDGET, planParts, type PartPlan, type PartPlanOptions } from '../upload/part-planner.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { UploadJournal, defaultStateDir, journalDir } from '../upload/upload-journal.js';
+import type { TransferMeter } from '../upload/transfer-meter.js';
 import { Limiter } from '../util/limiter.js';
 import type { Session, SessionOptions } from './session.js';
 
@@ -25,6 +26,8 @@ export interface UploadOptions extends SessionOptions, Omit<PartPlanOptions, 'me
    * stays valid until the new one commits.
    */
   overwrite?: boolean;
+  /** Counts what the uploads read and the store acknowledged (the CLI's progress line reads it). */
+  meter?: TransferMeter;
 }
 
 export interface PlannedUpload {
@@ -52,5 +55,5 @@ export async function prepareUpload(session: Session, options: UploadOptions, pl
   const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
   await checkWritable(store, probe, retry, journal, log);
   await abortLeftovers(journal, store, log);
-  return { store, budget: new MemoryBudget(planned.memory), requests: new Limiter(planned.concurrency), retry, journal, log };
+  return { store, budget: new MemoryBudget(planned.memory), requests: new Limiter(planned.concurrency), retry, journal, log, ...(options.meter ? { meter: options.meter } : {}) };
 }

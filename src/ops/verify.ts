@@ -31,6 +31,8 @@ export interface VerifyOptions extends SessionOptions {
   signal?: AbortSignal;
   /** Called as each backup is done (the CLI prints a line per backup). */
   onBackup?: (b: BackupVerification) => void;
+  /** --deep: told the bytes of each range read back (progress lines). */
+  onBytes?: (n: number) => void;
 }
 
 export interface FileVerification extends FileCheck {
@@ -125,6 +127,7 @@ async function verifyBackup(
             window: options.concurrency ?? DEFAULT_VERIFY_CONCURRENCY,
             requests: options.requests,
             ...(options.signal ? { signal: options.signal } : {}),
+            ...(options.onBytes ? { onBytes: options.onBytes } : {}),
           });
           bytesRead += f.size;
           const { captured: bytes, ...check } = d;

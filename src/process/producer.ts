@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { ProducerError } from '../errors.js';
-import { rawPipe } from '../native/process-control.js';
+import { growPipe, rawPipe } from '../native/process-control.js';
+import { trackCommand } from './command-processes.js';
+import { SLAB_SIZE } from '../upload/memory-budget.js';
 import { redactArgv } from '../util/redact.js';
 
 export interface ProducerExit {
@@ -32,9 +34,12 @@ export function startProducer(argv: readonly string[], options: { env?: NodeJS.P
   if (!file) throw new ProducerError('no command given after --');
   // A raw pipe rather than Node's stream: the uploader reads it straight into its buffers.
   const [readFd, writeFd] = rawPipe();
+  growPipe(readFd, SLAB_SIZE); // one read fills a whole slab instead of 64 KiB
   let child;
   try {
     child = spawn(file, args, { stdio: ['inherit', writeFd, 'inherit'], env: options.env ?? process.env });
+    const untrack = trackCommand(child.pid);
+    child.once('exit', untrack);
   } finally {
     closeSync(writeFd); // the child has its copy: EOF comes when it (and its children) close theirs
   }

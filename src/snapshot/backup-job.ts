@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { DisklessError, describeError } from '../errors.js';
 import type { ObjectSummary } from '../upload/multipart-object.js';
 import type { WriteSettings } from '../upload/object-store.js';
@@ -77,6 +78,7 @@ export async function backupVolume(volume: VolumePlan, env: JobEnv): Promise<Vol
     source = await prepareSource(volume, { ...env, stack });
     env.signal?.throwIfAborted();
     const dir = source.dir;
+    expectUsedSpace(env, volume, dir);
     tar = startTar(dir, {
       ...(env.compress ? { compress: env.compress } : {}),
       allowChanged: source.allowChanged,
@@ -133,6 +135,20 @@ export async function backupVolume(volume: VolumePlan, env: JobEnv): Promise<Vol
       env.log.warn(`${volume.label}: cleanup incomplete (${describeCleanupFailures(failures)}); the next diskless snapshot run removes what is left`);
     }
     return failures.map((f) => `${f.name}: ${describeError(f.error)}`);
+  }
+}
+
+/**
+ * For the progress line's ETA: an uncompressed archive of a whole filesystem (an LVM snapshot, a frozen mount) is about
+ * the filesystem's used space (tar adds headers, sparse files shrink it). Other cases give no estimate.
+ */
+function expectUsedSpace(env: JobEnv, volume: VolumePlan, dir: string): void {
+  if (!env.upload.meter || env.compress || (volume.method !== 'lvm' && volume.method !== 'fsfreeze')) return;
+  try {
+    const st = statfsSync(dir);
+    env.upload.meter.expect((st.blocks - st.bfree) * st.bsize);
+  } catch {
+    // No estimate: the progress line shows no ETA.
   }
 }
 

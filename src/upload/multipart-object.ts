@@ -11,7 +11,8 @@ import type { UploadContext } from './upload-context.js';
 export interface PartRecord {
   partNumber: number;
   size: number;
-  md5: Buffer;
+  /** Set once the part is hashed (before it is sent). */
+  md5?: Buffer;
   etag?: string;
 }
 
@@ -74,14 +75,16 @@ export class MultipartObject {
   }
 
   /**
-   * Sends a full part in the background. Waits first for a request slot (backpressure); the part's
-   * memory returns to the budget when the store has it.
+   * Sends a full part in the background. Waits first for a request slot (backpressure); the part
+   * hashes meanwhile (part.digest(), off the main thread); its memory returns to the budget when the
+   * store has it.
    */
   async addPart(partNumber: number, part: PartBuffer): Promise<void> {
     const uploadId = this.uploadId;
     if (!uploadId) throw new Error('addPart before start');
-    const record: PartRecord = { partNumber, size: part.length, md5: part.seal() };
+    const record: PartRecord = { partNumber, size: part.length };
     this.parts.push(record);
+    const digest = part.digest();
     try {
       await this.ctx.requests.acquire(this.signal);
     } catch (err) {
@@ -89,23 +92,28 @@ export class MultipartObject {
       throw err;
     }
     const body = part.chunks();
-    const contentMd5 = record.md5.toString('base64');
-    const task = withRetry(
-      () =>
-        this.ctx.store.uploadPart(
-          { ...this.ref, uploadId, partNumber, body, contentLength: record.size, contentMd5 },
-          { signal: this.signal },
-        ),
-      this.ctx.retry,
-      { what: `UploadPart ${partNumber} of ${this.ref.key}`, signal: this.signal, onRetry: this.logRetry },
-    )
+    const task = digest
+      .then(({ md5 }) => {
+        record.md5 = md5;
+        return withRetry(
+          () =>
+            this.ctx.store.uploadPart(
+              { ...this.ref, uploadId, partNumber, body, contentLength: record.size, contentMd5: md5.toString('base64') },
+              { signal: this.signal },
+            ),
+          this.ctx.retry,
+          { what: `UploadPart ${partNumber} of ${this.ref.key}`, signal: this.signal, onRetry: this.logRetry },
+        );
+      })
       .then(({ etag }) => {
-        if (this.etagIsMd5 && etag !== '' && etag !== record.md5.toString('hex')) {
+        const md5 = record.md5!.toString('hex');
+        if (this.etagIsMd5 && etag !== '' && etag !== md5) {
           throw new VerificationError(
-            `part ${partNumber} of ${this.ref.key}: the store answered ETag ${etag}, but the part's MD5 is ${record.md5.toString('hex')}`,
+            `part ${partNumber} of ${this.ref.key}: the store answered ETag ${etag}, but the part's MD5 is ${md5}`,
           );
         }
         record.etag = etag;
+        this.ctx.meter?.bytesStored(record.size);
       })
       .catch((err: unknown) => this.onFailure(err))
       .finally(() => {
@@ -126,7 +134,7 @@ export class MultipartObject {
     await this.settle();
     const uploadId = this.uploadId!;
     this.review();
-    const expectedEtag = compositeEtag(this.parts.map((p) => p.md5));
+    const expectedEtag = compositeEtag(this.parts.map((p) => p.md5!));
     this.expectedEtag = expectedEtag;
     const size = this.bytes;
     const parts = this.parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag! }));
@@ -180,7 +188,7 @@ export class MultipartObject {
     const problems: string[] = [];
     this.parts.forEach((p, i) => {
       if (p.partNumber !== i + 1) problems.push(`part ${i + 1} is numbered ${p.partNumber}`);
-      if (p.etag === undefined) problems.push(`part ${p.partNumber} has no ETag`);
+      if (p.etag === undefined || p.md5 === undefined) problems.push(`part ${p.partNumber} has no ETag`);
       if (i < this.parts.length - 1 && p.size < S3_MIN_PART_SIZE) {
         problems.push(`part ${p.partNumber} has ${formatBytes(p.size)}, under S3's 5 MiB minimum`);
       }

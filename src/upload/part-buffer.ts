@@ -1,16 +1,17 @@
-import { createHash, type Hash } from 'node:crypto';
 import { read } from 'node:fs';
+import { hashPart, type PartDigest } from '../checksum/part-digest.js';
 import type { MemoryBudget, Reservation } from './memory-budget.js';
 
 /**
- * One part being filled: slabs from the shared budget, filled in order, with the part's MD5
- * computed as bytes arrive (for Content-MD5 and the composite ETag), so the data is hashed once.
+ * One part being filled: slabs from the shared budget, filled in order. Once full, `digest()`
+ * hashes it (MD5 for Content-MD5 and the composite ETag, CRC32C for the stream's checksum) in one
+ * pass on a thread-pool thread, so parts hash in parallel while the next one fills.
  */
 export class PartBuffer {
   private readonly slabs: Buffer[] = [];
   private filled = 0;
-  private readonly md5: Hash = createHash('md5');
-  private digest: Buffer | undefined;
+  private hashing: Promise<PartDigest> | undefined;
+  private hashDone = false;
   private released = false;
 
   constructor(
@@ -44,7 +45,7 @@ export class PartBuffer {
    * Waits for memory when the budget is spent (backpressure), unless the part is `starved`.
    */
   async fill(chunk: Uint8Array, offset: number, signal?: AbortSignal): Promise<number> {
-    if (this.digest) throw new Error('part already sealed');
+    if (this.hashing) throw new Error('part already sealed');
     let copied = 0;
     while (offset + copied < chunk.length && this.filled < this.capacity) {
       const slabOffset = this.filled % this.budget.slabSize;
@@ -56,7 +57,6 @@ export class PartBuffer {
       const n = Math.min(chunk.length - offset - copied, this.capacity - this.filled, slab.length - slabOffset);
       const src = chunk.subarray(offset + copied, offset + copied + n);
       slab.set(src, slabOffset);
-      this.md5.update(src);
       this.filled += n;
       copied += n;
     }
@@ -69,7 +69,7 @@ export class PartBuffer {
    * input. Returns an empty view without reading when the part is `starved`.
    */
   async readFrom(fd: number, signal?: AbortSignal): Promise<Uint8Array | null> {
-    if (this.digest) throw new Error('part already sealed');
+    if (this.hashing) throw new Error('part already sealed');
     const slabOffset = this.filled % this.budget.slabSize;
     if (slabOffset === 0 && this.filled / this.budget.slabSize >= this.slabs.length) {
       if (this.starved) return new Uint8Array(0);
@@ -82,15 +82,20 @@ export class PartBuffer {
     );
     if (n === 0) return null;
     const view = slab.subarray(slabOffset, slabOffset + n);
-    this.md5.update(view);
     this.filled += n;
     return view;
   }
 
-  /** MD5 of the part's bytes; the part accepts no more data afterwards. */
-  seal(): Buffer {
-    this.digest ??= this.md5.digest();
-    return this.digest;
+  /** MD5 and CRC32C of the part's bytes (computed once, off the main thread); the part accepts no more data afterwards. */
+  digest(): Promise<PartDigest> {
+    if (!this.hashing) {
+      this.hashing = hashPart(this.chunks());
+      const done = () => {
+        this.hashDone = true;
+      };
+      this.hashing.then(done, done);
+    }
+    return this.hashing;
   }
 
   /** The part's bytes as views on the slabs, in order (valid until release). */
@@ -106,11 +111,18 @@ export class PartBuffer {
     return out;
   }
 
-  /** Returns the slabs to the budget. Safe to call twice. */
+  /**
+   * Returns the slabs to the budget, once a hash in progress has finished reading them (another
+   * part must not refill a slab under it). Safe to call twice.
+   */
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const slab of this.slabs) this.budget.release(slab, this.holder);
-    this.slabs.length = 0;
+    const give = () => {
+      for (const slab of this.slabs) this.budget.release(slab, this.holder);
+      this.slabs.length = 0;
+    };
+    if (this.hashing && !this.hashDone) void this.hashing.then(give, give);
+    else give();
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { Crc32c } from '../checksum/crc32c.js';
+import { crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { DisklessError, ProducerError, UploadError, VerificationError, describeError } from '../errors.js';
 import { formatBytes } from '../util/size.js';
 import { CHAIN_FORMAT, CHAIN_ID_METADATA, chainIndexKey, continuationKey, type ChainIndex } from './chain.js';
@@ -67,6 +67,7 @@ export async function uploadStream(
 ): Promise<StreamUploadResult> {
   const started = Date.now();
   const run = new StreamRun(ctx, options);
+  ctx.meter?.streamStarted();
   try {
     const result = await run.execute(source);
     return { ...result, elapsedMs: Date.now() - started };
@@ -75,6 +76,7 @@ export async function uploadStream(
     throw err;
   } finally {
     run.leaveBudget();
+    ctx.meter?.streamEnded();
   }
 }
 
@@ -83,11 +85,11 @@ class StreamRun {
   private firstError: unknown;
   private readonly objects: MultipartObject[] = [];
   /**
-   * CRC32C of each object of a chain. Object 0's is the stream's CRC when object 1 begins (taken
-   * then, not computed twice); only continuation objects are hashed separately.
+   * Each sent part's CRC32C, in stream order (parts hash on the thread pool, part-buffer.ts); the
+   * stream's and each object's CRC32C are combined from them (crc32cCombine) before the commit.
    */
-  private readonly objectCrcs: Array<Crc32c | string> = [];
-  private readonly crc = new Crc32c();
+  private readonly partCrcs: Array<Promise<{ objectIndex: number; crc: number; size: number }>> = [];
+  private crcs: { stream: string; objects: string[] } | undefined;
   private readonly sha: Hash | undefined;
   private shaHex: string | undefined;
   private readonly chainId = randomUUID();
@@ -125,7 +127,7 @@ class StreamRun {
         this.throwIfStopped();
         const view = await this.readFd(await this.roomyPart(), source.fd);
         if (view === null) break;
-        this.hash(view);
+        this.count(view);
       }
       return this.finish();
     }
@@ -137,7 +139,7 @@ class StreamRun {
         for (let offset = 0; offset < chunk.length; ) {
           this.throwIfStopped();
           const n = await (await this.roomyPart()).fill(chunk, offset, this.signal);
-          this.hash(chunk.subarray(offset, offset + n));
+          this.count(chunk.subarray(offset, offset + n));
           offset += n;
         }
       }
@@ -231,16 +233,11 @@ class StreamRun {
     return next.done ? undefined : next.value;
   }
 
-  private hash(bytes: Uint8Array): void {
-    const index = this.slot.objectIndex;
-    if (index > 0 && this.objectCrcs[index] === undefined) {
-      this.objectCrcs[0] ??= this.crc.hex(); // every byte of object 0 is hashed, none of object 1
-      this.objectCrcs[index] = new Crc32c();
-    }
-    this.crc.update(bytes);
+  /** Bytes now in a part: counted, and hashed with SHA-256 when asked (MD5 and CRC32C are per part). */
+  private count(bytes: Uint8Array): void {
     this.sha?.update(bytes);
-    if (index > 0) (this.objectCrcs[index] as Crc32c).update(bytes);
     this.bytesRead += bytes.length;
+    this.ctx.meter?.bytesRead(bytes.length);
     this.options.onProgress?.({ bytesRead: this.bytesRead });
   }
 
@@ -257,6 +254,10 @@ class StreamRun {
       await object.start();
       if (slot.objectIndex > 0) this.ctx.log.info(`stream passed ${formatBytes(this.bytesRead)}: continuing in ${ref.key}`);
     }
+    const size = part.length;
+    const crc = part.digest().then((d) => ({ objectIndex: slot.objectIndex, crc: d.crc32c, size }));
+    crc.catch(() => undefined); // a failed hash fails the part's upload, which reports it
+    this.partCrcs.push(crc);
     await object.addPart(slot.partNumber, part);
   }
 
@@ -265,13 +266,16 @@ class StreamRun {
     await this.options.beforeCommit?.();
     this.throwIfStopped();
     let stored: { etag: string; size: number };
+    let crc32c: string;
     try {
-      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), part.seal(), this.options.createOnly ?? false);
+      const digest = await part.digest();
+      crc32c = crc32cToHex(digest.crc32c);
+      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), digest.md5, this.options.createOnly ?? false);
     } finally {
       part.release();
       this.part = undefined;
     }
-    const crc32c = this.crc.hex();
+    this.ctx.meter?.bytesStored(stored.size);
     const summary: ObjectSummary = { ...target, size: stored.size, etag: stored.etag, parts: 1, partSizes: [stored.size], crc32c, writer: this.writer };
     return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
   }
@@ -283,6 +287,7 @@ class StreamRun {
     if (total !== this.bytesRead) {
       throw new VerificationError(`upload review failed: ${this.bytesRead} bytes read but parts hold ${total}`);
     }
+    this.crcs = await this.combinedCrcs();
     await this.options.beforeCommit?.();
     this.throwIfStopped();
     // Continuations first, then the index, then object 0: KEY appears only when all is stored.
@@ -295,7 +300,7 @@ class StreamRun {
       ...this.options.target,
       size: this.bytesRead,
       etag: first.etag,
-      crc32c: this.crc.hex(),
+      crc32c: this.crcs.stream,
       ...this.shaField(),
       objects: summaries,
       parts: summaries.reduce((n, s) => n + s.parts, 0),
@@ -313,7 +318,7 @@ class StreamRun {
       chainId: this.chainId,
       key: target.key,
       size: this.bytesRead,
-      crc32c: this.crc.hex(),
+      crc32c: this.crcs!.stream,
       ...this.shaField(),
       objects,
     };
@@ -323,10 +328,20 @@ class StreamRun {
     this.chainIndexWritten = true;
   }
 
-  /** CRC32C of object `i`; for a stream that is one object, the stream's. */
+  /** CRC32C of object `i` of the chain (for a stream that is one object, the stream's). */
   private objectCrc(i: number): string {
-    const c = this.objectCrcs[i];
-    return c === undefined ? this.crc.hex() : typeof c === 'string' ? c : c.hex();
+    return this.crcs!.objects[i]!;
+  }
+
+  /** The stream's and each object's CRC32C, joined from the parts' in order. */
+  private async combinedCrcs(): Promise<{ stream: string; objects: string[] }> {
+    let stream = 0;
+    const objects: number[] = [];
+    for (const { objectIndex, crc, size } of await Promise.all(this.partCrcs)) {
+      stream = crc32cCombine(stream, crc, size);
+      objects[objectIndex] = crc32cCombine(objects[objectIndex] ?? 0, crc, size);
+    }
+    return { stream: crc32cToHex(stream), objects: objects.map(crc32cToHex) };
   }
 
   private shaField(): { sha256?: string } {

@@ -3,6 +3,7 @@ import type { Limiter } from '../util/limiter.js';
 import type { MemoryBudget } from './memory-budget.js';
 import type { ObjectStore } from './object-store.js';
 import type { RetryPolicy } from './retry.js';
+import type { TransferMeter } from './transfer-meter.js';
 import type { UploadJournal } from './upload-journal.js';
 
 /** What every upload in a process shares: the store, the memory budget, the request slots. */
@@ -15,4 +16,6 @@ export interface UploadContext {
   /** Records open multipart uploads so a later run can abort what a killed run left. */
   journal?: UploadJournal;
   log: Logger;
+  /** Counts bytes read and acknowledged by the store, and streams in flight, for progress reports. */
+  meter?: TransferMeter;
 }

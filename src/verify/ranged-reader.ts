@@ -1,4 +1,4 @@
-import { UploadError, VerificationError } from '../errors.js';
+import { UploadError, VerificationError, describeError } from '../errors.js';
 import type { ReadContext } from '../download/object-reader.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import type { ObjectRef } from '../upload/object-store.js';
@@ -15,6 +15,8 @@ export interface RangedReadOptions {
   /** Request slots shared by every object being read. */
   requests?: Limiter;
   signal?: AbortSignal;
+  /** Told the size of each range as it is handed on (progress lines). */
+  onBytes?: (n: number) => void;
 }
 
 /** The object is not there (any more). */
@@ -50,6 +52,7 @@ export async function* readRanged(
   while (pending.length > 0) {
     const bufs = await pending.shift()!;
     if (next < count) start();
+    options.onBytes?.(bufs.reduce((n, b) => n + b.length, 0));
     yield* bufs;
   }
 }
@@ -81,7 +84,11 @@ async function fetchRange(
         return out;
       },
       ctx.retry,
-      { what: `GetObject ${ref.key} bytes ${start}-${end}`, ...(signal ? { signal } : {}) },
+      {
+        what: `GetObject ${ref.key} bytes ${start}-${end}`,
+        ...(signal ? { signal } : {}),
+        onRetry: ({ error }) => ctx.log.warn(`reading ${ref.key} bytes ${start}-${end} failed (${describeError(error)}); resuming with that range again`),
+      },
     );
   } finally {
     requests?.release();

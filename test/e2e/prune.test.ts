@@ -1,6 +1,6 @@
 // `diskless prune` against the RGW of the e2e setup: keep rules on real backups, --dry-run, incomplete prefixes by age
 // and open uploads, and a prune killed right after its first manifest delete, which a rerun finishes.
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteBucketPolicyCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteBucketPolicyCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,14 +59,21 @@ describe('diskless prune on Ceph RGW', () => {
     expect(await lsJson('nightly/')).toMatchObject([{ url: `s3://${bucket}/nightly/2026-12-01/`, status: 'complete' }]);
   });
 
+  /** An object diskless wrote that no manifest names (what a killed run leaves): a put whose sidecar manifest is gone. */
+  async function orphanOfDiskless(key: string): Promise<void> {
+    const r = await runDiskless(['put', '--endpoint-url', testS3().endpoint, `s3://${bucket}/${key}`, '--', 'echo', 'partial'], { env: cliEnv(), timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    await makeTestClient().send(new DeleteObjectCommand({ Bucket: bucket, Key: `${key}.diskless.json` }));
+  }
+
   it('removes an incomplete prefix older than --incomplete-after, keeps a younger one, and skips one with an open upload', async () => {
     const s3 = makeTestClient();
     await backup('mixed', '2026-12-01');
-    for (const k of ['mixed/failed-old/a', 'mixed/failed-old/sub/b', 'mixed/writing/a']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: 'partial' }));
+    for (const k of ['mixed/failed-old/a', 'mixed/failed-old/sub/b', 'mixed/writing/a']) await orphanOfDiskless(k);
     const open = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mixed/writing/big' }));
     try {
       await new Promise((r) => setTimeout(r, 2_500));
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'mixed/failed-young/a', Body: 'partial' }));
+      await orphanOfDiskless('mixed/failed-young/a');
       const r = await dl(['prune', '--keep-last', '1', '--incomplete-after', '2s', `s3://${bucket}/mixed/`]);
       expect(r.code, r.stderr).toBe(0);
       const out = r.stdout!.toString();
@@ -79,6 +86,24 @@ describe('diskless prune on Ceph RGW', () => {
     } finally {
       await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'mixed/writing/big', UploadId: open.UploadId! }));
     }
+  });
+
+  it('never deletes an object diskless did not write: an old incomplete prefix loses only the objects with a diskless writer id', async () => {
+    await backup('foreign', '2026-12-01');
+    await orphanOfDiskless('foreign/failed/a');
+    // The user's own objects under the backup prefix: no manifest names them, and no diskless writer id is on them.
+    for (const k of ['foreign/failed/notes.txt', 'foreign/README']) await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: 'mine' }));
+    await new Promise((r) => setTimeout(r, 2_500));
+    const dry = await dl(['prune', '--keep-last', '1', '--incomplete-after', '2s', '--dry-run', `s3://${bucket}/foreign/`]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout!.toString()).toMatch(/would delete .*\/foreign\/failed\/ .*\[1 object\(s\) not written by diskless are left\]/);
+    expect(dry.stdout!.toString()).toMatch(/keep .*\/foreign\/ .*nothing in it was written by diskless/);
+    const r = await dl(['prune', '--keep-last', '1', '--incomplete-after', '2s', `s3://${bucket}/foreign/`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/not written by diskless left alone/);
+    const keys = await listKeys(bucket, 'foreign/');
+    expect(keys).not.toContain('foreign/failed/a');
+    expect(keys).toEqual(expect.arrayContaining(['foreign/failed/notes.txt', 'foreign/README', 'foreign/2026-12-01/diskless-manifest.json']));
   });
 
   it('a prune killed right after its first manifest delete leaves no complete-looking backup with files missing, and a rerun finishes', async () => {

@@ -67,7 +67,7 @@ describe('diskless restore on Ceph RGW', () => {
       const argv = [DISKLESS_BIN, 'restore', '--endpoint-url', testS3().endpoint, ...extra, `s3://${bucket}/tree/`, dest];
       return execFileSync('script', ['-qefc', argv.map((a) => `'${a}'`).join(' '), '/dev/null'], { env: cliEnv() }).toString();
     };
-    expect(onTerminal(join(work, 'restored-tty'), [])).toMatch(/\r\x1b\[Krestoring: 60\/60 file\(s\), /);
+    expect(onTerminal(join(work, 'restored-tty'), [])).toMatch(/\r\x1b\[Krestoring: [^\r]*, \d+\/60 file\(s\)/);
     expect(onTerminal(join(work, 'restored-quiet'), ['--no-progress'])).not.toMatch(/restoring: /);
   });
 

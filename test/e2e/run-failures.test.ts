@@ -154,6 +154,33 @@ describe('diskless run when things go wrong', () => {
     expect(await listOpenUploads(bucket)).toEqual([]);
   });
 
+  it('a second SIGTERM while the command ignores the first kills the command and exits at once with 143, writing no manifest', async () => {
+    const sync = mkdtempSync(join(tmpdir(), 'diskless-sync-'));
+    const out = mkdtempSync(join(tmpdir(), 'diskless-term2-'));
+    let pidOf = 0;
+    const started = Date.now();
+    const running = runDiskless(
+      ['run', '--endpoint-url', testS3().endpoint, '--to', `s3://${bucket}/term2/`, '--dir', out, '--',
+        'bash', '-c', `trap "" TERM; echo data > "$OUT/f.txt"; touch "$SYNC/ready"; sleep 60`],
+      { env: { ...cliEnv(), OUT: out, SYNC: sync }, timeoutMs: 90_000, onSpawn: (pid) => void (pidOf = pid) },
+    );
+    let exited = false;
+    void running.then(() => (exited = true));
+    while (!existsSync(join(sync, 'ready'))) await new Promise((r) => setTimeout(r, 50));
+    process.kill(pidOf, 'SIGTERM');
+    // The command ignores SIGTERM, so the first signal cannot end the run: diskless waits for it.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(exited).toBe(false);
+    process.kill(pidOf, 'SIGTERM');
+    const r = await running;
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toMatch(/SIGTERM again: exiting now, the command killed/);
+    // The command was killed with diskless, not left running: its `sleep 60` held the test's stderr pipe open.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    // The file closed before the signals is stored on its own, but no manifest makes it a backup.
+    expect(await listKeys(bucket, 'term2/')).not.toContain('term2/diskless-manifest.json');
+  });
+
   it('refuses a process of another user: its open fails and nothing is stored', async () => {
     const out = mkdtempSync(join(tmpdir(), 'diskless-out-'));
     execFileSync('chmod', ['0777', out]);

@@ -23,7 +23,7 @@ export class FakeS3Error extends StoreError {
   }
 }
 
-type Operation = 'put' | 'create' | 'uploadPart' | 'complete' | 'abort' | 'head' | 'get' | 'delete' | 'list' | 'copy';
+export type Operation = 'put' | 'create' | 'uploadPart' | 'complete' | 'abort' | 'head' | 'get' | 'delete' | 'list' | 'copy';
 
 interface StoredObject {
   data: Buffer;
@@ -53,6 +53,8 @@ export class MemoryObjectStore implements ObjectStore {
   private concurrentParts = 0;
   /** Corrupts what Head reports (simulates a store that lost or altered data). */
   headSizeDelta = 0;
+  /** Extra time every call of an operation takes (e.g. `put`: an upload whose end comes late). */
+  readonly delayMs: Partial<Record<Operation, number>> = {};
 
   failNext(op: Operation, error: Error, times = 1): void {
     this.failures.push({ op, error, remaining: times });
@@ -65,6 +67,8 @@ export class MemoryObjectStore implements ObjectStore {
 
   private async enter(op: Operation, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
+    const delay = this.delayMs[op];
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const n = ++this.calls[op];
     const f = this.failures.find((x) => x.op === op && x.remaining > 0 && (!x.when || x.when(n)));
     if (f) {

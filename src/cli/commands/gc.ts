@@ -16,8 +16,8 @@ export function gcCommand(_ctx: CommandContext): Command {
   const cmd = new Command('gc')
     .summary('abort incomplete multipart uploads left behind')
     .description(
-      'Aborts incomplete multipart uploads under s3://BUCKET[/PREFIX]: first those that killed diskless runs on\n' +
-        'this host recorded, then any started more than --older-than ago (younger ones may be backups in progress).\n' +
+      'Aborts incomplete multipart uploads under s3://BUCKET[/PREFIX]: first those that killed diskless runs on ' +
+        'this host recorded, then any started more than --older-than ago (younger ones may be backups in progress). ' +
         'A bucket lifecycle rule (AbortIncompleteMultipartUpload) does the same on the server side.',
     )
     .argument('<url>', 's3://BUCKET or s3://BUCKET/PREFIX')

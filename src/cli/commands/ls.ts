@@ -12,8 +12,8 @@ export function lsCommand(ctx: CommandContext): Command {
   const cmd = new Command('ls')
     .summary('list the backups at or under a prefix: complete, incomplete or damaged')
     .description(
-      'Lists every backup at or under s3://BUCKET/PREFIX/ from one listing (no request per object):\n' +
-        'complete (manifest present, every object as recorded), incomplete (objects without a manifest:\n' +
+      'Lists every backup at or under s3://BUCKET/PREFIX/ from one listing (no request per object): ' +
+        'complete (manifest present, every object as recorded), incomplete (objects without a manifest: ' +
         'a failed, killed or running backup), damaged (the manifest names objects that are missing or differ).',
     )
     .argument('<url>', 's3://BUCKET[/PREFIX]')

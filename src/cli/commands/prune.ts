@@ -28,11 +28,12 @@ export function pruneCommand(ctx: CommandContext): Command {
   const cmd = new Command('prune')
     .summary('delete the backups under a prefix that no keep rule keeps')
     .description(
-      'Applies the keep rules (as restic forget: the newest backup of each of the last N hours/days/ISO weeks/\n' +
-        'months/years that have one, in UTC; the last N; all within a duration of the newest) to each series of\n' +
-        'complete backups under PARENT (same kind, host, directory and name with digits ignored; --group-by none:\n' +
-        'all of PARENT), and deletes the rest: manifest first, then the objects. The newest backup of a series is\n' +
-        'always kept. Backups without a manifest never count; they are deleted when their newest object is older\n' +
+      'Applies the keep rules (as restic forget: the newest backup of each of the last N hours/days/ISO weeks/' +
+        'months/years that have one, in UTC; the last N; all within a duration of the newest) to each series of ' +
+        'complete backups under PARENT (same kind, host, directory and name with digits ignored; --group-by none: ' +
+        'all of PARENT), and deletes the rest: manifest first, then the objects. The newest backup of a series is ' +
+        'always kept.\n' +
+        'Backups without a manifest never count; they are deleted when their newest object is older ' +
         'than --incomplete-after and no multipart upload is open under them. Damaged backups are never deleted.',
     )
     .argument('<parent>', 's3://BUCKET/PREFIX/ holding the backups')
@@ -86,6 +87,6 @@ export function pruneCommand(ctx: CommandContext): Command {
 function planText(backups: readonly PrunedBackup[], dryRun: boolean): string {
   const word = (b: PrunedBackup) => (b.action === 'delete' ? (dryRun ? 'would delete' : 'delete') : b.action);
   return backups
-    .map((b) => `${word(b).padEnd(12)}  ${(b.startedAt ?? '-').replace(/\.\d+Z$/, 'Z').padEnd(20)}  ${b.status.padEnd(10)}  ${formatBytes(b.bytes).padStart(10)}  ${b.url}${b.reasons.length ? `  (${b.reasons.join(', ')})` : ''}${b.leftUnnamed ? `  [${b.leftUnnamed} object(s) the manifest does not name are left]` : ''}\n`)
+    .map((b) => `${word(b).padEnd(12)}  ${(b.startedAt ?? '-').replace(/\.\d+Z$/, 'Z').padEnd(20)}  ${b.status.padEnd(10)}  ${formatBytes(b.bytes).padStart(10)}  ${b.url}${b.reasons.length ? `  (${b.reasons.join(', ')})` : ''}${b.leftUnnamed ? `  [${b.leftUnnamed} object(s) the manifest does not name are left]` : ''}${b.leftForeign ? `  [${b.leftForeign} object(s) not written by diskless are left]` : ''}\n`)
     .join('');
 }

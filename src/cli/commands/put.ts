@@ -5,7 +5,8 @@ import { UsageError } from '../../errors.js';
 import { put } from '../../ops/put.js';
 import { addConnectionOptions, loggerFor, sessionOptions, size, type ConnectionFlags } from '../common-options.js';
 import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-options.js';
-import { putSummary } from '../summary.js';
+import { withUploadProgress } from '../progress.js';
+import { putSummary, putSummaryFields } from '../summary.js';
 import type { CommandContext } from '../program.js';
 
 interface PutFlags extends ConnectionFlags, UploadFlags {
@@ -20,10 +21,10 @@ export function putCommand(ctx: CommandContext): Command {
   const cmd = new Command('put')
     .summary('stream stdin, or a command\'s stdout, into one S3 object')
     .description(
-      'Streams stdin (or the stdout of the command after --) into s3://BUCKET/KEY with bounded memory.\n' +
-        'The object is committed only if the input ends cleanly and the command exits 0; otherwise the\n' +
-        'upload is aborted and nothing is left behind. Prefer the -- form for pipelines:\n' +
-        "  diskless put s3://b/db.sql.gz -- bash -c 'set -o pipefail; mysqldump db | gzip'",
+      'Streams stdin (or the stdout of the command after --) into s3://BUCKET/KEY with bounded memory. ' +
+        'The object is committed only if the input ends cleanly and the command exits 0; otherwise the ' +
+        'upload is aborted and nothing is left behind.\n' +
+        'Prefer the -- form for pipelines (see the examples): in a plain pipeline, diskless cannot see the dump tool fail.',
     )
     .argument('<url>', 'target, s3://BUCKET/KEY ({host} {date} {time} {run} are expanded; an existing object is refused without --overwrite)')
     .argument('[command...]', 'command whose stdout to store (after --)')
@@ -43,7 +44,7 @@ export function putCommand(ctx: CommandContext): Command {
     }
     const log = loggerFor(flags);
     const upload = uploadOptions(flags);
-    const result = await put({
+    const result = await withUploadProgress(flags, log, (meter) => put({
       ...sessionOptions(flags, log),
       ...upload,
       url,
@@ -54,8 +55,9 @@ export function putCommand(ctx: CommandContext): Command {
       ...(flags.passAwsEnv ? { passAwsEnv: true } : {}),
       settings: { ...upload.settings, ...(flags.contentType ? { contentType: flags.contentType } : {}) },
       signal: ctx.signal,
-    });
-    log.info(putSummary(result));
+      meter,
+    }), { files: false });
+    ctx.report.summary(log, putSummary(result), putSummaryFields(result));
   });
 }
 

@@ -6,6 +6,8 @@ import { formatS3Url } from '../../s3/s3-url.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
 import { addConnectionOptions, loggerFor, seconds, sessionOptions } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { withUploadProgress } from '../progress.js';
+import { manifestSummaryFields } from '../summary.js';
 
 interface RunFlags extends Omit<CaptureFlags, 'to'> {
   to?: string;
@@ -18,14 +20,12 @@ export function runCommand(ctx: CommandContext): Command {
   const cmd = new Command('run')
     .summary("run a program; the files it writes under --dir stream to S3, one object each")
     .description(
-      'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes\n' +
-        'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk.\n' +
+      'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes ' +
+        'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk. ' +
         'When CMD exits 0 and every file is stored, the manifest PREFIX/diskless-manifest.json is written last.\n' +
-        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.\n' +
-        'Example: diskless run --to s3://backups/db/2026-11-21/ --dir /tmp/dump -- mydumper -t 4 -o /tmp/dump\n' +
-        'With --from instead of --to, CMD sees the files of a stored backup under --dir and reads them straight\n' +
-        'from S3 (read-only: writes there fail with EROFS); exit 6 if a file did not check out (it is named).\n' +
-        'Example: diskless run --from s3://backups/pg/2026-11-21/ --dir /tmp/dump -- pg_restore -j 4 -d shop /tmp/dump',
+        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight. ' +
+        'With --from instead of --to, CMD sees the files of a stored backup under --dir and reads them straight ' +
+        'from S3 (read-only: writes there fail with EROFS); exit 6 if a file did not check out (it is named).',
     )
     .option('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
     .option('--from <url>', 'a stored backup (s3://BUCKET/PREFIX/ of a run or serve) the program reads under --dir')
@@ -57,8 +57,12 @@ export function runCommand(ctx: CommandContext): Command {
       });
       return;
     }
-    if (flags.to === undefined) throw new UsageError('give --to s3://BUCKET/PREFIX/ (where the files go) or --from s3://BUCKET/PREFIX/ (a backup to read)');
-    const result = await run({ ...captureOptions({ ...flags, to: flags.to }, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal });
+    const to = flags.to;
+    if (to === undefined) throw new UsageError('give --to s3://BUCKET/PREFIX/ (where the files go) or --from s3://BUCKET/PREFIX/ (a backup to read)');
+    const result = await withUploadProgress(flags, log, (meter) =>
+      run({ ...captureOptions({ ...flags, to }, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
+    );
+    ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
     log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);
   });
 }

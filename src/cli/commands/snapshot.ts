@@ -10,6 +10,8 @@ import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-opt
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, seconds, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { withUploadProgress } from '../progress.js';
+import { manifestSummaryFields } from '../summary.js';
 
 interface SnapshotFlags extends ConnectionFlags, UploadFlags {
   to: string;
@@ -35,17 +37,13 @@ export function snapshotCommand(ctx: CommandContext): Command {
   const cmd = new Command('snapshot')
     .summary('snapshot volumes (LVM, btrfs, fsfreeze) and stream each as a tar archive into S3')
     .description(
-      'For each volume: a consistent read-only copy (an LVM snapshot mounted read-only, a read-only btrfs\n' +
-        'snapshot, or the filesystem frozen), streamed by tar (xattrs, ACLs, SELinux labels, numeric owners,\n' +
-        'sparse files) into PREFIX/<host>/<name>-<timestamp>.tar[.zst|.gz]; the snapshot is then removed.\n' +
+      'For each volume: a consistent read-only copy (an LVM snapshot mounted read-only, a read-only btrfs ' +
+        'snapshot, or the filesystem frozen), streamed by tar (xattrs, ACLs, SELinux labels, numeric owners, ' +
+        'sparse files) into PREFIX/<host>/<name>-<timestamp>.tar[.zst|.gz]; the snapshot is then removed. ' +
         'A manifest PREFIX/<host>/diskless-manifest-<timestamp>.json is written last, only if every volume was stored.\n' +
-        'Snapshots, mounts and freezes are undone on any failure and on SIGINT/SIGTERM; what a killed run left\n' +
+        'Snapshots, mounts and freezes are undone on any failure and on SIGINT/SIGTERM; what a killed run left ' +
         '(LVs named diskless-snap-<pid>-*, mounts under --work-dir) is removed by the next run.\n' +
-        'Exit status: 0 stored; 5 a snapshot, tar or a volume failed; 4 an upload failed; 3 preflight; 2 bad arguments.\n' +
-        'Examples:\n' +
-        '  diskless snapshot --to s3://backups/hosts/ --all --compress zstd\n' +
-        '  diskless snapshot --to s3://backups/hosts/ --volume vg0/data --snapshot-size 20%ORIGIN\n' +
-        '  diskless snapshot --to s3://backups/hosts/ --method btrfs --mount /srv',
+        'Exit status: 0 stored; 5 a snapshot, tar or a volume failed; 4 an upload failed; 3 preflight; 2 bad arguments.',
     )
     .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/')
     .option('--volume <vg/lv>', 'logical volume to back up (repeatable; --method lvm)', collect, [])
@@ -67,8 +65,10 @@ export function snapshotCommand(ctx: CommandContext): Command {
   return cmd.action(async (flags: SnapshotFlags) => {
     if (cmd.args.length > 0) throw new UsageError(`snapshot takes no arguments (got ${cmd.args.join(' ')}); use --volume or --mount`);
     const log = loggerFor(flags);
-    const result = await snapshot({
+    // A dry run uploads nothing: no progress line.
+    const result = await withUploadProgress(flags.dryRun ? { ...flags, progress: false } : flags, log, (meter) => snapshot({
       ...sessionOptions(flags, log),
+      ...(flags.dryRun ? {} : { meter }),
       ...uploadOptions(flags),
       to: flags.to,
       method: flags.method,
@@ -86,10 +86,10 @@ export function snapshotCommand(ctx: CommandContext): Command {
       keepGoing: flags.keepGoing ?? false,
       ...(flags.sha256 ? { sha256: true } : {}),
       signal: ctx.signal,
-    });
+    }));
     if (result.dryRun) {
       process.stdout.write(formatPlan(result.plan, result.commands, flags, result.bucket, result.manifestKey));
-    }
+    } else if (result.manifest) ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
   });
 }
 

@@ -4,8 +4,10 @@ import { verify, type BackupVerification } from '../../ops/verify.js';
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
+import { addProgressOptions, withByteProgress, type ProgressFlags } from '../progress.js';
+import { stderrLine } from '../status-line.js';
 
-interface VerifyFlags extends ConnectionFlags {
+interface VerifyFlags extends ConnectionFlags, ProgressFlags {
   deep?: boolean;
   json?: boolean;
   record: boolean;
@@ -16,8 +18,8 @@ export function verifyCommand(ctx: CommandContext): Command {
   const cmd = new Command('verify')
     .summary('check a backup (or every backup under a prefix) against its manifest')
     .description(
-      'Shallow (default, no download): every object of the manifest exists with the recorded size,\n' +
-        'composite ETag and part count. --deep reads every byte back with parallel ranged GETs and checks\n' +
+      'Shallow (default, no download): every object of the manifest exists with the recorded size, ' +
+        'composite ETag and part count. --deep reads every byte back with parallel ranged GETs and checks ' +
         'CRC32C (and SHA-256 when recorded) and the content: tar, gzip, zstd, xz, bzip2, pg_dump, mydumper.\n' +
         `Exits 6 when a backup does not verify. The result is recorded beside the manifest (--no-record: not).`,
     )
@@ -26,18 +28,22 @@ export function verifyCommand(ctx: CommandContext): Command {
     .option('--json', 'print one JSON object')
     .option('--no-record', 'do not record the result beside the backup (read-only credentials)')
     .option('--concurrency <n>', 'ranged GETs in flight (default 8)', wholeNumber('--concurrency', 1, 64));
+  addProgressOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: VerifyFlags) => {
     const log = loggerFor(flags);
-    const result = await verify({
+    // Progress only for --deep: a shallow verify reads no object.
+    const progress = flags.deep ? flags : { ...flags, progress: false };
+    const result = await withByteProgress('verifying', progress, log, (onBytes) => verify({
       ...sessionOptions(flags, log),
       url,
       deep: flags.deep ?? false,
       record: flags.record,
       ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
       signal: ctx.signal,
-      ...(flags.json ? {} : { onBackup: (b: BackupVerification) => process.stdout.write(describe(b)) }),
-    });
+      ...(flags.json ? {} : { onBackup: (b: BackupVerification) => stderrLine.around(() => process.stdout.write(describe(b))) }),
+      onBytes,
+    }));
     if (flags.json) process.stdout.write(JSON.stringify(result, null, 1) + '\n');
     const failed = result.backups.filter((b) => !b.ok);
     const files = result.backups.reduce((n, b) => n + b.files.length, 0);
@@ -45,9 +51,10 @@ export function verifyCommand(ctx: CommandContext): Command {
     const summary =
       `${result.backups.length} backup(s), ${files} file(s) checked ${flags.deep ? 'deep' : 'shallow'}: ` +
       `${result.backups.length - failed.length} ok, ${failed.length} failed (${bad} file(s) not ok)`;
+    const fields = { url, bytes: result.backups.reduce((n, b) => n + b.bytesRead, 0), objects: files, backups: result.backups.length, failed: failed.length };
+    ctx.report.summary(log, result.ok && result.backups.length > 0 ? summary : '', fields);
     if (result.backups.length === 0) throw new BackupVerifyError(`no backup at or under ${url}`);
     if (!result.ok) throw new BackupVerifyError(`verification failed: ${summary}`);
-    log.info(summary);
   });
 }
 

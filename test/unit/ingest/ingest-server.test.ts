@@ -11,8 +11,9 @@ import { collect, pseudoRandom, testContext } from '../../support/uploader.js';
 import { connectTo, readFrame, request, writeFile } from '../../support/wire-client.js';
 
 const token = 'a'.repeat(64);
-const { EPERM, EIO, ENOENT, EINVAL, EBUSY, EACCES } = constants.errno;
+const { EPERM, EIO, ENOENT, EINVAL, EBUSY, EACCES, EEXIST } = constants.errno;
 const O_WRONLY_CREAT_TRUNC = 0o1101;
+const O_WRONLY_CREAT_EXCL = 0o301;
 const O_APPEND = 0o2000;
 
 let servers: IngestServer[] = [];
@@ -117,13 +118,16 @@ describe('the ingest server', () => {
     expect(files.peakWriting).toBe(3);
   });
 
-  it('refuses a second writer of a file still being written with EBUSY', async () => {
+  it('refuses a second writer of a file still being written with EBUSY, and an O_EXCL open of it with EEXIST', async () => {
     const { server } = await start();
     const s = await connectTo(server.socketPath);
     s.write(encodeFrame('OPEN', { token, path: 'busy', flags: O_WRONLY_CREAT_TRUNC, mode: 0o644, pid: 1 }));
     expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
     const { reply } = await writeFile(server.socketPath, token, 'busy', Buffer.from('second'));
     expect(reply?.fields).toMatchObject({ err: EBUSY });
+    // A lock file or mkstemp's retry loop tells "exists" by EEXIST, whether or not the file is still being written.
+    const excl = await writeFile(server.socketPath, token, 'busy', Buffer.from('third'), O_WRONLY_CREAT_EXCL);
+    expect(excl.reply?.fields).toMatchObject({ err: EEXIST });
     s.destroy();
   });
 
@@ -145,6 +149,20 @@ describe('the ingest server', () => {
     expect(failures).toEqual(['cut.bin']);
     expect(describeError(files.failures()[0]?.error)).toMatch(/ended without closing it \(killed or crashed\?\) after 6291456 bytes/);
     expect((files.failures()[0]?.error as { category?: string }).category).toBe('producer');
+    expect(store.keys('bkt')).toEqual([]);
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('fails a file the shim gave up (FAIL while it is written, then its connection ends without END) once, with the refusal', async () => {
+    const { server, store, files } = await start();
+    const s = await connectTo(server.socketPath);
+    s.write(encodeFrame('OPEN', { token, path: 'ra.db', flags: 0o1102, mode: 0o644, pid: process.pid }));
+    expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
+    const fail = await request(server.socketPath, 'FAIL', { token, path: 'ra.db', message: 'ra.db: too big for a random-access file' });
+    expect(fail?.fields).toMatchObject({ err: 0 });
+    s.end('some bytes');
+    await files.idle();
+    expect(files.failures().map((f) => [f.path, describeError(f.error)])).toEqual([['ra.db', expect.stringMatching(/too big for a random-access file/)]]);
     expect(store.keys('bkt')).toEqual([]);
     expect(store.uploads.size).toBe(0);
   });

@@ -92,7 +92,7 @@ export interface RunResult {
 }
 
 /**
- * Runs a program asynchronously (the fake uploader lives in this process, so a synchronous spawn
+ * Runs a program asynchronously (the uploader the tests run lives in this process, so a synchronous spawn
  * would deadlock), with stdin closed and a timeout.
  */
 export function run(

@@ -6,16 +6,17 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { shimPath } from '../../../src/native/shim-path.js';
-import { FakeUploader, withoutDisklessEnv } from '../../fakes/fake-uploader.js';
+import { ShimHarness, withoutDisklessEnv } from '../../support/shim-harness.js';
 import { explain, regularFilesUnder, sh } from './harness.js';
 
 // Real tools, run by a shell that is itself under the shim (as `diskless run` does), must write the
-// same bytes into the virtual directory as they write to a local directory.
+// same bytes into the virtual directory as they write to a local directory. The uploader is the real
+// one (IngestServer + VirtualFiles over the in-memory store).
 
 let work: string;
 let tree: string;
 let big: string;
-let fake: FakeUploader;
+let up: ShimHarness;
 
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'diskless-real-tools-'));
@@ -30,10 +31,10 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 beforeEach(async () => {
-  fake = await FakeUploader.start();
+  up = await ShimHarness.start();
 });
 afterEach(async () => {
-  await fake.close();
+  await up?.close();
 });
 
 /** Runs `command` with $OUT a fresh local directory, then under the shim with $OUT the virtual one. */
@@ -41,16 +42,18 @@ async function compare(command: string, outputs: string[]) {
   const local = mkdtempSync(path.join(work, 'local-'));
   const plain = await sh(command, { env: { ...withoutDisklessEnv(process.env), OUT: local, TREE: tree, BIG: big } });
   expect(plain.code, explain(plain)).toBe(0);
-  const shimmed = await sh(command, { env: fake.env({ OUT: fake.vdir, TREE: tree, BIG: big }) });
+  const shimmed = await sh(command, { env: up.env({ vars: { OUT: up.vdir, TREE: tree, BIG: big } }) });
   expect(shimmed.code, explain(shimmed)).toBe(0);
-  await fake.settled();
+  await up.settled();
   expect(readdirSync(local).sort()).toEqual([...outputs].sort());
+  expect(up.storedPaths()).toEqual([...outputs].sort());
   for (const name of outputs) {
-    const stored = fake.files.get(name);
+    const stored = up.object(name);
     expect(stored, `${name} was not uploaded`).toBeDefined();
-    expect(stored?.data.equals(readFileSync(path.join(local, name))), `${name} differs`).toBe(true);
+    expect(stored?.equals(readFileSync(path.join(local, name))), `${name} differs`).toBe(true);
   }
-  expect(regularFilesUnder(fake.vdir)).toEqual([]);
+  expect(up.failures).toEqual([]);
+  expect(regularFilesUnder(up.vdir)).toEqual([]);
 }
 
 describe('real tools under the shim', () => {
@@ -79,6 +82,6 @@ describe('real tools under the shim', () => {
     expect(plain.code, explain(plain)).toBe(0);
     expect(preloaded.code, explain(preloaded)).toBe(0);
     expect(readFileSync(b).equals(readFileSync(a))).toBe(true);
-    expect(fake.connections).toBe(0);
+    expect(up.untouched).toBe(true);
   });
 });

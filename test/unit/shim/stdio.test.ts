@@ -2,13 +2,17 @@ import os from 'node:os';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { FakeUploader } from '../../fakes/fake-uploader.js';
+import { FakeS3Error } from '../../fakes/memory-object-store.js';
+import { ShimHarness } from '../../support/shim-harness.js';
 import { buildPrograms, explain, pattern, regularFilesUnder, run, type BuiltPrograms } from './harness.js';
 
+// stdio on virtual files, against the real uploader (IngestServer + VirtualFiles over the in-memory store).
+
 const { errno } = os.constants;
+const O_CLOEXEC = 0o2000000; // Linux (x86_64 and aarch64)
 
 let programs: BuiltPrograms;
-let fake: FakeUploader;
+let up: ShimHarness;
 
 beforeAll(async () => {
   programs = await buildPrograms([
@@ -20,53 +24,45 @@ beforeAll(async () => {
 });
 afterAll(() => programs?.cleanup());
 beforeEach(async () => {
-  fake = await FakeUploader.start();
+  up = await ShimHarness.start();
 });
 afterEach(async () => {
-  await fake.close();
+  await up?.close();
 });
 
 describe('stdio', () => {
   it('fopen "w" + fprintf + fclose stores every line; "we" asks for O_CLOEXEC', async () => {
-    const r = await run(programs.path('fopen_w_and_fprintf'), [], { env: fake.env() });
+    const r = await run(programs.path('fopen_w_and_fprintf'), [], { env: up.env() });
     expect(r.code, explain(r)).toBe(0);
     const expected = Array.from({ length: 1000 }, (_, i) => `line ${i}\n`).join('');
-    expect(fake.text('lines.txt')).toBe(expected);
-    expect(fake.text('cloexec.txt')).toBe('e\n');
-    expect(fake.files.get('binary.bin')?.data).toEqual(Buffer.from([0, 1, 2]));
-    expect(regularFilesUnder(fake.vdir)).toEqual([]);
+    expect(up.text('lines.txt')).toBe(expected);
+    expect(up.text('cloexec.txt')).toBe('e\n');
+    expect(up.object('binary.bin')).toEqual(Buffer.from([0, 1, 2]));
+    expect((up.callsOf('OPEN').find((c) => c.path === 'cloexec.txt')?.flags ?? 0) & O_CLOEXEC).toBe(O_CLOEXEC);
+    expect(regularFilesUnder(up.vdir)).toEqual([]);
   });
 
   it('freopen onto stdout keeps fd 1, sends printf output to the virtual file and fclose reports success', async () => {
-    const r = await run(programs.path('freopen_stdout_to_virtual_file'), [], { env: fake.env() });
+    const r = await run(programs.path('freopen_stdout_to_virtual_file'), [], { env: up.env() });
     expect(r.code, explain(r)).toBe(0);
-    await fake.settled();
+    await up.settled();
     expect(r.stdout).toBe('buffered before freopen, goes to the old stdout\n');
-    expect(fake.text('out.txt')).toBe('printf line 0\nprintf line 1\nprintf line 2\n');
-    expect(fake.text('err.txt')).toBe('to err.txt\n');
+    expect(up.text('out.txt')).toBe('printf line 0\nprintf line 1\nprintf line 2\n');
+    expect(up.text('err.txt')).toBe('to err.txt\n');
   });
 
   it('writev and fwrite need no hook: the bytes arrive through the socket', async () => {
-    const r = await run(programs.path('writev_and_fwrite'), [], { env: fake.env() });
+    const r = await run(programs.path('writev_and_fwrite'), [], { env: up.env() });
     expect(r.code, explain(r)).toBe(0);
-    expect(fake.text('v.txt')).toBe('one two three\n');
-    expect(fake.files.get('w.bin')?.data.equals(pattern(100_000, 2))).toBe(true);
+    expect(up.text('v.txt')).toBe('one two three\n');
+    expect(up.object('w.bin')?.equals(pattern(100_000, 2))).toBe(true);
   });
 
-  it('fclose returns EOF with the errno of a failed upload', async () => {
-    fake.behave('doomed.txt', { failResult: errno.ENOSPC });
-    const r = await run(programs.path('fclose_returns_eof_when_upload_fails'), ['doomed.txt', String(errno.ENOSPC)], {
-      env: fake.env(),
-    });
+  it('fclose returns EOF with EIO when the store refuses the object', async () => {
+    up.store.failNext('put', new FakeS3Error('AccessDenied', 403, 'Access Denied'));
+    const r = await run(programs.path('fclose_returns_eof_when_upload_fails'), ['doomed.txt', String(errno.EIO)], { env: up.env() });
     expect(r.code, explain(r)).toBe(0);
-    expect(fake.files.has('doomed.txt')).toBe(false);
-  });
-
-  it('fclose returns EOF with EIO when the uploader drops the connection without a result', async () => {
-    fake.behave('dropped.txt', { dropAtEof: true });
-    const r = await run(programs.path('fclose_returns_eof_when_upload_fails'), ['dropped.txt', String(errno.EIO)], {
-      env: fake.env(),
-    });
-    expect(r.code, explain(r)).toBe(0);
+    expect(up.storedPaths()).toEqual([]);
+    expect(up.failures.map((f) => f.path)).toEqual(['doomed.txt']);
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { backupVolume, type JobEnv } from '../../../src/snapshot/backup-job.js';
 import { RunDir } from '../../../src/snapshot/run-dir.js';
 import type { LvmVolume } from '../../../src/snapshot/volume-plan.js';
 import { planParts } from '../../../src/upload/part-planner.js';
+import { TransferMeter } from '../../../src/upload/transfer-meter.js';
 import { silentLogger } from '../../../src/util/log.js';
 import { MemoryObjectStore } from '../../fakes/memory-object-store.js';
 import { testContext } from '../../support/uploader.js';
@@ -52,6 +53,18 @@ const mountTarget = (runDir: RunDir) => runDir.mountPathFor('/srv/data');
 const ENDLESS = ['sh', '-c', 'while :; do head -c 65536 /dev/zero; sleep 0.02; done'];
 
 describe('one volume backup (LVM)', () => {
+  it('tells the progress meter the snapshot filesystem\'s used space as the expected size (ETA), and counts the archive', async () => {
+    const { store, env } = setup();
+    const meter = new TransferMeter();
+    const result = await backupVolume(volume, { ...env, upload: testContext(store, { meter }) });
+    // The (fake) mount point is a directory under the temporary directory: its filesystem's used space, in whole blocks.
+    const { bsize } = statfsSync(tmpdir());
+    const expected = meter.sample().bytesExpected!;
+    expect(expected).toBeGreaterThan(0);
+    expect(expected % bsize).toBe(0);
+    expect(meter.sample()).toMatchObject({ bytesRead: result.size, bytesStored: result.size, streamsOpen: 0, streamsDone: 1 });
+  });
+
   it('snapshots, mounts read-only, stores the tar stream, then unmounts and removes the snapshot', async () => {
     const { runner, store, env, runDir } = setup();
     const result = await backupVolume(volume, env);
