@@ -88,6 +88,7 @@
         "native/shim/hook_mkstemp.c",
         "native/shim/hook_read.c",
         "native/shim/hook_write.c",
+        "native/shim/hook_xattr.c",
         "native/shim/random_access.c",
         "native/shim/init.c",
         "native/shim/real_symbols.c",

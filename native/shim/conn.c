@@ -203,6 +203,38 @@ SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_
   return 0;
 }
 
+SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out) {
+  uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
+  struct wire_writer w;
+  uint32_t len;
+  int fd;
+  char what[512];
+  snprintf(what, sizeof what, "read of %s", rel);
+  begin(&w, out, WIRE_MSG_READ_OPEN);
+  wire_put_str(&w, rel, strlen(rel));
+  wire_put_u64(&w, offset);
+  wire_put_u32(&w, (uint32_t)shim_raw_getpid());
+  int err = exchange(&w, WIRE_MSG_REPLY, in, &len, &fd, what);
+  if (err != 0) return err;
+  struct wire_reader r = {in, len, 0};
+  int32_t e = wire_get_i32(&r);
+  err = answer_err(&r, e, what);
+  /* The canary (wire.def: READ_OPEN): left unread by the uploader while it streams, so a close of
+   * its end after a failed check reaches our reads as ECONNRESET instead of a clean EOF. */
+  static const uint8_t canary = 0;
+  if (err == 0 && send_all(fd, &canary, 1) != 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "%s: the uploader closed the connection", what);
+    err = EIO;
+  }
+  if (err != 0) {
+    real_close(fd);
+    return err;
+  }
+  SHIM_LOG(SHIM_LOG_DEBUG, "%s: fd %d from byte %llu", what, fd, (unsigned long long)offset);
+  *fd_out = fd;
+  return 0;
+}
+
 SHIM_HIDDEN int conn_finish_file(int fd, const char *what) {
   uint8_t in[FRAME_IN_MAX];
   uint32_t len;
@@ -309,6 +341,9 @@ SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how) {
 static void end_mark(int fd, uint32_t how) {
   uint64_t id;
   int saved = errno;
+  /* A --from run writes no file: its uploader sockets carry reads, whose receive queue holds file
+   * bytes (not a HANDLE) and whose send queue keeps the unread canary (SIOCOUTQ never drains). */
+  if (shim_cfg.read_mode) return;
   if (!peek_handle(fd, &id)) {
     errno = saved;
     return; /* not a file socket, or an uploader without HANDLE */
@@ -330,6 +365,7 @@ static void end_mark(int fd, uint32_t how) {
 }
 
 SHIM_HIDDEN void conn_end_all(uint32_t how, int only_cloexec) {
+  if (shim_cfg.read_mode) return; /* a --from run writes no file: no END to send (end_mark) */
   int saved = errno;
   int dir = real_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) {

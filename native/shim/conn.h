@@ -18,6 +18,10 @@ SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_
  * RESULT. Returns RESULT.err, or EIO if the connection dropped or the frame was malformed. Does
  * not close fd. */
 SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
+/* READ_OPEN (run --from): on success *fd_out is the connected socket (still CLOEXEC) from which the
+ * file's bytes from `offset` can be read; the canary byte (wire.def) has been sent. ENOENT: not a
+ * file of the backup. */
+SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out);
 SHIM_HIDDEN int conn_rename(const char *from, const char *to);
 SHIM_HIDDEN int conn_unlink(const char *rel);
 SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns);

@@ -39,6 +39,14 @@ SHIM_HIDDEN int fdt_is_aux(int fd) {
   return 0;
 }
 
+SHIM_HIDDEN void fdt_add_pos(int fd, uint64_t n) {
+  if (in_range(fd)) __atomic_add_fetch(&table[fd].pos, n, __ATOMIC_RELAXED);
+}
+
+SHIM_HIDDEN void fdt_set_pos(int fd, uint64_t pos) {
+  if (in_range(fd)) __atomic_store_n(&table[fd].pos, pos, __ATOMIC_RELAXED);
+}
+
 SHIM_HIDDEN void fdt_release(struct fd_entry *e) {
   free(e->path);
   e->path = NULL;
@@ -59,6 +67,7 @@ SHIM_HIDDEN void fdt_record_file(int fd, enum fd_kind kind, int aux, const char 
   table[fd].dev = ok ? (uint64_t)st.st_dev : 0;
   table[fd].aux = aux;
   table[fd].random = 0;
+  table[fd].pos = 0;
   char *old = table[fd].path;
   table[fd].path = copy; /* an old path of a stale entry is dropped here (fds reused without our close) */
   set_kind(fd, ok ? (uint8_t)kind : FD_NONE);
@@ -122,14 +131,14 @@ SHIM_HIDDEN int fdt_validate(int fd, const struct fd_entry *e) {
   int ok = fstat(fd, &st) == 0;
   errno = saved;
   if (!ok || (uint64_t)st.st_ino != e->ino || (uint64_t)st.st_dev != e->dev) return 0;
-  if (e->kind == FD_VIRTUAL) return S_ISSOCK(st.st_mode);
+  if (e->kind == FD_VIRTUAL || e->kind == FD_READ) return S_ISSOCK(st.st_mode);
   if (e->kind == FD_REOPEN) return S_ISDIR(st.st_mode);
   if (e->kind == FD_MEMORY) return S_ISREG(st.st_mode);
   return 0;
 }
 
 SHIM_HIDDEN int fdt_certainly_last(const struct fd_entry *e) {
-  if ((e->kind != FD_VIRTUAL && e->kind != FD_MEMORY) || e->shared || e->owner != shim_pid || shim_in_foreign_child()) return 0;
+  if ((e->kind != FD_VIRTUAL && e->kind != FD_MEMORY && e->kind != FD_READ) || e->shared || e->owner != shim_pid || shim_in_foreign_child()) return 0;
   return e->gen == __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
 }
 

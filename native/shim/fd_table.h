@@ -22,6 +22,7 @@ enum fd_kind {
   FD_REOPEN = 2,  /* the stand-in directory (DISKLESS_STANDIN) for an existing virtual file reopened
                      without O_CREAT/O_TRUNC: fsync works, read/write fail (EISDIR/EBADF) */
   FD_MEMORY = 3,  /* a random-access file held in a memfd; `aux` is its upload socket, sent at close */
+  FD_READ = 4,    /* run --from: the socket a file of the backup is read from (READ_OPEN); `path` is its name */
 };
 
 struct fd_entry {
@@ -33,7 +34,8 @@ struct fd_entry {
   uint64_t dev;     /* st_dev likewise */
   int aux;          /* FD_MEMORY: the upload socket */
   uint8_t random;   /* FD_MEMORY: seen a seek back, a pwrite or a truncation below its end */
-  char *path;       /* FD_VIRTUAL/FD_MEMORY opened here: path relative to the directory (malloc'd), or NULL */
+  char *path;       /* FD_VIRTUAL/FD_MEMORY/FD_READ opened here: path relative to the directory (malloc'd), or NULL */
+  uint64_t pos;     /* FD_READ: bytes of the file before the next read() (where the stream started + bytes read) */
 };
 
 /* Records fd as `kind`, owned by this process, not shared, current generation. The fd's inode is
@@ -47,6 +49,9 @@ SHIM_HIDDEN enum fd_kind fdt_peek(int fd);
 SHIM_HIDDEN void fdt_mark_random(int fd);
 /* Is fd the upload socket (aux) of a random-access file this process tracks? (scans the table) */
 SHIM_HIDDEN int fdt_is_aux(int fd);
+/* FD_READ: the file position moved by n bytes (a read()), or is now pos (a seek reopened the stream). */
+SHIM_HIDDEN void fdt_add_pos(int fd, uint64_t n);
+SHIM_HIDDEN void fdt_set_pos(int fd, uint64_t pos);
 /* Frees the path of an entry returned by fdt_take. */
 SHIM_HIDDEN void fdt_release(struct fd_entry *e);
 /* Forgets fd (a new descriptor got this number, or it is being closed). Cheap when untracked. */
@@ -61,8 +66,8 @@ SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out);
 SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out);
 /* Does fd still refer to the open file the entry was made for? (fstat: type, dev, inode) */
 SHIM_HIDDEN int fdt_validate(int fd, const struct fd_entry *e);
-/* Is this process certainly the only holder of the entry's open file? (virtual, opened by this
- * process, never duplicated, no fork or spawn since) */
+/* Is this process certainly the only holder of the entry's open file? (virtual or read, opened by
+ * this process, never duplicated, no fork or spawn since) */
 SHIM_HIDDEN int fdt_certainly_last(const struct fd_entry *e);
 /* Every descriptor open now may be held by another process from now on (fork, spawn). */
 SHIM_HIDDEN void fdt_bump_generation(void);

@@ -87,6 +87,28 @@ static int open_for_writing(const char *rel, int flags, mode_t mode) {
   return fd;
 }
 
+/* run --from: a file of the backup, read through the uploader (READ_OPEN); any write is EROFS. A
+ * name the backup does not have (a directory of the tree, a name that does not exist) is opened
+ * for real. */
+static int open_for_reading(enum open_variant v, int dirfd, const char *path, const char *rel, int flags, mode_t mode) {
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "open of %s for writing refused (EROFS): %s shows a stored backup (diskless run --from), "
+             "which is read-only", rel, shim_cfg.vdir);
+    errno = EROFS;
+    return -1;
+  }
+  int fd;
+  int err = conn_read_open(rel, 0, &fd);
+  if (err == ENOENT) return pass_through(v, dirfd, path, flags, mode);
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  if ((flags & O_CLOEXEC) == 0) real_fcntl(fd, F_SETFD, 0);
+  fdt_record_file(fd, FD_READ, -1, rel);
+  return fd;
+}
+
 /* O_RDONLY|O_CREAT of a name that does not exist: create an empty object, then behave as a reopen. */
 static int create_empty(const char *rel, int flags, mode_t mode) {
   int fd;
@@ -147,7 +169,9 @@ SHIM_HIDDEN int open_classified(enum open_variant v, int dirfd, const char *path
   if (k == VPATH_ROOT || (flags & (O_DIRECTORY | O_PATH)) != 0) return pass_through(v, dirfd, path, flags, mode);
   int saved = errno;
   int fd;
-  if ((flags & O_ACCMODE) == O_RDWR && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
+  if (shim_cfg.read_mode)
+    fd = open_for_reading(v, dirfd, path, rel, flags, mode);
+  else if ((flags & O_ACCMODE) == O_RDWR && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
     fd = ra_open(rel, flags, mode);
   else if ((flags & O_ACCMODE) != O_RDONLY && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
     fd = open_for_writing(rel, flags, mode);

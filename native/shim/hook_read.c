@@ -4,10 +4,22 @@
  * (EISDIR) and no program ever sees empty or wrong bytes; this hook only adds the line that names
  * the cause, once per process, also in a process that inherited the descriptor (gzip -c < V/f).
  * Reading back stored files is not supported yet. Costs nothing unless a read fails with EISDIR.
+ *
+ * run --from: a file of the backup whose bytes did not check out (CRC32C, a failed GET) is cut off
+ * by the uploader with the canary unread (wire.def: READ_OPEN), which the kernel reports as
+ * ECONNRESET; read() reports EIO instead, and says so once per descriptor's file. (stdio reads go
+ * through libc's internal __read: fread then fails with ECONNRESET.)
+ *
+ * A read of such a file returns as many bytes as asked unless the file ends (or the descriptor is
+ * non-blocking), as a regular file's read does: a socket returns what has arrived, and tar -xf
+ * takes a short read for a damaged archive ("Unaligned block"). Only a short read pays for the
+ * check (the fd table, or fstat + getpeername for a descriptor inherited across exec).
  */
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "conn.h"
+#include "fd_table.h"
 #include "reentry.h"
 
 static int warned;
@@ -25,10 +37,60 @@ static void explain(int fd) {
   shim_leave();
 }
 
+/* ECONNRESET on a read socket of a --from run: the uploader refused the rest of the file. */
+static void read_cut_off(int fd) {
+  if (!shim_enter()) return;
+  struct fd_entry e;
+  char rel[PATH_MAX] = "";
+  if (fdt_get(fd, &e) == FD_READ && e.path != NULL) snprintf(rel, sizeof rel, "%s", e.path);
+  if (rel[0] != '\0' || conn_is_uploader_socket(fd)) {
+    SHIM_LOG(SHIM_LOG_ERROR, "read of %s (fd %d) failed (EIO): its bytes in the backup did not check out or could not be "
+             "fetched (diskless names the object)", rel[0] ? rel : "a file of the backup", fd);
+    errno = EIO;
+  }
+  shim_leave();
+}
+
+/* Is fd the socket of a file of the backup (run --from)? */
+static int is_backup_read(int fd) {
+  if (fdt_peek(fd) == FD_READ) return 1;
+  if (!shim_enter()) return 0;
+  int yes = conn_is_uploader_socket(fd);
+  shim_leave();
+  return yes;
+}
+
+/* After a short read r of a backup file: read on until n bytes, the end, or an error. */
+static ssize_t read_full(int fd, char *buf, size_t n, ssize_t r) {
+  int saved = errno;
+  while ((size_t)r < n) {
+    ssize_t m = real_read(fd, buf + r, n - (size_t)r);
+    if (m > 0) {
+      r += m;
+      continue;
+    }
+    if (m < 0 && errno == EINTR) continue;
+    if (m < 0 && errno == ECONNRESET) {
+      /* Reported once by the kernel: the bytes so far are of a file that did not check out. */
+      read_cut_off(fd);
+      return -1;
+    }
+    /* End of file, or an error (EAGAIN on a non-blocking fd): the bytes read so far; the error
+     * (or EOF) comes again with the next read. */
+    break;
+  }
+  errno = saved;
+  return r;
+}
+
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   shim_ensure();
   ssize_t r = real_read(fd, buf, n);
   if (r < 0 && errno == EISDIR) explain(fd);
+  if (!shim_cfg.read_mode) return r;
+  if (r < 0 && errno == ECONNRESET) read_cut_off(fd);
+  else if (r > 0 && (size_t)r < n && is_backup_read(fd)) r = read_full(fd, buf, n, r);
+  if (r > 0 && fdt_peek(fd) == FD_READ) fdt_add_pos(fd, (uint64_t)r);
   return r;
 }
 

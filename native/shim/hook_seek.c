@@ -8,6 +8,14 @@
  * seek back can open the file O_RDWR, which holds it in memory up to --random-access-limit).
  * Seeks inside libc (ftello, fopen "a") use an internal symbol and are not seen here.
  *
+ * run --from (DISKLESS_READ=1): a file of the backup read through fd is a stream from the uploader
+ * (READ_OPEN at an offset). Its position is tracked by the read() hook; a seek up to 4 MiB forward
+ * reads and drops the bytes in between; any other seek opens a new stream at the new offset and dup3()s it over fd (same number, same FD_CLOEXEC and O_NONBLOCK), if
+ * this process is certainly its only holder (not duplicated, no fork since): a copy held elsewhere
+ * would keep reading the old stream. Otherwise ESPIPE, logged once. Seeks inside stdio (fseeko,
+ * ftello) use libc's internal lseek and are not seen: they fail with ESPIPE (pg_restore then reads
+ * a -Fc archive in one pass).
+ *
  * ftruncate on such a descriptor (rsync --inplace truncates to the size it wrote) succeeds when
  * the length is the size so far; otherwise EINVAL, as the kernel says.
  */
@@ -35,9 +43,109 @@ static int is_virtual(int fd) {
   return conn_is_uploader_socket(fd);
 }
 
+/* A short seek forward reads and drops the bytes instead of a new stream (a GET): pg_restore skips
+ * every data block of a -Fc archive it does not restore, a few KiB at a time. */
+#define SKIP_BY_READING (4u << 20)
+
+/* Reads and drops n bytes of fd (the position follows): 0; 1 if the caller must open a new stream
+ * instead (EAGAIN on a non-blocking fd); -1 with EIO if the file did not check out (the uploader cut
+ * it off: a new stream at an offset would not be checked). The end of the file before n bytes is
+ * fine (a seek past it). */
+static int skip_by_reading(int fd, uint64_t n) {
+  char buf[16384];
+  while (n > 0) {
+    ssize_t m = real_read(fd, buf, n < sizeof buf ? (size_t)n : sizeof buf);
+    if (m > 0) {
+      n -= (uint64_t)m;
+      fdt_add_pos(fd, (uint64_t)m);
+      continue;
+    }
+    if (m == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno == ECONNRESET || errno == EIO) {
+      SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d failed (EIO): the file's bytes in the backup did not check out", fd);
+      errno = EIO;
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+/* run --from: the seek of a file of the backup (see above); -1 with errno ESPIPE if it cannot be done. */
+static off64_t read_seek(int fd, off64_t offset, int whence) {
+  struct fd_entry e;
+  if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) {
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && conn_is_uploader_socket(fd))
+      SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d refused (ESPIPE): it reads a file of the backup under %s, and this process did "
+               "not open it (inherited or passed on): such a descriptor is read from start to end", fd, shim_cfg.vdir);
+    errno = ESPIPE;
+    return -1;
+  }
+  char rel[PATH_MAX];
+  snprintf(rel, sizeof rel, "%s", e.path);
+  uint64_t size = 0;
+  int64_t mtime;
+  int64_t target;
+  if (whence == SEEK_SET) target = offset;
+  else if (whence == SEEK_CUR) target = (int64_t)e.pos + offset;
+  else if (whence == SEEK_END && conn_stat(rel, &size, &mtime) == 0) target = (int64_t)size + offset;
+  else {
+    errno = whence == SEEK_END ? EIO : EINVAL;
+    return -1;
+  }
+  if (target < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  if ((uint64_t)target == e.pos) return target;
+  if ((uint64_t)target > e.pos && (uint64_t)target - e.pos <= SKIP_BY_READING) {
+    int skipped = skip_by_reading(fd, (uint64_t)target - e.pos);
+    if (skipped < 0) return -1;
+    if (skipped == 0) {
+      fdt_set_pos(fd, (uint64_t)target);
+      return target;
+    }
+  }
+  if (!fdt_certainly_last(&e)) {
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+      SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d (%s) refused (ESPIPE): the descriptor is shared (dup or fork), and a seek "
+               "would move only this copy", fd, rel);
+    errno = ESPIPE;
+    return -1;
+  }
+  int nfd;
+  int err = conn_read_open(rel, (uint64_t)target, &nfd);
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  int fdflags = real_fcntl(fd, F_GETFD);
+  int flflags = real_fcntl(fd, F_GETFL);
+  if (flflags >= 0 && (flflags & O_NONBLOCK)) real_fcntl(nfd, F_SETFL, O_NONBLOCK);
+  if (real_dup3(nfd, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+    err = errno;
+    real_close(nfd);
+    errno = err;
+    return -1;
+  }
+  real_close(nfd);
+  fdt_record_file(fd, FD_READ, -1, rel);
+  fdt_set_pos(fd, (uint64_t)target);
+  SHIM_LOG(SHIM_LOG_DEBUG, "lseek on fd %d (%s): reading again from byte %lld", fd, rel, (long long)target);
+  return target;
+}
+
 static off64_t shim_lseek(int fd, off64_t offset, int whence) {
   shim_ensure(); /* binds real_lseek64, also for a call that comes before the constructor */
   off64_t r = real_lseek64(fd, offset, whence);
+  if (r < 0 && errno == ESPIPE && shim_cfg.read_mode && shim_enter()) {
+    int saved = errno;
+    r = read_seek(fd, offset, whence);
+    if (r >= 0) errno = saved;
+    shim_leave();
+    return r;
+  }
   if (r >= 0 && fdt_peek(fd) == FD_MEMORY && shim_enter()) {
     ra_note_position(fd, (uint64_t)r); /* a seek back makes a random-access file random for good */
     shim_leave();

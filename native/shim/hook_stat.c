@@ -10,6 +10,10 @@
  * size, st_dev of the virtual directory and a stable st_ino derived from the name. access() of such
  * a file succeeds for F_OK, R_OK and W_OK, and fails with EACCES for X_OK.
  *
+ * run --from: each file of the backup is a placeholder under the directory, a symlink to a path that
+ * never exists (docs/SHIM.md, "Reads"), so stat/access fail with ENOENT and ask as above; lstat and
+ * friends (which do not follow it) treat a symlink under the directory the same way.
+ *
  * fstat/fstat64/__fxstat on descriptors are deliberately NOT hooked: a virtual file's descriptor is
  * a socket and says so (S_IFSOCK); tar, split and stdio rely on that (no seeking, no truncation).
  */
@@ -114,10 +118,21 @@ static void fill_statx(struct statx *stx, const struct vfile *vf) {
 }
 
 /* r: the real call's result. Fills the buffer and returns 0 for a known virtual file. */
-#define AFTER_STAT(r, dirfd, path, fill, buf, saved)                                               \
+#define AFTER_STAT(r, dirfd, path, fill, buf, saved, mode)                                         \
   do {                                                                                             \
     struct vfile vf_;                                                                              \
-    if ((r) != 0 && lookup_virtual((dirfd), (path), &vf_)) {                                       \
+    if ((r) == 0 && shim_cfg.read_mode && S_ISLNK(mode)) {                                         \
+      errno = ENOENT; /* a placeholder of a --from run */                                          \
+      (r) = -1;                                                                                    \
+      if (!lookup_virtual((dirfd), (path), &vf_)) {                                                \
+        errno = (saved);                                                                           \
+        (r) = 0; /* a symlink that is not a file of the backup: as it is */                        \
+        break;                                                                                     \
+      }                                                                                            \
+      fill((buf), &vf_);                                                                           \
+      errno = (saved);                                                                             \
+      (r) = 0;                                                                                     \
+    } else if ((r) != 0 && lookup_virtual((dirfd), (path), &vf_)) {                                \
       fill((buf), &vf_);                                                                           \
       errno = (saved);                                                                             \
       (r) = 0;                                                                                     \
@@ -125,36 +140,36 @@ static void fill_statx(struct statx *stx, const struct vfile *vf) {
   } while (0)
 
 /* The three layers collapse into one macro per signature: public name -> this logic -> real_*. */
-#define STAT_HOOK(name, fill, dirfd_expr, params, args)                                   \
+#define STAT_HOOK(name, fill, dirfd_expr, params, args, mode)                                      \
   SHIM_EXPORT int name params {                                                                    \
     if (!shim_enter()) return real_##name != NULL ? real_##name args : (errno = ENOSYS, -1);       \
     int saved = errno;                                                                             \
     int r = real_##name != NULL ? real_##name args : (errno = ENOSYS, -1);                         \
-    AFTER_STAT(r, dirfd_expr, path, fill, buf, saved);                                             \
+    AFTER_STAT(r, dirfd_expr, path, fill, buf, saved, mode);                                       \
     shim_leave();                                                                                  \
     return r;                                                                                      \
   }
 
-STAT_HOOK(stat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf))
-STAT_HOOK(stat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf))
-STAT_HOOK(lstat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf))
-STAT_HOOK(lstat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf))
+STAT_HOOK(stat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf), buf->st_mode)
+STAT_HOOK(stat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf), buf->st_mode)
+STAT_HOOK(lstat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf), buf->st_mode)
+STAT_HOOK(lstat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf), buf->st_mode)
 STAT_HOOK(fstatat, fill_stat, dirfd, (int dirfd, const char *path, struct stat *buf, int flags),
-          (dirfd, path, buf, flags))
+          (dirfd, path, buf, flags), buf->st_mode)
 STAT_HOOK(fstatat64, fill_stat64, dirfd, (int dirfd, const char *path, struct stat64 *buf, int flags),
-          (dirfd, path, buf, flags))
+          (dirfd, path, buf, flags), buf->st_mode)
 STAT_HOOK(statx, fill_statx, dirfd,
-          (int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf), (dirfd, path, flags, mask, buf))
-STAT_HOOK(__xstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf))
+          (int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf), (dirfd, path, flags, mask, buf), buf->stx_mode)
+STAT_HOOK(__xstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf), buf->st_mode)
 STAT_HOOK(__xstat64, fill_stat64, AT_FDCWD, (int ver, const char *path, struct stat64 *buf),
-          (ver, path, buf))
-STAT_HOOK(__lxstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf))
+          (ver, path, buf), buf->st_mode)
+STAT_HOOK(__lxstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf), buf->st_mode)
 STAT_HOOK(__lxstat64, fill_stat64, AT_FDCWD, (int ver, const char *path, struct stat64 *buf),
-          (ver, path, buf))
+          (ver, path, buf), buf->st_mode)
 STAT_HOOK(__fxstatat, fill_stat, dirfd, (int ver, int dirfd, const char *path, struct stat *buf, int flags),
-          (ver, dirfd, path, buf, flags))
+          (ver, dirfd, path, buf, flags), buf->st_mode)
 STAT_HOOK(__fxstatat64, fill_stat64, dirfd,
-          (int ver, int dirfd, const char *path, struct stat64 *buf, int flags), (ver, dirfd, path, buf, flags))
+          (int ver, int dirfd, const char *path, struct stat64 *buf, int flags), (ver, dirfd, path, buf, flags), buf->st_mode)
 
 /* access family: r is the real result. */
 static int after_access(int r, int dirfd, const char *path, int mode, int saved) {

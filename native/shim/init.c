@@ -110,9 +110,12 @@ static void load_config(void) {
   const char *limit = getenv(WIRE_ENV_RANDOM_LIMIT);
   c->random_limit = limit != NULL && limit[0] != '\0' ? strtoull(limit, NULL, 10) : (uint64_t)64 << 20;
 
+  const char *reading = getenv(WIRE_ENV_READ);
+  c->read_mode = reading != NULL && strcmp(reading, "1") == 0;
+
   c->active = 1;
-  SHIM_LOG(SHIM_LOG_INFO, "active: virtual directory %s%s%s, uploader %s", c->vdir, c->vdir_real_len ? " = " : "",
-           c->vdir_real, c->socket_path);
+  SHIM_LOG(SHIM_LOG_INFO, "active: virtual directory %s%s%s (%s), uploader %s", c->vdir, c->vdir_real_len ? " = " : "",
+           c->vdir_real, c->read_mode ? "read from the backup" : "written to S3", c->socket_path);
 }
 
 static void ensure_config(void) {

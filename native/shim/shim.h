@@ -135,7 +135,11 @@ struct timeval;
   X(REQUIRED, _Exit, void, (int))                                                                   \
   X(REQUIRED, read, ssize_t, (int, void *, size_t))                                                 \
   X(REQUIRED, pread, ssize_t, (int, void *, size_t, off_t))                                         \
-  X(REQUIRED, pread64, ssize_t, (int, void *, size_t, off64_t))
+  X(REQUIRED, pread64, ssize_t, (int, void *, size_t, off64_t))                                     \
+  X(REQUIRED, getxattr, ssize_t, (const char *, const char *, void *, size_t))                      \
+  X(REQUIRED, lgetxattr, ssize_t, (const char *, const char *, void *, size_t))                     \
+  X(REQUIRED, listxattr, ssize_t, (const char *, char *, size_t))                                   \
+  X(REQUIRED, llistxattr, ssize_t, (const char *, char *, size_t))
 
 #define SHIM_DECLARE_REAL(req, name, ret, params) extern SHIM_HIDDEN ret(*real_##name) params;
 SHIM_REAL_SYMBOLS(SHIM_DECLARE_REAL)
@@ -158,6 +162,7 @@ struct shim_config {
   size_t token_len;
   char standin[4096];      /* DISKLESS_STANDIN: empty private directory a reopen gets ("" if unset) */
   uint64_t random_limit;   /* DISKLESS_RANDOM_ACCESS_LIMIT (bytes; default 64 MiB) */
+  int read_mode;           /* DISKLESS_READ=1 (run --from): files under the directory are read from the backup */
 };
 extern SHIM_HIDDEN struct shim_config shim_cfg;
 

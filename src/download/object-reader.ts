@@ -80,7 +80,7 @@ export async function downloadObject(
     throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${wholeHex}, its manifest says ${expected.crc32c}`);
   }
   if (digest && digest !== expected.sha256) throw new VerificationError(`${formatS3Url(ref)}: SHA-256 ${digest}, its manifest says ${expected.sha256}`);
-  if (decrypt) for (const b of decrypt.finish()) await write(out, b);
+  if (decrypt) for (const b of decrypt.finish()) await writeOut(out, b);
   return { ...ref, size, objects: pieces.length, crc32c: wholeHex, elapsedMs: Date.now() - started };
 }
 
@@ -169,8 +169,8 @@ async function copyPiece(
   let received = 0;
   // Decrypted, only what authenticates is written (the decryptor keeps no input chunk).
   const emit = async (chunk: Uint8Array) => {
-    if (!decrypt) return write(out, chunk);
-    for (const b of await decrypt.push(chunk)) await write(out, b);
+    if (!decrypt) return writeOut(out, chunk);
+    for (const b of await decrypt.push(chunk)) await writeOut(out, b);
   };
   if (piece.size > DEFAULT_CHUNK_SIZE && piece.etag) {
     for await (const chunk of readRanged(ctx, piece, signal ? { signal } : {})) {
@@ -213,18 +213,26 @@ export class OutputClosedError extends DisklessError {
 }
 
 /** Writes with backpressure; a closed output (EPIPE) fails the download at once. */
-async function write(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
+export async function writeOut(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
   if (out.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
-    const onDrain = () => {
+    const done = () => {
+      out.off('drain', onDrain);
       out.off('error', onError);
+      out.off('close', onClose);
+    };
+    const onDrain = () => {
+      done();
       resolve();
     };
     const onError = (err: unknown) => {
-      out.off('drain', onDrain);
+      done();
       reject(new OutputClosedError(`writing the output failed: ${describeError(err)} (the reader of diskless's output went away)`, { cause: err }));
     };
+    // A destroyed output (a socket closed by its owner) never drains and may emit no error.
+    const onClose = () => onError(Object.assign(new Error('the output was closed'), { code: 'ERR_STREAM_DESTROYED' }));
     out.once('drain', onDrain);
     out.once('error', onError);
+    out.once('close', onClose);
   });
 }

@@ -9,6 +9,7 @@ import { isAlive } from '../process/is-alive.js';
 import { encodeFrame, takeFrame, WireError, type AnyMessage } from '../wire/frame-codec.js';
 import { WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD } from '../wire/wire.generated.js';
 import { serveFile, type FileSessionDeps } from './file-session.js';
+import { serveRead, type ReadDeps } from './read-session.js';
 import { answerRequest } from './request-session.js';
 
 export interface IngestOptions extends FileSessionDeps {
@@ -18,6 +19,8 @@ export interface IngestOptions extends FileSessionDeps {
   peerCheck?: (creds: PeerCredentials) => string | undefined;
   /** How long a new connection may take to send its first frame. */
   firstFrameTimeoutMs?: number;
+  /** run --from: the backup that READ_OPEN reads and STAT describes; UNLINK and RENAME are refused (EROFS). */
+  reads?: ReadDeps;
 }
 
 /**
@@ -122,8 +125,17 @@ export class IngestServer {
       if (message.name === 'OPEN' && !this.accepting) {
         return this.deny(socket, message, `refused an OPEN from pid ${creds.pid}: diskless is stopping (no new files)`, constants.errno.EROFS, 'diskless is stopping: no new files');
       }
+      const { reads } = this.options;
       if (message.name === 'OPEN') {
         await serveFile(socket, input, rest, message.fields, this.options);
+      } else if (message.name === 'READ_OPEN') {
+        if (reads) await serveRead(socket, input, message.fields, reads);
+        else socket.end(encodeFrame('REPLY', { err: constants.errno.ENOENT, message: 'this run reads no backup (no --from)' }));
+      } else if (reads && message.name === 'STAT' && reads.tree.get(message.fields.path.toString()) !== undefined) {
+        const item = reads.tree.get(message.fields.path.toString())!;
+        socket.end(encodeFrame('STAT_REPLY', { err: 0, size: item.size, mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
+      } else if (reads && (message.name === 'UNLINK' || message.name === 'RENAME' || message.name === 'RENAME_DIR')) {
+        socket.end(encodeFrame('REPLY', { err: constants.errno.EROFS, message: 'the directory shows a stored backup (run --from): read-only' }));
       } else {
         socket.end(await answerRequest(message, this.options.files, log, this.options.onFailure));
       }

@@ -1,4 +1,4 @@
-import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
+import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_READ, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
 
 export interface PreloadSettings {
   /** Absolute path of libdiskless_shim.so (shimPath()). */
@@ -13,6 +13,8 @@ export interface PreloadSettings {
   randomAccessLimit?: number;
   /** Shim log level 0-3 (DISKLESS_SHIM_LOG). */
   logLevel?: number;
+  /** run --from: the directory shows a stored backup, read through the uploader; writes fail with EROFS. */
+  read?: boolean;
 }
 
 /**
@@ -30,6 +32,7 @@ export function preloadEnv(base: NodeJS.ProcessEnv, s: PreloadSettings): NodeJS.
     ...(s.standin !== undefined ? { [WIRE_ENV_STANDIN]: s.standin } : {}),
     ...(s.randomAccessLimit !== undefined ? { [WIRE_ENV_RANDOM_LIMIT]: String(s.randomAccessLimit) } : {}),
     ...(s.logLevel !== undefined ? { [WIRE_ENV_LOG]: String(s.logLevel) } : {}),
+    ...(s.read ? { [WIRE_ENV_READ]: '1' } : {}),
   };
 }
 

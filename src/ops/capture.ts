@@ -245,7 +245,8 @@ export class Capture {
 }
 
 /** The virtual directory must be empty or absent: files already there would be neither uploaded nor hidden. */
-function prepareDir(dir: string): string {
+/** `dir` made if absent, refused unless it is an empty directory; its canonical path. */
+export function prepareDir(dir: string, why = 'so that everything the program writes there goes to S3'): string {
   let st;
   try {
     st = statSync(dir);
@@ -258,7 +259,7 @@ function prepareDir(dir: string): string {
   if (entries.length > 0) {
     throw new UsageError(
       `--dir ${dir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}); ` +
-        'diskless needs an empty or absent directory, so that everything the program writes there goes to S3',
+        `diskless needs an empty or absent directory, ${why}`,
     );
   }
   return realpathSync(dir);

@@ -170,7 +170,7 @@ function checkTargetDir(dir: string, overwrite: boolean): void {
 }
 
 /** The one backup `url` names; `only` restricts it to one file (an archive of a snapshot, named by its key). */
-function pickBackup(entries: readonly CatalogEntry[], url: string, key: string): { entry: CatalogEntry; only?: ManifestFile } {
+export function pickBackup(entries: readonly CatalogEntry[], url: string, key: string): { entry: CatalogEntry; only?: ManifestFile } {
   const exact = entries.find((e) => e.url === url || e.url === `${url}/`);
   if (exact?.status === 'incomplete') {
     // Without a manifest, the backup is every object under the prefix that no manifest names (the catalogue groups them by directory).
@@ -191,7 +191,7 @@ function pickBackup(entries: readonly CatalogEntry[], url: string, key: string):
 }
 
 /** The manifest's files (run/serve paths, put's object name, snapshot volume labels), or with --force the listed objects of an incomplete backup. */
-function itemsOf(entry: CatalogEntry, catalog: Catalog, only: ManifestFile | undefined): RestoreItem[] {
+export function itemsOf(entry: CatalogEntry, catalog: Catalog, only: ManifestFile | undefined): RestoreItem[] {
   const bucket = catalog.bucket;
   if (!entry.manifest) {
     const root = parseS3Url(entry.url).key;

@@ -125,7 +125,7 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
  * descendant of the command becomes our child, so direct children are all there is to watch;
  * those that exit are reaped here (libuv only reaps the children it spawned).
  */
-async function waitForDescendants(deadline: number): Promise<void> {
+export async function waitForDescendants(deadline: number): Promise<void> {
   for (;;) {
     const alive = descendants(process.pid, 1).filter((pid) => !reaped(pid));
     if (alive.length === 0 || Date.now() >= deadline) return;
@@ -134,7 +134,7 @@ async function waitForDescendants(deadline: number): Promise<void> {
 }
 
 /** Reaps `pid` if it has exited; true if it is gone (exited now, or already reaped elsewhere). */
-function reaped(pid: number): boolean {
+export function reaped(pid: number): boolean {
   try {
     return reapChild(pid) !== null;
   } catch {
@@ -142,7 +142,7 @@ function reaped(pid: number): boolean {
   }
 }
 
-function safeKill(pid: number, signal: NodeJS.Signals): void {
+export function safeKill(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {

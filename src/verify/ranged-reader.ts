@@ -10,6 +10,8 @@ export interface RangedReadOptions {
   chunkSize?: number;
   /** Ranged GETs of this object in flight (default 4); memory is at most chunkSize × window. */
   window?: number;
+  /** First byte to read (default 0): the ranges then cover `start` to the end. */
+  start?: number;
   /** Request slots shared by every object being read. */
   requests?: Limiter;
   signal?: AbortSignal;
@@ -35,16 +37,17 @@ export async function* readRanged(
 ): AsyncGenerator<Buffer> {
   const chunk = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const window = options.window ?? DEFAULT_WINDOW;
-  const count = Math.ceil(ref.size / chunk);
+  const from = Math.min(options.start ?? 0, ref.size);
+  const count = Math.ceil((ref.size - from) / chunk);
   const pending: Array<Promise<Buffer[]>> = [];
   let next = 0;
   const start = () => {
     const i = next++;
-    const p = fetchRange(ctx, ref, i * chunk, Math.min(ref.size, (i + 1) * chunk) - 1, options);
+    const p = fetchRange(ctx, ref, from + i * chunk, Math.min(ref.size, from + (i + 1) * chunk) - 1, options);
     p.catch(() => undefined); // awaited in order below; an early failure must not be unhandled
     pending.push(p);
   };
-  if (ref.size === 0) return;
+  if (count === 0) return;
   while (next < count && pending.length < window) start();
   while (pending.length > 0) {
     const bufs = await pending.shift()!;

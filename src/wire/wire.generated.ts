@@ -16,6 +16,7 @@ export const WIRE_ENV_TOKEN = 'DISKLESS_TOKEN';
 export const WIRE_ENV_LOG = 'DISKLESS_SHIM_LOG';
 export const WIRE_ENV_STANDIN = 'DISKLESS_STANDIN';
 export const WIRE_ENV_RANDOM_LIMIT = 'DISKLESS_RANDOM_ACCESS_LIMIT';
+export const WIRE_ENV_READ = 'DISKLESS_READ';
 
 export const MESSAGES = {
   OPEN: { type: 1, direction: 'shim->uploader', fields: [['token', 'str'], ['path', 'str'], ['flags', 'u32'], ['mode', 'u32'], ['pid', 'u32']] },
@@ -29,4 +30,5 @@ export const MESSAGES = {
   RENAME_DIR: { type: 6, direction: 'shim->uploader', fields: [['token', 'str'], ['from', 'str'], ['to', 'str']] },
   END: { type: 7, direction: 'shim->uploader', fields: [['token', 'str'], ['file', 'u64'], ['how', 'u32']] },
   HANDLE: { type: 104, direction: 'uploader->shim', fields: [['file', 'u64']] },
+  READ_OPEN: { type: 8, direction: 'shim->uploader', fields: [['token', 'str'], ['path', 'str'], ['offset', 'u64'], ['pid', 'u32']] },
 } as const;

@@ -1,14 +1,17 @@
 import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { run } from '../../ops/run.js';
+import { runFrom } from '../../ops/run-from.js';
 import { formatS3Url } from '../../s3/s3-url.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
-import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
+import { addConnectionOptions, loggerFor, seconds, sessionOptions } from '../common-options.js';
 import type { CommandContext } from '../program.js';
 import { withUploadProgress } from '../progress.js';
 import { manifestSummaryFields } from '../summary.js';
 
-interface RunFlags extends CaptureFlags {
+interface RunFlags extends Omit<CaptureFlags, 'to'> {
+  to?: string;
+  from?: string;
   linger: number;
   passAwsEnv?: boolean;
 }
@@ -20,10 +23,13 @@ export function runCommand(ctx: CommandContext): Command {
       'Runs CMD with the diskless shim preloaded: every file it (or its children) creates under --dir becomes ' +
         'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk. ' +
         'When CMD exits 0 and every file is stored, the manifest PREFIX/diskless-manifest.json is written last.\n' +
-        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight.',
+        'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight. ' +
+        'With --from instead of --to, CMD sees the files of a stored backup under --dir and reads them straight ' +
+        'from S3 (read-only: writes there fail with EROFS); exit 6 if a file did not check out (it is named).',
     )
-    .requiredOption('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
-    .requiredOption('--dir <dir>', 'the directory the program writes to (empty or absent)')
+    .option('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
+    .option('--from <url>', 'a stored backup (s3://BUCKET/PREFIX/ of a run or serve) the program reads under --dir')
+    .requiredOption('--dir <dir>', 'the directory the program writes to, or reads from with --from (empty or absent)')
     .argument('<command...>', 'the program and its arguments (after --)')
     .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60)
     .option('--pass-aws-env', 'keep the AWS credential variables in the command\'s environment (default: removed)');
@@ -31,11 +37,30 @@ export function runCommand(ctx: CommandContext): Command {
   addConnectionOptions(cmd);
   return cmd.action(async (command: string[], flags: RunFlags) => {
     if (!ctx.argv.includes('--')) {
-      throw new UsageError(`put -- before the command: diskless run --to ${flags.to} --dir ${flags.dir} -- ${command.join(' ')}`);
+      const target = flags.from !== undefined ? `--from ${flags.from}` : `--to ${flags.to ?? 's3://BUCKET/PREFIX/'}`;
+      throw new UsageError(`put -- before the command: diskless run ${target} --dir ${flags.dir} -- ${command.join(' ')}`);
     }
     const log = loggerFor(flags);
+    if (flags.from !== undefined && flags.to !== undefined) {
+      throw new UsageError('--from with --to (read a backup and write a new one in the same run) is not supported yet; use one of them');
+    }
+    if (flags.from !== undefined) {
+      await runFrom({
+        ...sessionOptions(flags, log),
+        from: flags.from,
+        dir: flags.dir,
+        command,
+        lingerMs: flags.linger * 1000,
+        ...(flags.shimLog !== undefined ? { shimLogLevel: flags.shimLog } : {}),
+        ...(flags.passAwsEnv ? { passAwsEnv: true } : {}),
+        signal: ctx.signal,
+      });
+      return;
+    }
+    const to = flags.to;
+    if (to === undefined) throw new UsageError('give --to s3://BUCKET/PREFIX/ (where the files go) or --from s3://BUCKET/PREFIX/ (a backup to read)');
     const result = await withUploadProgress(flags, log, (meter) =>
-      run({ ...captureOptions(flags, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
+      run({ ...captureOptions({ ...flags, to }, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
     );
     ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
     log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);

@@ -1,0 +1,131 @@
+import { constants } from 'node:os';
+import type { Socket } from 'node:net';
+import { Crc32c } from '../checksum/crc32c.js';
+import { writeOut, type ReadContext } from '../download/object-reader.js';
+import { VerificationError, describeError } from '../errors.js';
+import { formatS3Url } from '../s3/s3-url.js';
+import type { Limiter } from '../util/limiter.js';
+import { readRanged } from '../verify/ranged-reader.js';
+import { encodeFrame, type Message } from '../wire/frame-codec.js';
+import type { BackupTree } from './backup-tree.js';
+
+/** Bytes per ranged GET of a read, and GETs in flight per read: at most 8 MiB held per open file. */
+export const READ_CHUNK = 4 * 1024 * 1024;
+export const READ_WINDOW = 2;
+
+export interface ReadDeps {
+  tree: BackupTree;
+  read: ReadContext;
+  /** Ranged GETs in flight across every read of the run. */
+  requests: Limiter;
+  signal: AbortSignal;
+  /** A file whose bytes did not check out, or could not be fetched: the run fails naming it. */
+  onFailure: (path: string, key: string, error: unknown) => void;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * One READ_OPEN (wire.def): answers REPLY, stops reading the socket so the shim's canary byte stays in
+ * the kernel's receive queue, then streams the file's bytes from `offset` with ranged GETs pinned to
+ * the recorded ETags (memory: READ_CHUNK × READ_WINDOW per file, and the socket's buffer: the program's
+ * reads are the backpressure). A read from byte 0 is checked against the manifest's CRC32C (and each
+ * chain object's) before its last chunk goes out; on a mismatch or a failed GET the socket is closed
+ * with the canary unread, so the program's next read fails (ECONNRESET, EIO from the shim's read())
+ * instead of seeing a clean end of file. After a clean end the canary is read and the connection
+ * waits for the program's close.
+ */
+export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, open: Message<'READ_OPEN'>, deps: ReadDeps): Promise<void> {
+  const { tree, read } = deps;
+  let path: string | undefined;
+  try {
+    path = utf8.decode(open.path);
+  } catch {
+    path = undefined;
+  }
+  const item = path === undefined ? undefined : tree.get(path);
+  if (!item) {
+    socket.end(encodeFrame('REPLY', { err: constants.errno.ENOENT, message: 'not a file of the backup' }));
+    return;
+  }
+  const offset = Number(open.offset);
+  if (!stopReading(socket)) {
+    // Without the canary left unread a failed check would look like a clean (short) end of file.
+    socket.end(encodeFrame('REPLY', { err: constants.errno.EIO, message: 'this Node.js cannot stop reading a socket' }));
+    return;
+  }
+  socket.write(encodeFrame('REPLY', { err: 0, message: '' }));
+  read.log.debug(`${item.path}: read by pid ${open.pid} from byte ${offset}`);
+  const whole = offset === 0 ? new Crc32c() : undefined;
+  let held: Buffer | undefined; // the last chunk, sent only once the checksums agree
+  let skip = offset;
+  let sent = 0;
+  try {
+    for (const piece of item.pieces) {
+      if (skip >= piece.size && piece.size > 0) {
+        skip -= piece.size;
+        continue;
+      }
+      const crc = whole ? new Crc32c() : undefined;
+      const ref = { bucket: tree.bucket, key: piece.key, size: piece.size, ...(piece.etag ? { etag: piece.etag } : {}) };
+      for await (const chunk of readRanged(read, ref, { chunkSize: READ_CHUNK, window: READ_WINDOW, requests: deps.requests, start: skip, signal: deps.signal })) {
+        crc?.update(chunk);
+        whole?.update(chunk);
+        if (held) {
+          await writeOut(socket, held);
+          sent += held.length;
+        }
+        held = chunk;
+      }
+      skip = 0;
+      if (crc && item.pieces.length > 1 && piece.crc32c && crc.hex() !== piece.crc32c) {
+        throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
+      }
+    }
+    if (whole && item.crc32c && whole.hex() !== item.crc32c) {
+      throw new VerificationError(`${formatS3Url({ bucket: tree.bucket, key: item.key })}: CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
+    }
+    if (held) {
+      await writeOut(socket, held);
+      sent += held.length;
+    }
+  } catch (err) {
+    if (isReaderGone(err)) {
+      read.log.debug(`${item.path}: the program stopped reading after ${sent} bytes`);
+      socket.destroy();
+      return;
+    }
+    read.log.warn(`${item.path} (${formatS3Url({ bucket: tree.bucket, key: item.key })}): ${describeError(err)}; the program's read fails`);
+    deps.onFailure(item.path, item.key, err);
+    // Closed with the canary unread: the reader gets ECONNRESET after the bytes sent so far.
+    socket.destroy();
+    return;
+  }
+  read.log.debug(`${item.path}: sent ${sent} bytes`);
+  socket.end();
+  // Read the canary and wait for the program's close (EOF), so our close is a clean one.
+  for (;;) {
+    const next = await input.next().catch(() => ({ done: true as const, value: undefined }));
+    if (next.done) break;
+  }
+  socket.destroy();
+}
+
+/** The program closed its descriptor before the end (EPIPE/ECONNRESET on our writes): not a failure. */
+function isReaderGone(err: unknown): boolean {
+  const code = (err as { cause?: { code?: string } } | undefined)?.cause?.code ?? (err as { code?: string } | undefined)?.code;
+  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
+}
+
+/**
+ * Stops libuv reading the socket (Node has no public call for a server's socket: pause() only stops
+ * the 'data' events, and the stream reads on up to its high-water mark). Returns false if the handle
+ * has no readStop.
+ */
+function stopReading(socket: Socket): boolean {
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
+  if (typeof handle?.readStop !== 'function') return false;
+  handle.reading = false;
+  return handle.readStop() === 0;
+}

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { BackupVerifyError, InterruptedError, ProducerError, UsageError, describeError } from '../errors.js';
+import { BackupTree } from '../ingest/backup-tree.js';
+import { IngestServer } from '../ingest/ingest-server.js';
+import { VirtualFiles } from '../ingest/virtual-files.js';
+import { preloadEnv } from '../native/preload-env.js';
+import { reapChild, setChildSubreaper } from '../native/process-control.js';
+import { shimPath } from '../native/shim-path.js';
+import { checkInterposable } from '../process/command-check.js';
+import { commandEnv } from '../process/child-env.js';
+import { descendants } from '../process/descendants.js';
+import { displayCommand } from '../process/producer.js';
+import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
+import { MemoryBudget } from '../upload/memory-budget.js';
+import { planParts } from '../upload/part-planner.js';
+import { Limiter } from '../util/limiter.js';
+import { prepareDir } from './capture.js';
+import { catalogOf } from './catalog-of.js';
+import { itemsOf, pickBackup } from './restore.js';
+import { safeKill, waitForDescendants } from './run.js';
+import { openSession, type SessionOptions } from './session.js';
+
+/** Ranged GETs in flight across every file the program reads at once. */
+export const DEFAULT_READ_REQUESTS = 8;
+
+export interface RunFromOptions extends SessionOptions {
+  /** The backup: a run/serve prefix (`s3://BUCKET/PREFIX/`) with a manifest. */
+  from: string;
+  /** Where the program sees the backup's files: an empty or absent directory. */
+  dir: string;
+  command: readonly string[];
+  shimLogLevel?: number;
+  passAwsEnv?: boolean;
+  /** After the command exits, how long its descendants may still run (default 60 s). */
+  lingerMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RunFromResult {
+  url: string;
+  files: number;
+  elapsedMs: number;
+}
+
+/**
+ * `diskless run --from`: the command sees the backup's files under `dir` (placeholders; see
+ * BackupTree) and reads each one straight from S3 through the shim (read-session.ts); nothing is
+ * written to local disk. Fails (BackupVerifyError, exit 6) when a file's bytes did not check out or
+ * could not be fetched, naming it, even if the command ignored its read error; otherwise fails as
+ * the command did (ProducerError, exit 5).
+ */
+export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
+  const started = Date.now();
+  const [file, ...args] = options.command;
+  if (!file) throw new UsageError('no command given after --');
+  checkInterposable(file);
+  const loc = parseS3Url(options.from, '--from');
+  const url = formatS3Url(loc);
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal);
+  options.signal?.addEventListener('abort', () => abort.abort(options.signal!.reason), { once: true });
+  const session = await openSession(options, DEFAULT_READ_REQUESTS + 2);
+  const { store, retry, log } = session;
+  let tree: BackupTree | undefined;
+  let server: IngestServer | undefined;
+  let dir: string | undefined;
+  try {
+    const parent = loc.key.slice(0, loc.key.lastIndexOf('/') + 1);
+    const catalog = await catalogOf(session, loc.bucket, parent, loc, abort.signal);
+    const { entry, only } = pickBackup(catalog.entries, url, loc.key);
+    if (!entry.manifest || entry.status === 'incomplete') {
+      throw new BackupVerifyError(`${entry.url} has no manifest (a failed, killed or still running backup): run --from reads only whole backups`);
+    }
+    if (entry.kind === 'snapshot' || only) {
+      throw new UsageError(`${entry.url} is a ${entry.kind === 'snapshot' ? 'snapshot' : 'single object'}; run --from reads run and serve backups (use diskless restore or get)`);
+    }
+    tree = new BackupTree(catalog.bucket, itemsOf(entry, catalog, undefined), Date.parse(entry.manifest.endedAt) || Date.now());
+    dir = prepareDir(options.dir, 'where it shows the files of the backup');
+    tree.materialise(dir);
+
+    const token = randomBytes(32).toString('hex');
+    const failures: Array<{ path: string; key: string; error: unknown }> = [];
+    // The write side of the server is never used: the shim refuses every write (EROFS), and so does the server.
+    const files = new VirtualFiles({ store, bucket: catalog.bucket, prefix: '', settings: {}, retry, log });
+    server = await IngestServer.listen({
+      files,
+      ctx: { store, budget: new MemoryBudget(1024 * 1024), requests: new Limiter(1), retry, log },
+      plan: planParts(),
+      bucket: catalog.bucket,
+      settings: {},
+      signal: abort.signal,
+      onFailure: () => undefined,
+      token,
+      reads: {
+        tree,
+        read: { store, retry, log },
+        requests: new Limiter(DEFAULT_READ_REQUESTS),
+        signal: abort.signal,
+        onFailure: (path, key, error) => failures.push({ path, key, error }),
+      },
+    });
+    server.stopAccepting();
+    log.info(`${url}: ${tree.files} file(s) under ${dir}, read from S3 as the command reads them`);
+
+    setChildSubreaper(true);
+    const env = preloadEnv(commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false }), {
+      shim: shimPath(),
+      socket: server.socketPath,
+      dir,
+      token,
+      standin: server.standinDir,
+      logLevel: options.shimLogLevel ?? 1,
+      read: true,
+    });
+    const child = spawn(file, args, { stdio: 'inherit', env });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const onAbort = () => {
+      for (const pid of [child.pid, ...descendants()]) if (pid) safeKill(pid, 'SIGTERM');
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const status = await exited;
+    options.signal?.removeEventListener('abort', onAbort);
+    if (status.error) throw new ProducerError(`cannot start ${file}: ${status.error.message}`, {}, { cause: status.error });
+    await waitForDescendants(Date.now() + (options.lingerMs ?? 60_000));
+    for (const pid of descendants(process.pid, 1)) {
+      safeKill(pid, 'SIGKILL');
+      try {
+        reapChild(pid);
+      } catch {
+        // not ours to wait for
+      }
+    }
+    if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
+    if (failures.length > 0) {
+      const named = failures.slice(0, 3).map((f) => `${f.path} (${formatS3Url({ bucket: catalog.bucket, key: f.key })}: ${describeError(f.error)})`);
+      throw new BackupVerifyError(
+        `${failures.length} file(s) of ${entry.url} could not be read whole: ${named.join('; ')}${failures.length > 3 ? '; …' : ''}; ` +
+          `the command${status.code === 0 ? ' exited 0 but' : ''} read damaged or partial data (diskless verify --deep ${entry.url} checks every object)`,
+      );
+    }
+    if (status.code !== 0) {
+      const display = displayCommand(options.command);
+      throw new ProducerError(
+        status.signal ? `the command was killed by ${status.signal}: ${display}` : `the command exited with status ${status.code}: ${display}`,
+        { exitStatus: status.code, signal: status.signal },
+      );
+    }
+    return { url: entry.url, files: tree.files, elapsedMs: Date.now() - started };
+  } finally {
+    abort.abort();
+    setChildSubreaper(false);
+    await server?.close();
+    if (tree && dir) {
+      const left = tree.remove(dir);
+      if (left.length > 0) log.warn(`left under ${dir} by the command: ${left.slice(0, 5).join(', ')}${left.length > 5 ? ', …' : ''}`);
+    }
+    session.close();
+  }
+}

@@ -1,0 +1,183 @@
+// `diskless run --from`: programs read a stored backup straight from S3 through the shim (issue 12), the directory on a
+// 1 MiB tmpfs, so no local copy of the backup can exist. Backups are written with `diskless run --to` first.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDiskless } from '../support/cli.js';
+import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
+import { cliEnv, createTestBucket, makeTestClient, testS3 } from '../support/s3-test-env.js';
+
+const MiB = 1024 * 1024;
+
+describe('diskless run --from: programs read a stored backup from S3, directory on a 1 MiB tmpfs', () => {
+  let bucket: string;
+  let work: string;
+  let tree: string;
+  const endpoint = () => ['--endpoint-url', testS3().endpoint];
+
+  /** Stores what `script` writes under $OUT as the backup s3://bucket/name/. */
+  async function store(name: string, script: string): Promise<void> {
+    const vdir = tinyTmpfs();
+    try {
+      const r = await runDiskless(['run', ...endpoint(), '--to', `s3://${bucket}/${name}/`, '--dir', vdir.dir, '--', 'sh', '-c', script], {
+        env: { ...cliEnv(), OUT: vdir.dir },
+        cwd: work,
+        timeoutMs: 120_000,
+      });
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      vdir.dispose();
+    }
+  }
+
+  /** Runs `script` (sh -c, $D is the directory) under run --from s3://bucket/name/. */
+  async function readBack(name: string, script: string, extraEnv: Record<string, string> = {}) {
+    const vdir = tinyTmpfs();
+    try {
+      const r = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/${name}/`, '--dir', vdir.dir, '--', 'sh', '-c', script], {
+        env: { ...cliEnv(), D: vdir.dir, ...extraEnv },
+        cwd: work,
+        timeoutMs: 120_000,
+      });
+      return { ...r, left: readdirSync(vdir.dir) };
+    } finally {
+      vdir.dispose();
+    }
+  }
+
+  beforeAll(async () => {
+    bucket = await createTestBucket('runfrom');
+    work = mkdtempSync(join(tmpdir(), 'wt-12-runfrom-'));
+    tree = join(work, 'tree');
+    mkdirSync(join(tree, 'sub'), { recursive: true });
+    execFileSync('sh', ['-c', `head -c ${6 * MiB} /dev/urandom > ${join(tree, 'big.bin')}`]);
+    writeFileSync(join(tree, 'sub', 'small.txt'), 'hello\n'.repeat(1000));
+    await store('arch', 'tar -cf "$OUT/x.tar" -C tree . && mkdir "$OUT/z" && gzip -c tree/big.bin > "$OUT/z/x.gz" && cp tree/big.bin "$OUT/big.bin"');
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('tar -xf of a stored tar gives files identical to the originals, with the tar never on local disk', async () => {
+    const dest = join(work, 'untar');
+    mkdirSync(dest);
+    const r = await readBack('arch', `tar -xf "$D/x.tar" -C ${dest}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(regularFiles(dest).sort()).toEqual(['big.bin', 'sub/small.txt']);
+    for (const f of ['big.bin', 'sub/small.txt']) expect(sha256(readFileSync(join(dest, f))), f).toBe(sha256(readFileSync(join(tree, f))));
+    expect(r.left, 'the placeholders are removed at the end').toEqual([]);
+  });
+
+  it('zcat of a stored gzip file in a subdirectory gives the original bytes, also through a shell redirection', async () => {
+    const out = join(work, 'zcat.out');
+    const out2 = join(work, 'zcat2.out');
+    const r = await readBack('arch', `zcat "$D/z/x.gz" > ${out} && gzip -dc < "$D/z/x.gz" > ${out2}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256(readFileSync(out))).toBe(sha256(readFileSync(join(tree, 'big.bin'))));
+    expect(sha256(readFileSync(out2))).toBe(sha256(readFileSync(join(tree, 'big.bin'))));
+  });
+
+  it('lists the backup with ls and find, reports sizes with stat, and refuses writes with EROFS', async () => {
+    const r = await readBack(
+      'arch',
+      'cd "$D" && ls -1 && ls -l > /dev/null && find . -type f -o -type l | sort && stat -c "%n %s %F" x.tar big.bin z/x.gz && ' +
+        'if echo data > "$D/new"; then echo WROTE; fi; if echo data > "$D/x.tar"; then echo WROTE; fi; ' +
+        'if rm x.tar; then echo REMOVED; fi; if mv z/x.gz y.gz; then echo MOVED; fi; test -r x.tar && test -r z/x.gz && echo READABLE',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.stdout!.toString();
+    expect(out).toContain('big.bin\nx.tar\nz\n');
+    expect(out).toContain('./big.bin\n./x.tar\n./z/x.gz\n');
+    expect(out).toContain(`big.bin ${6 * MiB} regular file`);
+    expect(out).toMatch(/x\.tar \d+ regular file/);
+    expect(out).not.toMatch(/WROTE|REMOVED|MOVED/);
+    expect(out).toContain('READABLE');
+    expect(r.stderr).toMatch(/Read-only file system/);
+    expect(r.stderr, 'ls -l asks for ACLs (getxattr): answered as absent').not.toMatch(/No such file/);
+  });
+
+  it('a file read without the shim gives ENOENT, never empty bytes', async () => {
+    // LD_PRELOAD removed for cat (as for a static program): the placeholder leads nowhere.
+    const r = await readBack('arch', 'env -u LD_PRELOAD cat "$D/big.bin" > /dev/null; echo "status=$?"');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout!.toString()).toContain('status=1');
+    expect(r.stderr).toMatch(/No such file or directory/);
+  });
+
+  it('lseek on a file of the backup reads on from the new offset (a new ranged stream), checked against the original bytes', async () => {
+    // Python's open() seeks with lseek(2) (raw and buffered files alike), as do dd skip= and many programs.
+    const script = [
+      'import hashlib, os, sys',
+      'p = os.environ["D"] + "/big.bin"',
+      'out = []',
+      'with open(p, "rb") as f:',
+      '    for at in (5_000_000, 17, 6 * 1024 * 1024 - 10, 0):',
+      '        f.seek(at); out.append(hashlib.sha256(f.read(100_000)).hexdigest())',
+      '    f.seek(-4096, os.SEEK_END); out.append(hashlib.sha256(f.read()).hexdigest()); out.append(str(f.tell()))',
+      'print(" ".join(out))',
+    ].join('\n');
+    const r = await readBack('arch', `python3 -c '${script}' && dd if="$D/big.bin" bs=1M skip=3 count=1 status=none | sha256sum`, {});
+    expect(r.code, r.stderr).toBe(0);
+    const original = readFileSync(join(tree, 'big.bin'));
+    const want = [5_000_000, 17, 6 * MiB - 10, 0].map((at) => sha256(original.subarray(at, at + 100_000)));
+    want.push(sha256(original.subarray(original.length - 4096)), String(original.length));
+    const [py, dd] = r.stdout!.toString().trim().split('\n');
+    expect(py).toBe(want.join(' '));
+    expect(dd!.split(' ')[0]).toBe(sha256(original.subarray(3 * MiB, 4 * MiB)));
+  });
+
+  it('refuses --from with --to, and neither, with exit 2, and a prefix without a manifest with exit 6', async () => {
+    const env = cliEnv();
+    const both = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/arch/`, '--to', `s3://${bucket}/new/`, '--dir', join(work, 'none'), '--', 'true'], { env });
+    expect(both.code, both.stderr).toBe(2);
+    expect(both.stderr).toContain('--from with --to');
+    const neither = await runDiskless(['run', ...endpoint(), '--dir', join(work, 'none'), '--', 'true'], { env });
+    expect(neither.code, neither.stderr).toBe(2);
+    expect(neither.stderr).toContain('give --to');
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'nomanifest/a.bin', Body: 'x' }));
+    const r = await readBack('nomanifest', 'echo RAN');
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/has no manifest/);
+    expect(r.stdout!.toString()).not.toContain('RAN');
+  });
+
+  it('a program that stops reading early is no failure', async () => {
+    const r = await readBack('arch', 'head -c 1000 "$D/big.bin" | wc -c');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout!.toString().trim()).toBe('1000');
+  });
+
+  it('an object overwritten with other bytes of the same size fails the run (exit 6) naming it, and the program sees a read error', async () => {
+    await store('bad', 'cp tree/big.bin "$OUT/big.bin" && cp tree/sub/small.txt "$OUT/small.txt"');
+    const original = await objectBytes(bucket, 'bad/big.bin');
+    const other = Buffer.from(original);
+    other[3 * MiB] = other[3 * MiB]! ^ 0xff;
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'bad/big.bin', Body: other }));
+    const out = join(work, 'bad.out');
+    const r = await readBack('bad', `cat "$D/big.bin" > ${out}; echo "cat=$?"; cat "$D/small.txt" | wc -c`);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain('big.bin');
+    expect(r.stderr).toContain(`s3://${bucket}/bad/big.bin`);
+    expect(r.stdout!.toString()).toMatch(/cat=1\n6000\n/);
+    expect(r.stderr).toMatch(/Input\/output error/);
+    expect(readFileSync(out).length, 'the program never gets the whole file').toBeLessThan(original.length);
+  });
+
+  it('bytes that differ from the manifest\'s CRC32C make the read fail with EIO before the end of the file', async () => {
+    await store('crc', 'cp tree/big.bin "$OUT/big.bin"');
+    // The same damage as a bit flip the store did not notice: the manifest's checksum no longer matches the bytes.
+    const manifest = JSON.parse((await objectBytes(bucket, 'crc/diskless-manifest.json')).toString()) as { files: Array<{ crc32c: string }> };
+    manifest.files[0]!.crc32c = manifest.files[0]!.crc32c === '00000000' ? '00000001' : '00000000';
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'crc/diskless-manifest.json', Body: JSON.stringify(manifest) }));
+    const out = join(work, 'crc.out');
+    const r = await readBack('crc', `cat "$D/big.bin" > ${out}; echo "cat=$?"`);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/CRC32C/);
+    expect(r.stderr).toContain(`s3://${bucket}/crc/big.bin`);
+    expect(r.stdout!.toString()).toContain('cat=1');
+    expect(r.stderr).toMatch(/Input\/output error/);
+    expect(readFileSync(out).length).toBeLessThan(6 * MiB);
+  });
+});
