@@ -106,7 +106,7 @@ export class ProgressReporter {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly started = performance.now();
   private live = false;
-  private lastDraw = 0;
+  private lastDraw = Number.NEGATIVE_INFINITY; // performance.now() starts at 0 with the process: the first poke always draws
 
   private constructor(
     private readonly verb: string,
