@@ -153,6 +153,23 @@ static int reopen(enum open_variant v, int dirfd, const char *path, const char *
 
 SHIM_HIDDEN int open_logic(enum open_variant v, int dirfd, const char *path, int flags, mode_t mode) {
   char rel[PATH_MAX];
+  /* A read-only open that creates nothing gets the real open's answer in every class of path when
+   * the real open succeeds or fails otherwise than ENOENT (outside: passed through; a virtual file:
+   * reopen() tries the real open first). So try it before classifying the path, which for a path
+   * relative to a dirfd costs a readlink of /proc/self/fd/N: a program reading the host's files
+   * (tar of /usr, issue 13 goal 6, bench/shim-overhead.sh) then pays nothing. Not in a --from run,
+   * whose files are dangling symlinks (ELOOP with O_NOFOLLOW, not ENOENT). */
+  if (!shim_cfg.read_mode && (flags & O_ACCMODE) == O_RDONLY && (flags & (O_CREAT | O_TRUNC)) == 0 &&
+      (flags & O_TMPFILE) != O_TMPFILE) {
+    int saved = errno;
+    int fd = pass_through(v, dirfd, path, flags, mode);
+    if (fd >= 0) {
+      errno = saved;
+      return fd;
+    }
+    if (errno != ENOENT) return -1;
+    errno = saved;
+  }
   enum vpath_kind k = vpath_classify(dirfd, path, rel);
   return open_classified(v, dirfd, path, k, rel, flags, mode);
 }
