@@ -1,15 +1,14 @@
 import { Crc32c, crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { OffThreadSha256 } from '../checksum/sha256-worker.js';
 import type { AgeDecryptor } from '../crypto/age-stream.js';
-import { DisklessError, PreflightError, UploadError, VerificationError, describeError } from '../errors.js';
+import { DisklessError, PreflightError, VerificationError, describeError } from '../errors.js';
 import { notS3, storeErrorOf } from '../preflight.js';
-import { isRetryable } from '../store-error.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import { CHAIN_ID_METADATA, chainIndexKey, parseChainIndex, type ChainIndex } from '../upload/chain.js';
 import type { ObjectRef, ObjectStore } from '../upload/object-store.js';
 import { withRetry, type RetryPolicy } from '../upload/retry.js';
 import type { Logger } from '../util/log.js';
-import { DEFAULT_CHUNK_SIZE, readRanged } from '../verify/ranged-reader.js';
+import { readRanged } from '../verify/ranged-reader.js';
 
 export interface ReadContext {
   store: ObjectStore;
@@ -153,10 +152,9 @@ export async function readSmallObject(ctx: ReadContext, ref: ObjectRef, signal?:
 }
 
 /**
- * Copies one object to `out` in order. Objects larger than one range are read with several ranged
- * GETs in flight (verify/ranged-reader.ts, each pinned to the ETag, a failed range retried whole):
- * one GET stream is bound by one connection's rate (issue 13); smaller ones with one GET that
- * resumes where it stopped.
+ * Copies one object to `out` in order, read with ranged GETs in flight (verify/ranged-reader.ts,
+ * the reader verify and restore use: each range pinned to the ETag, a failed range retried whole;
+ * one GET stream is bound by one connection's rate, issue 13).
  */
 async function copyPiece(
   ctx: ReadContext,
@@ -167,38 +165,12 @@ async function copyPiece(
   decrypt?: AgeDecryptor,
 ): Promise<void> {
   let received = 0;
-  // Decrypted, only what authenticates is written (the decryptor keeps no input chunk).
-  const emit = async (chunk: Uint8Array) => {
-    if (!decrypt) return writeOut(out, chunk);
-    for (const b of await decrypt.push(chunk)) await writeOut(out, b);
-  };
-  if (piece.size > DEFAULT_CHUNK_SIZE && piece.etag) {
-    for await (const chunk of readRanged(ctx, piece, signal ? { signal } : {})) {
-      received += chunk.length;
-      await onChunk(chunk);
-      await emit(chunk);
-    }
-  } else {
-    await withRetry(
-      async () => {
-        const got = await ctx.store.getObject(piece, { signal, start: received, ...(piece.etag ? { ifMatch: piece.etag } : {}) });
-        if (!got) throw new UploadError(`${formatS3Url(piece)} disappeared while it was being read`);
-        for await (const chunk of got.body) {
-          received += chunk.length;
-          if (received > piece.size) break;
-          await onChunk(chunk);
-          await emit(chunk);
-        }
-      },
-      ctx.retry,
-      {
-        what: `GetObject ${piece.key}`,
-        signal,
-        // The reader of our output going away (EPIPE) is not the store's fault: no retry cures it.
-        retryable: (err) => !(err instanceof OutputClosedError) && isRetryable(err),
-        onRetry: ({ error }) => ctx.log.warn(`reading ${piece.key} stopped at byte ${received} (${describeError(error)}); resuming`),
-      },
-    );
+  for await (const chunk of readRanged(ctx, piece, signal ? { signal } : {})) {
+    received += chunk.length;
+    await onChunk(chunk);
+    // Decrypted, only what authenticates is written (the decryptor keeps no input chunk).
+    if (!decrypt) await writeOut(out, chunk);
+    else for (const b of await decrypt.push(chunk)) await writeOut(out, b);
   }
   if (received !== piece.size) {
     throw new VerificationError(`${formatS3Url(piece)}: read ${received} bytes, expected ${piece.size}`);
