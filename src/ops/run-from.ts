@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { BackupVerifyError, InterruptedError, ProducerError, UsageError, describeError } from '../errors.js';
@@ -9,6 +8,7 @@ import { preloadEnv } from '../native/preload-env.js';
 import { reapChild, setChildSubreaper } from '../native/process-control.js';
 import { shimPath } from '../native/shim-path.js';
 import { checkInterposable } from '../process/command-check.js';
+import { describeExit, safeKill, startCommandTree, waitForDescendants, type CommandTree } from '../process/command-tree.js';
 import { commandEnv } from '../process/child-env.js';
 import { descendants } from '../process/descendants.js';
 import { displayCommand } from '../process/producer.js';
@@ -19,7 +19,6 @@ import { Limiter } from '../util/limiter.js';
 import { prepareDir } from './capture.js';
 import { catalogOf } from './catalog-of.js';
 import { itemsOf, pickBackup } from './restore.js';
-import { safeKill, waitForDescendants } from './run.js';
 import { openSession, type SessionOptions } from './session.js';
 
 /** Ranged GETs in flight across every file the program reads at once. */
@@ -53,7 +52,7 @@ export interface RunFromResult {
  */
 export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
   const started = Date.now();
-  const [file, ...args] = options.command;
+  const [file] = options.command;
   if (!file) throw new UsageError('no command given after --');
   checkInterposable(file);
   const loc = parseS3Url(options.from, '--from');
@@ -66,6 +65,7 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
   let tree: BackupTree | undefined;
   let server: IngestServer | undefined;
   let dir: string | undefined;
+  let command: CommandTree | undefined;
   try {
     const parent = loc.key.slice(0, loc.key.lastIndexOf('/') + 1);
     const catalog = await catalogOf(session, loc.bucket, parent, loc, abort.signal);
@@ -114,17 +114,8 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
       logLevel: options.shimLogLevel ?? 1,
       read: true,
     });
-    const child = spawn(file, args, { stdio: 'inherit', env });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    const onAbort = () => {
-      for (const pid of [child.pid, ...descendants()]) if (pid) safeKill(pid, 'SIGTERM');
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const status = await exited;
-    options.signal?.removeEventListener('abort', onAbort);
+    command = startCommandTree(options.command, env, options.signal);
+    const status = await command.exited;
     if (status.error) throw new ProducerError(`cannot start ${file}: ${status.error.message}`, {}, { cause: status.error });
     await waitForDescendants(Date.now() + (options.lingerMs ?? 60_000));
     for (const pid of descendants(process.pid, 1)) {
@@ -144,14 +135,11 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
       );
     }
     if (status.code !== 0) {
-      const display = displayCommand(options.command);
-      throw new ProducerError(
-        status.signal ? `the command was killed by ${status.signal}: ${display}` : `the command exited with status ${status.code}: ${display}`,
-        { exitStatus: status.code, signal: status.signal },
-      );
+      throw new ProducerError(describeExit(status, displayCommand(options.command)), { exitStatus: status.code, signal: status.signal });
     }
     return { url: entry.url, files: tree.files, elapsedMs: Date.now() - started };
   } finally {
+    command?.dispose();
     abort.abort();
     setChildSubreaper(false);
     await server?.close();

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
-import { trackCommand } from '../process/command-processes.js';
 import { InterruptedError, ProducerError, UploadError, UsageError, describeError } from '../errors.js';
-import { reapChild, setChildSubreaper } from '../native/process-control.js';
+import { setChildSubreaper } from '../native/process-control.js';
 import { checkInterposable } from '../process/command-check.js';
+import { describeExit, reaped, startCommandTree, waitForDescendants, type CommandTree } from '../process/command-tree.js';
 import { descendants, processName } from '../process/descendants.js';
 import { commandEnv } from '../process/child-env.js';
 import { displayCommand } from '../process/producer.js';
@@ -28,35 +27,26 @@ export interface RunOptions extends CaptureOptions {
  * Otherwise nothing is committed (ProducerError: the command failed; UploadError: the upload did).
  */
 export async function run(options: RunOptions): Promise<CaptureResult> {
-  const [file, ...args] = options.command;
+  const [file] = options.command;
   if (!file) throw new UsageError('no command given after --');
   checkInterposable(file);
   const capture = await Capture.open(options);
   const { log } = capture.ctx;
   const display = displayCommand(options.command);
-  let untrack = () => {};
+  let command: CommandTree | undefined;
   try {
     // Descendants orphaned by the command are re-parented to us, so we can wait for and stop them.
     setChildSubreaper(true);
-    const child = spawn(file, args, { stdio: 'inherit', env: capture.env(commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false })) });
-    untrack = trackCommand(child.pid); // until run ends: its orphans count too
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    const stopTree = (signal: NodeJS.Signals) => {
-      for (const pid of [child.pid, ...descendants()]) if (pid) safeKill(pid, signal);
-    };
+    // Registered until run ends (dispose below): its orphans count too.
+    command = startCommandTree(options.command, capture.env(commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false })), options.signal);
+    const stopTree = command.stop;
     let stopTimer: NodeJS.Timeout | undefined;
     capture.onFirstFailure(({ file: f, error }) => {
       log.warn(`${f.path} could not be stored (${describeError(error)}); stopping the command`);
       stopTimer = setTimeout(() => stopTree('SIGTERM'), options.failureGraceMs ?? 5_000);
     });
-    const onAbort = () => stopTree('SIGTERM');
-    options.signal?.addEventListener('abort', onAbort, { once: true });
 
-    const status = await exited;
-    options.signal?.removeEventListener('abort', onAbort);
+    const status = await command.exited;
     if (status.error) throw new ProducerError(`cannot start ${file}: ${status.error.message}`, {}, { cause: status.error });
     // Orphaned descendants (re-parented to us) may still open and write files: wait for them too.
     const lingerMs = options.lingerMs ?? 60_000;
@@ -85,7 +75,7 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     const failed = capture.failureSummary();
     const commandFailed = () =>
       new ProducerError(
-        status.signal ? `the command was killed by ${status.signal}: ${display}` : `the command exited with status ${status.code}: ${display}`,
+        describeExit(status, display),
         { exitStatus: status.code, signal: status.signal },
         { hints: failureHints(options.command) },
       );
@@ -114,38 +104,8 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     await capture.discard();
     throw err;
   } finally {
-    untrack();
+    command?.dispose();
     setChildSubreaper(false);
     await capture.close();
-  }
-}
-
-/**
- * Waits until this process has no live child, or the deadline. As a subreaper, every orphaned
- * descendant of the command becomes our child, so direct children are all there is to watch;
- * those that exit are reaped here (libuv only reaps the children it spawned).
- */
-export async function waitForDescendants(deadline: number): Promise<void> {
-  for (;;) {
-    const alive = descendants(process.pid, 1).filter((pid) => !reaped(pid));
-    if (alive.length === 0 || Date.now() >= deadline) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Reaps `pid` if it has exited; true if it is gone (exited now, or already reaped elsewhere). */
-export function reaped(pid: number): boolean {
-  try {
-    return reapChild(pid) !== null;
-  } catch {
-    return true; // ECHILD: not (or no longer) ours to wait for
-  }
-}
-
-export function safeKill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
   }
 }

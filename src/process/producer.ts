@@ -3,6 +3,7 @@ import { closeSync } from 'node:fs';
 import { ProducerError } from '../errors.js';
 import { growPipe, rawPipe } from '../native/process-control.js';
 import { trackCommand } from './command-processes.js';
+import { describeExit } from './command-tree.js';
 import { SLAB_SIZE } from '../upload/memory-budget.js';
 import { redactArgv } from '../util/redact.js';
 
@@ -60,10 +61,7 @@ export function startProducer(argv: readonly string[], options: { env?: NodeJS.P
       const { code, signal } = await exited;
       if (spawnError) throw describeSpawnError(file, spawnError);
       if (code === 0) return;
-      throw new ProducerError(
-        signal ? `the command was killed by ${signal}: ${display}` : `the command exited with status ${code}: ${display}`,
-        { exitStatus: code, signal },
-      );
+      throw new ProducerError(describeExit({ code, signal }, display), { exitStatus: code, signal });
     },
     stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
