@@ -1,25 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { DOCUMENTS, REPO_FILES, REPO_ROOT as ROOT } from '../../support/repo-files.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TOP_DIRS = ['.ci', 'bench', 'bin', 'docs', 'examples', 'native', 'scripts', 'src', 'test'];
-const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', '.git']);
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    if (SKIP_DIRS.has(name)) continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else out.push(relative(ROOT, p));
-  }
-  return out;
-}
-
-const FILES = walk(ROOT);
-const BASENAMES = new Set(FILES.map((f) => basename(f)));
-const DOCS = ['README.md', ...FILES.filter((f) => f.startsWith('docs/') && f.endsWith('.md'))];
+const BASENAMES = new Set(REPO_FILES.map((f) => basename(f)));
+const DOCS = DOCUMENTS;
 
 /** Every repository path a document names: `dir/…` paths, bare file names in backticks, relative links. */
 export function namedPaths(doc: string, text: string): Array<{ path: string; exists: boolean }> {

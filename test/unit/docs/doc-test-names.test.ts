@@ -1,23 +1,9 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { DOCUMENTS as DOCS, REPO_FILES, REPO_ROOT as ROOT } from '../../support/repo-files.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', '.git']);
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    if (SKIP_DIRS.has(name)) continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else out.push(p);
-  }
-  return out;
-}
-
-const TEST_FILES = new Map(walk(join(ROOT, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => [basename(f), f]));
-const DOCS = ['README.md', ...walk(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => f.slice(ROOT.length))];
+const TEST_FILES = new Map(REPO_FILES.filter((f) => f.startsWith('test/') && f.endsWith('.test.ts')).map((f) => [basename(f), join(ROOT, f)]));
 
 /** Backslash escapes undone, backticks as quotes, runs of white space as one space (names wrap in docs and sources). */
 const normalise = (s: string): string => s.replace(/\\(.)/g, '$1').replace(/`/g, "'").replace(/\s+/g, ' ');
