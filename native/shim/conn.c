@@ -177,10 +177,23 @@ static int exchange(struct wire_writer *w, uint16_t want, uint8_t *payload, uint
   return 0;
 }
 
-SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_out) {
-  uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
-  struct wire_writer w;
+/* OPEN or READ_OPEN: sends the frame, reads the REPLY; on 0 the connection (*fd) carries the file's
+ * bytes, otherwise it is closed and the reply's errno returned. */
+static int open_stream(struct wire_writer *w, int *fd, const char *what) {
+  uint8_t in[FRAME_IN_MAX];
   uint32_t len;
+  int err = exchange(w, WIRE_MSG_REPLY, in, &len, fd, what);
+  if (err != 0) return err;
+  struct wire_reader r = {in, len, 0};
+  int32_t e = wire_get_i32(&r);
+  err = answer_err(&r, e, what);
+  if (err != 0) real_close(*fd);
+  return err;
+}
+
+SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_out) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
   int fd;
   char what[512];
   snprintf(what, sizeof what, "open %s", rel);
@@ -189,24 +202,16 @@ SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_
   wire_put_u32(&w, (uint32_t)flags);
   wire_put_u32(&w, (uint32_t)mode);
   wire_put_u32(&w, (uint32_t)shim_raw_getpid());
-  int err = exchange(&w, WIRE_MSG_REPLY, in, &len, &fd, what);
+  int err = open_stream(&w, &fd, what);
   if (err != 0) return err;
-  struct wire_reader r = {in, len, 0};
-  int32_t e = wire_get_i32(&r);
-  err = answer_err(&r, e, what);
-  if (err != 0) {
-    real_close(fd);
-    return err;
-  }
   SHIM_LOG(SHIM_LOG_DEBUG, "%s: fd %d, flags 0%o", what, fd, (unsigned)flags);
   *fd_out = fd;
   return 0;
 }
 
 SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out) {
-  uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
+  uint8_t out[FRAME_OUT_MAX];
   struct wire_writer w;
-  uint32_t len;
   int fd;
   char what[512];
   snprintf(what, sizeof what, "read of %s", rel);
@@ -214,21 +219,15 @@ SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out) {
   wire_put_str(&w, rel, strlen(rel));
   wire_put_u64(&w, offset);
   wire_put_u32(&w, (uint32_t)shim_raw_getpid());
-  int err = exchange(&w, WIRE_MSG_REPLY, in, &len, &fd, what);
+  int err = open_stream(&w, &fd, what);
   if (err != 0) return err;
-  struct wire_reader r = {in, len, 0};
-  int32_t e = wire_get_i32(&r);
-  err = answer_err(&r, e, what);
   /* The canary (wire.def: READ_OPEN): left unread by the uploader while it streams, so a close of
    * its end after a failed check reaches our reads as ECONNRESET instead of a clean EOF. */
   static const uint8_t canary = 0;
-  if (err == 0 && send_all(fd, &canary, 1) != 0) {
+  if (send_all(fd, &canary, 1) != 0) {
     SHIM_LOG(SHIM_LOG_ERROR, "%s: the uploader closed the connection", what);
-    err = EIO;
-  }
-  if (err != 0) {
     real_close(fd);
-    return err;
+    return EIO;
   }
   SHIM_LOG(SHIM_LOG_DEBUG, "%s: fd %d from byte %llu", what, fd, (unsigned long long)offset);
   *fd_out = fd;
