@@ -13,7 +13,8 @@
 //   aws                   `aws s3 cp - s3://…` (aws-cli found on PATH)
 //   rclone                `rclone rcat` (Debian package rclone)
 //   diskless              `bin/diskless.js put` through its shebang, as users run it
-//   diskless-node         `node bin/diskless.js put` (the V8 flags of the shebang are not there)
+//   diskless-node         `node bin/diskless.js put` (the launcher sets its V8 flags at run time: the
+//                         figures should match the case above)
 //   diskless-encrypted    `bin/diskless.js put --encrypt-to …` (only if this diskless has --encrypt-to and
 //                         age-keygen is installed)
 // lib-storage and its client are installed on first use into $DISKLESS_BENCH_PEERS (default

@@ -112,8 +112,8 @@ put_once() {
   local target=$1 run=$2 endpoint=$3 bucket=$4 key=$5
   local tf="$WORK/time.$target.$run" log="$WORK/put.$target.$run.log" rc=0
   # shellcheck disable=SC2086 # EXTRA_ARGS and NODE_FLAGS are word lists on purpose
-  # As users run it: through the launcher's shebang (which sets diskless's V8 flags), unless
-  # NODE_FLAGS asks for a node with other flags.
+  # As users run it: through the launcher (which sets diskless's V8 flags), with NODE_FLAGS
+  # added to node's command line when given.
   gen | /usr/bin/time -v -o "$tf" ${NODE_FLAGS:+node $NODE_FLAGS} bin/diskless.js put --endpoint-url "$endpoint" $EXTRA_ARGS \
     "s3://$bucket/$key" 2>"$log" || rc=$?
   if [ "$rc" != 0 ]; then

@@ -1,10 +1,18 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --lite-mode --no-expose-wasm
+#!/usr/bin/env node
 // Thin launcher: the CLI is compiled from src/cli/main.ts by `npm run build` (run by `npm install`).
-// The flags trade a little CPU for memory (docs/BENCHMARKS.md): upload data lives in reused slabs
-// outside the JS heap, so V8's default young generation (16-32 MiB) and optimising compiler (~14 MiB
-// of code and feedback) would cost more than they bring. Lite mode has no WebAssembly, hence
-// --no-expose-wasm (which also keeps V8 from warning about it).
 //
+// V8 flags that trade a little CPU for memory (docs/BENCHMARKS.md, "Memory however diskless is
+// started"): upload data lives in reused slabs outside the JS heap, so V8's optimising compilers
+// (~14 MiB of code and feedback) and its heap sizing for speed would cost more than they bring.
+// They are set here, at run time, and not on a shebang line, so that `diskless`, `node
+// bin/diskless.js` and `npx diskless` all run with them; set before the CLI's modules load, they
+// apply to all of its code. Not `--lite-mode`: at run time it turns on --jitless, and V8 then aborts
+// the process on the first WebAssembly compile (Node's fetch compiles one); the library
+// (src/index.ts) never sets flags: a program that embeds it keeps its own.
+import { setFlagsFromString } from 'node:v8';
+
+for (const flag of ['--no-opt', '--no-maglev', '--optimize-for-size']) setFlagsFromString(flag);
+
 // The SDK warns on every start that its releases after January 2027 need Node 22; diskless pins one
 // that supports Node 20. The variable must be set before the SDK loads, hence the dynamic import.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

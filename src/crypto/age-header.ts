@@ -36,7 +36,8 @@ export async function makeHeader(recipients: readonly string[]): Promise<{ heade
   };
   e.addRecipient(capture);
   // A stream, read here: for a Uint8Array the library collects its output with fetch's Response,
-  // which needs WebAssembly (undici), and diskless runs without it (bin/diskless.js).
+  // which needs WebAssembly (undici): a program embedding the library may run without it
+  // (--jitless, --no-expose-wasm).
   const empty = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
   const reader = (await e.encrypt(empty)).getReader();
   const parts: Uint8Array[] = [];

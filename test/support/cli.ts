@@ -29,7 +29,7 @@ export interface RunOptions {
 }
 
 /**
- * Runs the built CLI as users run it: `bin/diskless.js` through its shebang (so with its V8 flags),
+ * Runs the built CLI as users run it: `bin/diskless.js` (its launcher, which sets its V8 flags),
  * and hashes what it writes to stdout.
  */
 export function runDiskless(args: readonly string[], options: RunOptions): Promise<CliResult> {
