@@ -166,7 +166,10 @@ class StreamRun {
     this.throwIfStopped();
     const part = this.part!;
     if (this.objects.length === 0) return this.commitSingle(part);
-    await this.dispatch(this.slot, part);
+    // An input read from an fd that ends just after a full part leaves a new, empty part: it is not
+    // sent (an empty UploadPart, or an object of none for a chain, would be stored for nothing).
+    if (part.length > 0) await this.dispatch(this.slot, part);
+    else part.release();
     this.part = undefined;
     return this.commitMultipart();
   }

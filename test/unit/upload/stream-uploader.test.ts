@@ -133,6 +133,26 @@ describe('uploadStream', () => {
     }
   });
 
+  it('sends no empty last part, nor an empty continuation object, when a descriptor ends right after a full part', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fd-'));
+    for (const [size, maxParts, objects] of [[10 * MiB, 10_000, 1], [10 * MiB, 2, 1], [15 * MiB, 2, 2]] as const) {
+      const store = new MemoryObjectStore();
+      const data = await collect(pseudoRandom(size));
+      writeFileSync(join(dir, 'in'), data);
+      const fd = openSync(join(dir, 'in'), 'r');
+      try {
+        const result = await uploadStream(testContext(store), { fd }, { target, plan: planParts({ partSize: 5 * MiB, maxParts }) });
+        expect(result.parts).toBe(size / (5 * MiB));
+        expect(result.objects).toHaveLength(objects);
+        expect(result.objects.map((o) => o.partSizes)).toEqual(Array(objects).fill([5 * MiB])); // distinct sizes: no 0
+        expect(result.objects.reduce((n, o) => n + o.parts, 0)).toBe(size / (5 * MiB));
+        expect(store.data('b', target.key)?.equals(data.subarray(0, 10 * MiB))).toBe(true);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  });
+
   it('reads a pipe descriptor until its writer closes it', async () => {
     const store = new MemoryObjectStore();
     const [r, w] = rawPipe();
