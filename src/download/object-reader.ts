@@ -165,11 +165,13 @@ async function copyPiece(
   decrypt?: AgeDecryptor,
 ): Promise<void> {
   let received = 0;
-  for await (const chunk of readRanged(ctx, piece, signal ? { signal } : {})) {
+  // Each range comes in one reused buffer (no socket chunks held until their turn): it must be
+  // written out, not just queued, before the next is asked for.
+  for await (const chunk of readRanged(ctx, piece, { reuse: true, ...(signal ? { signal } : {}) })) {
     received += chunk.length;
     await onChunk(chunk);
     // Decrypted, only what authenticates is written (the decryptor keeps no input chunk).
-    if (!decrypt) await writeOut(out, chunk);
+    if (!decrypt) await writeOut(out, chunk, { flushed: true });
     else for (const b of await decrypt.push(chunk)) await writeOut(out, b);
   }
   if (received !== piece.size) {
@@ -184,27 +186,51 @@ export class OutputClosedError extends DisklessError {
   }
 }
 
-/** Writes with backpressure; a closed output (EPIPE) fails the download at once. */
-export async function writeOut(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
-  if (out.write(chunk)) return;
-  await new Promise<void>((resolve, reject) => {
-    const done = () => {
+/**
+ * Writes with backpressure; a closed output (EPIPE) fails the download at once. With `flushed`,
+ * resolves only once the stream has written `chunk` (its callback), so the caller may reuse it.
+ */
+export async function writeOut(out: NodeJS.WritableStream, chunk: Uint8Array, how: { flushed?: boolean } = {}): Promise<void> {
+  let settle!: (err?: Error | null) => void;
+  const written = how.flushed ? new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(closed(err)) : resolve()))) : undefined;
+  const ready = written ? out.write(chunk, settle) : out.write(chunk);
+  if (ready && !written) return;
+  // Our own writes wait for each other: once this one is written, nothing else is queued.
+  const watch = watchOutput(out, written ? undefined : 'drain');
+  try {
+    await Promise.race(written ? [written, watch.failed] : [watch.failed]);
+  } finally {
+    watch.stop();
+    written?.catch(() => undefined);
+  }
+}
+
+function closed(err: unknown): OutputClosedError {
+  return new OutputClosedError(`writing the output failed: ${describeError(err)} (the reader of diskless's output went away)`, { cause: err });
+}
+
+/** `failed` rejects when the output errs or is closed, and resolves at `event` if one is given; `stop` stops watching. */
+function watchOutput(out: NodeJS.WritableStream, event: 'drain' | undefined): { failed: Promise<void>; stop: () => void } {
+  let stop!: () => void;
+  const failed = new Promise<void>((resolve, reject) => {
+    const onDrain = () => {
+      stop();
+      resolve();
+    };
+    const onError = (err: unknown) => {
+      stop();
+      reject(closed(err));
+    };
+    // A destroyed output (a socket closed by its owner) never drains and may emit no error.
+    const onClose = () => onError(Object.assign(new Error('the output was closed'), { code: 'ERR_STREAM_DESTROYED' }));
+    stop = () => {
       out.off('drain', onDrain);
       out.off('error', onError);
       out.off('close', onClose);
     };
-    const onDrain = () => {
-      done();
-      resolve();
-    };
-    const onError = (err: unknown) => {
-      done();
-      reject(new OutputClosedError(`writing the output failed: ${describeError(err)} (the reader of diskless's output went away)`, { cause: err }));
-    };
-    // A destroyed output (a socket closed by its owner) never drains and may emit no error.
-    const onClose = () => onError(Object.assign(new Error('the output was closed'), { code: 'ERR_STREAM_DESTROYED' }));
-    out.once('drain', onDrain);
+    if (event) out.once(event, onDrain);
     out.once('error', onError);
     out.once('close', onClose);
   });
+  return { failed, stop };
 }

@@ -17,6 +17,13 @@ export interface RangedReadOptions {
   signal?: AbortSignal;
   /** Told the size of each range as it is handed on (progress lines). */
   onBytes?: (n: number) => void;
+  /**
+   * Each range as one buffer of a pool of `window + 1` reused ones, **valid only until the next
+   * is asked for** (the consumer must be done with it, writes included, before it resumes the
+   * loop). The socket chunks are then copied as they arrive and die young, instead of being held
+   * until their range's turn (which makes the garbage collector a third of get's CPU).
+   */
+  reuse?: boolean;
 }
 
 /** The object is not there (any more). */
@@ -39,18 +46,25 @@ export async function* readRanged(
   const window = options.window ?? DEFAULT_WINDOW;
   const from = Math.min(options.start ?? 0, ref.size);
   const count = Math.ceil((ref.size - from) / chunk);
-  const pending: Array<Promise<Buffer[]>> = [];
+  const pending: Array<{ range: Promise<Buffer[]>; into: Buffer | undefined }> = [];
+  // At most `window` ranges are in flight and one is with the consumer: the pool never runs dry.
+  const pool: Buffer[] = [];
+  let lent: Buffer | undefined;
   let next = 0;
   const start = () => {
     const i = next++;
-    const p = fetchRange(ctx, ref, from + i * chunk, Math.min(ref.size, from + (i + 1) * chunk) - 1, options);
-    p.catch(() => undefined); // awaited in order below; an early failure must not be unhandled
-    pending.push(p);
+    const into = options.reuse ? (pool.pop() ?? Buffer.allocUnsafeSlow(chunk)) : undefined;
+    const range = fetchRange(ctx, ref, from + i * chunk, Math.min(ref.size, from + (i + 1) * chunk) - 1, options, into);
+    range.catch(() => undefined); // awaited in order below; an early failure must not be unhandled
+    pending.push({ range, into });
   };
   if (count === 0) return;
   while (next < count && pending.length < window) start();
   while (pending.length > 0) {
-    const bufs = await pending.shift()!;
+    const { range, into } = pending.shift()!;
+    const bufs = await range;
+    if (lent) pool.push(lent); // the consumer asked for this range: it is done with the last one
+    lent = into;
     if (next < count) start();
     options.onBytes?.(bufs.reduce((n, b) => n + b.length, 0));
     yield* bufs;
@@ -63,6 +77,7 @@ async function fetchRange(
   start: number,
   end: number,
   options: RangedReadOptions,
+  into?: Buffer,
 ): Promise<Buffer[]> {
   const { signal, requests } = options;
   await requests?.acquire(signal);
@@ -71,17 +86,18 @@ async function fetchRange(
       async () => {
         const got = await ctx.store.getObject(ref, { start, end, ...(ref.etag ? { ifMatch: ref.etag } : {}), ...(signal ? { signal } : {}) });
         if (!got) throw new ObjectGoneError(`${formatS3Url(ref)} disappeared while it was being read`);
-        // The chunks as received (no copy into one buffer): the range is held until its turn.
+        // Without `into`, the chunks as received (no copy): the range is held until its turn.
         const out: Buffer[] = [];
         const want = end - start + 1;
         let at = 0;
         for await (const c of got.body) {
+          if (at + c.length > want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
+          if (into) into.set(c, at);
+          else out.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
           at += c.length;
-          if (at > want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
-          out.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
         }
         if (at !== want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
-        return out;
+        return into ? [into.subarray(0, want)] : out;
       },
       ctx.retry,
       {

@@ -98,6 +98,19 @@ describe('put and get against Ceph RGW', () => {
     }
   });
 
+  it('get into a reader that stops early (head -c 1) fails at once, naming the output that went away, and does not hang', async () => {
+    const { stream } = randomStream(40 * MiB, 'early');
+    const put = await runDiskless(['put', ...endpoint, `s3://${bucket}/early/x.bin`], { env, stdin: stream });
+    expect(put.code, put.stderr).toBe(0);
+    const out = execFileSync(
+      'bash',
+      ['-c', `${DISKLESS_BIN} get ${endpoint.join(' ')} s3://${bucket}/early/x.bin 2>&1 > >(head -c 1 >/dev/null) | cat; echo "exit=\${PIPESTATUS[0]}"`],
+      { env, timeout: 60_000 },
+    ).toString();
+    expect(out).toMatch(/went away/);
+    expect(out).toMatch(/exit=5$/m);
+  });
+
   it('computes the SHA-256 of the stream when asked, as sha256sum would', async () => {
     const size = 9 * MiB;
     const { stream } = randomStream(size, 'sha');
