@@ -1,12 +1,15 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Crc32c } from '../checksum/crc32c.js';
+import { Crc32c, crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { DisklessError } from '../errors.js';
+import { CHUNK_SIZE, SEALED_CHUNK_SIZE as SEALED_CHUNK, TAG_SIZE, chunksIn, sealChunks, sealedSize } from './age-chunks.js';
 import { NoMatchingIdentityError, NotAgeError, headerEnd, makeHeader, openHeader } from './age-header.js';
+
+export { CHUNK_SIZE } from './age-chunks.js';
 
 /**
  * The age payload (age-encryption.org/v1, "STREAM"): a 16-byte nonce, then the plaintext in
- * 64 KiB chunks, each sealed with ChaCha20-Poly1305 (Node's OpenSSL) under
+ * 64 KiB chunks, each sealed with ChaCha20-Poly1305 (Node's OpenSSL, on the thread pool: age-chunks.ts) under
  * HKDF-SHA256(file key, salt = nonce, info = "payload"), with the nonce of chunk i being i as an
  * 11-byte big-endian counter and a last-chunk flag byte. Only the last chunk may be short, and
  * empty only when the whole plaintext is; so a cut at any byte, a chunk moved, and a flipped
@@ -14,10 +17,7 @@ import { NoMatchingIdentityError, NotAgeError, headerEnd, makeHeader, openHeader
  */
 
 export const AGE_FORMAT = 'age-v1';
-export const CHUNK_SIZE = 64 * 1024;
-const TAG_SIZE = 16;
 const NONCE_SIZE = 16;
-const SEALED_CHUNK = CHUNK_SIZE + TAG_SIZE;
 
 /** What the manifest records of an encrypted file (docs/MANIFEST.md): never a private key. */
 export interface EncryptionRecord {
@@ -50,14 +50,6 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return n;
 }
 
-/** The sealed chunk as its ciphertext and its tag (two buffers: no copy to join them). */
-function seal(key: Buffer, counter: number, last: boolean, plain: Uint8Array): [Buffer, Buffer] {
-  const c = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
-  const body = c.update(plain);
-  c.final();
-  return [body, c.getAuthTag()];
-}
-
 function open(key: Buffer, counter: number, last: boolean, sealed: Buffer): Buffer | undefined {
   const d = createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
   d.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
@@ -72,8 +64,7 @@ function open(key: Buffer, counter: number, last: boolean, sealed: Buffer): Buff
 
 /** Bytes an age file of `plaintextSize` bytes takes, beyond its header. */
 export function payloadSize(plaintextSize: number): number {
-  const chunks = Math.max(1, Math.ceil(plaintextSize / CHUNK_SIZE));
-  return NONCE_SIZE + plaintextSize + chunks * TAG_SIZE;
+  return NONCE_SIZE + sealedSize(plaintextSize, true);
 }
 
 /** An upper bound of the header's size for `n` X25519 recipients (for --expected-size). */
@@ -82,26 +73,29 @@ export function headerSizeBound(recipients: number): number {
 }
 
 /**
- * Encrypts one stream for a set of recipients: push plaintext, get ciphertext (header and nonce
- * first). Keeps the plaintext's size and CRC32C for the manifest. `push` copies what it is
- * given, so the caller may reuse its buffer.
+ * Encrypts one stream for a set of recipients: `prefix` (header and nonce) first, then the
+ * plaintext sealed run by run into buffers the caller provides (the chunking and the pipeline are
+ * encrypt-source.ts's). Keeps the plaintext's size and CRC32C for the manifest.
  */
 export class AgeEncryptor {
+  /** The header and the payload nonce: the stream's first bytes. */
+  readonly prefix: Buffer;
   private readonly key: Buffer;
-  private readonly pending = Buffer.allocUnsafe(CHUNK_SIZE);
-  private filled = 0;
   private counter = 0;
-  private started = false;
   private done = false;
-  private readonly crc = new Crc32c();
+  /** Plaintext handed to seal() (progress and --expected-size count it as soon as it is read). */
   private bytes = 0;
+  /** CRC32C and size of the plaintext whose runs have settled, in stream order. */
+  private crc = 0;
+  private settled: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly recipients: readonly string[],
-    private readonly header: Buffer,
-    private readonly nonce: Buffer,
+    header: Buffer,
+    nonce: Buffer,
     fileKey: Buffer,
   ) {
+    this.prefix = Buffer.concat([header, nonce]);
     this.key = payloadKey(fileKey, nonce);
     fileKey.fill(0);
   }
@@ -115,43 +109,39 @@ export class AgeEncryptor {
     return this.bytes;
   }
 
-  /** Ciphertext for `chunk`: whole sealed chunks, each as its body and its 16-byte tag. */
-  push(chunk: Uint8Array): Buffer[] {
-    if (this.done) throw new Error('AgeEncryptor: push after finish');
-    const out = this.start();
-    this.crc.update(chunk);
-    this.bytes += chunk.length;
-    for (let at = 0; at < chunk.length; ) {
-      // A full chunk is sealed only when more data follows: the last chunk carries the last flag.
-      if (this.filled === CHUNK_SIZE) {
-        out.push(...seal(this.key, this.counter++, false, this.pending));
-        this.filled = 0;
-      }
-      const n = Math.min(CHUNK_SIZE - this.filled, chunk.length - at);
-      this.pending.set(chunk.subarray(at, at + n), this.filled);
-      this.filled += n;
-      at += n;
-    }
-    return out;
+  /**
+   * Seals `plain` as the stream's next chunks into `out` (sealedSize(plain.length, final) bytes)
+   * on the thread pool; resolves with the ciphertext's length once this run and every earlier one
+   * have sealed. Runs may be in flight together (each takes its chunk counters when called);
+   * `plain` and `out` must not change until the promise settles. A run that is not `final` is
+   * whole 64 KiB chunks; the final run wipes the key.
+   */
+  seal(plain: Uint8Array, out: Uint8Array, final: boolean): Promise<number> {
+    if (this.done) throw new Error('AgeEncryptor: seal after the final run');
+    if (final && plain.length === 0 && this.counter > 0) throw new RangeError('AgeEncryptor: the final run is empty after others (only an empty stream ends with an empty chunk)');
+    const chunks = chunksIn(plain.length, final);
+    const run = sealChunks(this.key, this.counter, plain, out, final);
+    this.counter += chunks;
+    this.bytes += plain.length;
+    if (final) this.dispose();
+    const length = plain.length;
+    const settled = Promise.all([this.settled, run]).then(([, r]) => {
+      this.crc = crc32cCombine(this.crc, r.crc32c, length);
+      return r.bytes;
+    });
+    this.settled = settled.then(() => undefined);
+    return settled;
   }
 
-  finish(): Buffer[] {
-    if (this.done) return [];
-    const out = this.start();
-    out.push(...seal(this.key, this.counter++, true, this.pending.subarray(0, this.filled)));
+  /** Wipes the key (done by the final run; call it when the stream is abandoned). Runs already in flight hold their own copy. */
+  dispose(): void {
     this.done = true;
     this.key.fill(0);
-    return out;
   }
 
+  /** What the manifest records: complete once the final run has settled. */
   record(): EncryptionRecord {
-    return { format: AGE_FORMAT, recipients: [...this.recipients], plaintextSize: this.bytes, plaintextCrc32c: this.crc.hex() };
-  }
-
-  private start(): Buffer[] {
-    if (this.started) return [];
-    this.started = true;
-    return [this.header, this.nonce];
+    return { format: AGE_FORMAT, recipients: [...this.recipients], plaintextSize: this.bytes, plaintextCrc32c: crc32cToHex(this.crc) };
   }
 }
 
@@ -285,28 +275,6 @@ export function noIdentity(what: string, recipients: readonly string[] | undefin
   const needed = recipients && recipients.length > 0 ? `it is encrypted to ${recipients.join(', ')}` : 'the manifest does not say to whom it is encrypted';
   return new DecryptError(`${what}: none of the --identity keys given can decrypt it: ${needed}`, 'no-identity', {
     hints: ['pass --identity FILE with the secret key (AGE-SECRET-KEY-1…) of one of these recipients (age-keygen -y FILE prints a key file\'s recipient)'],
-  });
-}
-
-/** A Transform that encrypts what goes through it (put, run/serve files, snapshot archives). */
-export function encryptTransform(encryptor: AgeEncryptor): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      try {
-        for (const b of encryptor.push(chunk)) this.push(b);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-    flush(done: TransformCallback) {
-      try {
-        for (const b of encryptor.finish()) this.push(b);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
   });
 }
 

@@ -8,9 +8,9 @@ import { Readable, Writable } from 'node:stream';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c, crc32cToHex } from '../../../src/checksum/crc32c.js';
-import { AgeDecryptor, AgeEncryptor, CHUNK_SIZE, DecryptError, decryptTransform, encryptTransform, headerSizeBound, payloadSize } from '../../../src/crypto/age-stream.js';
+import { AgeDecryptor, AgeEncryptor, CHUNK_SIZE, DecryptError, decryptTransform, headerSizeBound, payloadSize } from '../../../src/crypto/age-stream.js';
 import { loadIdentities, loadRecipients } from '../../../src/crypto/recipients.js';
-import { encryptSource } from '../../../src/crypto/encrypt-source.js';
+import { encryptSource, encryptTransform } from '../../../src/crypto/encrypt-source.js';
 
 // The age CLI (Debian package `age`, scripts/install-deps.sh) is the reference a user restores with.
 let dir: string;
@@ -29,11 +29,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function encrypt(plain: Buffer, recipients = [keys[0]!.recipient], pieces = 3): Promise<Buffer> {
-  const enc = await AgeEncryptor.create(recipients);
-  const out: Buffer[] = [];
   const step = Math.max(1, Math.ceil(plain.length / pieces));
-  for (let at = 0; at < plain.length; at += step) out.push(...enc.push(plain.subarray(at, at + step)));
-  out.push(...enc.finish());
+  const src = await encryptSource((async function* () { for (let at = 0; at < plain.length; at += step) yield plain.subarray(at, at + step); })(), recipients);
+  const out: Buffer[] = [];
+  for await (const piece of src.source) out.push(Buffer.from(piece)); // a piece is valid until the next is asked for
   return Buffer.concat(out);
 }
 
@@ -90,10 +89,9 @@ describe('age STREAM with Node ChaCha20-Poly1305', () => {
 
   it('records the plaintext size and CRC32C, and the recipients, never a secret', async () => {
     const plain = randomBytes(150_000);
-    const enc = await AgeEncryptor.create([keys[0]!.recipient]);
-    enc.push(plain);
-    enc.finish();
-    const record = enc.record();
+    const src = await encryptSource((async function* () { yield plain; })(), [keys[0]!.recipient]);
+    for await (const _ of src.source);
+    const record = src.record();
     expect(record).toEqual({ format: 'age-v1', recipients: [keys[0]!.recipient], plaintextSize: plain.length, plaintextCrc32c: crc32cToHex(crc32c(plain)) });
     expect(JSON.stringify(record)).not.toContain('AGE-SECRET-KEY');
   });
