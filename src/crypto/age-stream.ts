@@ -1,8 +1,8 @@
-import { createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Crc32c, crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
+import { crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { DisklessError } from '../errors.js';
-import { CHUNK_SIZE, SEALED_CHUNK_SIZE as SEALED_CHUNK, TAG_SIZE, chunksIn, sealChunks, sealedSize } from './age-chunks.js';
+import { SEALED_CHUNK_SIZE as SEALED_CHUNK, TAG_SIZE, chunksIn, openChunks, sealChunks, sealedSize } from './age-chunks.js';
 import { NoMatchingIdentityError, NotAgeError, headerEnd, makeHeader, openHeader } from './age-header.js';
 
 export { CHUNK_SIZE } from './age-chunks.js';
@@ -41,25 +41,6 @@ export class DecryptError extends DisklessError {
 
 function payloadKey(fileKey: Buffer, nonce: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
-}
-
-function chunkNonce(counter: number, last: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(counter, 5, 6); // bytes 0..10 are the counter; 2^48 chunks are far past any stream
-  n[11] = last ? 1 : 0;
-  return n;
-}
-
-function open(key: Buffer, counter: number, last: boolean, sealed: Buffer): Buffer | undefined {
-  const d = createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
-  d.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
-  const body = d.update(sealed.subarray(0, sealed.length - TAG_SIZE));
-  try {
-    d.final();
-    return body;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Bytes an age file of `plaintextSize` bytes takes, beyond its header. */
@@ -154,21 +135,26 @@ export interface DecryptOptions {
   what?: string;
 }
 
+/** Sealed chunks opened in one native call once they are known not to be the last (about 1 MiB). */
+const RUN_CHUNKS = 16;
+const RUN = RUN_CHUNKS * SEALED_CHUNK;
+
 /**
  * Decrypts one age stream: push ciphertext, get plaintext, then `finish()`. Only authenticated
  * bytes come out; a stream cut short (even at a chunk boundary), reordered or altered throws a
- * DecryptError, as does a header no identity opens.
+ * DecryptError, as does a header no identity opens. The chunks are opened on the thread pool
+ * (age-chunks.ts), up to RUN_CHUNKS at a time, each run's plaintext in a buffer of its own.
  */
 export class AgeDecryptor {
   /** The header (and nonce) as it arrives, until the file key is known. */
   private head: Buffer = Buffer.alloc(0);
-  /** The sealed chunk being collected: its last flag is known only once a byte past it arrives. */
-  private readonly held = Buffer.allocUnsafe(SEALED_CHUNK);
+  /** Sealed chunks being collected: the last flag of the last of them is known only once a byte past it arrives. */
+  private readonly held = Buffer.allocUnsafe(RUN);
   private heldBytes = 0;
   private key: Buffer | undefined;
   private counter = 0;
   private bytes = 0;
-  private readonly crc = new Crc32c();
+  private crc = 0;
   private done = false;
 
   constructor(private readonly options: DecryptOptions) {}
@@ -178,10 +164,10 @@ export class AgeDecryptor {
   }
 
   get plaintextCrc32c(): string {
-    return this.crc.hex();
+    return crc32cToHex(this.crc);
   }
 
-  /** Plaintext of the chunks `chunk` completes; `chunk` is not kept (the caller may reuse it). */
+  /** Plaintext of the chunks `chunk` completes; `chunk` is not kept once the promise settles (the caller may reuse it then). */
   async push(chunk: Uint8Array): Promise<Buffer[]> {
     if (this.done) throw new Error('AgeDecryptor: push after finish');
     let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
@@ -193,17 +179,19 @@ export class AgeDecryptor {
     }
     const out: Buffer[] = [];
     for (let at = 0; at < data.length; ) {
-      if (this.heldBytes === SEALED_CHUNK) {
-        out.push(this.openChunk(this.held, false));
+      if (this.heldBytes === RUN) {
+        out.push(await this.openRun(this.held, false));
         this.heldBytes = 0;
       }
-      if (this.heldBytes === 0 && data.length - at > SEALED_CHUNK) {
-        // A whole chunk in the input with more after it: opened in place, not copied.
-        out.push(this.openChunk(data.subarray(at, at + SEALED_CHUNK), false));
-        at += SEALED_CHUNK;
+      const rest = data.length - at;
+      if (this.heldBytes === 0 && rest > SEALED_CHUNK) {
+        // Whole chunks in the input with more after them: opened in place, not copied.
+        const n = Math.min(RUN_CHUNKS, Math.floor((rest - 1) / SEALED_CHUNK)) * SEALED_CHUNK;
+        out.push(await this.openRun(data.subarray(at, at + n), false));
+        at += n;
         continue;
       }
-      const n = Math.min(SEALED_CHUNK - this.heldBytes, data.length - at);
+      const n = Math.min(RUN - this.heldBytes, rest);
       data.copy(this.held, this.heldBytes, at, at + n);
       this.heldBytes += n;
       at += n;
@@ -211,15 +199,19 @@ export class AgeDecryptor {
     return out;
   }
 
-  finish(): Buffer[] {
+  async finish(): Promise<Buffer[]> {
     if (this.done) return [];
     this.done = true;
-    if (!this.key) throw this.damaged(this.head.length === 0 ? 'the stream is empty' : 'the stream ends inside its header');
-    if (this.heldBytes < TAG_SIZE) throw this.damaged('the stream is cut short (it ends inside a chunk)');
-    const last = this.openChunk(this.held.subarray(0, this.heldBytes), true);
-    if (last.length === 0 && this.counter > 1) throw this.damaged('the last chunk is empty after others (not a valid age stream)');
-    this.key.fill(0);
-    return [last];
+    try {
+      if (!this.key) throw this.damaged(this.head.length === 0 ? 'the stream is empty' : 'the stream ends inside its header');
+      const lastSealed = this.heldBytes - Math.floor(Math.max(0, this.heldBytes - 1) / SEALED_CHUNK) * SEALED_CHUNK;
+      if (this.heldBytes === 0 || lastSealed < TAG_SIZE) throw this.damaged('the stream is cut short (it ends inside a chunk)');
+      const last = await this.openRun(this.held.subarray(0, this.heldBytes), true);
+      if (lastSealed === TAG_SIZE && this.counter > 1) throw this.damaged('the last chunk is empty after others (not a valid age stream)');
+      return [last];
+    } finally {
+      this.key?.fill(0);
+    }
   }
 
   /** Once the header and nonce are in: the payload bytes that came with them; undefined while incomplete. */
@@ -246,18 +238,22 @@ export class AgeDecryptor {
     return rest;
   }
 
-  private openChunk(sealed: Buffer, last: boolean): Buffer {
-    const plain = open(this.key!, this.counter, last, sealed);
-    if (!plain) {
+  /** Opens whole sealed chunks (the last flagged final when `final`) into a new buffer, or throws the DecryptError of the first that does not authenticate. */
+  private async openRun(sealed: Buffer, final: boolean): Promise<Buffer> {
+    const chunks = final ? Math.max(1, Math.ceil(sealed.length / SEALED_CHUNK)) : sealed.length / SEALED_CHUNK;
+    const plain = Buffer.allocUnsafe(sealed.length - chunks * TAG_SIZE);
+    const run = await openChunks(this.key!, this.counter, sealed, plain, final);
+    if (run.failed >= 0) {
+      const at = this.counter + run.failed;
       throw this.damaged(
-        last
-          ? `chunk ${this.counter} does not authenticate as the last chunk: the stream is cut short, or damaged`
-          : `chunk ${this.counter} does not authenticate: the stream is damaged or its chunks are out of order`,
+        final && run.failed === chunks - 1
+          ? `chunk ${at} does not authenticate as the last chunk: the stream is cut short, or damaged`
+          : `chunk ${at} does not authenticate: the stream is damaged or its chunks are out of order`,
       );
     }
-    this.counter++;
-    this.bytes += plain.length;
-    this.crc.update(plain);
+    this.counter += chunks;
+    this.bytes += run.bytes;
+    this.crc = crc32cCombine(this.crc, run.crc32c, run.bytes);
     return plain;
   }
 
@@ -295,12 +291,13 @@ export function decryptTransform(options: DecryptOptions | AgeDecryptor): Transf
       );
     },
     flush(done: TransformCallback) {
-      try {
-        for (const b of d.finish()) this.push(b);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
+      d.finish().then(
+        (out) => {
+          for (const b of out) this.push(b);
+          done();
+        },
+        (err: Error) => done(err),
+      );
     },
   });
 }

@@ -40,7 +40,7 @@ async function decrypt(cipher: Buffer, identities = [keys[0]!.secret], pieceSize
   const d = new AgeDecryptor({ identities, recipients: [keys[0]!.recipient], what: 'test' });
   const out: Buffer[] = [];
   for (let at = 0; at < cipher.length; at += pieceSize) out.push(...(await d.push(cipher.subarray(at, at + pieceSize))));
-  out.push(...d.finish());
+  out.push(...(await d.finish()));
   return Buffer.concat(out);
 }
 
@@ -69,6 +69,20 @@ describe('age STREAM with Node ChaCha20-Poly1305', () => {
       if (piece === 1 && size > 1000) continue;
       expect((await decrypt(cipher, undefined, piece)).equals(plain)).toBe(true);
     }
+  });
+
+  it.each([16 * CHUNK_SIZE, 16 * CHUNK_SIZE + 1, 40 * CHUNK_SIZE + 3])('decrypts what age -r writes (%i bytes, past a run of 16 chunks opened at once), fed in pieces of 64 KiB and of 1 MiB + 7', async (size) => {
+    const plain = randomBytes(size);
+    const cipher = execFileSync('age', ['-r', keys[0]!.recipient], { input: plain, maxBuffer: 64 * 1024 * 1024 });
+    for (const piece of [65_536, (1 << 20) + 7, cipher.length]) expect((await decrypt(cipher, undefined, piece)).equals(plain)).toBe(true);
+  });
+
+  it('names the chunk that does not authenticate in a long stream, wherever the pieces fall', async () => {
+    const plain = randomBytes(40 * CHUNK_SIZE);
+    const cipher = await encrypt(plain);
+    const bad = Buffer.from(cipher);
+    bad[cipher.length - payloadSize(plain.length) + 16 + 20 * (CHUNK_SIZE + 16) + 7]! ^= 1;
+    for (const piece of [65_536, bad.length]) await expect(decrypt(bad, undefined, piece)).rejects.toThrow(/chunk 20 does not authenticate: the stream is damaged/);
   });
 
   it('decrypts what the reference library encrypts', async () => {
@@ -126,7 +140,7 @@ describe('what does not authenticate fails, and nothing unauthenticated comes ou
     const d = new AgeDecryptor({ identities: [keys[0]!.secret] });
     const out = await d.push(cipher.subarray(0, headerLength + 16 + 2 * sealed));
     expect(Buffer.concat(out).equals(plain.subarray(0, CHUNK_SIZE))).toBe(true);
-    expect(() => d.finish()).toThrow(/cut short/);
+    await expect(d.finish()).rejects.toThrow(/cut short/);
   });
 
   it.each([

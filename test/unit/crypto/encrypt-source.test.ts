@@ -37,7 +37,7 @@ async function bothDecrypt(cipher: Buffer, plain: Buffer): Promise<void> {
   d.addIdentity(secret);
   expect(Buffer.from(await d.decrypt(cipher)).equals(plain)).toBe(true);
   const ours = new AgeDecryptor({ identities: [secret] });
-  const back = Buffer.concat([...(await ours.push(cipher)), ...ours.finish()]);
+  const back = Buffer.concat([...(await ours.push(cipher)), ...(await ours.finish())]);
   expect(back.equals(plain)).toBe(true);
 }
 
