@@ -110,7 +110,10 @@ export class AgeEncryptor {
       this.crc = crc32cCombine(this.crc, r.crc32c, length);
       return r.bytes;
     });
+    // The next run waits for this one (and fails with it); marked handled, so that a failure no
+    // later run waits for is the caller's to see, never an unhandled rejection.
     this.settled = settled.then(() => undefined);
+    this.settled.catch(() => undefined);
     return settled;
   }
 

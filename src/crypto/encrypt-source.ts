@@ -49,38 +49,59 @@ interface Slot {
 
 /**
  * The ciphertext, pipelined: while the uploader copies one block's ciphertext, the next blocks are
- * read and sealed on the thread pool (several at once, on several cores: their chunk counters are
- * known when they are read). The buffers are a ring of DEPTH slots reused for the whole stream, as
- * fresh megabytes cost the garbage collector about as much as the cipher; a slot is refilled only
- * once the uploader asked for the piece after its own, so each piece is valid until the next is
- * asked for, which is how the uploader reads (it copies each into its part buffers first).
+ * read (in the background, one after another) and sealed on the thread pool (several at once, on
+ * several cores: their chunk counters are known when they are read). The buffers are a ring of
+ * DEPTH slots reused for the whole stream, as fresh megabytes cost the garbage collector about as
+ * much as the cipher; a slot is refilled only once the uploader asked for the piece after its own,
+ * so each piece is valid until the next is asked for, which is how the uploader reads (it copies
+ * each into its part buffers first).
  */
 async function* ciphertext(source: ByteSource, enc: AgeEncryptor): AsyncGenerator<Uint8Array> {
   const reader = blockReader(source);
   const free: Slot[] = Array.from({ length: DEPTH }, () => ({ plain: Buffer.allocUnsafe(BLOCK_SIZE + 1), out: Buffer.allocUnsafe(sealedSize(BLOCK_SIZE, false)) }));
   const sealing: Array<{ slot: Slot; sealed: Promise<number> }> = [];
   let ended = false;
+  let stopped = false;
+  /** The block being read; a failed read stays here (and stops reading) until the loop below awaits it. */
+  let reading: Promise<void> | undefined;
+  const readAhead = (): void => {
+    if (reading || ended || stopped || free.length === 0) return;
+    const slot = free.pop()!;
+    reading = reader.fill(slot.plain).then(({ length, more }) => {
+      if (stopped) return;
+      const sealed = enc.seal(slot.plain.subarray(0, length), slot.out, !more);
+      // Awaited in order below; if the stream stops first, its outcome no longer matters.
+      sealed.catch(() => undefined);
+      sealing.push({ slot, sealed });
+      ended = !more;
+      reading = undefined;
+      readAhead();
+    });
+    reading.catch(() => undefined);
+  };
   try {
     yield enc.prefix;
     for (;;) {
-      while (!ended && free.length > 0) {
-        const slot = free.pop()!;
-        const { length, more } = await reader.fill(slot.plain);
-        sealing.push({ slot, sealed: enc.seal(slot.plain.subarray(0, length), slot.out, !more) });
-        ended = !more;
-      }
+      readAhead();
       const head = sealing.shift();
-      if (head === undefined) return;
+      if (head === undefined) {
+        // Nothing sealed or sealing: either the input ended, or the next block is still being read.
+        if (reading === undefined) return;
+        await reading;
+        continue;
+      }
       const bytes = await head.sealed;
       yield head.slot.out.subarray(0, bytes);
       free.push(head.slot);
     }
   } finally {
     // Stopped early (a failed read, an aborted upload): runs still sealing finish on their own,
-    // into buffers nobody reads; their outcome no longer matters.
-    for (const s of sealing) s.sealed.catch(() => undefined);
+    // into buffers nobody reads. A read still pending is not waited for (a producer may hold its
+    // end open and silent): the source is asked to end without waiting for it.
+    stopped = true;
     enc.dispose();
-    await reader.close().catch(() => undefined);
+    const closing = reader.close().catch(() => undefined);
+    if (reading === undefined) await closing;
   }
 }
 
