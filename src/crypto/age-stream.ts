@@ -66,7 +66,7 @@ export class AgeEncryptor {
   private done = false;
   /** Plaintext handed to seal() (progress and --expected-size count it as soon as it is read). */
   private bytes = 0;
-  /** CRC32C and size of the plaintext whose runs have settled, in stream order. */
+  /** CRC32C of the plaintext whose runs have settled, joined in stream order. */
   private crc = 0;
   private settled: Promise<void> = Promise.resolve();
 
