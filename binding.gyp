@@ -4,7 +4,8 @@
 # Targets:
 #   diskless_addon  N-API addon loaded by src/native/load-addon.ts from
 #                   build/Release/diskless_addon.node: CRC32C, part hashing
-#                   (MD5 from Node's own OpenSSL), peer credentials, process and fd control.
+#                   (MD5 from Node's own OpenSSL), age STREAM chunk sealing and opening
+#                   (ChaCha20-Poly1305, the same OpenSSL), peer credentials, process and fd control.
 #   diskless_shim   the LD_PRELOAD shim, plain C (docs/SHIM.md): libdiskless_shim.so,
 #                   found by src/native/shim-path.ts (node-gyp 10+ puts shared
 #                   libraries in build/Release/lib.target/, older ones in build/Release/).
@@ -18,7 +19,8 @@
         "native/addon/peer_credentials.cc",
         "native/addon/process_control.cc",
         "native/addon/fd_control.cc",
-        "native/addon/part_hash.cc"
+        "native/addon/part_hash.cc",
+        "native/addon/age_chunks.cc"
       ],
       # node-addon-api via include_dir rather than its node_addon_api.gyp
       # target: that target also defines NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS,

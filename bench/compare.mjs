@@ -5,6 +5,7 @@
 //
 //   npm run build && node bench/compare.mjs                    # 4 GiB, 3 rounds, every case found
 //   SIZE=1G ROUNDS=5 CASES=lib-storage,diskless node bench/compare.mjs
+//   SINK_PORT=19300 …                                           # the discard sink on a fixed port (default: a free one)
 //
 // Cases (a peer that is not installed is skipped, with the command that installs it):
 //   lib-storage           @aws-sdk/lib-storage Upload, 16 MiB parts x 4, the SDK's default checksums
@@ -76,7 +77,7 @@ function ensureLibStorage() {
 
 function startSink() {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bench', 'discard-sink.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bench', 'discard-sink.mjs'), process.env.SINK_PORT ?? '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;

@@ -37,13 +37,13 @@ export { Limiter } from './util/limiter.js';
 export {
   AgeEncryptor,
   AgeDecryptor,
-  encryptTransform,
   decryptTransform,
   DecryptError,
   AGE_FORMAT,
   type EncryptionRecord,
   type DecryptOptions,
 } from './crypto/age-stream.js';
+export { encryptTransform } from './crypto/encrypt-source.js';
 export { loadRecipients, loadIdentities, checkRecipients, identitiesFor, type Identity } from './crypto/recipients.js';
 export { silentLogger, streamLogger, type Logger } from './util/log.js';
 export {

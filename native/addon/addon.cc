@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include "age_chunks.h"
 #include "crc32c.h"
 #include "fd_control.h"
 #include "part_hash.h"
@@ -21,6 +22,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                                   "crc32cImplementation"));
   exports.Set("crc32cCombine", Napi::Function::New(env, diskless::Crc32cCombine, "crc32cCombine"));
   exports.Set("hashPart", Napi::Function::New(env, diskless::HashPart, "hashPart"));
+  exports.Set("sealChunks", Napi::Function::New(env, diskless::SealChunks, "sealChunks"));
+  exports.Set("openChunks", Napi::Function::New(env, diskless::OpenChunks, "openChunks"));
   exports.Set("peerCredentials", Napi::Function::New(env, diskless::PeerCredentials, "peerCredentials"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, diskless::SetChildSubreaper, "setChildSubreaper"));
   exports.Set("reapChild", Napi::Function::New(env, diskless::ReapChild, "reapChild"));

@@ -1,12 +1,15 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Crc32c } from '../checksum/crc32c.js';
+import { crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { DisklessError } from '../errors.js';
+import { SEALED_CHUNK_SIZE as SEALED_CHUNK, TAG_SIZE, chunksIn, openChunks, sealChunks, sealedSize } from './age-chunks.js';
 import { NoMatchingIdentityError, NotAgeError, headerEnd, makeHeader, openHeader } from './age-header.js';
+
+export { CHUNK_SIZE } from './age-chunks.js';
 
 /**
  * The age payload (age-encryption.org/v1, "STREAM"): a 16-byte nonce, then the plaintext in
- * 64 KiB chunks, each sealed with ChaCha20-Poly1305 (Node's OpenSSL) under
+ * 64 KiB chunks, each sealed with ChaCha20-Poly1305 (Node's OpenSSL, on the thread pool: age-chunks.ts) under
  * HKDF-SHA256(file key, salt = nonce, info = "payload"), with the nonce of chunk i being i as an
  * 11-byte big-endian counter and a last-chunk flag byte. Only the last chunk may be short, and
  * empty only when the whole plaintext is; so a cut at any byte, a chunk moved, and a flipped
@@ -14,10 +17,7 @@ import { NoMatchingIdentityError, NotAgeError, headerEnd, makeHeader, openHeader
  */
 
 export const AGE_FORMAT = 'age-v1';
-export const CHUNK_SIZE = 64 * 1024;
-const TAG_SIZE = 16;
 const NONCE_SIZE = 16;
-const SEALED_CHUNK = CHUNK_SIZE + TAG_SIZE;
 
 /** What the manifest records of an encrypted file (docs/MANIFEST.md): never a private key. */
 export interface EncryptionRecord {
@@ -43,37 +43,9 @@ function payloadKey(fileKey: Buffer, nonce: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
 }
 
-function chunkNonce(counter: number, last: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(counter, 5, 6); // bytes 0..10 are the counter; 2^48 chunks are far past any stream
-  n[11] = last ? 1 : 0;
-  return n;
-}
-
-/** The sealed chunk as its ciphertext and its tag (two buffers: no copy to join them). */
-function seal(key: Buffer, counter: number, last: boolean, plain: Uint8Array): [Buffer, Buffer] {
-  const c = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
-  const body = c.update(plain);
-  c.final();
-  return [body, c.getAuthTag()];
-}
-
-function open(key: Buffer, counter: number, last: boolean, sealed: Buffer): Buffer | undefined {
-  const d = createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
-  d.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
-  const body = d.update(sealed.subarray(0, sealed.length - TAG_SIZE));
-  try {
-    d.final();
-    return body;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Bytes an age file of `plaintextSize` bytes takes, beyond its header. */
 export function payloadSize(plaintextSize: number): number {
-  const chunks = Math.max(1, Math.ceil(plaintextSize / CHUNK_SIZE));
-  return NONCE_SIZE + plaintextSize + chunks * TAG_SIZE;
+  return NONCE_SIZE + sealedSize(plaintextSize, true);
 }
 
 /** An upper bound of the header's size for `n` X25519 recipients (for --expected-size). */
@@ -82,26 +54,29 @@ export function headerSizeBound(recipients: number): number {
 }
 
 /**
- * Encrypts one stream for a set of recipients: push plaintext, get ciphertext (header and nonce
- * first). Keeps the plaintext's size and CRC32C for the manifest. `push` copies what it is
- * given, so the caller may reuse its buffer.
+ * Encrypts one stream for a set of recipients: `prefix` (header and nonce) first, then the
+ * plaintext sealed run by run into buffers the caller provides (the chunking and the pipeline are
+ * encrypt-source.ts's). Keeps the plaintext's size and CRC32C for the manifest.
  */
 export class AgeEncryptor {
+  /** The header and the payload nonce: the stream's first bytes. */
+  readonly prefix: Buffer;
   private readonly key: Buffer;
-  private readonly pending = Buffer.allocUnsafe(CHUNK_SIZE);
-  private filled = 0;
   private counter = 0;
-  private started = false;
   private done = false;
-  private readonly crc = new Crc32c();
+  /** Plaintext handed to seal() (progress and --expected-size count it as soon as it is read). */
   private bytes = 0;
+  /** CRC32C of the plaintext whose runs have settled, joined in stream order. */
+  private crc = 0;
+  private settled: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly recipients: readonly string[],
-    private readonly header: Buffer,
-    private readonly nonce: Buffer,
+    header: Buffer,
+    nonce: Buffer,
     fileKey: Buffer,
   ) {
+    this.prefix = Buffer.concat([header, nonce]);
     this.key = payloadKey(fileKey, nonce);
     fileKey.fill(0);
   }
@@ -115,43 +90,42 @@ export class AgeEncryptor {
     return this.bytes;
   }
 
-  /** Ciphertext for `chunk`: whole sealed chunks, each as its body and its 16-byte tag. */
-  push(chunk: Uint8Array): Buffer[] {
-    if (this.done) throw new Error('AgeEncryptor: push after finish');
-    const out = this.start();
-    this.crc.update(chunk);
-    this.bytes += chunk.length;
-    for (let at = 0; at < chunk.length; ) {
-      // A full chunk is sealed only when more data follows: the last chunk carries the last flag.
-      if (this.filled === CHUNK_SIZE) {
-        out.push(...seal(this.key, this.counter++, false, this.pending));
-        this.filled = 0;
-      }
-      const n = Math.min(CHUNK_SIZE - this.filled, chunk.length - at);
-      this.pending.set(chunk.subarray(at, at + n), this.filled);
-      this.filled += n;
-      at += n;
-    }
-    return out;
+  /**
+   * Seals `plain` as the stream's next chunks into `out` (sealedSize(plain.length, final) bytes)
+   * on the thread pool; resolves with the ciphertext's length once this run and every earlier one
+   * have sealed. Runs may be in flight together (each takes its chunk counters when called);
+   * `plain` and `out` must not change until the promise settles. A run that is not `final` is
+   * whole 64 KiB chunks; the final run wipes the key.
+   */
+  seal(plain: Uint8Array, out: Uint8Array, final: boolean): Promise<number> {
+    if (this.done) throw new Error('AgeEncryptor: seal after the final run');
+    if (final && plain.length === 0 && this.counter > 0) throw new RangeError('AgeEncryptor: the final run is empty after others (only an empty stream ends with an empty chunk)');
+    const chunks = chunksIn(plain.length, final);
+    const run = sealChunks(this.key, this.counter, plain, out, final);
+    this.counter += chunks;
+    this.bytes += plain.length;
+    if (final) this.dispose();
+    const length = plain.length;
+    const settled = Promise.all([this.settled, run]).then(([, r]) => {
+      this.crc = crc32cCombine(this.crc, r.crc32c, length);
+      return r.bytes;
+    });
+    // The next run waits for this one (and fails with it); marked handled, so that a failure no
+    // later run waits for is the caller's to see, never an unhandled rejection.
+    this.settled = settled.then(() => undefined);
+    this.settled.catch(() => undefined);
+    return settled;
   }
 
-  finish(): Buffer[] {
-    if (this.done) return [];
-    const out = this.start();
-    out.push(...seal(this.key, this.counter++, true, this.pending.subarray(0, this.filled)));
+  /** Wipes the key (done by the final run; call it when the stream is abandoned). Runs already in flight hold their own copy. */
+  dispose(): void {
     this.done = true;
     this.key.fill(0);
-    return out;
   }
 
+  /** What the manifest records: complete once the final run has settled. */
   record(): EncryptionRecord {
-    return { format: AGE_FORMAT, recipients: [...this.recipients], plaintextSize: this.bytes, plaintextCrc32c: this.crc.hex() };
-  }
-
-  private start(): Buffer[] {
-    if (this.started) return [];
-    this.started = true;
-    return [this.header, this.nonce];
+    return { format: AGE_FORMAT, recipients: [...this.recipients], plaintextSize: this.bytes, plaintextCrc32c: crc32cToHex(this.crc) };
   }
 }
 
@@ -164,21 +138,26 @@ export interface DecryptOptions {
   what?: string;
 }
 
+/** Sealed chunks opened in one native call once they are known not to be the last (about 1 MiB). */
+const RUN_CHUNKS = 16;
+const RUN = RUN_CHUNKS * SEALED_CHUNK;
+
 /**
  * Decrypts one age stream: push ciphertext, get plaintext, then `finish()`. Only authenticated
  * bytes come out; a stream cut short (even at a chunk boundary), reordered or altered throws a
- * DecryptError, as does a header no identity opens.
+ * DecryptError, as does a header no identity opens. The chunks are opened on the thread pool
+ * (age-chunks.ts), up to RUN_CHUNKS at a time, each run's plaintext in a buffer of its own.
  */
 export class AgeDecryptor {
   /** The header (and nonce) as it arrives, until the file key is known. */
   private head: Buffer = Buffer.alloc(0);
-  /** The sealed chunk being collected: its last flag is known only once a byte past it arrives. */
-  private readonly held = Buffer.allocUnsafe(SEALED_CHUNK);
+  /** Sealed chunks being collected: the last flag of the last of them is known only once a byte past it arrives. */
+  private readonly held = Buffer.allocUnsafe(RUN);
   private heldBytes = 0;
   private key: Buffer | undefined;
   private counter = 0;
   private bytes = 0;
-  private readonly crc = new Crc32c();
+  private crc = 0;
   private done = false;
 
   constructor(private readonly options: DecryptOptions) {}
@@ -188,10 +167,10 @@ export class AgeDecryptor {
   }
 
   get plaintextCrc32c(): string {
-    return this.crc.hex();
+    return crc32cToHex(this.crc);
   }
 
-  /** Plaintext of the chunks `chunk` completes; `chunk` is not kept (the caller may reuse it). */
+  /** Plaintext of the chunks `chunk` completes; `chunk` is not kept once the promise settles (the caller may reuse it then). */
   async push(chunk: Uint8Array): Promise<Buffer[]> {
     if (this.done) throw new Error('AgeDecryptor: push after finish');
     let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
@@ -203,17 +182,19 @@ export class AgeDecryptor {
     }
     const out: Buffer[] = [];
     for (let at = 0; at < data.length; ) {
-      if (this.heldBytes === SEALED_CHUNK) {
-        out.push(this.openChunk(this.held, false));
+      if (this.heldBytes === RUN) {
+        out.push(await this.openRun(this.held, false));
         this.heldBytes = 0;
       }
-      if (this.heldBytes === 0 && data.length - at > SEALED_CHUNK) {
-        // A whole chunk in the input with more after it: opened in place, not copied.
-        out.push(this.openChunk(data.subarray(at, at + SEALED_CHUNK), false));
-        at += SEALED_CHUNK;
+      const rest = data.length - at;
+      if (this.heldBytes === 0 && rest > SEALED_CHUNK) {
+        // Whole chunks in the input with more after them: opened in place, not copied.
+        const n = Math.min(RUN_CHUNKS, Math.floor((rest - 1) / SEALED_CHUNK)) * SEALED_CHUNK;
+        out.push(await this.openRun(data.subarray(at, at + n), false));
+        at += n;
         continue;
       }
-      const n = Math.min(SEALED_CHUNK - this.heldBytes, data.length - at);
+      const n = Math.min(RUN - this.heldBytes, rest);
       data.copy(this.held, this.heldBytes, at, at + n);
       this.heldBytes += n;
       at += n;
@@ -221,15 +202,19 @@ export class AgeDecryptor {
     return out;
   }
 
-  finish(): Buffer[] {
+  async finish(): Promise<Buffer[]> {
     if (this.done) return [];
     this.done = true;
-    if (!this.key) throw this.damaged(this.head.length === 0 ? 'the stream is empty' : 'the stream ends inside its header');
-    if (this.heldBytes < TAG_SIZE) throw this.damaged('the stream is cut short (it ends inside a chunk)');
-    const last = this.openChunk(this.held.subarray(0, this.heldBytes), true);
-    if (last.length === 0 && this.counter > 1) throw this.damaged('the last chunk is empty after others (not a valid age stream)');
-    this.key.fill(0);
-    return [last];
+    try {
+      if (!this.key) throw this.damaged(this.head.length === 0 ? 'the stream is empty' : 'the stream ends inside its header');
+      const lastSealed = this.heldBytes - Math.floor(Math.max(0, this.heldBytes - 1) / SEALED_CHUNK) * SEALED_CHUNK;
+      if (this.heldBytes === 0 || lastSealed < TAG_SIZE) throw this.damaged('the stream is cut short (it ends inside a chunk)');
+      const last = await this.openRun(this.held.subarray(0, this.heldBytes), true);
+      if (lastSealed === TAG_SIZE && this.counter > 1) throw this.damaged('the last chunk is empty after others (not a valid age stream)');
+      return [last];
+    } finally {
+      this.key?.fill(0);
+    }
   }
 
   /** Once the header and nonce are in: the payload bytes that came with them; undefined while incomplete. */
@@ -256,18 +241,22 @@ export class AgeDecryptor {
     return rest;
   }
 
-  private openChunk(sealed: Buffer, last: boolean): Buffer {
-    const plain = open(this.key!, this.counter, last, sealed);
-    if (!plain) {
+  /** Opens whole sealed chunks (the last flagged final when `final`) into a new buffer, or throws the DecryptError of the first that does not authenticate. */
+  private async openRun(sealed: Buffer, final: boolean): Promise<Buffer> {
+    const chunks = final ? Math.max(1, Math.ceil(sealed.length / SEALED_CHUNK)) : sealed.length / SEALED_CHUNK;
+    const plain = Buffer.allocUnsafe(sealed.length - chunks * TAG_SIZE);
+    const run = await openChunks(this.key!, this.counter, sealed, plain, final);
+    if (run.failed >= 0) {
+      const at = this.counter + run.failed;
       throw this.damaged(
-        last
-          ? `chunk ${this.counter} does not authenticate as the last chunk: the stream is cut short, or damaged`
-          : `chunk ${this.counter} does not authenticate: the stream is damaged or its chunks are out of order`,
+        final && run.failed === chunks - 1
+          ? `chunk ${at} does not authenticate as the last chunk: the stream is cut short, or damaged`
+          : `chunk ${at} does not authenticate: the stream is damaged or its chunks are out of order`,
       );
     }
-    this.counter++;
-    this.bytes += plain.length;
-    this.crc.update(plain);
+    this.counter += chunks;
+    this.bytes += run.bytes;
+    this.crc = crc32cCombine(this.crc, run.crc32c, run.bytes);
     return plain;
   }
 
@@ -288,28 +277,6 @@ export function noIdentity(what: string, recipients: readonly string[] | undefin
   });
 }
 
-/** A Transform that encrypts what goes through it (put, run/serve files, snapshot archives). */
-export function encryptTransform(encryptor: AgeEncryptor): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done: TransformCallback) {
-      try {
-        for (const b of encryptor.push(chunk)) this.push(b);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-    flush(done: TransformCallback) {
-      try {
-        for (const b of encryptor.finish()) this.push(b);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
-    },
-  });
-}
-
 /**
  * A Transform that decrypts an age stream: only authenticated plaintext comes out, and a stream
  * that does not authenticate ends in an error (get, restore, verify --deep, the read-side shim).
@@ -327,12 +294,13 @@ export function decryptTransform(options: DecryptOptions | AgeDecryptor): Transf
       );
     },
     flush(done: TransformCallback) {
-      try {
-        for (const b of d.finish()) this.push(b);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
+      d.finish().then(
+        (out) => {
+          for (const b of out) this.push(b);
+          done();
+        },
+        (err: Error) => done(err),
+      );
     },
   });
 }

@@ -1,8 +1,16 @@
 import { read } from 'node:fs';
+import { Duplex } from 'node:stream';
 import type { ByteSource } from '../upload/stream-uploader.js';
-import { AgeEncryptor, CHUNK_SIZE, type EncryptionRecord } from './age-stream.js';
+import { CHUNK_SIZE, sealedSize } from './age-chunks.js';
+import { AgeEncryptor, type EncryptionRecord } from './age-stream.js';
 
-const READ_SIZE = 1024 * 1024;
+/**
+ * Plaintext per sealed run: 8 chunks (512 KiB). Larger blocks were no faster in a 1 GiB run and
+ * cost more memory (the ring is DEPTH blocks of plaintext and of ciphertext: 4 MiB).
+ */
+export const BLOCK_SIZE = 8 * CHUNK_SIZE;
+/** Blocks in the ring: one the uploader holds, the others reading or sealing on the thread pool. */
+const DEPTH = 4;
 
 export interface EncryptedSource {
   /** The ciphertext, for the uploader: its CRC32C, ETag and size are the object's. Each piece is valid until the next is asked for. */
@@ -23,40 +31,143 @@ export async function encryptSource(source: ByteSource, recipients: readonly str
 }
 
 /**
- * The ciphertext in pieces of about READ_SIZE: the encryptor gives two buffers per 64 KiB chunk
- * (body and tag), joined here so the uploader handles one piece per megabyte, not 32. The pieces
- * are views of one reused buffer, as a fresh megabyte per piece costs the garbage collector about
- * as much as the encryption: each piece is valid until the next is asked for, which is how the
- * uploader reads (it copies each into its part buffers before it asks for more).
+ * A Duplex that encrypts what goes through it for `encryptor`'s recipients (for library users; the
+ * commands use encryptSource). Its pieces are copies: a readable side may hold on to them.
+ */
+export function encryptTransform(encryptor: AgeEncryptor): Duplex {
+  return Duplex.from(async function* (input: AsyncIterable<Uint8Array>) {
+    for await (const piece of ciphertext(input, encryptor)) yield Buffer.from(piece);
+  });
+}
+
+/** One block's buffers: the plaintext read into it, and its ciphertext sealed on the thread pool. */
+interface Slot {
+  /** BLOCK_SIZE + 1: a file descriptor's block reads one byte past the block to know whether it is the last. */
+  plain: Buffer;
+  out: Buffer;
+}
+
+/**
+ * The ciphertext, pipelined: while the uploader copies one block's ciphertext, the next blocks are
+ * read (in the background, one after another) and sealed on the thread pool (several at once, on
+ * several cores: their chunk counters are known when they are read). The buffers are a ring of
+ * DEPTH slots reused for the whole stream, as fresh megabytes cost the garbage collector about as
+ * much as the cipher; a slot is refilled only once the uploader asked for the piece after its own,
+ * so each piece is valid until the next is asked for, which is how the uploader reads (it copies
+ * each into its part buffers first).
  */
 async function* ciphertext(source: ByteSource, enc: AgeEncryptor): AsyncGenerator<Uint8Array> {
-  const out = Buffer.allocUnsafe(READ_SIZE + CHUNK_SIZE + 1024);
-  let filled = 0;
-  // Each sealed chunk's buffers go into `out`; a piece goes out as soon as it reaches READ_SIZE, so
-  // `out` never overflows, whatever the size of one input chunk.
-  function* pieces(parts: readonly Buffer[]): Generator<Buffer> {
-    for (const b of parts) {
-      b.copy(out, filled);
-      filled += b.length;
-      if (filled >= READ_SIZE) {
-        const piece = out.subarray(0, filled);
-        filled = 0;
-        yield piece;
-      }
-    }
-  }
-  // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
-  if (Symbol.asyncIterator in source) {
-    for await (const chunk of source) yield* pieces(enc.push(chunk));
-  } else {
-    // The encryptor copies what it is given, so one read buffer serves the whole stream.
-    const buf = Buffer.allocUnsafe(READ_SIZE);
+  const reader = blockReader(source);
+  const free: Slot[] = Array.from({ length: DEPTH }, () => ({ plain: Buffer.allocUnsafe(BLOCK_SIZE + 1), out: Buffer.allocUnsafe(sealedSize(BLOCK_SIZE, false)) }));
+  const sealing: Array<{ slot: Slot; sealed: Promise<number> }> = [];
+  let ended = false;
+  let stopped = false;
+  /** The block being read; a failed read stays here (and stops reading) until the loop below awaits it. */
+  let reading: Promise<void> | undefined;
+  const readAhead = (): void => {
+    if (reading || ended || stopped || free.length === 0) return;
+    const slot = free.pop()!;
+    reading = reader.fill(slot.plain).then(({ length, more }) => {
+      if (stopped) return;
+      const sealed = enc.seal(slot.plain.subarray(0, length), slot.out, !more);
+      // Awaited in order below; if the stream stops first, its outcome no longer matters.
+      sealed.catch(() => undefined);
+      sealing.push({ slot, sealed });
+      ended = !more;
+      reading = undefined;
+      readAhead();
+    });
+    reading.catch(() => undefined);
+  };
+  try {
+    yield enc.prefix;
     for (;;) {
-      const n = await new Promise<number>((resolve, reject) => read(source.fd, buf, 0, READ_SIZE, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
-      if (n === 0) break;
-      yield* pieces(enc.push(buf.subarray(0, n)));
+      readAhead();
+      const head = sealing.shift();
+      if (head === undefined) {
+        // Nothing sealed or sealing: either the input ended, or the next block is still being read.
+        if (reading === undefined) return;
+        await reading;
+        continue;
+      }
+      const bytes = await head.sealed;
+      yield head.slot.out.subarray(0, bytes);
+      free.push(head.slot);
     }
+  } finally {
+    // Stopped early (a failed read, an aborted upload): runs still sealing finish on their own,
+    // into buffers nobody reads. A read still pending is not waited for (a producer may hold its
+    // end open and silent): the source is asked to end without waiting for it.
+    stopped = true;
+    enc.dispose();
+    const closing = reader.close().catch(() => undefined);
+    if (reading === undefined) await closing;
   }
-  yield* pieces(enc.finish());
-  if (filled > 0) yield out.subarray(0, filled);
+}
+
+interface BlockReader {
+  /** Fills `plain` with up to BLOCK_SIZE bytes; `more` is whether the stream goes on past them (then the block is full). */
+  fill(plain: Buffer): Promise<{ length: number; more: boolean }>;
+  /** Ends the source's iteration if it was stopped early. */
+  close(): Promise<void>;
+}
+
+function blockReader(source: ByteSource): BlockReader {
+  // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
+  return Symbol.asyncIterator in source ? iterableReader(source) : fdReader(source.fd);
+}
+
+/** Reads a file descriptor straight into the blocks, one byte past each block so its last chunk is known to be last or not. */
+function fdReader(fd: number): BlockReader {
+  let carried: number | undefined;
+  const readInto = (buf: Buffer, at: number) =>
+    new Promise<number>((resolve, reject) => read(fd, buf, at, buf.length - at, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+  return {
+    async fill(plain) {
+      let filled = 0;
+      if (carried !== undefined) plain[filled++] = carried;
+      carried = undefined;
+      while (filled <= BLOCK_SIZE) {
+        const n = await readInto(plain, filled);
+        if (n === 0) return { length: filled, more: false };
+        filled += n;
+      }
+      carried = plain[BLOCK_SIZE];
+      return { length: BLOCK_SIZE, more: true };
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Copies an iterable's chunks (of any size) into the blocks. */
+function iterableReader(source: AsyncIterable<Uint8Array>): BlockReader {
+  const it = source[Symbol.asyncIterator]();
+  let chunk: Uint8Array = new Uint8Array(0);
+  let at = 0;
+  let finished = false;
+  return {
+    async fill(plain) {
+      let filled = 0;
+      for (;;) {
+        if (at === chunk.length) {
+          const next = await it.next();
+          if (next.done) {
+            finished = true;
+            return { length: filled, more: false };
+          }
+          chunk = next.value;
+          at = 0;
+          continue;
+        }
+        if (filled === BLOCK_SIZE) return { length: filled, more: true };
+        const n = Math.min(BLOCK_SIZE - filled, chunk.length - at);
+        plain.set(chunk.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+      }
+    },
+    async close() {
+      if (!finished) await it.return?.();
+    },
+  };
 }

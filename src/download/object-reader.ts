@@ -79,7 +79,7 @@ export async function downloadObject(
     throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${wholeHex}, its manifest says ${expected.crc32c}`);
   }
   if (digest && digest !== expected.sha256) throw new VerificationError(`${formatS3Url(ref)}: SHA-256 ${digest}, its manifest says ${expected.sha256}`);
-  if (decrypt) for (const b of decrypt.finish()) await writeOut(out, b);
+  if (decrypt) for (const b of await decrypt.finish()) await writeOut(out, b);
   return { ...ref, size, objects: pieces.length, crc32c: wholeHex, elapsedMs: Date.now() - started };
 }
 

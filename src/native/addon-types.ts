@@ -29,6 +29,22 @@ export interface DisklessAddon {
    * Node's own OpenSSL). The chunks must not change until the promise settles.
    */
   readonly hashPart: (chunks: readonly Uint8Array[]) => Promise<PartDigest>;
+  /**
+   * Seals `plaintext` as age STREAM chunks `firstCounter`, `firstCounter + 1`, … (64 KiB each,
+   * ChaCha20-Poly1305 from Node's OpenSSL, the last one flagged final when `lastIsFinal`) into
+   * `out`, each chunk as its ciphertext then its 16-byte tag, on a thread-pool thread, with the
+   * plaintext's CRC32C in the same pass. Only a final run may end short of a whole chunk, or be
+   * empty (one empty chunk). The key is copied by the call; `plaintext` and `out` (which must not
+   * overlap) must not change until the promise settles. Throws RangeError when `out` is too small.
+   */
+  readonly sealChunks: (key: Uint8Array, firstCounter: number, plaintext: Uint8Array, out: Uint8Array, lastIsFinal: boolean) => Promise<ChunkRun>;
+  /**
+   * The reverse of `sealChunks`: opens whole sealed chunks (64 KiB + 16; only a final run may end
+   * short, holding at least its tag) into `out`, stopping at the first chunk that does not
+   * authenticate (`failed`, its index in the run, else -1); `bytes` and `crc32c` are of the
+   * plaintext of the chunks before it, and nothing in `out` past `bytes` may be used.
+   */
+  readonly openChunks: (key: Uint8Array, firstCounter: number, sealed: Uint8Array, out: Uint8Array, lastIsFinal: boolean) => Promise<OpenedRun>;
 
   /** Credentials of the peer of a connected Unix socket (SO_PEERCRED); throws with `code` on failure. */
   readonly peerCredentials: (fd: number) => PeerCredentials;
@@ -48,6 +64,18 @@ export interface PartDigest {
   md5: Buffer;
   /** CRC32C as an unsigned 32-bit integer. */
   crc32c: number;
+}
+
+export interface ChunkRun {
+  /** Bytes written to `out`. */
+  bytes: number;
+  /** CRC32C of the run's plaintext, unsigned. */
+  crc32c: number;
+}
+
+export interface OpenedRun extends ChunkRun {
+  /** Index in the run of the first chunk that does not authenticate; -1 when all do. */
+  failed: number;
 }
 
 export interface PeerCredentials {

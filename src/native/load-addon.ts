@@ -15,6 +15,8 @@ const ADDON_EXPORTS = Object.keys({
   crc32cImplementation: true,
   crc32cCombine: true,
   hashPart: true,
+  sealChunks: true,
+  openChunks: true,
   peerCredentials: true,
   setChildSubreaper: true,
   reapChild: true,

@@ -90,7 +90,7 @@ export async function extractArchive(
       }
     }
     // The last chunk of an age stream authenticates only at its end: before that, tar has not seen the end of the archive.
-    if (decrypt && !inputError) await feed(decrypt.finish());
+    if (decrypt && !inputError) await feed(await decrypt.finish());
   } catch (err) {
     for (const p of procs) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));

@@ -108,7 +108,7 @@ export async function restoreFile(
       }
     }
     if (decrypt) {
-      take(decrypt.finish());
+      take(await decrypt.finish());
       await flush(true);
     }
     if (stored !== item.size) throw new VerificationError(`read ${stored} bytes, the manifest says ${item.size}`);

@@ -62,7 +62,7 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
         return { ...base, status: 'checksum mismatch', detail: `${piece.key}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}` };
       }
     }
-    if (decrypt) await inspect(decrypt.finish());
+    if (decrypt) await inspect(await decrypt.finish());
   } catch (err) {
     await content.end();
     await sha?.close();

@@ -8,9 +8,9 @@ import { Readable, Writable } from 'node:stream';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c, crc32cToHex } from '../../../src/checksum/crc32c.js';
-import { AgeDecryptor, AgeEncryptor, CHUNK_SIZE, DecryptError, decryptTransform, encryptTransform, headerSizeBound, payloadSize } from '../../../src/crypto/age-stream.js';
+import { AgeDecryptor, AgeEncryptor, CHUNK_SIZE, DecryptError, decryptTransform, headerSizeBound, payloadSize } from '../../../src/crypto/age-stream.js';
 import { loadIdentities, loadRecipients } from '../../../src/crypto/recipients.js';
-import { encryptSource } from '../../../src/crypto/encrypt-source.js';
+import { encryptSource, encryptTransform } from '../../../src/crypto/encrypt-source.js';
 
 // The age CLI (Debian package `age`, scripts/install-deps.sh) is the reference a user restores with.
 let dir: string;
@@ -29,11 +29,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function encrypt(plain: Buffer, recipients = [keys[0]!.recipient], pieces = 3): Promise<Buffer> {
-  const enc = await AgeEncryptor.create(recipients);
-  const out: Buffer[] = [];
   const step = Math.max(1, Math.ceil(plain.length / pieces));
-  for (let at = 0; at < plain.length; at += step) out.push(...enc.push(plain.subarray(at, at + step)));
-  out.push(...enc.finish());
+  const src = await encryptSource((async function* () { for (let at = 0; at < plain.length; at += step) yield plain.subarray(at, at + step); })(), recipients);
+  const out: Buffer[] = [];
+  for await (const piece of src.source) out.push(Buffer.from(piece)); // a piece is valid until the next is asked for
   return Buffer.concat(out);
 }
 
@@ -41,7 +40,7 @@ async function decrypt(cipher: Buffer, identities = [keys[0]!.secret], pieceSize
   const d = new AgeDecryptor({ identities, recipients: [keys[0]!.recipient], what: 'test' });
   const out: Buffer[] = [];
   for (let at = 0; at < cipher.length; at += pieceSize) out.push(...(await d.push(cipher.subarray(at, at + pieceSize))));
-  out.push(...d.finish());
+  out.push(...(await d.finish()));
   return Buffer.concat(out);
 }
 
@@ -72,6 +71,20 @@ describe('age STREAM with Node ChaCha20-Poly1305', () => {
     }
   });
 
+  it.each([16 * CHUNK_SIZE, 16 * CHUNK_SIZE + 1, 40 * CHUNK_SIZE + 3])('decrypts what age -r writes (%i bytes, past a run of 16 chunks opened at once), fed in pieces of 64 KiB and of 1 MiB + 7', async (size) => {
+    const plain = randomBytes(size);
+    const cipher = execFileSync('age', ['-r', keys[0]!.recipient], { input: plain, maxBuffer: 64 * 1024 * 1024 });
+    for (const piece of [65_536, (1 << 20) + 7, cipher.length]) expect((await decrypt(cipher, undefined, piece)).equals(plain)).toBe(true);
+  });
+
+  it('names the chunk that does not authenticate in a long stream, wherever the pieces fall', async () => {
+    const plain = randomBytes(40 * CHUNK_SIZE);
+    const cipher = await encrypt(plain);
+    const bad = Buffer.from(cipher);
+    bad[cipher.length - payloadSize(plain.length) + 16 + 20 * (CHUNK_SIZE + 16) + 7]! ^= 1;
+    for (const piece of [65_536, bad.length]) await expect(decrypt(bad, undefined, piece)).rejects.toThrow(/chunk 20 does not authenticate: the stream is damaged/);
+  });
+
   it('decrypts what the reference library encrypts', async () => {
     const plain = randomBytes(200_000);
     const e = new Encrypter();
@@ -90,10 +103,9 @@ describe('age STREAM with Node ChaCha20-Poly1305', () => {
 
   it('records the plaintext size and CRC32C, and the recipients, never a secret', async () => {
     const plain = randomBytes(150_000);
-    const enc = await AgeEncryptor.create([keys[0]!.recipient]);
-    enc.push(plain);
-    enc.finish();
-    const record = enc.record();
+    const src = await encryptSource((async function* () { yield plain; })(), [keys[0]!.recipient]);
+    for await (const _ of src.source);
+    const record = src.record();
     expect(record).toEqual({ format: 'age-v1', recipients: [keys[0]!.recipient], plaintextSize: plain.length, plaintextCrc32c: crc32cToHex(crc32c(plain)) });
     expect(JSON.stringify(record)).not.toContain('AGE-SECRET-KEY');
   });
@@ -128,7 +140,7 @@ describe('what does not authenticate fails, and nothing unauthenticated comes ou
     const d = new AgeDecryptor({ identities: [keys[0]!.secret] });
     const out = await d.push(cipher.subarray(0, headerLength + 16 + 2 * sealed));
     expect(Buffer.concat(out).equals(plain.subarray(0, CHUNK_SIZE))).toBe(true);
-    expect(() => d.finish()).toThrow(/cut short/);
+    await expect(d.finish()).rejects.toThrow(/cut short/);
   });
 
   it.each([
