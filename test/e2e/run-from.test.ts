@@ -242,6 +242,12 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(r.stdout!.toString()).not.toContain('RAN');
   });
 
+  it('refuses --identity without --from with exit 2, pointing at --encrypt-to', async () => {
+    const r = await runDiskless(['run', ...endpoint(), '--to', `s3://${bucket}/never/`, '--identity', join(work, 'no-such.key'), '--dir', join(work, 'none'), '--', 'true'], { env: cliEnv() });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--identity decrypts a backup read with --from');
+  });
+
   it('a program that stops reading early is no failure', async () => {
     const r = await readBack('arch', 'head -c 1000 "$D/big.bin" | wc -c');
     expect(r.code, r.stderr).toBe(0);
