@@ -139,6 +139,16 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(r.left, 'the placeholders are removed at the end').toEqual([]);
   });
 
+  it('tar -xzf and tar -tzf of a stored .tar.gz (tar hands the archive to gzip) give the original files', async () => {
+    await store('targz', 'tar -czf "$OUT/x.tgz" -C tree .');
+    const dest = join(work, 'untgz');
+    mkdirSync(dest);
+    const r = await readBack('targz', `tar -tzf "$D/x.tgz" | sort && tar -xzf "$D/x.tgz" -C ${dest}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout!.toString()).toBe('./\n./big.bin\n./sub/\n./sub/small.txt\n');
+    for (const f of ['big.bin', 'sub/small.txt']) expect(sha256(readFileSync(join(dest, f))), f).toBe(sha256(readFileSync(join(tree, f))));
+  });
+
   it('zcat of a stored gzip file in a subdirectory gives the original bytes, also through a shell redirection', async () => {
     const out = join(work, 'zcat.out');
     const out2 = join(work, 'zcat2.out');
