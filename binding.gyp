@@ -89,6 +89,8 @@
         "native/shim/hook_link.c",
         "native/shim/hook_mkstemp.c",
         "native/shim/hook_read.c",
+        "native/shim/hook_stdio.c",
+        "native/shim/hook_mmap.c",
         "native/shim/hook_write.c",
         "native/shim/hook_xattr.c",
         "native/shim/random_access.c",

@@ -410,7 +410,7 @@ SHIM_HIDDEN int conn_is_uploader_socket(int fd) {
   struct sockaddr_un peer;
   socklen_t plen = sizeof peer;
   int saved = errno;
-  int yes = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
+  int yes = real_fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
             peer.sun_family == AF_UNIX && plen > offsetof(struct sockaddr_un, sun_path) &&
             strncmp(peer.sun_path, shim_cfg.socket_path, sizeof peer.sun_path) == 0;
   errno = saved;

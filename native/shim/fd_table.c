@@ -57,7 +57,7 @@ SHIM_HIDDEN void fdt_record_file(int fd, enum fd_kind kind, int aux, const char 
   if (!in_range(fd) || shim_in_foreign_child()) return;
   char *copy = path != NULL ? strdup(path) : NULL;
   int saved = errno;
-  int ok = fstat(fd, &st) == 0;
+  int ok = real_fstat(fd, &st) == 0;
   errno = saved;
   pthread_mutex_lock(&table_lock);
   table[fd].shared = 0;
@@ -128,7 +128,7 @@ SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out) {
 SHIM_HIDDEN int fdt_validate(int fd, const struct fd_entry *e) {
   struct stat st;
   int saved = errno;
-  int ok = fstat(fd, &st) == 0;
+  int ok = real_fstat(fd, &st) == 0;
   errno = saved;
   if (!ok || (uint64_t)st.st_ino != e->ino || (uint64_t)st.st_dev != e->dev) return 0;
   if (e->kind == FD_VIRTUAL || e->kind == FD_READ) return S_ISSOCK(st.st_mode);

@@ -17,6 +17,7 @@
 #include "fd_table.h"
 #include "hook_open.h"
 #include "random_access.h"
+#include "read_fd.h"
 #include "reentry.h"
 #include "vpath.h"
 
@@ -72,6 +73,7 @@ static FILE *fopen_logic(enum open_variant v, FILE *(*real)(const char *, const 
     errno = err;
     return NULL;
   }
+  stdio_track_read(fp);
   errno = saved;
   return fp;
 }
@@ -136,6 +138,7 @@ static FILE *freopen_logic(enum open_variant v, FILE *(*real)(const char *, cons
   }
   fdt_move(fd, target); /* the open file now lives at `target` only */
   real_close(fd);
+  stdio_track_read(fp);
   errno = saved;
   return fp;
 }

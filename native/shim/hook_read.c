@@ -1,5 +1,6 @@
 /*
- * read, pread, pread64: say why a read of a stored virtual file fails. A reopen of such a file gets
+ * read, pread, pread64: say why a read of a stored virtual file fails (and, run --from, read files of
+ * the backup: see below). A reopen of such a file gets
  * a descriptor of the stand-in directory (hook_open.c), so the kernel already refuses the read
  * (EISDIR) and no program ever sees empty or wrong bytes; this hook only adds the line that names
  * the cause, once per process, also in a process that inherited the descriptor (gzip -c < V/f).
@@ -28,7 +29,7 @@ static void explain(int fd) {
   if (__atomic_load_n(&warned, __ATOMIC_RELAXED) || !shim_enter()) return;
   struct stat a, b;
   int saved = errno;
-  if (shim_cfg.standin[0] != '\0' && fstat(fd, &a) == 0 && real_stat(shim_cfg.standin, &b) == 0 && a.st_dev == b.st_dev &&
+  if (shim_cfg.standin[0] != '\0' && real_fstat(fd, &a) == 0 && real_stat(shim_cfg.standin, &b) == 0 && a.st_dev == b.st_dev &&
       a.st_ino == b.st_ino && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) {
     SHIM_LOG(SHIM_LOG_ERROR, "read of fd %d refused (EISDIR): it is a file stored earlier in this run under %s, and diskless "
              "cannot read stored files back yet; keep a local copy of what the program must read again", fd, shim_cfg.vdir);
@@ -94,10 +95,57 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   return r;
 }
 
+/* run --from: pread of a file of the backup (the socket said ESPIPE). The descriptor's stream and
+ * position stay as they are: the bytes come from a stream of their own, opened at off (a ranged
+ * GET) and closed after n bytes or the end. Right for occasional reads at an offset; each one
+ * costs a new stream. -1 with ESPIPE for a descriptor this process does not know (inherited across
+ * exec), with a line; EIO if the file did not check out. */
+static ssize_t read_at(int fd, char *buf, size_t n, off64_t off) {
+  if (!shim_enter()) {
+    errno = ESPIPE;
+    return -1;
+  }
+  struct fd_entry e;
+  char rel[PATH_MAX] = "";
+  if (fdt_get(fd, &e) == FD_READ && e.path != NULL && fdt_validate(fd, &e)) snprintf(rel, sizeof rel, "%s", e.path);
+  ssize_t r = -1;
+  int sock = -1;
+  int err = ESPIPE;
+  if (rel[0] == '\0') {
+    if (conn_is_uploader_socket(fd))
+      SHIM_LOG(SHIM_LOG_ERROR, "pread of fd %d refused (ESPIPE): it reads a file of the backup under %s, and this process did "
+               "not open it (inherited across exec): read it from start to end", fd, shim_cfg.vdir);
+  } else if (off < 0) {
+    err = EINVAL;
+  } else if ((err = conn_read_open(rel, (uint64_t)off, &sock)) == 0) {
+    r = 0;
+    while ((size_t)r < n) {
+      ssize_t m = real_read(sock, buf + r, n - (size_t)r);
+      if (m > 0) {
+        r += m;
+        continue;
+      }
+      if (m == 0) break;
+      if (errno == EINTR) continue;
+      err = errno == ECONNRESET ? EIO : errno;
+      if (err == EIO)
+        SHIM_LOG(SHIM_LOG_ERROR, "pread of %s (fd %d) failed (EIO): its bytes in the backup could not be fetched (diskless names "
+                 "the object)", rel, fd);
+      r = -1;
+      break;
+    }
+    real_close(sock);
+  }
+  shim_leave();
+  if (r < 0) errno = err;
+  return r;
+}
+
 SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off) {
   shim_ensure();
   ssize_t r = real_pread(fd, buf, n, off);
   if (r < 0 && errno == EISDIR) explain(fd);
+  else if (r < 0 && errno == ESPIPE && shim_cfg.read_mode) r = read_at(fd, buf, n, off);
   return r;
 }
 
@@ -105,5 +153,6 @@ SHIM_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off) {
   shim_ensure();
   ssize_t r = real_pread64(fd, buf, n, off);
   if (r < 0 && errno == EISDIR) explain(fd);
+  else if (r < 0 && errno == ESPIPE && shim_cfg.read_mode) r = read_at(fd, buf, n, off);
   return r;
 }

@@ -13,8 +13,8 @@
  * reads and drops the bytes in between; any other seek opens a new stream at the new offset and dup3()s it over fd (same number, same FD_CLOEXEC and O_NONBLOCK), if
  * this process is certainly its only holder (not duplicated, no fork since): a copy held elsewhere
  * would keep reading the old stream. Otherwise ESPIPE, logged once. Seeks inside stdio (fseeko,
- * ftello) use libc's internal lseek and are not seen: they fail with ESPIPE (pg_restore then reads
- * a -Fc archive in one pass).
+ * ftello) use libc's internal lseek and are not seen here: hook_stdio.c hooks them by name and
+ * moves the stream with read_seek.
  *
  * ftruncate on such a descriptor (rsync --inplace truncates to the size it wrote) succeeds when
  * the length is the size so far; otherwise EINVAL, as the kernel says.
@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "fd_table.h"
 #include "random_access.h"
+#include "read_fd.h"
 #include "reentry.h"
 
 static int warned;
@@ -72,8 +73,8 @@ static int skip_by_reading(int fd, uint64_t n) {
   return 0;
 }
 
-/* run --from: the seek of a file of the backup (see above); -1 with errno ESPIPE if it cannot be done. */
-static off64_t read_seek(int fd, off64_t offset, int whence) {
+/* run --from: the seek of a file of the backup (see above and read_fd.h); also for stdio's seeks (hook_stdio.c). */
+SHIM_HIDDEN off64_t read_seek(int fd, off64_t offset, int whence) {
   struct fd_entry e;
   if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) {
     if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && conn_is_uploader_socket(fd))

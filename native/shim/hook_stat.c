@@ -14,8 +14,12 @@
  * never exists (docs/SHIM.md, "Reads"), so stat/access fail with ENOENT and ask as above; lstat and
  * friends (which do not follow it) treat a symlink under the directory the same way.
  *
- * fstat/fstat64/__fxstat on descriptors are deliberately NOT hooked: a virtual file's descriptor is
- * a socket and says so (S_IFSOCK); tar, split and stdio rely on that (no seeking, no truncation).
+ * fstat/fstat64/__fxstat (and fstatat/statx with AT_EMPTY_PATH) of a descriptor: a virtual file's
+ * descriptor being written is a socket and says so (S_IFSOCK); tar, split and stdio rely on that
+ * (no seeking, no truncation). In a --from run, a descriptor of a file of the backup that this
+ * process opened (or inherited by fork) is described as the file (S_IFREG, its size, as stat of its
+ * name): the program may seek it (lseek, stdio: emulated) and mmap fails (ENODEV, hook_mmap.c).
+ * One inherited across exec (a shell's redirection) is unknown to the fd table: still a socket.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +27,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "fd_table.h"
 #include "reentry.h"
 #include "vpath.h"
 
@@ -33,6 +38,8 @@ int __lxstat(int ver, const char *path, struct stat *buf);
 int __lxstat64(int ver, const char *path, struct stat64 *buf);
 int __fxstatat(int ver, int dirfd, const char *path, struct stat *buf, int flags);
 int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *buf, int flags);
+int __fxstat(int ver, int fd, struct stat *buf);
+int __fxstat64(int ver, int fd, struct stat64 *buf);
 
 struct vfile {
   uint64_t size;
@@ -60,10 +67,8 @@ static struct timespec ns_to_timespec(int64_t ns) {
   return t;
 }
 
-/* After a real call failed: is dirfd+path a virtual file the uploader knows? Keeps errno. */
-static int lookup_virtual(int dirfd, const char *path, struct vfile *vf) {
-  char rel[PATH_MAX];
-  if (errno != ENOENT || vpath_classify(dirfd, path, rel) != VPATH_FILE) return 0;
+/* The virtual file rel as the uploader describes it (STAT). Keeps errno. */
+static int describe(const char *rel, struct vfile *vf) {
   int saved = errno;
   int err = conn_stat(rel, &vf->size, &vf->mtime_ns);
   struct stat dir;
@@ -71,6 +76,24 @@ static int lookup_virtual(int dirfd, const char *path, struct vfile *vf) {
   vf->dev = err == 0 && real_stat(shim_cfg.vdir, &dir) == 0 ? dir.st_dev : 0;
   errno = saved;
   return err == 0;
+}
+
+/* After a real call failed: is dirfd+path a virtual file the uploader knows? Keeps errno. */
+static int lookup_virtual(int dirfd, const char *path, struct vfile *vf) {
+  char rel[PATH_MAX];
+  if (errno != ENOENT || vpath_classify(dirfd, path, rel) != VPATH_FILE) return 0;
+  return describe(rel, vf);
+}
+
+/* run --from: is fd (the real fstat said: a socket) this process's descriptor of a file of the
+ * backup? Then vf describes the file, as stat of its name does. */
+static int read_fd_file(int fd, struct vfile *vf) {
+  struct fd_entry e;
+  if (fd < 0 || !shim_cfg.read_mode || fdt_peek(fd) != FD_READ) return 0;
+  if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) return 0;
+  char rel[PATH_MAX];
+  snprintf(rel, sizeof rel, "%s", e.path); /* the entry's copy may be freed by another thread's close */
+  return describe(rel, vf);
 }
 
 #define FILL_STAT(st, vf)                                                                          \
@@ -117,11 +140,21 @@ static void fill_statx(struct statx *stx, const struct vfile *vf) {
   stx->stx_dev_minor = minor(vf->dev);
 }
 
-/* r: the real call's result. Fills the buffer and returns 0 for a known virtual file. */
-#define AFTER_STAT(r, dirfd, path, fill, buf, saved, mode)                                         \
+/* fstatat/statx(fd, "", AT_EMPTY_PATH) describe fd itself: fd, else -1. (glibc declares path
+ * nonnull, but Linux 6.11 accepts NULL with AT_EMPTY_PATH: the volatile copy keeps the test.) */
+static int empty_path_fd(int dirfd, const char *path, int flags) {
+  const char *volatile p = path;
+  return (flags & AT_EMPTY_PATH) && (p == NULL || p[0] == '\0') ? dirfd : -1;
+}
+
+/* r: the real call's result. Fills the buffer and returns 0 for a known virtual file. fd: the
+ * descriptor an fstat-like call (AT_EMPTY_PATH) describes, else -1. */
+#define AFTER_STAT(r, dirfd, path, fill, buf, saved, mode, fd)                                     \
   do {                                                                                             \
     struct vfile vf_;                                                                              \
-    if ((r) == 0 && shim_cfg.read_mode && S_ISLNK(mode)) {                                         \
+    if ((r) == 0 && S_ISSOCK(mode) && read_fd_file((fd), &vf_)) {                                  \
+      fill((buf), &vf_); /* a file of the backup being read (run --from) */                        \
+    } else if ((r) == 0 && shim_cfg.read_mode && S_ISLNK(mode)) {                                  \
       errno = ENOENT; /* a placeholder of a --from run */                                          \
       (r) = -1;                                                                                    \
       if (!lookup_virtual((dirfd), (path), &vf_)) {                                                \
@@ -140,36 +173,55 @@ static void fill_statx(struct statx *stx, const struct vfile *vf) {
   } while (0)
 
 /* The three layers collapse into one macro per signature: public name -> this logic -> real_*. */
-#define STAT_HOOK(name, fill, dirfd_expr, params, args, mode)                                      \
+#define STAT_HOOK(name, fill, dirfd_expr, params, args, mode, fd_expr)                             \
   SHIM_EXPORT int name params {                                                                    \
     if (!shim_enter()) return real_##name != NULL ? real_##name args : (errno = ENOSYS, -1);       \
     int saved = errno;                                                                             \
     int r = real_##name != NULL ? real_##name args : (errno = ENOSYS, -1);                         \
-    AFTER_STAT(r, dirfd_expr, path, fill, buf, saved, mode);                                       \
+    AFTER_STAT(r, dirfd_expr, path, fill, buf, saved, mode, fd_expr);                              \
     shim_leave();                                                                                  \
     return r;                                                                                      \
   }
 
-STAT_HOOK(stat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf), buf->st_mode)
-STAT_HOOK(stat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf), buf->st_mode)
-STAT_HOOK(lstat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf), buf->st_mode)
-STAT_HOOK(lstat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf), buf->st_mode)
+STAT_HOOK(stat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf), buf->st_mode, -1)
+STAT_HOOK(stat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf), buf->st_mode, -1)
+STAT_HOOK(lstat, fill_stat, AT_FDCWD, (const char *path, struct stat *buf), (path, buf), buf->st_mode, -1)
+STAT_HOOK(lstat64, fill_stat64, AT_FDCWD, (const char *path, struct stat64 *buf), (path, buf), buf->st_mode, -1)
 STAT_HOOK(fstatat, fill_stat, dirfd, (int dirfd, const char *path, struct stat *buf, int flags),
-          (dirfd, path, buf, flags), buf->st_mode)
+          (dirfd, path, buf, flags), buf->st_mode, empty_path_fd(dirfd, path, flags))
 STAT_HOOK(fstatat64, fill_stat64, dirfd, (int dirfd, const char *path, struct stat64 *buf, int flags),
-          (dirfd, path, buf, flags), buf->st_mode)
+          (dirfd, path, buf, flags), buf->st_mode, empty_path_fd(dirfd, path, flags))
 STAT_HOOK(statx, fill_statx, dirfd,
-          (int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf), (dirfd, path, flags, mask, buf), buf->stx_mode)
-STAT_HOOK(__xstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf), buf->st_mode)
+          (int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf), (dirfd, path, flags, mask, buf), buf->stx_mode, empty_path_fd(dirfd, path, flags))
+STAT_HOOK(__xstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf), buf->st_mode, -1)
 STAT_HOOK(__xstat64, fill_stat64, AT_FDCWD, (int ver, const char *path, struct stat64 *buf),
-          (ver, path, buf), buf->st_mode)
-STAT_HOOK(__lxstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf), buf->st_mode)
+          (ver, path, buf), buf->st_mode, -1)
+STAT_HOOK(__lxstat, fill_stat, AT_FDCWD, (int ver, const char *path, struct stat *buf), (ver, path, buf), buf->st_mode, -1)
 STAT_HOOK(__lxstat64, fill_stat64, AT_FDCWD, (int ver, const char *path, struct stat64 *buf),
-          (ver, path, buf), buf->st_mode)
+          (ver, path, buf), buf->st_mode, -1)
 STAT_HOOK(__fxstatat, fill_stat, dirfd, (int ver, int dirfd, const char *path, struct stat *buf, int flags),
-          (ver, dirfd, path, buf, flags), buf->st_mode)
+          (ver, dirfd, path, buf, flags), buf->st_mode, empty_path_fd(dirfd, path, flags))
 STAT_HOOK(__fxstatat64, fill_stat64, dirfd,
-          (int ver, int dirfd, const char *path, struct stat64 *buf, int flags), (ver, dirfd, path, buf, flags), buf->st_mode)
+          (int ver, int dirfd, const char *path, struct stat64 *buf, int flags), (ver, dirfd, path, buf, flags), buf->st_mode, empty_path_fd(dirfd, path, flags))
+
+/* fstat family: a descriptor of a file of the backup (run --from) is described as a regular file of
+ * its size, as stat of its name is; any other descriptor as the kernel says (a virtual file being
+ * written stays a socket: tar, split and stdio then neither seek nor truncate it). */
+#define FSTAT_HOOK(name, fill, params, args)                                                       \
+  SHIM_EXPORT int name params {                                                                    \
+    shim_ensure();                                                                                 \
+    int r = real_##name != NULL ? real_##name args : (errno = ENOSYS, -1);                         \
+    if (r != 0 || !S_ISSOCK(buf->st_mode) || !shim_cfg.read_mode || fdt_peek(fd) != FD_READ || !shim_enter()) return r; \
+    struct vfile vf;                                                                               \
+    if (read_fd_file(fd, &vf)) fill(buf, &vf);                                                     \
+    shim_leave();                                                                                  \
+    return r;                                                                                      \
+  }
+
+FSTAT_HOOK(fstat, fill_stat, (int fd, struct stat *buf), (fd, buf))
+FSTAT_HOOK(fstat64, fill_stat64, (int fd, struct stat64 *buf), (fd, buf))
+FSTAT_HOOK(__fxstat, fill_stat, (int ver, int fd, struct stat *buf), (ver, fd, buf))
+FSTAT_HOOK(__fxstat64, fill_stat64, (int ver, int fd, struct stat64 *buf), (ver, fd, buf))
 
 /* access family: r is the real result. */
 static int after_access(int r, int dirfd, const char *path, int mode, int saved) {

@@ -32,7 +32,7 @@ static int appending(int fd) {
 static uint64_t offset_of_write(int fd) {
   if (appending(fd)) {
     struct stat st;
-    return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    return real_fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
   }
   return position(fd);
 }

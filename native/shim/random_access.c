@@ -60,7 +60,7 @@ static int send_memfd(int fd, int sock, uint64_t size) {
 
 SHIM_HIDDEN int ra_finish(int fd, const struct fd_entry *e) {
   struct stat st;
-  int err = fstat(fd, &st) == 0 ? 0 : errno;
+  int err = real_fstat(fd, &st) == 0 ? 0 : errno;
   const char *path = e->path != NULL ? e->path : "?";
   if (err == 0 && (uint64_t)st.st_size > shim_cfg.random_limit) {
     say_limit(path, (uint64_t)st.st_size);
@@ -91,7 +91,7 @@ SHIM_HIDDEN void ra_abandon(const struct fd_entry *e) {
 
 SHIM_HIDDEN void ra_note_position(int fd, uint64_t pos) {
   struct stat st;
-  if (fdt_peek(fd) != FD_MEMORY || fstat(fd, &st) != 0) return;
+  if (fdt_peek(fd) != FD_MEMORY || real_fstat(fd, &st) != 0) return;
   if (pos < (uint64_t)st.st_size) fdt_mark_random(fd);
 }
 
@@ -117,7 +117,7 @@ SHIM_HIDDEN int ra_check_size(int fd, uint64_t pos, uint64_t end) {
   if (fdt_peek(fd) != FD_MEMORY || end <= shim_cfg.random_limit) return 0;
   struct fd_entry e;
   struct stat st;
-  if (fdt_get(fd, &e) != FD_MEMORY || fstat(fd, &st) != 0) return 0;
+  if (fdt_get(fd, &e) != FD_MEMORY || real_fstat(fd, &st) != 0) return 0;
   int sequential = !e.random && !e.shared && e.owner == shim_pid && pos == (uint64_t)st.st_size;
   if (sequential && promote(fd, &e, (uint64_t)st.st_size) == 0) return 0;
   say_limit(e.path, end);

@@ -139,7 +139,24 @@ struct timeval;
   X(REQUIRED, getxattr, ssize_t, (const char *, const char *, void *, size_t))                      \
   X(REQUIRED, lgetxattr, ssize_t, (const char *, const char *, void *, size_t))                     \
   X(REQUIRED, listxattr, ssize_t, (const char *, char *, size_t))                                   \
-  X(REQUIRED, llistxattr, ssize_t, (const char *, char *, size_t))
+  X(REQUIRED, llistxattr, ssize_t, (const char *, char *, size_t))                                  \
+  X(REQUIRED, fstat, int, (int, struct stat *))                                                     \
+  X(REQUIRED, fstat64, int, (int, struct stat64 *))                                                 \
+  X(OPTIONAL, __fxstat, int, (int, int, struct stat *))                                             \
+  X(OPTIONAL, __fxstat64, int, (int, int, struct stat64 *))                                         \
+  X(REQUIRED, mmap, void *, (void *, size_t, int, int, int, off_t))                                 \
+  X(REQUIRED, mmap64, void *, (void *, size_t, int, int, int, off64_t))                             \
+  X(REQUIRED, fseek, int, (FILE *, long, int))                                                      \
+  X(REQUIRED, fseeko, int, (FILE *, off_t, int))                                                    \
+  X(REQUIRED, fseeko64, int, (FILE *, off64_t, int))                                                \
+  X(REQUIRED, ftell, long, (FILE *))                                                                \
+  X(REQUIRED, ftello, off_t, (FILE *))                                                              \
+  X(REQUIRED, ftello64, off64_t, (FILE *))                                                          \
+  X(REQUIRED, rewind, void, (FILE *))                                                               \
+  X(REQUIRED, fgetpos, int, (FILE *, fpos_t *))                                                     \
+  X(REQUIRED, fgetpos64, int, (FILE *, fpos64_t *))                                                 \
+  X(REQUIRED, fsetpos, int, (FILE *, const fpos_t *))                                               \
+  X(REQUIRED, fsetpos64, int, (FILE *, const fpos64_t *))
 
 #define SHIM_DECLARE_REAL(req, name, ret, params) extern SHIM_HIDDEN ret(*real_##name) params;
 SHIM_REAL_SYMBOLS(SHIM_DECLARE_REAL)

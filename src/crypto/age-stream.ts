@@ -2,10 +2,10 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { DisklessError } from '../errors.js';
-import { SEALED_CHUNK_SIZE as SEALED_CHUNK, TAG_SIZE, chunksIn, openChunks, sealChunks, sealedSize } from './age-chunks.js';
-import { NoMatchingIdentityError, NotAgeError, headerEnd, makeHeader, openHeader } from './age-header.js';
+import { CHUNK_SIZE, SEALED_CHUNK_SIZE as SEALED_CHUNK, TAG_SIZE, chunksIn, openChunks, sealChunks, sealedSize } from './age-chunks.js';
+import { MAX_HEADER_BYTES, NoMatchingIdentityError, NotAgeError, headerEnd, makeHeader, openHeader } from './age-header.js';
 
-export { CHUNK_SIZE } from './age-chunks.js';
+export { CHUNK_SIZE };
 
 /**
  * The age payload (age-encryption.org/v1, "STREAM"): a 16-byte nonce, then the plaintext in
@@ -42,6 +42,9 @@ export class DecryptError extends DisklessError {
 function payloadKey(fileKey: Buffer, nonce: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
 }
+
+/** The first bytes of a stream that hold its header and nonce, whatever the header (AgeDecryptor.seek). */
+export const HEAD_BYTES = MAX_HEADER_BYTES + NONCE_SIZE;
 
 /** Bytes an age file of `plaintextSize` bytes takes, beyond its header. */
 export function payloadSize(plaintextSize: number): number {
@@ -200,6 +203,23 @@ export class AgeDecryptor {
       at += n;
     }
     return out;
+  }
+
+  /**
+   * For a read from plaintext byte `offset` (a seek): `head` is the stream's first bytes, at least its
+   * header and nonce (HEAD_BYTES bytes, or the whole stream if shorter). Opens the header and says where
+   * the sealed chunk holding `offset` starts in the ciphertext, and how many of its plaintext bytes
+   * come before `offset`. Then push the ciphertext from `cipherOffset` on: each chunk is authenticated
+   * as usual (its counter, and the last one as the last), so a cut or a reordering still fails.
+   */
+  async seek(head: Buffer, offset: number): Promise<{ cipherOffset: number; skip: number }> {
+    if (this.key || this.done || this.head.length > 0) throw new Error('AgeDecryptor: seek after the start');
+    this.head = Buffer.from(head);
+    const rest = await this.readHeader();
+    if (rest === undefined) throw this.damaged('the stream ends inside its header');
+    const chunk = Math.floor(offset / CHUNK_SIZE);
+    this.counter = chunk;
+    return { cipherOffset: head.length - rest.length + chunk * SEALED_CHUNK, skip: offset - chunk * CHUNK_SIZE };
   }
 
   async finish(): Promise<Buffer[]> {

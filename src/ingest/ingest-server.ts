@@ -9,7 +9,7 @@ import { isAlive } from '../process/is-alive.js';
 import { encodeFrame, takeFrame, WireError, type AnyMessage } from '../wire/frame-codec.js';
 import { WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD } from '../wire/wire.generated.js';
 import { serveFile, type FileSessionDeps } from './file-session.js';
-import { serveRead, type ReadDeps } from './read-session.js';
+import { serveRead, shownSize, type ReadDeps } from './read-session.js';
 import { answerRequest } from './request-session.js';
 
 export interface IngestOptions extends FileSessionDeps {
@@ -133,7 +133,7 @@ export class IngestServer {
         else socket.end(encodeFrame('REPLY', { err: constants.errno.ENOENT, message: 'this run reads no backup (no --from)' }));
       } else if (reads && message.name === 'STAT' && reads.tree.get(message.fields.path.toString()) !== undefined) {
         const item = reads.tree.get(message.fields.path.toString())!;
-        socket.end(encodeFrame('STAT_REPLY', { err: 0, size: item.size, mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
+        socket.end(encodeFrame('STAT_REPLY', { err: 0, size: shownSize(item), mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
       } else if (reads && (message.name === 'UNLINK' || message.name === 'RENAME' || message.name === 'RENAME_DIR')) {
         socket.end(encodeFrame('REPLY', { err: constants.errno.EROFS, message: 'the directory shows a stored backup (run --from): read-only' }));
       } else {

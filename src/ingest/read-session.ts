@@ -1,10 +1,12 @@
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import { Crc32c } from '../checksum/crc32c.js';
+import { HEAD_BYTES, type AgeDecryptor } from '../crypto/age-stream.js';
 import { writeOut, type ReadContext } from '../download/object-reader.js';
 import { VerificationError, describeError } from '../errors.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import type { Limiter } from '../util/limiter.js';
+import type { RestoreItem } from '../restore/restore-item.js';
 import { readRanged } from '../verify/ranged-reader.js';
 import { encodeFrame, type Message } from '../wire/frame-codec.js';
 import type { BackupTree } from './backup-tree.js';
@@ -21,16 +23,23 @@ export interface ReadDeps {
   signal: AbortSignal;
   /** A file whose bytes did not check out, or could not be fetched: the run fails naming it. */
   onFailure: (path: string, key: string, error: unknown) => void;
+  /** An encrypted file's decryptor (one per read), from the run's --identity keys. */
+  decryptor?: (item: RestoreItem) => AgeDecryptor | undefined;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The size the program sees (STAT, fstat, SEEK_END): an encrypted file's plaintext size. */
+export function shownSize(item: RestoreItem): number {
+  return item.encryption?.plaintextSize ?? item.size;
+}
 
 /**
  * One READ_OPEN (wire.def): answers REPLY, stops reading the socket so the shim's canary byte stays in
  * the kernel's receive queue, then streams the file's bytes from `offset` with ranged GETs pinned to
  * the recorded ETags (memory: READ_CHUNK × READ_WINDOW per file, and the socket's buffer: the program's
- * reads are the backpressure). A read from byte 0 is checked against the manifest's CRC32C (and each
- * chain object's) before its last chunk goes out; on a mismatch or a failed GET the socket is closed
+ * reads are the backpressure); an encrypted file is decrypted on the fly (fileBytes). A read from byte 0
+ * is checked against the manifest's CRC32C (and each chain object's) before its last chunk goes out; on a mismatch or a failed GET the socket is closed
  * with the canary unread, so the program's next read fails (ECONNRESET, EIO from the shim's read())
  * instead of seeing a clean end of file. After a clean end the canary is read and the connection
  * waits for the program's close.
@@ -56,34 +65,15 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
   }
   socket.write(encodeFrame('REPLY', { err: 0, message: '' }));
   read.log.debug(`${item.path}: read by pid ${open.pid} from byte ${offset}`);
-  const whole = offset === 0 ? new Crc32c() : undefined;
   let held: Buffer | undefined; // the last chunk, sent only once the checksums agree
-  let skip = offset;
   let sent = 0;
   try {
-    for (const piece of item.pieces) {
-      if (skip >= piece.size && piece.size > 0) {
-        skip -= piece.size;
-        continue;
+    for await (const chunk of fileBytes(item, offset, deps)) {
+      if (held) {
+        await writeOut(socket, held);
+        sent += held.length;
       }
-      const crc = whole ? new Crc32c() : undefined;
-      const ref = { bucket: tree.bucket, key: piece.key, size: piece.size, ...(piece.etag ? { etag: piece.etag } : {}) };
-      for await (const chunk of readRanged(read, ref, { chunkSize: READ_CHUNK, window: READ_WINDOW, requests: deps.requests, start: skip, signal: deps.signal })) {
-        crc?.update(chunk);
-        whole?.update(chunk);
-        if (held) {
-          await writeOut(socket, held);
-          sent += held.length;
-        }
-        held = chunk;
-      }
-      skip = 0;
-      if (crc && item.pieces.length > 1 && piece.crc32c && crc.hex() !== piece.crc32c) {
-        throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
-      }
-    }
-    if (whole && item.crc32c && whole.hex() !== item.crc32c) {
-      throw new VerificationError(`${formatS3Url({ bucket: tree.bucket, key: item.key })}: CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
+      held = chunk;
     }
     if (held) {
       await writeOut(socket, held);
@@ -109,6 +99,87 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
     if (next.done) break;
   }
   socket.destroy();
+}
+
+/**
+ * The bytes of the file from `offset` as the program sees them: the stored bytes, or for an encrypted
+ * file the plaintext, decrypted on the fly (only authenticated bytes come out). A plaintext offset maps
+ * to the sealed chunk that holds it (age: 64 KiB + 16-byte tag each, after the header and nonce, read
+ * first with a GET of their own). The generator returns only once every check passed: the caller
+ * holds the last chunk back until then.
+ */
+async function* fileBytes(item: RestoreItem, offset: number, deps: ReadDeps): AsyncGenerator<Buffer> {
+  const decrypt = deps.decryptor?.(item);
+  if (!decrypt || !item.encryption) {
+    yield* storedBytes(item, offset, deps);
+    return;
+  }
+  if (offset >= item.encryption.plaintextSize) return;
+  let from = 0;
+  let skip = 0;
+  if (offset > 0) {
+    const head = Buffer.concat(await collect(storedBytes(item, 0, deps, Math.min(item.size, HEAD_BYTES))));
+    ({ cipherOffset: from, skip } = await decrypt.seek(head, offset));
+  }
+  const emit = function* (plain: readonly Buffer[]): Generator<Buffer> {
+    for (let b of plain) {
+      if (skip > 0) {
+        const n = Math.min(skip, b.length);
+        skip -= n;
+        b = b.subarray(n);
+      }
+      if (b.length > 0) yield b;
+    }
+  };
+  for await (const chunk of storedBytes(item, from, deps)) yield* emit(await decrypt.push(chunk));
+  const last = await decrypt.finish();
+  if (offset === 0 && decrypt.plaintextCrc32c !== item.encryption.plaintextCrc32c) {
+    throw new VerificationError(`${formatS3Url({ bucket: deps.tree.bucket, key: item.key })}: plaintext CRC32C ${decrypt.plaintextCrc32c}, the manifest says ${item.encryption.plaintextCrc32c}`);
+  }
+  yield* emit(last);
+}
+
+/**
+ * The stored bytes of the file from `offset` (up to `end`, default its size), read with ranged GETs
+ * pinned to the recorded ETags (READ_CHUNK × READ_WINDOW in flight). Read whole from byte 0, they are
+ * checked against the manifest's CRC32C (the whole's and each chain object's) before the generator
+ * returns.
+ */
+async function* storedBytes(item: RestoreItem, offset: number, deps: ReadDeps, end = item.size): AsyncGenerator<Buffer> {
+  const { tree, read } = deps;
+  const whole = offset === 0 && end === item.size ? new Crc32c() : undefined;
+  let skip = offset;
+  let left = end - offset;
+  for (const piece of item.pieces) {
+    if (left <= 0) break;
+    if (skip >= piece.size && piece.size > 0) {
+      skip -= piece.size;
+      continue;
+    }
+    const crc = whole ? new Crc32c() : undefined;
+    // A read that stops before the piece's end asks for no byte past it (the size caps the ranges).
+    const size = Math.min(piece.size, skip + left);
+    const ref = { bucket: tree.bucket, key: piece.key, size, ...(piece.etag ? { etag: piece.etag } : {}) };
+    for await (const chunk of readRanged(read, ref, { chunkSize: READ_CHUNK, window: READ_WINDOW, requests: deps.requests, start: skip, signal: deps.signal })) {
+      crc?.update(chunk);
+      whole?.update(chunk);
+      left -= chunk.length;
+      yield chunk;
+    }
+    skip = 0;
+    if (crc && item.pieces.length > 1 && piece.crc32c && crc.hex() !== piece.crc32c) {
+      throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
+    }
+  }
+  if (whole && item.crc32c && whole.hex() !== item.crc32c) {
+    throw new VerificationError(`${formatS3Url({ bucket: tree.bucket, key: item.key })}: CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
+  }
+}
+
+async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of chunks) out.push(c);
+  return out;
 }
 
 /** The program closed its descriptor before the end (EPIPE/ECONNRESET on our writes): not a failure. */

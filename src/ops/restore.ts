@@ -261,11 +261,11 @@ async function restoreArchive(
 }
 
 /**
- * A decryptor for each encrypted item, with the identities among its recipients. Checked before
- * anything is read: an encrypted backup without --identity, or with none of its recipients'
+ * A decryptor for each encrypted item, with the identities among its recipients (restore, run --from:
+ * a new one per call). Checked before anything is read: an encrypted backup without --identity, or with none of its recipients'
  * identities, fails at once (exit 7) naming the recipients.
  */
-function decryptors(items: readonly RestoreItem[], url: string, identities: readonly Identity[]): (item: RestoreItem) => AgeDecryptor | undefined {
+export function decryptors(items: readonly RestoreItem[], url: string, identities: readonly Identity[]): (item: RestoreItem) => AgeDecryptor | undefined {
   const encrypted = items.filter((i) => i.encryption);
   const recipients = [...new Set(encrypted.flatMap((i) => i.encryption!.recipients))];
   if (encrypted.length > 0 && identities.length === 0) {

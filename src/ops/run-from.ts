@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import type { Identity } from '../crypto/recipients.js';
 import { BackupVerifyError, InterruptedError, ProducerError, UsageError, describeError } from '../errors.js';
 import { BackupTree } from '../ingest/backup-tree.js';
 import { IngestServer } from '../ingest/ingest-server.js';
@@ -18,7 +19,7 @@ import { planParts } from '../upload/part-planner.js';
 import { Limiter } from '../util/limiter.js';
 import { prepareDir } from './capture.js';
 import { catalogOf } from './catalog-of.js';
-import { itemsOf, pickBackup } from './restore.js';
+import { decryptors, itemsOf, pickBackup } from './restore.js';
 import { openSession, type SessionOptions } from './session.js';
 
 /** Ranged GETs in flight across every file the program reads at once. */
@@ -32,6 +33,8 @@ export interface RunFromOptions extends SessionOptions {
   command: readonly string[];
   shimLogLevel?: number;
   passAwsEnv?: boolean;
+  /** age identities for an encrypted backup: its files are decrypted as the command reads them. */
+  identities?: readonly Identity[];
   /** After the command exits, how long its descendants may still run (default 60 s). */
   lingerMs?: number;
   signal?: AbortSignal;
@@ -76,7 +79,10 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
     if (entry.kind === 'snapshot' || only) {
       throw new UsageError(`${entry.url} is a ${entry.kind === 'snapshot' ? 'snapshot' : 'single object'}; run --from reads run and serve backups (use diskless restore or get)`);
     }
-    tree = new BackupTree(catalog.bucket, itemsOf(entry, catalog, undefined), Date.parse(entry.manifest.endedAt) || Date.now());
+    const items = itemsOf(entry, catalog, undefined);
+    // An encrypted backup without a matching --identity fails here, naming its recipients (exit 7).
+    const decryptor = decryptors(items, entry.url, options.identities ?? []);
+    tree = new BackupTree(catalog.bucket, items, Date.parse(entry.manifest.endedAt) || Date.now());
     dir = prepareDir(options.dir, 'where it shows the files of the backup');
     tree.materialise(dir);
 
@@ -99,6 +105,7 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
         requests: new Limiter(DEFAULT_READ_REQUESTS),
         signal: abort.signal,
         onFailure: (path, key, error) => failures.push({ path, key, error }),
+        decryptor,
       },
     });
     server.stopAccepting();

@@ -1,6 +1,7 @@
 // Client-side encryption (age) in `run`, `serve` and `snapshot`: a pg_dump -Fd -j 4 under `diskless run --encrypt-to` restores
 // with `diskless restore --identity` and pg_restore to the same data; a snapshot archive with --encrypt-to restores by hand
-// with `age -d | zstd -d | tar -x`, without diskless. put/get: encryption.test.ts.
+// with `age -d | zstd -d | tar -x`, without diskless; `run --from --identity` reads an encrypted backup back with no local copy,
+// seeks included. put/get: encryption.test.ts.
 import { execFileSync, spawn } from 'node:child_process';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,18 @@ beforeAll(async () => {
   other = makeAgeKey(work, 'other');
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** `diskless run ARGS --dir <fresh 1 MiB tmpfs> -- command(dir)`: nothing may land in the directory. */
+async function inTinyDir(args: string[], command: (dir: string) => string[], env: Record<string, string> = {}) {
+  const vdir = tinyTmpfs();
+  try {
+    const r = await runDiskless(['run', ...endpoint(), ...args, '--dir', vdir.dir, '--', ...command(vdir.dir)], { env: { ...cliEnv(), ...env }, timeoutMs: 170_000 });
+    expect(regularFiles(vdir.dir)).toEqual([]);
+    return r;
+  } finally {
+    vdir.dispose();
+  }
+}
 
 describe('snapshot --encrypt-to', () => {
   it('stores a zstd tar archive as age ciphertext that age -d | zstd -d | tar -x turns back into the tree, and that diskless restore --identity restores', async () => {
@@ -165,6 +178,52 @@ describe('serve --recipients-file', () => {
   });
 });
 
+describe('run --from --identity', () => {
+  it('shows an encrypted backup with its plaintext sizes and decrypts it as the program reads, seeks included (a seek starts at the age chunk that holds the offset); a damaged chunk fails the run (exit 6) naming the object', async () => {
+    // 7.8 age chunks of a known pattern, and a copy of it whose object gets a byte flipped in chunk 3.
+    const gen = `python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 2000)'`;
+    const stored = await inTinyDir(['--to', `s3://${bucket}/seek/`, '--encrypt-to', key.recipient], (d) => ['sh', '-c', `${gen} > ${d}/pat.bin && ${gen} > ${d}/bad.bin`]);
+    expect(stored.code, stored.stderr).toBe(0);
+    const pattern = Buffer.alloc(512_000);
+    for (let i = 0; i < pattern.length; i++) pattern[i] = i % 256;
+    const script = [
+      'import hashlib, os, sys',
+      'p = sys.argv[1]',
+      'out = [str(os.stat(p).st_size)]',
+      'with open(p, "rb") as f:',
+      '    out.append(str(os.fstat(f.fileno()).st_size))',
+      '    for at in (200_000, 65_535, 65_536, 5, 511_000, 131_072 + 16):',
+      '        f.seek(at); out.append(hashlib.sha256(f.read(1000)).hexdigest())',
+      '    f.seek(-100, os.SEEK_END); out.append(hashlib.sha256(f.read()).hexdigest()); out.append(str(f.tell()))',
+      'print(" ".join(out))',
+    ].join('\n');
+    const r = await inTinyDir(['--from', `s3://${bucket}/seek/`, '--identity', key.file], (d) => ['sh', '-c', `python3 -c '${script}' ${d}/pat.bin && sha256sum < ${d}/pat.bin`]);
+    expect(r.code, r.stderr).toBe(0);
+    const [py, whole] = r.stdout!.toString().trim().split('\n');
+    const want = ['512000', '512000', ...[200_000, 65_535, 65_536, 5, 511_000, 131_088].map((at) => sha256(pattern.subarray(at, at + 1000)))];
+    want.push(sha256(pattern.subarray(pattern.length - 100)), '512000');
+    expect(py).toBe(want.join(' '));
+    expect(whole!.split(' ')[0]).toBe(sha256(pattern));
+
+    const manifest = JSON.parse((await objectBytes(bucket, 'seek/diskless-manifest.json')).toString()) as ManifestJson & { files: Array<{ etag: string }> };
+    const bad = manifest.files.find((f) => f.path === 'bad.bin')!;
+    const damaged = await objectBytes(bucket, bad.key);
+    const payload = damaged.indexOf('\n--- ') + 1 + damaged.subarray(damaged.indexOf('\n--- ') + 1).indexOf('\n') + 1 + 16;
+    damaged[payload + 3 * (65_536 + 16) + 100]! ^= 0x01;
+    const put = await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: bad.key, Body: damaged }));
+    // The manifest made to name the new object (so only decryption can tell), as a rewrite in place would.
+    (manifest.files.find((f) => f.path === 'bad.bin') as unknown as { etag: string }).etag = put.ETag!.replace(/"/g, '');
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'seek/diskless-manifest.json', Body: JSON.stringify(manifest) }));
+    const out = join(work, 'bad.out');
+    const failed = await inTinyDir(['--from', `s3://${bucket}/seek/`, '--identity', key.file], (d) => ['sh', '-c', `cat ${d}/bad.bin > ${out}; echo "cat=$?"`]);
+    expect(failed.code, failed.stderr).toBe(6);
+    expect(failed.stderr).toContain(`s3://${bucket}/${bad.key}`);
+    expect(failed.stderr).toMatch(/chunk 3 does not authenticate/);
+    expect(failed.stdout!.toString()).toContain('cat=1');
+    expect(readFileSync(out).length, 'nothing past the last authenticated chunk').toBeLessThanOrEqual(3 * 65_536);
+  });
+});
+
 describe('run --encrypt-to with pg_dump -Fd -j 4', () => {
   let server: PostgresServer;
   beforeAll(async () => {
@@ -216,5 +275,22 @@ describe('run --encrypt-to with pg_dump -Fd -j 4', () => {
     await server.psql('CREATE DATABASE restored_age');
     await exec(pgTool('pg_restore'), ['--exit-on-error', '-j', '4', '-d', 'restored_age', join(restoreDir, 'db')], { env: server.env, timeoutMs: 120_000 });
     expect(await fingerprint(server, 'restored_age')).toEqual(source);
+  });
+  it('run --from --identity restores an encrypted pg_dump -Fd -j 4 backup with pg_restore -j 4, read and decrypted straight from S3; without --identity, or with another key, it exits 7 naming the recipient before the command starts', async () => {
+    const source = await fingerprint(server, 'src');
+    const dumped = await inTinyDir(['--to', `s3://${bucket}/pgfrom/`, '--encrypt-to', key.recipient], (d) => [pgTool('pg_dump'), '-d', 'src', '-Fd', '-j', '4', '-f', `${d}/db`], server.env);
+    expect(dumped.code, dumped.stderr).toBe(0);
+    const restore = (db: string) => (d: string) => [pgTool('pg_restore'), '--exit-on-error', '-j', '4', '-d', db, `${d}/db`];
+    const none = await inTinyDir(['--from', `s3://${bucket}/pgfrom/`], restore('nowhere'), server.env);
+    expect(none.code, none.stderr).toBe(7);
+    expect(none.stderr).toContain(`is age-encrypted (for ${key.recipient}): pass --identity FILE`);
+    const wrong = await inTinyDir(['--from', `s3://${bucket}/pgfrom/`, '--identity', other.file], restore('nowhere'), server.env);
+    expect(wrong.code, wrong.stderr).toBe(7);
+    expect(wrong.stderr).toContain(`it is encrypted to ${key.recipient}`);
+    expect(wrong.stderr, 'the command never started').not.toMatch(/pg_restore:/);
+    await server.psql('CREATE DATABASE restored_from_age');
+    const r = await inTinyDir(['--from', `s3://${bucket}/pgfrom/`, '--identity', key.file], restore('restored_from_age'), server.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fingerprint(server, 'restored_from_age')).toEqual(source);
   });
 });

@@ -12,6 +12,75 @@ import { cliEnv, createTestBucket, makeTestClient, testS3 } from '../support/s3-
 
 const MiB = 1024 * 1024;
 
+/** Reads big.bin ($1) through stdio seeks, pread, fstat and mmap; writes what it read to stdout, checks positions itself. */
+const PROBE = String.raw`#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static char buf[200000];
+#define CHECK(c, ...) do { if (!(c)) { fprintf(stderr, "probe: " __VA_ARGS__); fprintf(stderr, " (%s)\n", strerror(errno)); exit(1); } } while (0)
+static void take(FILE *fp, size_t n, size_t want) {
+  size_t got = fread(buf, 1, n, fp);
+  CHECK(got == want, "fread %zu: %zu", n, got);
+  fwrite(buf, 1, got, stdout);
+}
+int main(int argc, char **argv) {
+  (void)argc;
+  FILE *fp = fopen(argv[1], "rb");
+  CHECK(fp != NULL, "fopen");
+  take(fp, 1000, 1000);
+  CHECK(ftello(fp) == 1000, "ftello after 1000: %lld", (long long)ftello(fp));
+  CHECK(fseeko(fp, 5000000, SEEK_SET) == 0, "fseeko 5000000");
+  take(fp, 100000, 100000);
+  CHECK(ftell(fp) == 5100000, "ftell");
+  CHECK(fseeko(fp, -50000, SEEK_CUR) == 0, "fseeko back");
+  take(fp, 10000, 10000);
+  CHECK(fseek(fp, 100, SEEK_CUR) == 0, "fseek forward");
+  take(fp, 10, 10);
+  CHECK(ftello(fp) == 5060110, "ftello 5060110: %lld", (long long)ftello(fp));
+  CHECK(fseeko(fp, -4096, SEEK_END) == 0, "fseeko SEEK_END");
+  take(fp, 8192, 4096);
+  CHECK(feof(fp), "feof");
+  CHECK(ftello(fp) == 6 * 1024 * 1024, "ftello at the end: %lld", (long long)ftello(fp));
+  rewind(fp);
+  CHECK(!feof(fp) && ftello(fp) == 0, "rewind");
+  int c = fgetc(fp);
+  CHECK(ungetc(c ^ 0xff, fp) == (c ^ 0xff) && ftello(fp) == 0, "ungetc: %lld", (long long)ftello(fp));
+  CHECK(fgetc(fp) == (c ^ 0xff), "fgetc after ungetc");
+  fpos_t at;
+  CHECK(fgetpos(fp, &at) == 0, "fgetpos");
+  take(fp, 3, 3);
+  CHECK(fsetpos(fp, &at) == 0 && ftello(fp) == 1, "fsetpos");
+  take(fp, 3, 3);
+  CHECK(fseeko(fp, 17, SEEK_SET) == 0, "fseeko 17");
+  take(fp, 100000, 100000);
+  int fd = open(argv[1], O_RDONLY);
+  CHECK(fd >= 0, "open");
+  ssize_t n = pread(fd, buf, 5000, 3000000);
+  CHECK(n == 5000, "pread: %zd", n);
+  fwrite(buf, 1, 5000, stdout);
+  n = read(fd, buf, 100);
+  CHECK(n == 100, "read after pread: %zd", n);
+  fwrite(buf, 1, 100, stdout);
+  struct stat st;
+  CHECK(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 6 * 1024 * 1024, "fstat: mode 0%o size %lld", st.st_mode, (long long)st.st_size);
+  void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+  CHECK(p == MAP_FAILED && errno == ENODEV, "mmap");
+  int copy = dup(fd);
+  CHECK(copy >= 0 && lseek(fd, 6000000, SEEK_SET) == -1 && errno == ESPIPE, "lseek of a shared descriptor must fail with ESPIPE");
+  char one;
+  CHECK(pread(0, &one, 1, 5) == -1 && errno == ESPIPE, "pread of a descriptor inherited across exec must fail with ESPIPE");
+  CHECK(fstat(0, &st) == 0 && S_ISSOCK(st.st_mode), "fstat of a descriptor inherited across exec: a socket");
+  fflush(stdout);
+  return 0;
+}
+`;
+
 describe('diskless run --from: programs read a stored backup from S3, directory on a 1 MiB tmpfs', () => {
   let bucket: string;
   let work: string;
@@ -68,6 +137,16 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(regularFiles(dest).sort()).toEqual(['big.bin', 'sub/small.txt']);
     for (const f of ['big.bin', 'sub/small.txt']) expect(sha256(readFileSync(join(dest, f))), f).toBe(sha256(readFileSync(join(tree, f))));
     expect(r.left, 'the placeholders are removed at the end').toEqual([]);
+  });
+
+  it('tar -xzf and tar -tzf of a stored .tar.gz (tar hands the archive to gzip) give the original files', async () => {
+    await store('targz', 'tar -czf "$OUT/x.tgz" -C tree .');
+    const dest = join(work, 'untgz');
+    mkdirSync(dest);
+    const r = await readBack('targz', `tar -tzf "$D/x.tgz" | sort && tar -xzf "$D/x.tgz" -C ${dest}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout!.toString()).toBe('./\n./big.bin\n./sub/\n./sub/small.txt\n');
+    for (const f of ['big.bin', 'sub/small.txt']) expect(sha256(readFileSync(join(dest, f))), f).toBe(sha256(readFileSync(join(tree, f))));
   });
 
   it('zcat of a stored gzip file in a subdirectory gives the original bytes, also through a shell redirection', async () => {
@@ -128,6 +207,36 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(dd!.split(' ')[0]).toBe(sha256(original.subarray(3 * MiB, 4 * MiB)));
   });
 
+  it('fseeko, ftello, rewind, fgetpos/fsetpos and pread on a file of the backup read the right bytes; fstat says a regular file of its size (tar -t seeks over members, cp falls back to read), mmap fails with ENODEV', async () => {
+    writeFileSync(join(work, 'probe.c'), PROBE);
+    execFileSync('cc', ['-O2', '-o', join(work, 'probe'), join(work, 'probe.c')]);
+    const out = join(work, 'probe.out');
+    const copy = join(work, 'cp.bin');
+    const r = await readBack('arch', `${join(work, 'probe')} "$D/big.bin" < "$D/big.bin" > ${out} && tar -tf "$D/x.tar" | sort && cp "$D/big.bin" ${copy}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout!.toString()).toBe('./\n./big.bin\n./sub/\n./sub/small.txt\n');
+    expect(sha256(readFileSync(copy)), 'cp tries copy_file_range on a regular file, then reads').toBe(sha256(readFileSync(join(tree, 'big.bin'))));
+    const o = readFileSync(join(tree, 'big.bin'));
+    const want = Buffer.concat([
+      o.subarray(0, 1000),
+      o.subarray(5_000_000, 5_100_000),
+      o.subarray(5_050_000, 5_060_000),
+      o.subarray(5_060_100, 5_060_110),
+      o.subarray(6 * MiB - 4096),
+      o.subarray(1, 4),
+      o.subarray(1, 4),
+      o.subarray(17, 100_017),
+      o.subarray(3_000_000, 3_005_000),
+      o.subarray(0, 100),
+    ]);
+    const got = readFileSync(out);
+    expect(got.length).toBe(want.length);
+    expect(sha256(got)).toBe(sha256(want));
+    expect(r.stderr).toMatch(/mmap of fd \d+ \(big\.bin\) refused \(ENODEV\)/);
+    expect(r.stderr).toMatch(/lseek on fd \d+ \(big\.bin\) refused \(ESPIPE\): the descriptor is shared/);
+    expect(r.stderr).toMatch(/pread of fd 0 refused \(ESPIPE\)/);
+  });
+
   it('refuses --from with --to, and neither, with exit 2, and a prefix without a manifest with exit 6', async () => {
     const env = cliEnv();
     const both = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/arch/`, '--to', `s3://${bucket}/new/`, '--dir', join(work, 'none'), '--', 'true'], { env });
@@ -141,6 +250,12 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toMatch(/has no manifest/);
     expect(r.stdout!.toString()).not.toContain('RAN');
+  });
+
+  it('refuses --identity without --from with exit 2, pointing at --encrypt-to', async () => {
+    const r = await runDiskless(['run', ...endpoint(), '--to', `s3://${bucket}/never/`, '--identity', join(work, 'no-such.key'), '--dir', join(work, 'none'), '--', 'true'], { env: cliEnv() });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--identity decrypts a backup read with --from');
   });
 
   it('a program that stops reading early is no failure', async () => {

@@ -4,12 +4,13 @@ import { run } from '../../ops/run.js';
 import { runFrom } from '../../ops/run-from.js';
 import { formatS3Url } from '../../s3/s3-url.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
+import { addIdentityOptions, identitiesFrom, type IdentityFlags } from '../encryption-options.js';
 import { addConnectionOptions, loggerFor, seconds, sessionOptions } from '../common-options.js';
 import type { CommandContext } from '../program.js';
 import { withUploadProgress } from '../progress.js';
 import { manifestSummaryFields } from '../summary.js';
 
-interface RunFlags extends Omit<CaptureFlags, 'to'> {
+interface RunFlags extends Omit<CaptureFlags, 'to'>, IdentityFlags {
   to?: string;
   from?: string;
   linger: number;
@@ -34,6 +35,7 @@ export function runCommand(ctx: CommandContext): Command {
     .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60)
     .option('--pass-aws-env', 'keep the AWS credential variables in the command\'s environment (default: removed)');
   addCaptureOptions(cmd);
+  addIdentityOptions(cmd, 'decrypt an encrypted backup read with --from');
   addConnectionOptions(cmd);
   return cmd.action(async (command: string[], flags: RunFlags) => {
     if (!ctx.argv.includes('--')) {
@@ -44,13 +46,18 @@ export function runCommand(ctx: CommandContext): Command {
     if (flags.from !== undefined && flags.to !== undefined) {
       throw new UsageError('--from with --to (read a backup and write a new one in the same run) is not supported yet; use one of them');
     }
+    if (flags.identity?.length && flags.from === undefined) {
+      throw new UsageError('--identity decrypts a backup read with --from; to encrypt what run writes, give --encrypt-to RECIPIENT (the public key)');
+    }
     if (flags.from !== undefined) {
+      const identities = await identitiesFrom(flags);
       await runFrom({
         ...sessionOptions(flags, log),
         from: flags.from,
         dir: flags.dir,
         command,
         lingerMs: flags.linger * 1000,
+        ...(identities ? { identities } : {}),
         ...(flags.shimLog !== undefined ? { shimLogLevel: flags.shimLog } : {}),
         ...(flags.passAwsEnv ? { passAwsEnv: true } : {}),
         signal: ctx.signal,

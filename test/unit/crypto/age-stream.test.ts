@@ -8,7 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c, crc32cToHex } from '../../../src/checksum/crc32c.js';
-import { AgeDecryptor, AgeEncryptor, CHUNK_SIZE, DecryptError, decryptTransform, headerSizeBound, payloadSize } from '../../../src/crypto/age-stream.js';
+import { AgeDecryptor, AgeEncryptor, CHUNK_SIZE, DecryptError, HEAD_BYTES, decryptTransform, headerSizeBound, payloadSize } from '../../../src/crypto/age-stream.js';
 import { loadIdentities, loadRecipients } from '../../../src/crypto/recipients.js';
 import { encryptSource, encryptTransform } from '../../../src/crypto/encrypt-source.js';
 
@@ -239,5 +239,22 @@ describe('keys', () => {
     const rfile = join(dir, 'only-recipients.txt');
     writeFileSync(rfile, `${keys[0]!.recipient}\n`);
     await expect(loadIdentities([rfile])).rejects.toThrow(/holds no age identity/);
+  });
+});
+
+describe('AgeDecryptor.seek', () => {
+  it('decrypts from any plaintext offset when given the first bytes and then the ciphertext from the chunk it names; a stream cut after the seek still fails', async () => {
+    const plain = randomBytes(3 * CHUNK_SIZE + 12345);
+    const cipher = await encrypt(plain);
+    for (const offset of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 7, plain.length - 1]) {
+      const d = new AgeDecryptor({ identities: [keys[0]!.secret], what: 'test' });
+      const { cipherOffset, skip } = await d.seek(cipher.subarray(0, HEAD_BYTES), offset);
+      const out = [...(await d.push(cipher.subarray(cipherOffset))), ...(await d.finish())];
+      expect(Buffer.concat(out).subarray(skip).equals(plain.subarray(offset)), `offset ${offset}`).toBe(true);
+    }
+    const d = new AgeDecryptor({ identities: [keys[0]!.secret], what: 'test' });
+    const { cipherOffset } = await d.seek(cipher.subarray(0, HEAD_BYTES), CHUNK_SIZE + 5);
+    await d.push(cipher.subarray(cipherOffset, cipherOffset + CHUNK_SIZE + 16));
+    await expect(d.finish()).rejects.toThrow(/chunk 1 does not authenticate as the last chunk/);
   });
 });

@@ -22,13 +22,13 @@ function mapExports(): string[] {
     .sort();
 }
 
-/** Names defined with SHIM_EXPORT (directly, or through the STAT_HOOK/ACCESS_HOOK macros). */
+/** Names defined with SHIM_EXPORT (directly, or through the STAT_HOOK/FSTAT_HOOK/ACCESS_HOOK macros). */
 function sourceExports(): string[] {
   const names: string[] = [];
   for (const file of readdirSync(SHIM_DIR).filter((f) => f.endsWith('.c'))) {
     const text = readFileSync(path.join(SHIM_DIR, file), 'utf8');
     for (const m of text.matchAll(/^SHIM_EXPORT [^(]*?\**\s*(\w+)\(/gm)) names.push(m[1] as string);
-    for (const m of text.matchAll(/^(?:STAT|ACCESS)_HOOK\((\w+),/gm)) names.push(m[1] as string);
+    for (const m of text.matchAll(/^(?:F?STAT|ACCESS)_HOOK\((\w+),/gm)) names.push(m[1] as string);
   }
   return names.sort();
 }
