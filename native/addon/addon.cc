@@ -22,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32cCombine", Napi::Function::New(env, diskless::Crc32cCombine, "crc32cCombine"));
   exports.Set("hashPart", Napi::Function::New(env, diskless::HashPart, "hashPart"));
   exports.Set("peerCredentials", Napi::Function::New(env, diskless::PeerCredentials, "peerCredentials"));
+  exports.Set("peerHungUp", Napi::Function::New(env, diskless::PeerHungUp, "peerHungUp"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, diskless::SetChildSubreaper, "setChildSubreaper"));
   exports.Set("reapChild", Napi::Function::New(env, diskless::ReapChild, "reapChild"));
   exports.Set("pipe", Napi::Function::New(env, diskless::Pipe, "pipe"));

@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import { encryptSource } from '../crypto/encrypt-source.js';
 import { DisklessError, describeError } from '../errors.js';
+import { peerHungUp } from '../native/process-control.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import type { PartPlan } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
@@ -49,6 +50,8 @@ export async function serveFile(
   socket.write(Buffer.concat([encodeFrame('REPLY', { err: 0, message: '' }), encodeFrame('HANDLE', { file: files.handleFor(file) })]));
   const base = socket.bytesRead - first.length; // the OPEN frame
   file.received = () => socket.bytesRead - base;
+  // A connection Node already destroyed (the last holder closed it: ECONNRESET) has no writer left either.
+  file.writersGone = () => socket.destroyed || peerHungUp(socket);
   ctx.log.debug(`${file.path}: opened by pid ${open.pid}, uploading to ${file.key}`);
   const source = (async function* () {
     if (first.length > 0) yield first;

@@ -16,6 +16,7 @@ const ADDON_EXPORTS = Object.keys({
   crc32cCombine: true,
   hashPart: true,
   peerCredentials: true,
+  peerHungUp: true,
   setChildSubreaper: true,
   reapChild: true,
   pipe: true,

@@ -24,8 +24,11 @@ export function runCommand(ctx: CommandContext): Command {
         'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk. ' +
         'When CMD exits 0 and every file is stored, the manifest PREFIX/diskless-manifest.json is written last.\n' +
         'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight. ' +
+        'Files stored earlier in the run can be read back (open them read-only once closed). ' +
         'With --from instead of --to, CMD sees the files of a stored backup under --dir and reads them straight ' +
-        'from S3 (read-only: writes there fail with EROFS); exit 6 if a file did not check out (it is named).',
+        'from S3 (read-only: writes there fail with EROFS); exit 6 if a file did not check out (it is named). ' +
+        'With --from and --to, CMD reads the old backup and writes a new one under the same --dir: the old files ' +
+        'stay read-only, new names go to the --to backup, whose manifest lists only what CMD wrote.',
     )
     .option('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
     .option('--from <url>', 'a stored backup (s3://BUCKET/PREFIX/ of a run or serve) the program reads under --dir')
@@ -41,10 +44,7 @@ export function runCommand(ctx: CommandContext): Command {
       throw new UsageError(`put -- before the command: diskless run ${target} --dir ${flags.dir} -- ${command.join(' ')}`);
     }
     const log = loggerFor(flags);
-    if (flags.from !== undefined && flags.to !== undefined) {
-      throw new UsageError('--from with --to (read a backup and write a new one in the same run) is not supported yet; use one of them');
-    }
-    if (flags.from !== undefined) {
+    if (flags.from !== undefined && flags.to === undefined) {
       await runFrom({
         ...sessionOptions(flags, log),
         from: flags.from,
@@ -60,7 +60,7 @@ export function runCommand(ctx: CommandContext): Command {
     const to = flags.to;
     if (to === undefined) throw new UsageError('give --to s3://BUCKET/PREFIX/ (where the files go) or --from s3://BUCKET/PREFIX/ (a backup to read)');
     const result = await withUploadProgress(flags, log, (meter) =>
-      run({ ...captureOptions({ ...flags, to }, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
+      run({ ...captureOptions({ ...flags, to }, log), ...(flags.from !== undefined ? { from: flags.from } : {}), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
     );
     ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
     log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);
