@@ -75,7 +75,11 @@ export class IngestServer {
     // What a reopen of a stored file gets a descriptor of (the shim's stand-in, docs/SHIM.md).
     mkdirSync(join(dir, 'stand-in'), { mode: 0o700 });
     // Two sockets, one handler: the shim tells a read descriptor from a written one by its peer address.
-    const servers = [createServer({ allowHalfOpen: true }), createServer({ allowHalfOpen: true })];
+    // highWaterMark 0: Node reads a connection only when nothing it read is left unconsumed. A program's last
+    // close usually leaves the HANDLE unread, which the kernel reports as ECONNRESET, and Node drops what it had
+    // buffered when that error comes: with read-ahead, the tail of a file (all of a small one) was lost whenever
+    // the upload was not pulling at that moment (waiting for --memory, or for the encryptor), and stored short.
+    const servers = [createServer({ allowHalfOpen: true, highWaterMark: 0 }), createServer({ allowHalfOpen: true, highWaterMark: 0 })];
     const ingest = new IngestServer(servers, dir, socketPath, readSocketPath, options);
     for (const [i, server] of servers.entries()) {
       server.on('connection', (socket) => {
