@@ -31,7 +31,7 @@ export function runCommand(ctx: CommandContext): Command {
         'stay read-only, new names go to the --to backup, whose manifest lists only what CMD wrote.',
     )
     .option('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
-    .option('--from <url>', 'a stored backup (s3://BUCKET/PREFIX/ of a run or serve) the program reads under --dir')
+    .option('--from <url>', 'a stored backup (s3://BUCKET/PREFIX/ of a run or serve) the program reads under --dir (with --to: beside the files it writes, read-only)')
     .requiredOption('--dir <dir>', 'the directory the program writes to, or reads from with --from (empty or absent)')
     .argument('<command...>', 'the program and its arguments (after --)')
     .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60)
