@@ -203,10 +203,20 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect((await objectBytes(bucket, 'arch/diskless-manifest.json')).toString()).toBe(oldManifest);
   });
 
-  it('with --to as well, a command that fails commits nothing new, and a --to prefix that is, holds or lies inside the --from one is refused (exit 2)', async () => {
+  it('with --to as well, a command that fails, or that read a damaged file of the old backup, commits nothing new (exit 5, 6), and a --to prefix that is, holds or lies inside the --from one is refused (exit 2)', async () => {
     const failed = await transform('arch/', 'arch-failed/', 'cat "$D/big.bin" > "$D/copy.bin"; exit 3');
     expect(failed.code, failed.stderr).toBe(5);
     expect(await listKeys(bucket, 'arch-failed/')).toEqual([]);
+    // An object of the old backup overwritten with other bytes of the same size: the copy would rest on it.
+    await store('bad2', 'cp tree/big.bin "$OUT/big.bin"');
+    const other = await objectBytes(bucket, 'bad2/big.bin');
+    other[MiB] = other[MiB]! ^ 0xff;
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'bad2/big.bin', Body: other }));
+    const damaged = await transform('bad2/', 'bad-copy/', 'cat "$D/big.bin" > "$D/copy.bin"; echo "cat=$?"');
+    expect(damaged.code, damaged.stderr).toBe(6);
+    expect(damaged.stdout!.toString()).toContain('cat=1');
+    expect(damaged.stderr).toContain(`big.bin (s3://${bucket}/bad2/big.bin`);
+    expect(await listKeys(bucket, 'bad-copy/')).toEqual([]);
     for (const to of ['arch/', 'arch/inner/', '']) {
       const r = await transform('arch/', to, 'true');
       expect(r.code, `${to}: ${r.stderr}`).toBe(2);
