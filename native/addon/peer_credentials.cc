@@ -1,5 +1,6 @@
 #include "peer_credentials.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -27,6 +28,20 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   out.Set("uid", Napi::Number::New(env, cred.uid));
   out.Set("gid", Napi::Number::New(env, cred.gid));
   return out;
+}
+
+Napi::Value PeerHungUp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!Int32Arg(info, 0, "peerHungUp", "fd", &fd)) return env.Undefined();
+  struct pollfd p = {fd, POLLRDHUP, 0};
+  int r;
+  do r = poll(&p, 1, 0); while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    ThrowErrno(env, "poll(POLLRDHUP)", errno);
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, r > 0 && (p.revents & (POLLRDHUP | POLLHUP)) != 0);
 }
 
 }  // namespace diskless

@@ -9,6 +9,10 @@ namespace diskless {
 // peerCredentials(fd: number): { pid, uid, gid }; throws an Error with `code` (errno name) on failure.
 Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
 
+// peerHungUp(fd: number): boolean: the peer will send nothing more (it closed its end, or shut its write side
+// down), even if bytes it sent are still unread (poll POLLRDHUP, no wait).
+Napi::Value PeerHungUp(const Napi::CallbackInfo& info);
+
 }  // namespace diskless
 
 #endif

@@ -37,12 +37,15 @@ static int wait_fd(int fd, short events) {
   }
 }
 
-static int connect_uploader(int *fd_out) {
+/* reads: the read socket (READ_OPEN), else the uploader's socket. */
+static int connect_uploader(int reads, int *fd_out) {
+  const char *path = reads ? shim_cfg.read_socket_path : shim_cfg.socket_path;
+  size_t len = reads ? shim_cfg.read_socket_path_len : shim_cfg.socket_path_len;
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path, shim_cfg.socket_path, shim_cfg.socket_path_len);
-  socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + shim_cfg.socket_path_len + 1);
+  memcpy(addr.sun_path, path, len);
+  socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno;
   if (connect(fd, (struct sockaddr *)&addr, alen) != 0) {
@@ -54,7 +57,7 @@ static int connect_uploader(int *fd_out) {
       if (err == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
     }
     if (err != 0) {
-      SHIM_LOG(SHIM_LOG_ERROR, "cannot reach the uploader at %s: %s", shim_cfg.socket_path, strerror(err));
+      SHIM_LOG(SHIM_LOG_ERROR, "cannot reach the uploader at %s: %s", path, strerror(err));
       real_close(fd);
       /* Another user's process cannot enter the uploader's 0700 socket directory: that is a refusal. */
       return err == EACCES ? EACCES : EIO;
@@ -156,12 +159,13 @@ static void begin(struct wire_writer *w, uint8_t *buf, uint16_t type) {
   wire_put_str(w, shim_cfg.token, shim_cfg.token_len);
 }
 
-/* Connects, sends the frame in w, reads a frame of type `want`. On success *fd_out is open. */
-static int exchange(struct wire_writer *w, uint16_t want, uint8_t *payload, uint32_t *len, int *fd_out, const char *what) {
+/* Connects (to the read socket if reads), sends the frame in w, reads a frame of type `want`. On
+ * success *fd_out is open. */
+static int exchange(struct wire_writer *w, int reads, uint16_t want, uint8_t *payload, uint32_t *len, int *fd_out, const char *what) {
   long n = wire_finish(w);
   if (n < 0) return ENAMETOOLONG;
   int fd = -1;
-  int err = connect_uploader(&fd);
+  int err = connect_uploader(reads, &fd);
   if (err != 0) return err;
   err = send_all(fd, w->buf, (size_t)n);
   if (err != 0) {
@@ -179,10 +183,10 @@ static int exchange(struct wire_writer *w, uint16_t want, uint8_t *payload, uint
 
 /* OPEN or READ_OPEN: sends the frame, reads the REPLY; on 0 the connection (*fd) carries the file's
  * bytes, otherwise it is closed and the reply's errno returned. */
-static int open_stream(struct wire_writer *w, int *fd, const char *what) {
+static int open_stream(struct wire_writer *w, int reads, int *fd, const char *what) {
   uint8_t in[FRAME_IN_MAX];
   uint32_t len;
-  int err = exchange(w, WIRE_MSG_REPLY, in, &len, fd, what);
+  int err = exchange(w, reads, WIRE_MSG_REPLY, in, &len, fd, what);
   if (err != 0) return err;
   struct wire_reader r = {in, len, 0};
   int32_t e = wire_get_i32(&r);
@@ -202,7 +206,7 @@ SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_
   wire_put_u32(&w, (uint32_t)flags);
   wire_put_u32(&w, (uint32_t)mode);
   wire_put_u32(&w, (uint32_t)shim_raw_getpid());
-  int err = open_stream(&w, &fd, what);
+  int err = open_stream(&w, 0, &fd, what);
   if (err != 0) return err;
   SHIM_LOG(SHIM_LOG_DEBUG, "%s: fd %d, flags 0%o", what, fd, (unsigned)flags);
   *fd_out = fd;
@@ -219,7 +223,7 @@ SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out) {
   wire_put_str(&w, rel, strlen(rel));
   wire_put_u64(&w, offset);
   wire_put_u32(&w, (uint32_t)shim_raw_getpid());
-  int err = open_stream(&w, &fd, what);
+  int err = open_stream(&w, 1, &fd, what);
   if (err != 0) return err;
   /* The canary (wire.def: READ_OPEN): left unread by the uploader while it streams, so a close of
    * its end after a failed check reaches our reads as ECONNRESET instead of a clean EOF. */
@@ -256,7 +260,7 @@ static int simple_request(struct wire_writer *w, const char *what) {
   uint8_t in[FRAME_IN_MAX];
   uint32_t len;
   int fd;
-  int err = exchange(w, WIRE_MSG_REPLY, in, &len, &fd, what);
+  int err = exchange(w, 0, WIRE_MSG_REPLY, in, &len, &fd, what);
   if (err != 0) return err;
   real_close(fd);
   struct wire_reader r = {in, len, 0};
@@ -294,7 +298,7 @@ SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
   snprintf(what, sizeof what, "stat %s", rel);
   begin(&w, out, WIRE_MSG_STAT);
   wire_put_str(&w, rel, strlen(rel));
-  int err = exchange(&w, WIRE_MSG_STAT_REPLY, in, &len, &fd, what);
+  int err = exchange(&w, 0, WIRE_MSG_STAT_REPLY, in, &len, &fd, what);
   if (err != 0) return err;
   real_close(fd);
   struct wire_reader r = {in, len, 0};
@@ -340,9 +344,9 @@ SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how) {
 static void end_mark(int fd, uint32_t how) {
   uint64_t id;
   int saved = errno;
-  /* A --from run writes no file: its uploader sockets carry reads, whose receive queue holds file
-   * bytes (not a HANDLE) and whose send queue keeps the unread canary (SIOCOUTQ never drains). */
-  if (shim_cfg.read_mode) return;
+  /* A read socket's receive queue holds file bytes (not a HANDLE) and its send queue keeps the
+   * unread canary (SIOCOUTQ never drains): it has no end to mark. A --from run writes no file. */
+  if (shim_cfg.read_mode == SHIM_READ_ONLY || conn_is_read_socket(fd)) return;
   if (!peek_handle(fd, &id)) {
     errno = saved;
     return; /* not a file socket, or an uploader without HANDLE */
@@ -364,7 +368,7 @@ static void end_mark(int fd, uint32_t how) {
 }
 
 SHIM_HIDDEN void conn_end_all(uint32_t how, int only_cloexec) {
-  if (shim_cfg.read_mode) return; /* a --from run writes no file: no END to send (end_mark) */
+  if (shim_cfg.read_mode == SHIM_READ_ONLY) return; /* a --from run writes no file: no END to send (end_mark) */
   int saved = errno;
   int dir = real_open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) {
@@ -405,17 +409,26 @@ SHIM_HIDDEN int conn_stream_size(int fd, const char *rel, uint64_t *size) {
   return conn_stat(rel, size, &mtime);
 }
 
-SHIM_HIDDEN int conn_is_uploader_socket(int fd) {
+/* 1 if fd is connected to the uploader's socket, 2 if to its read socket, else 0. */
+static int uploader_peer(int fd) {
   struct stat st;
   struct sockaddr_un peer;
   socklen_t plen = sizeof peer;
   int saved = errno;
   int yes = real_fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
-            peer.sun_family == AF_UNIX && plen > offsetof(struct sockaddr_un, sun_path) &&
-            strncmp(peer.sun_path, shim_cfg.socket_path, sizeof peer.sun_path) == 0;
+            peer.sun_family == AF_UNIX && plen > offsetof(struct sockaddr_un, sun_path);
+  int which = 0;
+  if (yes && shim_cfg.read_socket_path_len > 0 && strncmp(peer.sun_path, shim_cfg.read_socket_path, sizeof peer.sun_path) == 0)
+    which = 2;
+  else if (yes && strncmp(peer.sun_path, shim_cfg.socket_path, sizeof peer.sun_path) == 0)
+    which = 1;
   errno = saved;
-  return yes;
+  return which;
 }
+
+SHIM_HIDDEN int conn_is_uploader_socket(int fd) { return uploader_peer(fd) != 0; }
+
+SHIM_HIDDEN int conn_is_read_socket(int fd) { return uploader_peer(fd) == 2; }
 
 SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to) {
   uint8_t out[FRAME_OUT_MAX];

@@ -18,9 +18,9 @@ SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_
  * RESULT. Returns RESULT.err, or EIO if the connection dropped or the frame was malformed. Does
  * not close fd. */
 SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
-/* READ_OPEN (run --from): on success *fd_out is the connected socket (still CLOEXEC) from which the
- * file's bytes from `offset` can be read; the canary byte (wire.def) has been sent. ENOENT: not a
- * file of the backup. */
+/* READ_OPEN (a file of the backup of run --from, or one stored earlier in the run), sent to the read
+ * socket: on success *fd_out is the connected socket (still CLOEXEC) from which the file's bytes from
+ * `offset` can be read; the canary byte (wire.def) has been sent. ENOENT: no such stored file. */
 SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out);
 SHIM_HIDDEN int conn_rename(const char *from, const char *to);
 SHIM_HIDDEN int conn_unlink(const char *rel);
@@ -39,8 +39,11 @@ SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how);
 /* END for every uploader socket this process holds (only those with FD_CLOEXEC if only_cloexec):
  * at exit, _exit and exec. Uses getdents64 on /proc/self/fd (no malloc). */
 SHIM_HIDDEN void conn_end_all(uint32_t how, int only_cloexec);
-/* Is fd a socket connected to the uploader? (fstat + getpeername; for descriptors the fd table does
- * not know: inherited across exec, or duplicated) */
+/* Is fd a socket connected to the uploader (either of its sockets)? (fstat + getpeername; for
+ * descriptors the fd table does not know: inherited across exec, or duplicated) */
 SHIM_HIDDEN int conn_is_uploader_socket(int fd);
+/* Is fd a socket a stored file is read from (connected to $DISKLESS_READ_SOCKET; in a --from run
+ * without it, to the uploader's socket)? */
+SHIM_HIDDEN int conn_is_read_socket(int fd);
 
 #endif

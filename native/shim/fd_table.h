@@ -22,7 +22,7 @@ enum fd_kind {
   FD_REOPEN = 2,  /* the stand-in directory (DISKLESS_STANDIN) for an existing virtual file reopened
                      without O_CREAT/O_TRUNC: fsync works, read/write fail (EISDIR/EBADF) */
   FD_MEMORY = 3,  /* a random-access file held in a memfd; `aux` is its upload socket, sent at close */
-  FD_READ = 4,    /* run --from: the socket a file of the backup is read from (READ_OPEN); `path` is its name */
+  FD_READ = 4,    /* the socket a stored file is read from (READ_OPEN: run --from, or read back); `path` is its name */
 };
 
 struct fd_entry {

@@ -8,6 +8,10 @@
  *    descriptor, so every write path (write, stdio, zlib, dup2, fork, exec) needs no hook;
  *  - the same with O_RDWR (mkstemp, tempfile, rsync, sqlite3, zip) is a random-access file held in
  *    memory and sent at close (random_access.c);
+ *  - a read-only open that creates nothing, of a name the real file system does not have, asks the
+ *    uploader for the stored file (READ_OPEN on the read socket, the same read path as run --from:
+ *    the socket is the application's descriptor, fed from S3); a file still being written gets the
+ *    stand-in below;
  *  - any other open (a reopen: pg_dump's sync pass, durable_rename) tries the real file system
  *    first (directories and local files stay real); on ENOENT it asks the uploader (STAT) and, for
  *    a known virtual file, returns a read-only descriptor of the stand-in directory
@@ -69,7 +73,7 @@ static int open_standin(const char *rel, int flags) {
     return -1;
   }
   fdt_record(fd, FD_REOPEN);
-  SHIM_LOG(SHIM_LOG_INFO, "reopen of %s: fsync works, reading it back is not supported (reads fail with EISDIR)", rel);
+  SHIM_LOG(SHIM_LOG_INFO, "reopen of %s: fsync works, reads through this descriptor fail with EISDIR", rel);
   return fd;
 }
 
@@ -87,19 +91,15 @@ static int open_for_writing(const char *rel, int flags, mode_t mode) {
   return fd;
 }
 
-/* run --from: a file of the backup, read through the uploader (READ_OPEN); any write is EROFS. A
- * name the backup does not have (a directory of the tree, a name that does not exist) is opened
- * for real. */
-static int open_for_reading(enum open_variant v, int dirfd, const char *path, const char *rel, int flags, mode_t mode) {
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0) {
-    SHIM_LOG(SHIM_LOG_ERROR, "open of %s for writing refused (EROFS): %s shows a stored backup (diskless run --from), "
-             "which is read-only", rel, shim_cfg.vdir);
-    errno = EROFS;
-    return -1;
-  }
+/* A read-only open of a stored file: a file of the backup of a --from run, or one written earlier in
+ * this run, read through the uploader (READ_OPEN). A name the uploader does not have (a directory of
+ * the tree, a name that does not exist) is opened for real; a file of this run still being written
+ * (EBUSY) gets the stand-in, whose reads fail with EISDIR. */
+static int open_stored(enum open_variant v, int dirfd, const char *path, const char *rel, int flags, mode_t mode) {
   int fd;
   int err = conn_read_open(rel, 0, &fd);
   if (err == ENOENT) return pass_through(v, dirfd, path, flags, mode);
+  if (err == EBUSY) return open_standin(rel, flags);
   if (err != 0) {
     errno = err;
     return -1;
@@ -107,6 +107,17 @@ static int open_for_reading(enum open_variant v, int dirfd, const char *path, co
   if ((flags & O_CLOEXEC) == 0) real_fcntl(fd, F_SETFD, 0);
   fdt_record_file(fd, FD_READ, -1, rel);
   return fd;
+}
+
+/* run --from (without --to): the directory shows a stored backup, which is read-only. */
+static int open_for_reading(enum open_variant v, int dirfd, const char *path, const char *rel, int flags, mode_t mode) {
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0) {
+    SHIM_LOG(SHIM_LOG_ERROR, "open of %s for writing refused (EROFS): %s shows a stored backup (diskless run --from), "
+             "which is read-only", rel, shim_cfg.vdir);
+    errno = EROFS;
+    return -1;
+  }
+  return open_stored(v, dirfd, path, rel, flags, mode);
 }
 
 /* O_RDONLY|O_CREAT of a name that does not exist: create an empty object, then behave as a reopen. */
@@ -186,12 +197,14 @@ SHIM_HIDDEN int open_classified(enum open_variant v, int dirfd, const char *path
   if (k == VPATH_ROOT || (flags & (O_DIRECTORY | O_PATH)) != 0) return pass_through(v, dirfd, path, flags, mode);
   int saved = errno;
   int fd;
-  if (shim_cfg.read_mode)
+  if (shim_cfg.read_mode == SHIM_READ_ONLY)
     fd = open_for_reading(v, dirfd, path, rel, flags, mode);
   else if ((flags & O_ACCMODE) == O_RDWR && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
     fd = ra_open(rel, flags, mode);
   else if ((flags & O_ACCMODE) != O_RDONLY && (flags & (O_CREAT | O_TRUNC | O_APPEND)) != 0)
     fd = open_for_writing(rel, flags, mode);
+  else if (shim_cfg.read_socket_path_len > 0 && (flags & O_ACCMODE) == O_RDONLY && (flags & (O_CREAT | O_TRUNC | O_APPEND)) == 0)
+    fd = open_stored(v, dirfd, path, rel, flags, mode);
   else
     fd = reopen(v, dirfd, path, rel, flags, mode);
   if (fd >= 0) errno = saved;

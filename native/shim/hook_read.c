@@ -1,13 +1,14 @@
 /*
- * read, pread, pread64: say why a read of a stored virtual file fails (and, run --from, read files of
- * the backup: see below). A reopen of such a file gets
- * a descriptor of the stand-in directory (hook_open.c), so the kernel already refuses the read
- * (EISDIR) and no program ever sees empty or wrong bytes; this hook only adds the line that names
- * the cause, once per process, also in a process that inherited the descriptor (gzip -c < V/f).
- * Reading back stored files is not supported yet. Costs nothing unless a read fails with EISDIR.
+ * read, pread, pread64: say why a read of the stand-in fails (and read files of a stored backup:
+ * see below). A virtual file reopened for writing
+ * without O_TRUNC (for fsync), or opened read-only while it is still being written, gets a descriptor
+ * of the stand-in directory (hook_open.c), so the kernel refuses the read (EISDIR) and no program
+ * ever sees empty or wrong bytes; this hook only adds the line that names the cause, once per
+ * process, also in a process that inherited the descriptor (gzip -c < V/f). Costs nothing unless a
+ * read fails with EISDIR.
  *
- * run --from: a file of the backup whose bytes did not check out (CRC32C, a failed GET) is cut off
- * by the uploader with the canary unread (wire.def: READ_OPEN), which the kernel reports as
+ * A stored file read back (READ_OPEN: run --from, or a file written earlier in the run) whose bytes
+ * did not check out (CRC32C, a failed GET) is cut off by the uploader with the canary unread (wire.def: READ_OPEN), which the kernel reports as
  * ECONNRESET; read() reports EIO instead, and says so once per descriptor's file. (stdio reads go
  * through libc's internal __read: fread then fails with ECONNRESET.)
  *
@@ -31,32 +32,33 @@ static void explain(int fd) {
   int saved = errno;
   if (shim_cfg.standin[0] != '\0' && real_fstat(fd, &a) == 0 && real_stat(shim_cfg.standin, &b) == 0 && a.st_dev == b.st_dev &&
       a.st_ino == b.st_ino && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) {
-    SHIM_LOG(SHIM_LOG_ERROR, "read of fd %d refused (EISDIR): it is a file stored earlier in this run under %s, and diskless "
-             "cannot read stored files back yet; keep a local copy of what the program must read again", fd, shim_cfg.vdir);
+    SHIM_LOG(SHIM_LOG_ERROR, "read of fd %d refused (EISDIR): it names a file under %s that was still being written when it "
+             "was opened, or was opened for writing without O_TRUNC (for fsync); open it read-only once its writer closed it "
+             "to read it back", fd, shim_cfg.vdir);
   }
   errno = saved;
   shim_leave();
 }
 
-/* ECONNRESET on a read socket of a --from run: the uploader refused the rest of the file. */
+/* ECONNRESET on a read socket: the uploader refused the rest of the file. */
 static void read_cut_off(int fd) {
   if (!shim_enter()) return;
   struct fd_entry e;
   char rel[PATH_MAX] = "";
   if (fdt_get(fd, &e) == FD_READ && e.path != NULL) snprintf(rel, sizeof rel, "%s", e.path);
-  if (rel[0] != '\0' || conn_is_uploader_socket(fd)) {
-    SHIM_LOG(SHIM_LOG_ERROR, "read of %s (fd %d) failed (EIO): its bytes in the backup did not check out or could not be "
-             "fetched (diskless names the object)", rel[0] ? rel : "a file of the backup", fd);
+  if (rel[0] != '\0' || conn_is_read_socket(fd)) {
+    SHIM_LOG(SHIM_LOG_ERROR, "read of %s (fd %d) failed (EIO): its stored bytes did not check out or could not be "
+             "fetched (diskless names the object)", rel[0] ? rel : "a stored file", fd);
     errno = EIO;
   }
   shim_leave();
 }
 
-/* Is fd the socket of a file of the backup (run --from)? */
+/* Is fd the socket a stored file is read from? */
 static int is_backup_read(int fd) {
   if (fdt_peek(fd) == FD_READ) return 1;
   if (!shim_enter()) return 0;
-  int yes = conn_is_uploader_socket(fd);
+  int yes = conn_is_read_socket(fd);
   shim_leave();
   return yes;
 }
@@ -88,7 +90,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n) {
   shim_ensure();
   ssize_t r = real_read(fd, buf, n);
   if (r < 0 && errno == EISDIR) explain(fd);
-  if (!shim_cfg.read_mode) return r;
+  if (shim_cfg.read_socket_path_len == 0) return r; /* no stored file is read through this run's sockets */
   if (r < 0 && errno == ECONNRESET) read_cut_off(fd);
   else if (r > 0 && (size_t)r < n && is_backup_read(fd)) r = read_full(fd, buf, n, r);
   if (r > 0 && fdt_peek(fd) == FD_READ) fdt_add_pos(fd, (uint64_t)r);

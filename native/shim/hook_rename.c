@@ -9,7 +9,9 @@
  *  - one side virtual, the other not: EXDEV, so mv(1) falls back to copy + unlink (copying a local
  *    file into the virtual directory uploads it);
  *  - neither: real rename.
- * In a --from run (DISKLESS_READ=1) any rename from or to a name under the directory is EROFS.
+ * In a --from run (DISKLESS_READ=1) any rename from or to a name under the directory is EROFS; with
+ * --to as well (DISKLESS_READ=2) a placeholder of the backup is no real source: the uploader answers
+ * the RENAME (EROFS for the backup's names).
  * renameat2 flags: RENAME_NOREPLACE is checked with a STAT before the RENAME (not atomic: the wire
  * protocol has no flags); RENAME_EXCHANGE and RENAME_WHITEOUT on virtual files are EINVAL.
  */
@@ -42,6 +44,16 @@ static int exists_real(int dirfd, const char *path) {
   struct stat st;
   int saved = errno;
   int yes = real_fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  errno = saved;
+  return yes;
+}
+
+/* A placeholder of the backup shown under the directory (a symlink there: the shim refuses to make
+ * symlinks under it), which stands for a stored file, not a real entry. */
+static int is_placeholder(int dirfd, const char *path) {
+  struct stat st;
+  int saved = errno;
+  int yes = shim_cfg.read_mode && real_fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
   errno = saved;
   return yes;
 }
@@ -103,14 +115,14 @@ static int rename_logic(enum rename_variant v, int od, const char *o, int nd, co
   enum vpath_kind kf = vpath_classify(od, o, from);
   enum vpath_kind kt = vpath_classify(nd, n, to);
   if (kf != VPATH_FILE && kt != VPATH_FILE) return rename_real(v, od, o, nd, n, flags);
-  if (shim_cfg.read_mode) {
+  if (shim_cfg.read_mode == SHIM_READ_ONLY) {
     /* run --from: the directory shows a stored backup, which is read-only. */
     SHIM_LOG(SHIM_LOG_ERROR, "rename of %s to %s refused (EROFS): %s shows a stored backup (diskless run --from)", o, n, shim_cfg.vdir);
     errno = EROFS;
     return -1;
   }
   if (kf == VPATH_ROOT) return rename_real(v, od, o, nd, n, flags);
-  if (kf == VPATH_FILE && exists_real(od, o)) {
+  if (kf == VPATH_FILE && exists_real(od, o) && !is_placeholder(od, o)) {
     if (kt == VPATH_FILE && is_real_dir(od, o)) return rename_dir(v, od, o, nd, n, flags, from, to);
     return rename_real(v, od, o, nd, n, flags);
   }

@@ -8,7 +8,7 @@
  * seek back can open the file O_RDWR, which holds it in memory up to --random-access-limit).
  * Seeks inside libc (ftello, fopen "a") use an internal symbol and are not seen here.
  *
- * run --from (DISKLESS_READ=1): a file of the backup read through fd is a stream from the uploader
+ * A stored file read through fd (run --from, or read back in a write run) is a stream from the uploader
  * (READ_OPEN at an offset). Its position is tracked by the read() hook; a seek up to 4 MiB forward
  * reads and drops the bytes in between; any other seek opens a new stream at the new offset and dup3()s it over fd (same number, same FD_CLOEXEC and O_NONBLOCK), if
  * this process is certainly its only holder (not duplicated, no fork since): a copy held elsewhere
@@ -73,12 +73,13 @@ static int skip_by_reading(int fd, uint64_t n) {
   return 0;
 }
 
-/* run --from: the seek of a file of the backup (see above and read_fd.h); also for stdio's seeks (hook_stdio.c). */
+/* The seek of a stored file read through fd (see above and read_fd.h; also for stdio's seeks,
+ * hook_stdio.c); -1 with errno ESPIPE if it cannot be done. */
 SHIM_HIDDEN off64_t read_seek(int fd, off64_t offset, int whence) {
   struct fd_entry e;
   if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) {
-    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && conn_is_uploader_socket(fd))
-      SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d refused (ESPIPE): it reads a file of the backup under %s, and this process did "
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && conn_is_read_socket(fd))
+      SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d refused (ESPIPE): it reads a stored file under %s, and this process did "
                "not open it (inherited or passed on): such a descriptor is read from start to end", fd, shim_cfg.vdir);
     errno = ESPIPE;
     return -1;
@@ -140,12 +141,16 @@ SHIM_HIDDEN off64_t read_seek(int fd, off64_t offset, int whence) {
 static off64_t shim_lseek(int fd, off64_t offset, int whence) {
   shim_ensure(); /* binds real_lseek64, also for a call that comes before the constructor */
   off64_t r = real_lseek64(fd, offset, whence);
-  if (r < 0 && errno == ESPIPE && shim_cfg.read_mode && shim_enter()) {
-    int saved = errno;
-    r = read_seek(fd, offset, whence);
-    if (r >= 0) errno = saved;
+  if (r < 0 && errno == ESPIPE && shim_cfg.read_socket_path_len > 0 && shim_enter()) {
+    if (fdt_peek(fd) == FD_READ || conn_is_read_socket(fd)) {
+      int saved = errno;
+      r = read_seek(fd, offset, whence);
+      if (r >= 0) errno = saved;
+      shim_leave();
+      return r;
+    }
     shim_leave();
-    return r;
+    errno = ESPIPE;
   }
   if (r >= 0 && fdt_peek(fd) == FD_MEMORY && shim_enter()) {
     ra_note_position(fd, (uint64_t)r); /* a seek back makes a random-access file random for good */

@@ -1,5 +1,5 @@
 /*
- * getxattr, lgetxattr, listxattr, llistxattr, only in a --from run (DISKLESS_READ=1): a file of the
+ * getxattr, lgetxattr, listxattr, llistxattr, only in a --from run (DISKLESS_READ=1 or 2): a file of the
  * backup is a placeholder symlink to a path that never exists (docs/SHIM.md, "Reads"), so the
  * following calls fail with ENOENT, and `ls -l` (which asks for the POSIX ACL) prints an error for
  * every file. For a file the uploader knows, getxattr says the attribute is absent (ENODATA) and

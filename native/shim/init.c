@@ -111,7 +111,14 @@ static void load_config(void) {
   c->random_limit = limit != NULL && limit[0] != '\0' ? strtoull(limit, NULL, 10) : (uint64_t)64 << 20;
 
   const char *reading = getenv(WIRE_ENV_READ);
-  c->read_mode = reading != NULL && strcmp(reading, "1") == 0;
+  c->read_mode = reading == NULL ? SHIM_READ_NONE : strcmp(reading, "1") == 0 ? SHIM_READ_ONLY
+                 : strcmp(reading, "2") == 0 ? SHIM_READ_BESIDE : SHIM_READ_NONE;
+  const char *rsock = getenv(WIRE_ENV_READ_SOCKET);
+  if (rsock == NULL || rsock[0] == '\0') rsock = c->read_mode == SHIM_READ_ONLY ? sock : "";
+  if (strlen(rsock) < sizeof c->read_socket_path) {
+    c->read_socket_path_len = strlen(rsock);
+    memcpy(c->read_socket_path, rsock, c->read_socket_path_len + 1);
+  }
 
   c->active = 1;
   SHIM_LOG(SHIM_LOG_INFO, "active: virtual directory %s%s%s (%s), uploader %s", c->vdir, c->vdir_real_len ? " = " : "",

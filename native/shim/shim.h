@@ -179,8 +179,13 @@ struct shim_config {
   size_t token_len;
   char standin[4096];      /* DISKLESS_STANDIN: empty private directory a reopen gets ("" if unset) */
   uint64_t random_limit;   /* DISKLESS_RANDOM_ACCESS_LIMIT (bytes; default 64 MiB) */
-  int read_mode;           /* DISKLESS_READ=1 (run --from): files under the directory are read from the backup */
+  int read_mode;           /* DISKLESS_READ: SHIM_READ_NONE, SHIM_READ_ONLY (1, run --from), SHIM_READ_BESIDE (2, --from with --to) */
+  char read_socket_path[108]; /* DISKLESS_READ_SOCKET (READ_OPEN goes there); in a --from run without it, socket_path */
+  size_t read_socket_path_len; /* 0: no read socket, stored files are not read back (reopens get the stand-in) */
 };
+/* read_mode: whether the directory shows a stored backup (its files are placeholders, docs/SHIM.md "Reads"), and
+ * whether the program may write new names beside it. */
+enum { SHIM_READ_NONE = 0, SHIM_READ_ONLY = 1, SHIM_READ_BESIDE = 2 };
 extern SHIM_HIDDEN struct shim_config shim_cfg;
 
 /* Reads the environment (once) and binds the real symbols (once). Every hook calls it first. */

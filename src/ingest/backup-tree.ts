@@ -32,6 +32,13 @@ export class BackupTree {
     return this.byPath.get(path);
   }
 
+  /** Does the backup hold a file below the directory `dir` (relative)? */
+  hasBelow(dir: string): boolean {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    for (const path of this.byPath.keys()) if (path.startsWith(prefix)) return true;
+    return false;
+  }
+
   get files(): number {
     return this.byPath.size;
   }

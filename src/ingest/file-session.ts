@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import type { Socket } from 'node:net';
 import { encryptSource } from '../crypto/encrypt-source.js';
 import { DisklessError, describeError } from '../errors.js';
+import { peerHungUp } from '../native/process-control.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import type { PartPlan } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
@@ -49,9 +50,15 @@ export async function serveFile(
   socket.write(Buffer.concat([encodeFrame('REPLY', { err: 0, message: '' }), encodeFrame('HANDLE', { file: files.handleFor(file) })]));
   const base = socket.bytesRead - first.length; // the OPEN frame
   file.received = () => socket.bytesRead - base;
+  // A connection Node already destroyed (the last holder closed it: ECONNRESET) has no writer left either.
+  file.writersGone = () => socket.destroyed || peerHungUp(socket);
   ctx.log.debug(`${file.path}: opened by pid ${open.pid}, uploading to ${file.key}`);
+  let taken = 0; // bytes of the file handed to the upload
   const source = (async function* () {
-    if (first.length > 0) yield first;
+    if (first.length > 0) {
+      taken += first.length;
+      yield first;
+    }
     for (;;) {
       const next = await input.next().catch((err: unknown) => {
         // The last holder closed with the HANDLE frame still unread in its receive queue (every
@@ -61,9 +68,14 @@ export async function serveFile(
         throw err;
       });
       if (next.done) {
+        // Node drops what it had read but not handed over when the reset comes (the server's highWaterMark 0
+        // keeps that at nothing): never store a file shorter than what the program wrote.
+        const lost = file.received!() - taken;
+        if (lost > 0) throw new DisklessError('upload', `${lost} byte(s) the program wrote were lost by the uploader at the end of the file; not stored`, { errno: constants.errno.EIO });
         files.inputEnded(file);
         return;
       }
+      taken += next.value.length;
       yield next.value;
     }
   })();

@@ -8,7 +8,10 @@ import { peerCredentials, type PeerCredentials } from '../native/process-control
 import { isAlive } from '../process/is-alive.js';
 import { encodeFrame, takeFrame, WireError, type AnyMessage } from '../wire/frame-codec.js';
 import { WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD } from '../wire/wire.generated.js';
+import { Limiter } from '../util/limiter.js';
+import type { BackupTree } from './backup-tree.js';
 import { serveFile, type FileSessionDeps } from './file-session.js';
+import { serveReadBack } from './read-back.js';
 import { serveRead, shownSize, type ReadDeps } from './read-session.js';
 import { answerRequest } from './request-session.js';
 
@@ -19,9 +22,20 @@ export interface IngestOptions extends FileSessionDeps {
   peerCheck?: (creds: PeerCredentials) => string | undefined;
   /** How long a new connection may take to send its first frame. */
   firstFrameTimeoutMs?: number;
-  /** run --from: the backup that READ_OPEN reads and STAT describes; UNLINK and RENAME are refused (EROFS). */
-  reads?: ReadDeps;
+  /**
+   * run --from: the backup shown under the directory, which READ_OPEN reads and STAT describes; its names are
+   * read-only (OPEN, UNLINK, RENAME and RENAME_DIR touching them are answered EROFS).
+   */
+  reads?: ReadDeps & { tree: BackupTree };
+  /**
+   * Reads of files stored earlier in this run (read-back.ts): the GETs in flight for them (default 8), and what a
+   * read whose bytes did not check out does (the run fails, naming it).
+   */
+  readBack?: { requests?: Limiter; onFailure?: (path: string, key: string, error: unknown) => void };
 }
+
+/** Ranged GETs in flight across the read-backs of a run, unless the caller says otherwise. */
+export const DEFAULT_READ_REQUESTS = 8;
 
 /**
  * The uploader's end of the shim's socket (native/wire/wire.def): a Unix socket in a private 0700
@@ -31,6 +45,8 @@ export interface IngestOptions extends FileSessionDeps {
  */
 /** Socket directories are `$TMPDIR/diskless-<pid>-XXXXXX`: the pid tells a later run whether the owner is gone. */
 const SOCKET_DIR_RE = /^diskless-(\d+)-[A-Za-z0-9]{6}$/;
+const SOCKET_NAME = 'ingest.sock';
+const READ_SOCKET_NAME = 'read.sock';
 
 export class IngestServer {
   private readonly sessions = new Set<Promise<void>>();
@@ -38,30 +54,44 @@ export class IngestServer {
   private accepting = true;
   private refusedCount = 0;
 
+  private readonly readBackRequests: Limiter;
+
   private constructor(
-    private readonly server: Server,
+    private readonly servers: Server[],
     readonly dir: string,
     readonly socketPath: string,
+    /** Where the shim sends READ_OPEN: a connection to it carries a stored file's bytes to the program (wire.def). */
+    readonly readSocketPath: string,
     private readonly options: IngestOptions,
-  ) {}
+  ) {
+    this.readBackRequests = options.readBack?.requests ?? new Limiter(DEFAULT_READ_REQUESTS);
+  }
 
   static async listen(options: IngestOptions): Promise<IngestServer> {
     sweepDeadSocketDirs(options.ctx.log);
     const dir = mkdtempSync(join(tmpdir(), `diskless-${process.pid}-`));
-    const socketPath = join(dir, 'ingest.sock');
+    const socketPath = join(dir, SOCKET_NAME);
+    const readSocketPath = join(dir, READ_SOCKET_NAME);
     // What a reopen of a stored file gets a descriptor of (the shim's stand-in, docs/SHIM.md).
     mkdirSync(join(dir, 'stand-in'), { mode: 0o700 });
-    const server = createServer({ allowHalfOpen: true });
-    const ingest = new IngestServer(server, dir, socketPath, options);
-    server.on('connection', (socket) => {
-      ingest.sockets.add(socket);
-      socket.once('close', () => ingest.sockets.delete(socket));
-      ingest.track(ingest.handle(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => resolve());
-    });
+    // Two sockets, one handler: the shim tells a read descriptor from a written one by its peer address.
+    // highWaterMark 0: Node reads a connection only when nothing it read is left unconsumed. A program's last
+    // close usually leaves the HANDLE unread, which the kernel reports as ECONNRESET, and Node drops what it had
+    // buffered when that error comes: with read-ahead, the tail of a file (all of a small one) was lost whenever
+    // the upload was not pulling at that moment (waiting for --memory, or for the encryptor), and stored short.
+    const servers = [createServer({ allowHalfOpen: true, highWaterMark: 0 }), createServer({ allowHalfOpen: true, highWaterMark: 0 })];
+    const ingest = new IngestServer(servers, dir, socketPath, readSocketPath, options);
+    for (const [i, server] of servers.entries()) {
+      server.on('connection', (socket) => {
+        ingest.sockets.add(socket);
+        socket.once('close', () => ingest.sockets.delete(socket));
+        ingest.track(ingest.handle(socket));
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(i === 0 ? socketPath : readSocketPath, () => resolve());
+      });
+    }
     return ingest;
   }
 
@@ -89,8 +119,9 @@ export class IngestServer {
    */
   async close(): Promise<void> {
     this.stopAccepting();
-    this.server.close();
+    for (const server of this.servers) server.close();
     rmSync(this.socketPath, { force: true });
+    rmSync(this.readSocketPath, { force: true });
     for (const socket of this.sockets) socket.destroy();
     await Promise.allSettled([...this.sessions]);
     rmSync(this.dir, { recursive: true, force: true });
@@ -125,23 +156,36 @@ export class IngestServer {
       if (message.name === 'OPEN' && !this.accepting) {
         return this.deny(socket, message, `refused an OPEN from pid ${creds.pid}: diskless is stopping (no new files)`, constants.errno.EROFS, 'diskless is stopping: no new files');
       }
-      const { reads } = this.options;
+      const { reads, files } = this.options;
+      if (reads && touchesBackup(message, reads.tree)) {
+        const text = 'a file of the stored backup shown under the directory (run --from): read-only; write a new name';
+        return this.deny(socket, message, `refused a ${message.name} of a file of the backup (read-only)`, constants.errno.EROFS, text);
+      }
       if (message.name === 'OPEN') {
         await serveFile(socket, input, rest, message.fields, this.options);
       } else if (message.name === 'READ_OPEN') {
-        if (reads) await serveRead(socket, input, message.fields, reads);
-        else socket.end(encodeFrame('REPLY', { err: constants.errno.ENOENT, message: 'this run reads no backup (no --from)' }));
+        if (reads?.tree.get(message.fields.path.toString())) await serveRead(socket, input, message.fields, reads);
+        else await serveReadBack(socket, input, message.fields, files, this.readBackDeps());
       } else if (reads && message.name === 'STAT' && reads.tree.get(message.fields.path.toString()) !== undefined) {
         const item = reads.tree.get(message.fields.path.toString())!;
         socket.end(encodeFrame('STAT_REPLY', { err: 0, size: shownSize(item), mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
-      } else if (reads && (message.name === 'UNLINK' || message.name === 'RENAME' || message.name === 'RENAME_DIR')) {
-        socket.end(encodeFrame('REPLY', { err: constants.errno.EROFS, message: 'the directory shows a stored backup (run --from): read-only' }));
       } else {
         socket.end(await answerRequest(message, this.options.files, log, this.options.onFailure));
       }
     } catch (err) {
       this.refuse(socket, `closed a connection: ${describeError(err)}`);
     }
+  }
+
+  private readBackDeps(): Parameters<typeof serveReadBack>[4] {
+    const { ctx, bucket, signal, readBack } = this.options;
+    return {
+      bucket,
+      read: { store: ctx.store, retry: ctx.retry, log: ctx.log },
+      requests: this.readBackRequests,
+      signal,
+      onFailure: readBack?.onFailure ?? (() => undefined),
+    };
   }
 
   private async firstFrame(socket: Socket, input: AsyncIterator<Buffer>): Promise<{ message: AnyMessage; rest: Buffer } | undefined> {
@@ -200,7 +244,8 @@ export function sweepDeadSocketDirs(log: { debug(m: string): void }, base: strin
     try {
       if (statSync(dir).uid !== process.getuid?.()) continue;
       // Nothing but what a run puts there: the socket and the empty stand-in directory.
-      if (readdirSync(dir).some((entry) => entry !== 'ingest.sock' && !(entry === 'stand-in' && readdirSync(join(dir, entry)).length === 0))) continue;
+      const ours = (entry: string) => entry === SOCKET_NAME || entry === READ_SOCKET_NAME || (entry === 'stand-in' && readdirSync(join(dir, entry)).length === 0);
+      if (!readdirSync(dir).every(ours)) continue;
       rmSync(dir, { recursive: true, force: true });
       removed.push(dir);
       log.debug(`removed ${dir}, left by a diskless process that is gone`);
@@ -209,6 +254,23 @@ export function sweepDeadSocketDirs(log: { debug(m: string): void }, base: strin
     }
   }
   return removed;
+}
+
+/** Does this request write, remove or rename a name of the backup shown under the directory (or a directory holding some)? */
+function touchesBackup(message: AnyMessage, tree: BackupTree): boolean {
+  const has = (p: Buffer) => tree.get(p.toString()) !== undefined;
+  const below = (p: Buffer) => tree.hasBelow(p.toString());
+  switch (message.name) {
+    case 'OPEN':
+    case 'UNLINK':
+      return has(message.fields.path);
+    case 'RENAME':
+      return has(message.fields.from) || has(message.fields.to);
+    case 'RENAME_DIR':
+      return below(message.fields.from) || below(message.fields.to) || has(message.fields.to);
+    default:
+      return false;
+  }
 }
 
 function sameUid(creds: PeerCredentials): string | undefined {

@@ -16,7 +16,8 @@ export const READ_CHUNK = 4 * 1024 * 1024;
 export const READ_WINDOW = 2;
 
 export interface ReadDeps {
-  tree: BackupTree;
+  /** The files READ_OPEN may read: a backup's (run --from), or one file stored earlier in the run (read-back.ts). */
+  tree: Pick<BackupTree, 'bucket' | 'get'>;
   read: ReadContext;
   /** Ranged GETs in flight across every read of the run. */
   requests: Limiter;

@@ -1,6 +1,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
 import type { EncryptionRecord } from '../crypto/age-stream.js';
+import type { ManifestFileInput } from '../manifest/manifest.js';
 import { DisklessError, describeError } from '../errors.js';
 import type { ObjectStore, WriteSettings } from '../upload/object-store.js';
 import type { ObjectSummary } from '../upload/multipart-object.js';
@@ -52,11 +53,26 @@ export interface VirtualFile {
   settled: Promise<void>;
   /** While writing: the bytes read from the program's socket so far (exact, unlike `bytes`). */
   received?: () => number;
+  /** While writing: every holder of the program's end has closed it (its bytes may still be unread). */
+  writersGone?: () => boolean;
   /** How the last clean end (wire.def: END) before the file's end came: close, exit, exec, replaced. */
   ended?: FileEnding;
 }
 
 export type FileEnding = 'close' | 'exit' | 'exec' | 'replaced';
+
+/** A stored file as the manifest records it: what the manifest lists, and what a read-back reads. */
+export function manifestInputOf(f: VirtualFile): ManifestFileInput {
+  return {
+    path: f.path,
+    key: f.key,
+    size: f.bytes,
+    crc32c: f.crc32c ?? '',
+    objects: f.objects ?? [],
+    end: f.ended === undefined || f.ended === 'close' ? 'closed' : f.ended,
+    ...(f.encryption ? { encryption: f.encryption } : {}),
+  };
+}
 const ENDINGS: Record<number, FileEnding> = { 1: 'close', 2: 'exit', 3: 'exec', 4: 'replaced' };
 
 /** The last writer of a file ended without a clean end (killed, crashed): the file is not stored and the run fails (exit 5). */
@@ -222,6 +238,25 @@ export class VirtualFiles {
     // Already among the failures as the refusal that ended it.
     if (entry.refused) this.all.delete(entry);
     entry.settle();
+  }
+
+  /**
+   * The stored file at `path`, to read back (READ_OPEN): a file whose every descriptor is closed but whose upload
+   * is still ending (its last bytes may still be on their way: `writersGone`) is waited for. Fails with ENOENT (no such file), EBUSY (still being written) or EIO (its upload
+   * failed).
+   */
+  async storedForRead(path: string): Promise<VirtualFile> {
+    const e = this.byPath.get(path);
+    if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
+    if (e.state === 'writing' && !e.inputEnded && !e.writersGone?.()) {
+      throw new FileOpError(
+        `${path} is still being written: it can be read back once every descriptor of it is closed (until then a read-only open gets a descriptor whose reads fail with EISDIR)`,
+        EBUSY,
+      );
+    }
+    await e.settled;
+    if (e.state !== 'committed' || !e.objects) throw new FileOpError(`${path} was not stored (${describeError(e.error)}), so it cannot be read back`, EIO);
+    return e;
   }
 
   stat(path: string): { size: number; mtimeMs: number } {

@@ -100,6 +100,27 @@ export function toolVersion(): string {
   return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }
 
+/** One stored file as the manifest records it. */
+export function manifestFileOf(f: ManifestFileInput, s: WriteSettings = {}): ManifestFile {
+  const first = f.objects[0];
+  return {
+    path: f.path,
+    key: f.key,
+    size: f.size,
+    crc32c: f.crc32c,
+    ...(f.sha256 ? { sha256: f.sha256 } : {}),
+    etag: first?.etag ?? '',
+    parts: first?.parts ?? 0,
+    partSizes: first?.partSizes ?? [],
+    ...(f.objects.length > 1 ? { chain: f.objects.map(manifestObject) } : {}),
+    ...(s.storageClass ? { storageClass: s.storageClass } : {}),
+    ...(s.sse ? { sse: s.sse } : {}),
+    end: f.end,
+    ...(f.volume ? { volume: f.volume } : {}),
+    ...(f.encryption ? { encryption: f.encryption } : {}),
+  };
+}
+
 /** The manifest of a backup whose every file is stored; `endedAt` is now. */
 export function buildManifest(input: {
   kind: BackupKind;
@@ -114,26 +135,7 @@ export function buildManifest(input: {
   host?: string;
   version?: string;
 }): Manifest {
-  const s = input.settings ?? {};
-  const files = input.files.map((f): ManifestFile => {
-    const first = f.objects[0];
-    return {
-      path: f.path,
-      key: f.key,
-      size: f.size,
-      crc32c: f.crc32c,
-      ...(f.sha256 ? { sha256: f.sha256 } : {}),
-      etag: first?.etag ?? '',
-      parts: first?.parts ?? 0,
-      partSizes: first?.partSizes ?? [],
-      ...(f.objects.length > 1 ? { chain: f.objects.map(manifestObject) } : {}),
-      ...(s.storageClass ? { storageClass: s.storageClass } : {}),
-      ...(s.sse ? { sse: s.sse } : {}),
-      end: f.end,
-      ...(f.volume ? { volume: f.volume } : {}),
-      ...(f.encryption ? { encryption: f.encryption } : {}),
-    };
-  });
+  const files = input.files.map((f) => manifestFileOf(f, input.settings));
   return {
     format: MANIFEST_FORMAT,
     kind: input.kind,

@@ -48,6 +48,8 @@ export interface DisklessAddon {
 
   /** Credentials of the peer of a connected Unix socket (SO_PEERCRED); throws with `code` on failure. */
   readonly peerCredentials: (fd: number) => PeerCredentials;
+  /** Whether the peer of a connected socket will send nothing more, even with its bytes still unread (poll POLLRDHUP). */
+  readonly peerHungUp: (fd: number) => boolean;
   /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process. */
   readonly setChildSubreaper: (on: boolean) => void;
   /** waitpid(pid, WNOHANG): the exit of a re-parented orphan, or null while it runs. */

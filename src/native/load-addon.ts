@@ -18,6 +18,7 @@ const ADDON_EXPORTS = Object.keys({
   sealChunks: true,
   openChunks: true,
   peerCredentials: true,
+  peerHungUp: true,
   setChildSubreaper: true,
   reapChild: true,
   pipe: true,

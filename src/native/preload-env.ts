@@ -1,9 +1,11 @@
-import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_READ, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
+import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_READ, WIRE_ENV_READ_SOCKET, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
 
 export interface PreloadSettings {
   /** Absolute path of libdiskless_shim.so (shimPath()). */
   shim: string;
   socket: string;
+  /** The uploader's socket for reads of stored files (READ_OPEN); without it nothing stored is read back. */
+  readSocket?: string;
   /** The virtual directory, absolute and canonical. */
   dir: string;
   token: string;
@@ -13,8 +15,11 @@ export interface PreloadSettings {
   randomAccessLimit?: number;
   /** Shim log level 0-3 (DISKLESS_SHIM_LOG). */
   logLevel?: number;
-  /** run --from: the directory shows a stored backup, read through the uploader; writes fail with EROFS. */
-  read?: boolean;
+  /**
+   * The directory shows a stored backup, read through the uploader: `only` (run --from) writes fail with EROFS;
+   * `beside` (run --from with --to) new names are written, the backup's names are read-only.
+   */
+  read?: 'only' | 'beside';
 }
 
 /**
@@ -29,17 +34,18 @@ export function preloadEnv(base: NodeJS.ProcessEnv, s: PreloadSettings): NodeJS.
     [WIRE_ENV_SOCKET]: s.socket,
     [WIRE_ENV_DIR]: s.dir,
     [WIRE_ENV_TOKEN]: s.token,
+    ...(s.readSocket !== undefined ? { [WIRE_ENV_READ_SOCKET]: s.readSocket } : {}),
     ...(s.standin !== undefined ? { [WIRE_ENV_STANDIN]: s.standin } : {}),
     ...(s.randomAccessLimit !== undefined ? { [WIRE_ENV_RANDOM_LIMIT]: String(s.randomAccessLimit) } : {}),
     ...(s.logLevel !== undefined ? { [WIRE_ENV_LOG]: String(s.logLevel) } : {}),
-    ...(s.read ? { [WIRE_ENV_READ]: '1' } : {}),
+    ...(s.read ? { [WIRE_ENV_READ]: s.read === 'only' ? '1' : '2' } : {}),
   };
 }
 
 /** The same settings as shell `export` lines, for `diskless serve`. */
 export function exportLines(s: PreloadSettings, base: NodeJS.ProcessEnv = {}): string[] {
   const env = preloadEnv(base, s);
-  return ['LD_PRELOAD', WIRE_ENV_SOCKET, WIRE_ENV_DIR, WIRE_ENV_TOKEN, ...(s.standin !== undefined ? [WIRE_ENV_STANDIN] : []), ...(s.randomAccessLimit !== undefined ? [WIRE_ENV_RANDOM_LIMIT] : []), ...(s.logLevel !== undefined ? [WIRE_ENV_LOG] : [])].map(
+  return ['LD_PRELOAD', WIRE_ENV_SOCKET, ...(s.readSocket !== undefined ? [WIRE_ENV_READ_SOCKET] : []), WIRE_ENV_DIR, WIRE_ENV_TOKEN, ...(s.standin !== undefined ? [WIRE_ENV_STANDIN] : []), ...(s.randomAccessLimit !== undefined ? [WIRE_ENV_RANDOM_LIMIT] : []), ...(s.logLevel !== undefined ? [WIRE_ENV_LOG] : [])].map(
     (k) => `export ${k}=${shellWord(env[k] ?? '')}`,
   );
 }

@@ -17,6 +17,20 @@ export function peerCredentials(socket: Socket): PeerCredentials {
   return loadAddon().peerCredentials(socketFd(socket));
 }
 
+/**
+ * Whether every holder of the other end of an accepted Unix socket has closed it (or shut its write side down): no
+ * byte will come after those still unread. False for a socket already closed here.
+ */
+export function peerHungUp(socket: Socket): boolean {
+  let fd: number;
+  try {
+    fd = socketFd(socket);
+  } catch {
+    return false;
+  }
+  return loadAddon().peerHungUp(fd);
+}
+
 /** Makes this process the reaper of its orphaned descendants (prctl PR_SET_CHILD_SUBREAPER). */
 export function setChildSubreaper(on: boolean): void {
   loadAddon().setChildSubreaper(on);

@@ -1,19 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { checkRecipients } from '../crypto/recipients.js';
-import { DisklessError, UploadError, UsageError, describeError } from '../errors.js';
-import { IngestServer } from '../ingest/ingest-server.js';
+import { checkRecipients, type Identity } from '../crypto/recipients.js';
+import { BackupVerifyError, DisklessError, UploadError, UsageError, describeError } from '../errors.js';
+import type { BackupTree } from '../ingest/backup-tree.js';
+import { DEFAULT_READ_REQUESTS, IngestServer } from '../ingest/ingest-server.js';
+import { describeReadFailures, type ReadFailure } from '../ingest/read-back.js';
 import { normalisePrefix } from '../ingest/object-key.js';
-import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
+import { VirtualFiles, manifestInputOf, type VirtualFile } from '../ingest/virtual-files.js';
 import { MANIFEST_NAME, buildManifest, type Manifest } from '../manifest/manifest.js';
 import { storeJson } from '../manifest/store-manifest.js';
 import { preloadEnv, type PreloadSettings } from '../native/preload-env.js';
 import { shimPath } from '../native/shim-path.js';
-import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
+import { formatS3Url, parseS3Url, type S3Location } from '../s3/s3-url.js';
 import type { UploadContext } from '../upload/upload-context.js';
+import { Limiter } from '../util/limiter.js';
 import { formatBytes } from '../util/size.js';
 import { deleteStoredStream, type OwnedRef } from '../upload/owned-object.js';
+import { openBackupTree } from './backup-source.js';
 import { recordedFiles, refuseExistingBackup } from './existing-backup.js';
 import { expandUrlTemplate } from './key-template.js';
 import { openSession, type Session } from './session.js';
@@ -35,6 +39,14 @@ export interface CaptureOptions extends UploadOptions {
   randomAccessLimit?: number;
   /** Encrypt every file with age for these recipients (age1…), each file its own age stream. */
   encryptTo?: readonly string[];
+  /**
+   * `run --from URL --to …`: the stored backup at URL is shown under the directory beside what the program writes:
+   * its files are readable and read-only (EROFS); the new backup holds only what the program writes. Its prefix and
+   * the new one must not overlap.
+   */
+  from?: string;
+  /** age identities for an encrypted --from backup: its files are decrypted as the command reads them. */
+  identities?: readonly Identity[];
 }
 
 export interface CaptureResult {
@@ -56,6 +68,8 @@ export class Capture {
   /** Aborts the uploads still running: stragglers past --linger, or the end of the capture. */
   private readonly stopUploads: AbortController;
   private failureListeners: Array<(f: { file: VirtualFile; error: unknown }) => void> = [];
+  /** Stored files (read back, or of the --from backup) whose bytes did not check out when the program read them. */
+  private readonly readFailures: ReadFailure[];
 
   private constructor(
     readonly options: CaptureOptions,
@@ -69,18 +83,23 @@ export class Capture {
     readonly preload: PreloadSettings,
     stopUploads: AbortController,
     /** With --overwrite: the files of the backup this one replaces, removed once it is committed. */
-    private readonly replacedFiles: OwnedRef[][] = [],
+    private readonly replacedFiles: OwnedRef[][],
+    readFailures: ReadFailure[],
+    /** With --from: the backup shown under the directory (its placeholders go before the end-of-run scan). */
+    private readonly backup?: { tree: BackupTree; url: string },
   ) {
     this.stopUploads = stopUploads;
+    this.readFailures = readFailures;
   }
 
   static async open(options: CaptureOptions): Promise<Capture> {
     const loc = parseS3Url(expandUrlTemplate(options.to), '--to');
     const prefix = normalisePrefix(loc.key);
+    if (options.from !== undefined) refuseOverlap(parseS3Url(options.from, '--from'), { bucket: loc.bucket, key: prefix });
     const planned = planUpload(options);
     const recipients = options.encryptTo?.length ? checkRecipients(options.encryptTo, (r) => `recipient ${r}`) : undefined;
     const shim = shimPath();
-    const session = await openSession(options, planned.concurrency + 2);
+    const session = await openSession(options, planned.concurrency + 2 + DEFAULT_READ_REQUESTS);
     try {
       const { store, retry, log } = session;
       const ctx = await prepareUpload(session, options, planned, { bucket: loc.bucket, key: prefix + MANIFEST_NAME });
@@ -90,12 +109,19 @@ export class Capture {
       const previous = replaced ? await recordedFiles(session, replaced) : [];
       if (replaced) log.info(`${formatS3Url(replaced)} exists (--overwrite): this run's files go under ${formatS3Url({ bucket: loc.bucket, key: filePrefix })} until its manifest replaces the old one`);
       const plan = planned.plan;
-      const dir = prepareDir(options.dir);
+      const stopUploads = new AbortController();
+      const signal = options.signal ? AbortSignal.any([options.signal, stopUploads.signal]) : stopUploads.signal;
+      const backup = options.from !== undefined ? await openBackupTree(session, options.from, signal, options.identities) : undefined;
+      const dir = prepareDir(options.dir, backup ? 'where it shows the files of the backup beside those the program writes' : undefined);
+      backup?.tree.materialise(dir);
       const settings = options.settings ?? {};
       const files = new VirtualFiles({ store, bucket: loc.bucket, prefix: filePrefix, settings, retry, log, reserved: [MANIFEST_NAME] });
       const token = randomBytes(32).toString('hex');
       let capture: Capture | undefined;
-      const stopUploads = new AbortController();
+      const readFailures: ReadFailure[] = [];
+      const readFailed = (bucket: string) => (path: string, key: string, error: unknown) => readFailures.push({ path, url: formatS3Url({ bucket, key }), error });
+      // One budget of GETs for every read: the --from backup's and the read-backs of this run's files.
+      const requests = new Limiter(DEFAULT_READ_REQUESTS);
       const server = await IngestServer.listen({
         files,
         ctx,
@@ -103,22 +129,27 @@ export class Capture {
         bucket: loc.bucket,
         settings,
         // `run` aborts every upload on SIGINT/SIGTERM (options.signal); `serve` does not pass it: its files may finish.
-        signal: options.signal ? AbortSignal.any([options.signal, stopUploads.signal]) : stopUploads.signal,
+        signal,
         token,
         ...(recipients ? { recipients } : {}),
         onFailure: (file, error) => capture?.noteFailure(file, error),
+        readBack: { requests, onFailure: readFailed(loc.bucket) },
+        ...(backup ? { reads: { tree: backup.tree, read: session, requests, signal, onFailure: readFailed(backup.tree.bucket), decryptor: backup.decryptor } } : {}),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
       const preload: PreloadSettings = {
         shim,
         socket: server.socketPath,
+        readSocket: server.readSocketPath,
         dir,
         token,
         standin: server.standinDir,
         randomAccessLimit: options.randomAccessLimit ?? 64 * 1024 * 1024,
         logLevel: options.shimLogLevel ?? 1,
+        ...(backup ? { read: 'beside' as const } : {}),
       };
-      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous);
+      if (backup) log.info(`${backup.url}: ${backup.tree.files} file(s) shown under ${dir} (read-only), beside the files the command writes`);
+      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous, readFailures, backup);
       return capture;
     } catch (err) {
       session.close();
@@ -173,6 +204,24 @@ export class Capture {
     return this.files.failures().some((f) => DisklessError.is(f.error) && f.error.category === 'producer');
   }
 
+  /**
+   * The stored files the program could not read whole (their bytes did not check out, or could not be fetched), as
+   * the error that fails the capture (exit 6, naming them): what the program wrote may rest on damaged data.
+   */
+  readFailure(): BackupVerifyError | undefined {
+    if (this.readFailures.length === 0) return undefined;
+    return new BackupVerifyError(
+      `${this.readFailures.length} stored file(s) could not be read whole by the command: ${describeReadFailures(this.readFailures)}; ` +
+        'what it wrote may rest on damaged or partial data; no manifest written',
+    );
+  }
+
+  /** With --from: removes the backup's placeholders (before the end-of-run scan of the directory, which would name them). */
+  removeBackupTree(): void {
+    const left = this.backup?.tree.remove(this.dir);
+    if (left?.length) this.ctx.log.debug(`left under ${this.dir}: ${left.slice(0, 5).join(', ')}`);
+  }
+
   /** Writes the manifest, last: the capture becomes a backup. */
   async commit(meta: { mode: 'run' | 'serve'; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
     const manifest = buildManifest({
@@ -182,15 +231,7 @@ export class Capture {
       startedAt: this.startedAt,
       bucket: this.bucket,
       prefix: this.prefix,
-      files: this.files.list().map((f) => ({
-        path: f.path,
-        key: f.key,
-        size: f.bytes,
-        crc32c: f.crc32c ?? '',
-        objects: f.objects ?? [],
-        end: f.ended === undefined || f.ended === 'close' ? 'closed' : f.ended,
-        ...(f.encryption ? { encryption: f.encryption } : {}),
-      })),
+      files: this.files.list().map(manifestInputOf),
       ...(this.options.settings ? { settings: this.options.settings } : {}),
       maxInFlight: this.files.peakWriting,
     });
@@ -234,6 +275,7 @@ export class Capture {
     // Whatever still runs is not going to be committed: abort it, then end every connection.
     this.stopUploads.abort(new UploadError('the capture ended'));
     await this.server.close();
+    this.removeBackupTree();
     this.session.close();
   }
 
@@ -242,6 +284,21 @@ export class Capture {
     this.firstFailureSeen = { file, error };
     for (const l of this.failureListeners.splice(0)) l(this.firstFailureSeen);
   }
+}
+
+/**
+ * `--from` with `--to`: the new backup's prefix must not be the one read, nor lie inside it or around it, or a file
+ * the program writes could replace an object of the backup it reads (`--to s3://B/p/ --from s3://B/p/old/`: writing
+ * `old/x` would be the key `p/old/x`).
+ */
+function refuseOverlap(from: S3Location, to: S3Location): void {
+  const a = normalisePrefix(from.key);
+  const b = to.key;
+  if (from.bucket !== to.bucket || !(a.startsWith(b) || b.startsWith(a))) return;
+  throw new UsageError(
+    `--to ${formatS3Url(to)} ${a === b ? 'is' : a.startsWith(b) ? 'holds' : 'lies inside'} the backup read with --from ${formatS3Url({ bucket: from.bucket, key: a })}: ` +
+      'write the new backup to a prefix of its own (e.g. s3://BUCKET/new/ beside s3://BUCKET/old/)',
+  );
 }
 
 /** The virtual directory must be empty or absent: files already there would be neither uploaded nor hidden. */

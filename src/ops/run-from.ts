@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Identity } from '../crypto/recipients.js';
-import { BackupVerifyError, InterruptedError, ProducerError, UsageError, describeError } from '../errors.js';
-import { BackupTree } from '../ingest/backup-tree.js';
-import { IngestServer } from '../ingest/ingest-server.js';
+import { BackupVerifyError, InterruptedError, ProducerError, UsageError } from '../errors.js';
+import type { BackupTree } from '../ingest/backup-tree.js';
+import { DEFAULT_READ_REQUESTS, IngestServer } from '../ingest/ingest-server.js';
+import { describeReadFailures, type ReadFailure } from '../ingest/read-back.js';
 import { VirtualFiles } from '../ingest/virtual-files.js';
 import { preloadEnv } from '../native/preload-env.js';
 import { reapChild, setChildSubreaper } from '../native/process-control.js';
@@ -17,13 +18,9 @@ import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
 import { MemoryBudget } from '../upload/memory-budget.js';
 import { planParts } from '../upload/part-planner.js';
 import { Limiter } from '../util/limiter.js';
+import { openBackupTree } from './backup-source.js';
 import { prepareDir } from './capture.js';
-import { catalogOf } from './catalog-of.js';
-import { decryptors, itemsOf, pickBackup } from './restore.js';
 import { openSession, type SessionOptions } from './session.js';
-
-/** Ranged GETs in flight across every file the program reads at once. */
-export const DEFAULT_READ_REQUESTS = 8;
 
 export interface RunFromOptions extends SessionOptions {
   /** The backup: a run/serve prefix (`s3://BUCKET/PREFIX/`) with a manifest. */
@@ -33,11 +30,11 @@ export interface RunFromOptions extends SessionOptions {
   command: readonly string[];
   shimLogLevel?: number;
   passAwsEnv?: boolean;
-  /** age identities for an encrypted backup: its files are decrypted as the command reads them. */
-  identities?: readonly Identity[];
   /** After the command exits, how long its descendants may still run (default 60 s). */
   lingerMs?: number;
   signal?: AbortSignal;
+  /** age identities for an encrypted backup: its files are decrypted as the command reads them. */
+  identities?: readonly Identity[];
 }
 
 export interface RunFromResult {
@@ -58,8 +55,7 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
   const [file] = options.command;
   if (!file) throw new UsageError('no command given after --');
   checkInterposable(file);
-  const loc = parseS3Url(options.from, '--from');
-  const url = formatS3Url(loc);
+  parseS3Url(options.from, '--from'); // a bad URL is refused before anything is asked of the store
   const abort = new AbortController();
   setMaxListeners(0, abort.signal);
   options.signal?.addEventListener('abort', () => abort.abort(options.signal!.reason), { once: true });
@@ -70,31 +66,22 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
   let dir: string | undefined;
   let command: CommandTree | undefined;
   try {
-    const parent = loc.key.slice(0, loc.key.lastIndexOf('/') + 1);
-    const catalog = await catalogOf(session, loc.bucket, parent, loc, abort.signal);
-    const { entry, only } = pickBackup(catalog.entries, url, loc.key);
-    if (!entry.manifest || entry.status === 'incomplete') {
-      throw new BackupVerifyError(`${entry.url} has no manifest (a failed, killed or still running backup): run --from reads only whole backups`);
-    }
-    if (entry.kind === 'snapshot' || only) {
-      throw new UsageError(`${entry.url} is a ${entry.kind === 'snapshot' ? 'snapshot' : 'single object'}; run --from reads run and serve backups (use diskless restore or get)`);
-    }
-    const items = itemsOf(entry, catalog, undefined);
-    // An encrypted backup without a matching --identity fails here, naming its recipients (exit 7).
-    const decryptor = decryptors(items, entry.url, options.identities ?? []);
-    tree = new BackupTree(catalog.bucket, items, Date.parse(entry.manifest.endedAt) || Date.now());
+    const backup = await openBackupTree(session, options.from, abort.signal, options.identities);
+    const url = backup.url;
+    tree = backup.tree;
+    const bucket = tree.bucket;
     dir = prepareDir(options.dir, 'where it shows the files of the backup');
     tree.materialise(dir);
 
     const token = randomBytes(32).toString('hex');
-    const failures: Array<{ path: string; key: string; error: unknown }> = [];
+    const failures: ReadFailure[] = [];
     // The write side of the server is never used: the shim refuses every write (EROFS), and so does the server.
-    const files = new VirtualFiles({ store, bucket: catalog.bucket, prefix: '', settings: {}, retry, log });
+    const files = new VirtualFiles({ store, bucket, prefix: '', settings: {}, retry, log });
     server = await IngestServer.listen({
       files,
       ctx: { store, budget: new MemoryBudget(1024 * 1024), requests: new Limiter(1), retry, log },
       plan: planParts(),
-      bucket: catalog.bucket,
+      bucket,
       settings: {},
       signal: abort.signal,
       onFailure: () => undefined,
@@ -104,8 +91,8 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
         read: { store, retry, log },
         requests: new Limiter(DEFAULT_READ_REQUESTS),
         signal: abort.signal,
-        onFailure: (path, key, error) => failures.push({ path, key, error }),
-        decryptor,
+        onFailure: (path, key, error) => failures.push({ path, url: formatS3Url({ bucket, key }), error }),
+        decryptor: backup.decryptor,
       },
     });
     server.stopAccepting();
@@ -115,11 +102,12 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
     const env = preloadEnv(commandEnv(process.env, { passAwsEnv: options.passAwsEnv ?? false }), {
       shim: shimPath(),
       socket: server.socketPath,
+      readSocket: server.readSocketPath,
       dir,
       token,
       standin: server.standinDir,
       logLevel: options.shimLogLevel ?? 1,
-      read: true,
+      read: 'only',
     });
     command = startCommandTree(options.command, env, options.signal);
     const status = await command.exited;
@@ -135,16 +123,15 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
     }
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
     if (failures.length > 0) {
-      const named = failures.slice(0, 3).map((f) => `${f.path} (${formatS3Url({ bucket: catalog.bucket, key: f.key })}: ${describeError(f.error)})`);
       throw new BackupVerifyError(
-        `${failures.length} file(s) of ${entry.url} could not be read whole: ${named.join('; ')}${failures.length > 3 ? '; …' : ''}; ` +
-          `the command${status.code === 0 ? ' exited 0 but' : ''} read damaged or partial data (diskless verify --deep ${entry.url} checks every object)`,
+        `${failures.length} file(s) of ${url} could not be read whole: ${describeReadFailures(failures)}; ` +
+          `the command${status.code === 0 ? ' exited 0 but' : ''} read damaged or partial data (diskless verify --deep ${url} checks every object)`,
       );
     }
     if (status.code !== 0) {
       throw new ProducerError(describeExit(status, displayCommand(options.command)), { exitStatus: status.code, signal: status.signal });
     }
-    return { url: entry.url, files: tree.files, elapsedMs: Date.now() - started };
+    return { url, files: tree.files, elapsedMs: Date.now() - started };
   } finally {
     command?.dispose();
     abort.abort();

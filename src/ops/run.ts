@@ -68,10 +68,14 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     }
     for (const pid of descendants(process.pid, 1)) reaped(pid);
 
+    capture.removeBackupTree();
     const leftovers = findLeftovers(capture.dir);
     if (leftovers.length > 0) removeLeftovers(capture.dir, leftovers);
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
     if (stragglers) throw stragglers;
+    // What the command wrote may rest on a stored file it could not read whole: no backup of that.
+    const unread = capture.readFailure();
+    if (unread) throw unread;
     const failed = capture.failureSummary();
     const commandFailed = () =>
       new ProducerError(

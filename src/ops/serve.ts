@@ -40,6 +40,8 @@ export async function serve(options: ServeOptions): Promise<CaptureResult> {
     }
     const failed = capture.failureSummary();
     if (failed) throw new UploadError(`${failed}; no manifest written`);
+    const unread = capture.readFailure();
+    if (unread) throw unread;
     return await capture.commit({ mode: 'serve', command: null, exitStatus: null });
   } catch (err) {
     await capture.discard();

@@ -8,7 +8,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDiskless } from '../support/cli.js';
 import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
-import { cliEnv, createTestBucket, makeTestClient, testS3 } from '../support/s3-test-env.js';
+import { cliEnv, createTestBucket, listKeys, makeTestClient, testS3 } from '../support/s3-test-env.js';
 
 const MiB = 1024 * 1024;
 
@@ -108,6 +108,21 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     try {
       const r = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/${name}/`, '--dir', vdir.dir, '--', 'sh', '-c', script], {
         env: { ...cliEnv(), D: vdir.dir, ...extraEnv },
+        cwd: work,
+        timeoutMs: 120_000,
+      });
+      return { ...r, left: readdirSync(vdir.dir) };
+    } finally {
+      vdir.dispose();
+    }
+  }
+
+  /** Runs `script` (sh -c, $D is the directory) under run --from s3://bucket/from/ --to s3://bucket/to/. */
+  async function transform(from: string, to: string, script: string) {
+    const vdir = tinyTmpfs();
+    try {
+      const r = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/${from}`, '--to', `s3://${bucket}/${to}`, '--dir', vdir.dir, '--', 'sh', '-c', script], {
+        env: { ...cliEnv(), D: vdir.dir },
         cwd: work,
         timeoutMs: 120_000,
       });
@@ -237,11 +252,8 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(r.stderr).toMatch(/pread of fd 0 refused \(ESPIPE\)/);
   });
 
-  it('refuses --from with --to, and neither, with exit 2, and a prefix without a manifest with exit 6', async () => {
+  it('refuses a run with neither --from nor --to with exit 2, and a prefix without a manifest with exit 6', async () => {
     const env = cliEnv();
-    const both = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/arch/`, '--to', `s3://${bucket}/new/`, '--dir', join(work, 'none'), '--', 'true'], { env });
-    expect(both.code, both.stderr).toBe(2);
-    expect(both.stderr).toContain('--from with --to');
     const neither = await runDiskless(['run', ...endpoint(), '--dir', join(work, 'none'), '--', 'true'], { env });
     expect(neither.code, neither.stderr).toBe(2);
     expect(neither.stderr).toContain('give --to');
@@ -252,10 +264,13 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(r.stdout!.toString()).not.toContain('RAN');
   });
 
-  it('refuses --identity without --from with exit 2, pointing at --encrypt-to', async () => {
+  it('refuses --identity without --from, and --encrypt-to in a --from run without --to, with exit 2, naming the other flag', async () => {
     const r = await runDiskless(['run', ...endpoint(), '--to', `s3://${bucket}/never/`, '--identity', join(work, 'no-such.key'), '--dir', join(work, 'none'), '--', 'true'], { env: cliEnv() });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('--identity decrypts a backup read with --from');
+    const enc = await runDiskless(['run', ...endpoint(), '--from', `s3://${bucket}/arch/`, '--encrypt-to', 'age1qqqq', '--dir', join(work, 'none'), '--', 'true'], { env: cliEnv() });
+    expect(enc.code, enc.stderr).toBe(2);
+    expect(enc.stderr).toContain('a --from run without --to writes nothing');
   });
 
   it('a program that stops reading early is no failure', async () => {
@@ -278,6 +293,55 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(r.stdout!.toString()).toMatch(/cat=1\n6000\n/);
     expect(r.stderr).toMatch(/Input\/output error/);
     expect(readFileSync(out).length, 'the program never gets the whole file').toBeLessThan(original.length);
+  });
+
+  it('with --to as well, reads the old backup and writes a new one (zcat D/z/x.gz | gzip > D/b.gz): the old names stay read-only (EROFS), the new manifest lists only what the command wrote', async () => {
+    const before = (await listKeys(bucket, 'arch/')).sort();
+    const oldManifest = (await objectBytes(bucket, 'arch/diskless-manifest.json')).toString();
+    const r = await transform(
+      'arch/',
+      'arch-b/',
+      'zcat "$D/z/x.gz" | gzip > "$D/b.gz" && zcat "$D/b.gz" | cmp - tree/big.bin && mkdir "$D/new" && tar -xOf "$D/x.tar" ./sub/small.txt > "$D/new/small.txt" && ' +
+        'if echo x > "$D/x.tar"; then echo WROTE; fi; if rm "$D/big.bin"; then echo REMOVED; fi; if mv "$D/big.bin" "$D/moved"; then echo MOVED; fi; ' +
+        'if mv "$D/z" "$D/zz"; then echo MOVED; fi; ls "$D"; stat -c "%n %F" "$D/b.gz"',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.stdout!.toString();
+    expect(out).not.toMatch(/WROTE|REMOVED|MOVED/);
+    // Listings show the backup and the real directories; files written in the run are not listed, as in any --to run.
+    expect(out).toContain('big.bin\nnew\nx.tar\nz\n');
+    expect(out).toMatch(/b\.gz regular file/);
+    expect(r.stderr).toMatch(/Read-only file system/);
+    expect(r.left, 'the placeholders are removed at the end; the directory the command made stays, as in any --to run').toEqual(['new']);
+    const manifest = JSON.parse((await objectBytes(bucket, 'arch-b/diskless-manifest.json')).toString()) as { files: Array<{ path: string }> };
+    expect(manifest.files.map((f) => f.path)).toEqual(['b.gz', 'new/small.txt']);
+    expect((await objectBytes(bucket, 'arch-b/new/small.txt')).toString()).toBe(readFileSync(join(tree, 'sub', 'small.txt'), 'utf8'));
+    expect(sha256(execFileSync('gzip', ['-dc'], { input: await objectBytes(bucket, 'arch-b/b.gz'), maxBuffer: 64 * MiB }))).toBe(sha256(readFileSync(join(tree, 'big.bin'))));
+    expect((await listKeys(bucket, 'arch/')).sort(), 'the backup read is untouched').toEqual(before);
+    expect((await objectBytes(bucket, 'arch/diskless-manifest.json')).toString()).toBe(oldManifest);
+  });
+
+  it('with --to as well, a command that fails, or that read a damaged file of the old backup, commits nothing new (exit 5, 6), and a --to prefix that is, holds or lies inside the --from one is refused (exit 2)', async () => {
+    const failed = await transform('arch/', 'arch-failed/', 'cat "$D/big.bin" > "$D/copy.bin"; exit 3');
+    expect(failed.code, failed.stderr).toBe(5);
+    expect(await listKeys(bucket, 'arch-failed/')).toEqual([]);
+    // An object of the old backup overwritten with other bytes of the same size: the copy would rest on it.
+    await store('bad2', 'cp tree/big.bin "$OUT/big.bin"');
+    const other = await objectBytes(bucket, 'bad2/big.bin');
+    other[MiB] = other[MiB]! ^ 0xff;
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'bad2/big.bin', Body: other }));
+    const damaged = await transform('bad2/', 'bad-copy/', 'cat "$D/big.bin" > "$D/copy.bin"; echo "cat=$?"');
+    expect(damaged.code, damaged.stderr).toBe(6);
+    expect(damaged.stdout!.toString()).toContain('cat=1');
+    expect(damaged.stderr).toContain(`big.bin (s3://${bucket}/bad2/big.bin`);
+    expect(await listKeys(bucket, 'bad-copy/')).toEqual([]);
+    for (const to of ['arch/', 'arch/inner/', '']) {
+      const r = await transform('arch/', to, 'true');
+      expect(r.code, `${to}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/the backup read with --from .*: write the new backup to a prefix of its own/);
+    }
+    const inside = await transform('arch/z/', 'arch/', 'true');
+    expect(inside.code, inside.stderr).toBe(2);
   });
 
   it('bytes that differ from the manifest\'s CRC32C make the read fail with EIO before the end of the file', async () => {

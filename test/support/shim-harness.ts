@@ -10,7 +10,7 @@ import { preloadEnv } from '../../src/native/preload-env.js';
 import { shimPath } from '../../src/native/shim-path.js';
 import { planParts, type PartPlan } from '../../src/upload/part-planner.js';
 import { MiB } from '../../src/util/size.js';
-import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../../src/wire/wire.generated.js';
+import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_READ, WIRE_ENV_READ_SOCKET, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../../src/wire/wire.generated.js';
 import { MemoryObjectStore } from '../fakes/memory-object-store.js';
 import { testContext } from './uploader.js';
 
@@ -116,6 +116,7 @@ export class ShimHarness {
     const env = preloadEnv(withoutDisklessEnv(process.env), {
       shim: shimPath(),
       socket: this.server.socketPath,
+      readSocket: this.server.readSocketPath,
       dir: options.dir ?? this.vdir,
       token: this.token,
       standin: this.server.standinDir,
@@ -191,6 +192,6 @@ export class ShimHarness {
 /** process.env without any variable that would activate the shim. */
 export function withoutDisklessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { ...env };
-  for (const key of [WIRE_ENV_SOCKET, WIRE_ENV_DIR, WIRE_ENV_TOKEN, WIRE_ENV_LOG, WIRE_ENV_STANDIN, WIRE_ENV_RANDOM_LIMIT]) delete out[key];
+  for (const key of [WIRE_ENV_SOCKET, WIRE_ENV_READ_SOCKET, WIRE_ENV_READ, WIRE_ENV_DIR, WIRE_ENV_TOKEN, WIRE_ENV_LOG, WIRE_ENV_STANDIN, WIRE_ENV_RANDOM_LIMIT]) delete out[key];
   return out;
 }

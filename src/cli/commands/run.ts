@@ -25,11 +25,14 @@ export function runCommand(ctx: CommandContext): Command {
         'the object PREFIX/<path under DIR>, streamed while it is written; nothing is written to local disk. ' +
         'When CMD exits 0 and every file is stored, the manifest PREFIX/diskless-manifest.json is written last.\n' +
         'Exit status: 0 stored; 5 the command failed; 4 an upload failed; 2 bad arguments; 3 preflight. ' +
+        'Files stored earlier in the run can be read back (open them read-only once closed). ' +
         'With --from instead of --to, CMD sees the files of a stored backup under --dir and reads them straight ' +
-        'from S3 (read-only: writes there fail with EROFS); exit 6 if a file did not check out (it is named).',
+        'from S3 (read-only: writes there fail with EROFS); exit 6 if a file did not check out (it is named). ' +
+        'With --from and --to, CMD reads the old backup and writes a new one under the same --dir: the old files ' +
+        'stay read-only, new names go to the --to backup, whose manifest lists only what CMD wrote.',
     )
     .option('--to <url>', 'target prefix, s3://BUCKET/PREFIX/ ({host} {date} {time} {run} are expanded; one holding a backup is refused without --overwrite)')
-    .option('--from <url>', 'a stored backup (s3://BUCKET/PREFIX/ of a run or serve) the program reads under --dir')
+    .option('--from <url>', 'a stored backup (s3://BUCKET/PREFIX/ of a run or serve) the program reads under --dir (with --to: beside the files it writes, read-only)')
     .requiredOption('--dir <dir>', 'the directory the program writes to, or reads from with --from (empty or absent)')
     .argument('<command...>', 'the program and its arguments (after --)')
     .option('--linger <seconds>', 'after the command exits, how long its children may still write', seconds('--linger'), 60)
@@ -43,14 +46,14 @@ export function runCommand(ctx: CommandContext): Command {
       throw new UsageError(`put -- before the command: diskless run ${target} --dir ${flags.dir} -- ${command.join(' ')}`);
     }
     const log = loggerFor(flags);
-    if (flags.from !== undefined && flags.to !== undefined) {
-      throw new UsageError('--from with --to (read a backup and write a new one in the same run) is not supported yet; use one of them');
-    }
     if (flags.identity?.length && flags.from === undefined) {
       throw new UsageError('--identity decrypts a backup read with --from; to encrypt what run writes, give --encrypt-to RECIPIENT (the public key)');
     }
-    if (flags.from !== undefined) {
-      const identities = await identitiesFrom(flags);
+    if (flags.from !== undefined && (flags.encryptTo?.length || flags.recipientsFile?.length) && flags.to === undefined) {
+      throw new UsageError('--encrypt-to encrypts what run writes, and a --from run without --to writes nothing; to decrypt the backup read, give --identity FILE');
+    }
+    const identities = flags.from !== undefined ? await identitiesFrom(flags) : undefined;
+    if (flags.from !== undefined && flags.to === undefined) {
       await runFrom({
         ...sessionOptions(flags, log),
         from: flags.from,
@@ -67,7 +70,7 @@ export function runCommand(ctx: CommandContext): Command {
     const to = flags.to;
     if (to === undefined) throw new UsageError('give --to s3://BUCKET/PREFIX/ (where the files go) or --from s3://BUCKET/PREFIX/ (a backup to read)');
     const result = await withUploadProgress(flags, log, (meter) =>
-      run({ ...captureOptions({ ...flags, to }, log), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
+      run({ ...captureOptions({ ...flags, to }, log), ...(flags.from !== undefined ? { from: flags.from } : {}), ...(identities ? { identities } : {}), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
     );
     ctx.report.summary(log, '', manifestSummaryFields(result.manifest, result.bucket, result.prefix, result.manifestKey));
     log.debug(`manifest: ${formatS3Url({ bucket: result.bucket, key: result.manifestKey })}`);

@@ -4,7 +4,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { peerCredentials, reapChild, setChildSubreaper } from '../../../src/native/process-control.js';
+import { peerCredentials, peerHungUp, reapChild, setChildSubreaper } from '../../../src/native/process-control.js';
 
 describe('process control from the addon', () => {
   it('reads the pid and uid of the process at the other end of a Unix socket', async () => {
@@ -23,6 +23,26 @@ describe('process control from the addon', () => {
     expect(creds.uid).toBe(process.getuid!());
     socket.destroy();
     child.kill();
+  });
+
+  it('tells when every holder of the other end closed it, even with its bytes still unread (POLLRDHUP)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
+    const accepted = new Promise<Socket>((resolve) => {
+      const server = createServer({ allowHalfOpen: true, highWaterMark: 0 }, (s) => {
+        s.pause();
+        resolve(s);
+        server.close();
+      }).listen(path);
+    });
+    const client = createConnection(path);
+    const socket = await accepted;
+    expect(peerHungUp(socket)).toBe(false);
+    await new Promise<void>((resolve) => client.end('unread bytes', () => resolve()));
+    client.destroy();
+    for (let i = 0; i < 100 && !peerHungUp(socket); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(peerHungUp(socket)).toBe(true);
+    socket.destroy();
+    expect(peerHungUp(socket), 'a socket closed here').toBe(false);
   });
 
   it('refuses a socket that has no file descriptor', () => {

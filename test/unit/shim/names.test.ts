@@ -58,7 +58,7 @@ describe('names: rename, unlink, stat, reopen, sync', () => {
     expect(up.object('sized')?.length).toBe(12345);
   });
 
-  it('reopening an existing virtual file for fsync neither truncates nor replaces it', async () => {
+  it('reopening an existing virtual file for fsync neither truncates nor replaces it; read-only (open, fopen "r") it reads the stored bytes back', async () => {
     const r = await run(programs.path('reopen_rdonly_then_fsync'), [], { env: up.env() });
     expect(r.code, explain(r)).toBe(0);
     expect(up.text('toc.dat')).toBe('table of contents\n');
