@@ -14,6 +14,7 @@ import { exec, fingerprint, loadFixture, pgTool, startPostgres, type PostgresSer
 import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
 import { cliEnv, createTestBucket, makeTestClient, testS3 } from '../support/s3-test-env.js';
 import { makeAgeKey, type AgeKey } from '../support/age.js';
+import { crc32c, crc32cToHex } from '../../src/checksum/crc32c.js';
 
 interface ManifestJson {
   files: Array<{ path: string; key: string; size: number; encryption?: { format: string; recipients: string[]; plaintextSize: number; plaintextCrc32c: string } }>;
@@ -211,8 +212,8 @@ describe('run --from --identity', () => {
     const payload = damaged.indexOf('\n--- ') + 1 + damaged.subarray(damaged.indexOf('\n--- ') + 1).indexOf('\n') + 1 + 16;
     damaged[payload + 3 * (65_536 + 16) + 100]! ^= 0x01;
     const put = await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: bad.key, Body: damaged }));
-    // The manifest made to name the new object (so only decryption can tell), as a rewrite in place would.
-    (manifest.files.find((f) => f.path === 'bad.bin') as unknown as { etag: string }).etag = put.ETag!.replace(/"/g, '');
+    // The manifest made to name the new object and its ciphertext's CRC32C (so only decryption can tell), as a rewrite in place would.
+    Object.assign(manifest.files.find((f) => f.path === 'bad.bin')!, { etag: put.ETag!.replace(/"/g, ''), crc32c: crc32cToHex(crc32c(damaged)) });
     await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'seek/diskless-manifest.json', Body: JSON.stringify(manifest) }));
     const out = join(work, 'bad.out');
     const failed = await inTinyDir(['--from', `s3://${bucket}/seek/`, '--identity', key.file], (d) => ['sh', '-c', `cat ${d}/bad.bin > ${out}; echo "cat=$?"`]);
