@@ -308,6 +308,11 @@ export class VirtualFiles {
     return [...this.byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  /** Files still held open by a writer (their bytes are still coming), in path order. */
+  stillOpen(): VirtualFile[] {
+    return this.list().filter((e) => e.state === 'writing' && !(e as Entry).inputEnded);
+  }
+
   /** Files whose upload failed (their errors explain a failed run). */
   failures(): VirtualFile[] {
     return [...this.all].filter((e) => e.state === 'failed');

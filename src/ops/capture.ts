@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { checkRecipients } from '../crypto/recipients.js';
 import { DisklessError, UploadError, UsageError, describeError } from '../errors.js';
+import type { CloseWhen } from '../ingest/file-session.js';
 import { IngestServer } from '../ingest/ingest-server.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, type VirtualFile } from '../ingest/virtual-files.js';
@@ -35,6 +36,8 @@ export interface CaptureOptions extends UploadOptions {
   randomAccessLimit?: number;
   /** Encrypt every file with age for these recipients (age1…), each file its own age stream. */
   encryptTo?: readonly string[];
+  /** When the program's close() returns: once the object is stored (default), or once its bytes are received. */
+  closeWhen?: CloseWhen;
 }
 
 export interface CaptureResult {
@@ -106,6 +109,7 @@ export class Capture {
         signal: options.signal ? AbortSignal.any([options.signal, stopUploads.signal]) : stopUploads.signal,
         token,
         ...(recipients ? { recipients } : {}),
+        ...(options.closeWhen ? { closeWhen: options.closeWhen } : {}),
         onFailure: (file, error) => capture?.noteFailure(file, error),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
@@ -151,13 +155,21 @@ export class Capture {
     await this.settle(10_000);
   }
 
-  /** Waits until no file is being written, at most `lingerMs`; returns the paths still open then. */
+  /**
+   * Waits until no file is being written, at most `lingerMs` for files still held open; returns the
+   * paths still open then. Files every writer has closed are waited for to the end of their upload
+   * (bounded by the retry deadlines): with --close received, many may still be uploading when the
+   * command exits, and none of them is a straggler.
+   */
   async settle(lingerMs: number): Promise<string[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), lingerMs)));
     const outcome = await Promise.race([this.files.idle().then(() => 'idle' as const), timeout]);
     clearTimeout(timer);
-    return outcome === 'idle' ? [] : this.files.list().filter((f) => f.state === 'writing').map((f) => f.path);
+    if (outcome === 'idle') return [];
+    const open = this.files.stillOpen().map((f) => f.path);
+    if (open.length === 0) await this.files.idle();
+    return open;
   }
 
   /** The failures that explain a failed capture, as one message. */

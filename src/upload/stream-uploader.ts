@@ -40,6 +40,11 @@ export interface StreamUploadOptions {
    */
   createOnly?: boolean;
   onProgress?: (progress: { bytesRead: number }) => void;
+  /**
+   * Called once, when the input has ended cleanly and every byte of it is in the part buffers (the
+   * budget's memory) or already sent; the upload then goes on to store it (run --close received).
+   */
+  onInputEnd?: () => void;
 }
 
 export interface StreamUploadResult extends ObjectRef {
@@ -129,6 +134,7 @@ class StreamRun {
         if (view === null) break;
         this.count(view);
       }
+      this.options.onInputEnd?.();
       return this.finish();
     }
     const input = source[Symbol.asyncIterator]();
@@ -149,6 +155,7 @@ class StreamRun {
       if (!this.signal.aborted) await closing;
       throw this.signal.aborted ? this.stopReason(err) : err;
     }
+    this.options.onInputEnd?.();
     return this.finish();
   }
 
@@ -164,6 +171,9 @@ class StreamRun {
 
   private async finish(): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
     this.throwIfStopped();
+    // The input ended: this stream takes no more slabs, so its unused guarantee goes back now and
+    // admits the next file while this one is stored (the slabs it holds return as its parts settle).
+    this.leaveBudget();
     const part = this.part!;
     if (this.objects.length === 0) return this.commitSingle(part);
     await this.dispatch(this.slot, part);
