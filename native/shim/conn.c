@@ -285,6 +285,16 @@ SHIM_HIDDEN int conn_unlink(const char *rel) {
   return simple_request(&w, what);
 }
 
+SHIM_HIDDEN int conn_sync(const char *rel) {
+  uint8_t out[FRAME_OUT_MAX];
+  struct wire_writer w;
+  char what[512];
+  snprintf(what, sizeof what, "fsync of %s", rel);
+  begin(&w, out, WIRE_MSG_SYNC);
+  wire_put_str(&w, rel, strlen(rel));
+  return simple_request(&w, what);
+}
+
 SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
   uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
   struct wire_writer w;

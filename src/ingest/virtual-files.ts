@@ -231,6 +231,21 @@ export class VirtualFiles {
     return { size: e.state === 'writing' && e.received ? e.received() : (e.encryption?.plaintextSize ?? e.bytes), mtimeMs: e.mtimeMs };
   }
 
+  /**
+   * fsync(2) of a reopened file (wire.def: SYNC): waits until a file every writer has closed is
+   * stored, and fails with its errno if it was not. A file still open returns at once (its close
+   * reports its fate; waiting could deadlock a program that syncs before it closes).
+   */
+  async sync(path: string): Promise<void> {
+    const e = this.byPath.get(path) ?? [...this.all].reverse().find((f) => f.path === path && f.state === 'failed');
+    if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
+    if (e.state === 'writing' && !e.inputEnded) return;
+    await e.settled;
+    if (e.state === 'failed') {
+      throw new FileOpError(`${path} was not stored: ${describeError(e.error)}`, DisklessError.is(e.error) ? e.error.errno : EIO, e.error);
+    }
+  }
+
   /** rename(2): waits until the source is stored, then copies it server-side and deletes the old key. */
   async rename(from: string, to: string): Promise<void> {
     const src = this.byPath.get(from);

@@ -74,6 +74,46 @@ describe('diskless run --close received', () => {
     }
   }, 180_000);
 
+  /** Writes $OUT/db.dump, closes it, reopens it read-only and fsyncs it, as pg_dump's sync pass does; prints the times and fsync's outcome. */
+  const SYNC_PASS = [
+    'import os, time',
+    "p = os.path.join(os.environ['OUT'], 'db.dump')",
+    'fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)',
+    "os.write(fd, b'row\\n' * 25000)",
+    't0 = time.monotonic(); os.close(fd); t1 = time.monotonic()',
+    'fd = os.open(p, os.O_RDONLY)',
+    'try:',
+    "    os.fsync(fd); res = 'ok'",
+    'except OSError as e:',
+    "    res = 'errno=%d' % e.errno",
+    't2 = time.monotonic()',
+    "print('close %.2f fsync %.2f %s' % (t1 - t0, t2 - t1, res))",
+  ].join('\n');
+
+  it.each([
+    ['waits until the object is stored (the PutObject held 2 s)', { kind: 'stall', ms: 2_000 } as const, 0, /close 0\.\d\d fsync [2-9]\.\d\d ok/],
+    ['fails with EIO once the store refused the object', { kind: 'status', status: 403 } as const, 4, /fsync \d+\.\d\d errno=5\b/],
+  ])('fsync of a file reopened after its close returned %s', async (_what, fault, code, printed) => {
+    const name = `sync-${code}`;
+    const proxy = await startFaultProxy({
+      target: testS3().endpoint,
+      rule: (req) => (req.method === 'PUT' && req.url.includes(`/${name}/db.dump`) ? fault : undefined),
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'diskless-vdir-'));
+    try {
+      const r = await runDiskless(
+        ['run', '--endpoint-url', proxy.endpoint, '--close', 'received', '--to', `s3://${bucket}/${name}/`, '--dir', dir, '--', 'python3', '-c', SYNC_PASS],
+        { env: { ...cliEnv(), OUT: dir }, timeoutMs: 120_000 },
+      );
+      expect(String(r.stdout)).toMatch(printed);
+      expect(r.code, r.stderr).toBe(code);
+      expect(await listKeys(bucket, `${name}/`)).toEqual(code === 0 ? [`${name}/db.dump`, `${name}/diskless-manifest.json`] : []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await proxy.close();
+    }
+  }, 180_000);
+
   it('fails the run with exit 4, naming the file, and writes no manifest when the store refuses a PutObject after the program\'s close returned 0', async () => {
     const proxy = await startFaultProxy({
       target: testS3().endpoint,

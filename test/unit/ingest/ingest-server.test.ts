@@ -173,6 +173,23 @@ describe('the ingest server', () => {
     expect(store.keys('bkt')).toEqual([]);
   });
 
+  it('answers SYNC of a file still held open at once (no wait that could deadlock), of an unknown name with ENOENT, and of a failed file with its errno', async () => {
+    const store = new MemoryObjectStore();
+    store.failWhen('put', () => true, new FakeS3Error('AccessDenied', 403));
+    const { server } = await start(store, { closeWhen: 'received' });
+    const s = await connectTo(server.socketPath);
+    s.write(encodeFrame('OPEN', { token, path: 'open.bin', flags: O_WRONLY_CREAT_TRUNC, mode: 0o644, pid: process.pid }));
+    expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
+    s.write('still being written');
+    expect((await request(server.socketPath, 'SYNC', { token, path: 'open.bin' }))?.fields).toMatchObject({ err: 0 });
+    expect((await request(server.socketPath, 'SYNC', { token, path: 'nothing.bin' }))?.fields).toMatchObject({ err: ENOENT });
+    s.destroy();
+    await writeFile(server.socketPath, token, 'refused.bin', Buffer.from('refused'));
+    const sync = await request(server.socketPath, 'SYNC', { token, path: 'refused.bin' });
+    expect(sync?.fields).toMatchObject({ err: EIO });
+    expect(sync?.name === 'REPLY' && sync.fields.message.toString()).toMatch(/refused\.bin was not stored: .*AccessDenied/);
+  });
+
   it('with --close received, a writer that dies without END gets no early RESULT: the file fails as a dead writer', async () => {
     const { server, store, files, failures } = await start(undefined, { closeWhen: 'received' });
     await writeFile(server.socketPath, token, 'cut.bin', Buffer.from('half a file'), 0o1101, { dieWithoutEnd: true });
