@@ -95,6 +95,8 @@ export async function serveFile(
       signal: deps.signal,
       onProgress: ({ bytesRead }) => files.progress(file, bytesRead),
       ...(early ? { onInputEnd: early } : {}),
+      // A small file's HeadObject is replaced by the listing checked before the manifest (VirtualFiles.verifyListed).
+      checkLater: true,
     });
     const encryption = encrypted?.record();
     await files.committed(file, result, encryption);

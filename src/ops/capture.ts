@@ -187,6 +187,8 @@ export class Capture {
 
   /** Writes the manifest, last: the capture becomes a backup. */
   async commit(meta: { mode: 'run' | 'serve'; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
+    // Small files were stored without a HeadObject each: one listing checks them all before they become a backup.
+    await this.files.verifyListed();
     const manifest = buildManifest({
       kind: meta.mode,
       command: meta.command,

@@ -45,6 +45,11 @@ export interface StreamUploadOptions {
    * budget's memory) or already sent; the upload then goes on to store it (run --close received).
    */
   onInputEnd?: () => void;
+  /**
+   * A stream stored with one PutObject is checked by the caller in a listing before its commit
+   * (single-object.ts, `checkLater`) instead of with a HeadObject now (run and serve: many small files).
+   */
+  checkLater?: boolean;
 }
 
 export interface StreamUploadResult extends ObjectRef {
@@ -55,6 +60,8 @@ export interface StreamUploadResult extends ObjectRef {
   sha256?: string;
   /** Every object written, object 0 first; more than one when the stream was split. */
   objects: ObjectSummary[];
+  /** Stored with one PutObject whose HeadObject check was left to the caller (options.checkLater). */
+  checkLater?: true;
   parts: number;
   elapsedMs: number;
 }
@@ -275,19 +282,19 @@ class StreamRun {
     const target = this.options.target;
     await this.options.beforeCommit?.();
     this.throwIfStopped();
-    let stored: { etag: string; size: number };
+    let stored: { etag: string; size: number; checkLater?: true };
     let crc32c: string;
     try {
       const digest = await part.digest();
       crc32c = crc32cToHex(digest.crc32c);
-      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), digest.md5, this.options.createOnly ?? false);
+      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), digest.md5, this.options.createOnly ?? false, this.options.checkLater ?? false);
     } finally {
       part.release();
       this.part = undefined;
     }
     this.ctx.meter?.bytesStored(stored.size);
     const summary: ObjectSummary = { ...target, size: stored.size, etag: stored.etag, parts: 1, partSizes: [stored.size], crc32c, writer: this.writer };
-    return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
+    return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1, ...(stored.checkLater ? { checkLater: true as const } : {}) };
   }
 
   private async commitMultipart(): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
