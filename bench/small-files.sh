@@ -9,8 +9,12 @@
 #   FILES=2000 BIG=0 ROUNDS=5 bash bench/small-files.sh          # the small files alone
 #
 # Environment: FILES (2000), BIG (4), BIG_SIZE (256M, head -c syntax), ROUNDS (3), CASES (a comma list
-# of rclone,diskless,diskless-received), SINK_PORT (0: a free port), TREE (an existing tree to reuse;
-# default: generated into a temporary directory, removed at the end).
+# of rclone,diskless,diskless-received,diskless-base), SINK_PORT (0: a free port), TREE (an existing
+# tree to reuse; default: generated into a temporary directory, removed at the end), BASE (another
+# built checkout, e.g. of an older commit: the case diskless-base runs its `run -- cp -r`, and is
+# added to the default cases).
+# Example of a before/after: git archive OLD | tar -x -C /tmp/old, copy node_modules, build it, then
+#   BASE=/tmp/old bash bench/small-files.sh
 # Each case runs under /usr/bin/time -v: wall s, CPU s (user+sys of the case's processes: for
 # diskless, the uploader and cp) and peak RSS (the largest process). The sink runs on the same cores:
 # on a loaded or 2-core machine read the ratios, not the absolute figures; `uptime` is printed before
@@ -21,7 +25,7 @@ FILES=${FILES:-2000}
 BIG=${BIG:-4}
 BIG_SIZE=${BIG_SIZE:-256M}
 ROUNDS=${ROUNDS:-3}
-CASES=${CASES:-rclone,diskless,diskless-received}
+CASES=${CASES:-rclone,diskless,diskless-received${BASE:+,diskless-base}}
 BUCKET=bench
 for tool in rclone /usr/bin/time node; do
   command -v "$tool" >/dev/null || { echo "small-files: $tool not found (bash scripts/install-deps.sh bench)" >&2; exit 2; }
@@ -67,10 +71,11 @@ run_case() {
       env -u AWS_CA_BUNDLE RCLONE_CONFIG_SINK_TYPE=s3 RCLONE_CONFIG_SINK_PROVIDER=Other RCLONE_CONFIG_SINK_ENDPOINT="$ENDPOINT" \
         RCLONE_CONFIG_SINK_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_SINK_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
         /usr/bin/time -v -o "$tf" rclone copy --config /dev/null "$TREE" "sink:$BUCKET/rclone-$round/" ;;
-    diskless | diskless-received)
-      local extra=()
+    diskless | diskless-received | diskless-base)
+      local extra=() bin="$ROOT/bin/diskless.js"
       [ "$name" = diskless-received ] && extra=(--close received)
-      /usr/bin/time -v -o "$tf" "$ROOT/bin/diskless.js" run --endpoint-url "$ENDPOINT" --no-progress "${extra[@]}" \
+      [ "$name" = diskless-base ] && bin="${BASE:?diskless-base needs BASE}/bin/diskless.js"
+      /usr/bin/time -v -o "$tf" "$bin" run --endpoint-url "$ENDPOINT" --no-progress "${extra[@]}" \
         --to "s3://$BUCKET/$name-$round/" --dir "$vdir" -- cp -r "$TREE/." "$vdir/" ;;
     *) echo "small-files: unknown case $name" >&2; exit 2 ;;
   esac >"$WORK/out-$name-$round" 2>&1 || { echo "small-files: $name (round $round) failed:" >&2; cat "$WORK/out-$name-$round" >&2; exit 1; }
@@ -120,6 +125,7 @@ for name in "${NAMES[@]}"; do
     rclone) label='`rclone copy` (reference)' ;;
     diskless) label='`diskless run -- cp -r` (close waits for the object)' ;;
     diskless-received) label='`diskless run --close received -- cp -r`' ;;
+    diskless-base) label="\`diskless run -- cp -r\` of $BASE" ;;
   esac
   echo "| $label | $(stat "${ws[@]}") | $(stat "${cs[@]}") | $(stat "${rs[@]}") | $([ ${#wr[@]} -gt 0 ] && stat "${wr[@]}" || echo —) | $([ ${#cr[@]} -gt 0 ] && stat "${cr[@]}" || echo —) |"
 done
