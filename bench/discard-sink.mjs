@@ -24,6 +24,9 @@
 //   HeadObject                HEAD   /b/k                      (size and ETag recorded; 404 else)
 //   DeleteObject              DELETE /b/k
 //   ListMultipartUploads      GET    /b?uploads[&prefix=P]    (the open ones, never truncated)
+//   ListObjectsV2 / V1        GET    /b?list-type=2 | GET /b  (the recorded keys: prefix, delimiter,
+//                                     max-keys, continuation-token/start-after or marker; what
+//                                     `rclone copy` asks before it uploads)
 //   CreateBucket/HeadBucket/DeleteBucket: accepted, no effect.
 // Content-MD5, when sent, is checked (400 BadDigest on mismatch). aws-chunked bodies (streaming
 // signatures, checksum trailers) are refused with 501: send plain bodies.
@@ -46,7 +49,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const objects = new Map();
 /** uploadId -> { bucket, key, initiated, metadata, parts: Map<partNumber, { size, md5 (Buffer) }> } */
 const uploads = new Map();
-const totals = { connections: 0, requests: 0, bodyBytes: 0, puts: 0, parts: 0, completes: 0, aborts: 0, heads: 0, deletes: 0, errors: 0 };
+const totals = { connections: 0, requests: 0, bodyBytes: 0, puts: 0, parts: 0, completes: 0, aborts: 0, heads: 0, deletes: 0, lists: 0, errors: 0 };
 
 const xmlEscape = (s) =>
   String(s).replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]);
@@ -150,6 +153,57 @@ function quoted(etag) {
   return `"${etag}"`;
 }
 
+/**
+ * ListObjectsV2 (list-type=2) or V1: the recorded objects of `bucket` under `prefix`, in key order,
+ * rolled up at `delimiter` into CommonPrefixes, at most max-keys (default 1000) per page.
+ */
+function listObjects(bucket, q) {
+  const v2 = q.get('list-type') === '2';
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  const maxKeys = Math.min(Number(q.get('max-keys') ?? 1000) || 1000, 1000);
+  const after = (v2 ? (q.get('continuation-token') ?? q.get('start-after')) : q.get('marker')) ?? '';
+  const keys = [...objects.keys()]
+    .filter((id) => id.startsWith(`${bucket}/`))
+    .map((id) => id.slice(bucket.length + 1))
+    .filter((k) => k.startsWith(prefix) && k > after)
+    .sort();
+  const contents = [];
+  const prefixes = [];
+  let last = '';
+  let truncated = false;
+  for (const k of keys) {
+    const cut = delimiter ? k.indexOf(delimiter, prefix.length) : -1;
+    const common = cut >= 0 ? k.slice(0, cut + delimiter.length) : undefined;
+    if (common !== undefined && common === prefixes.at(-1)) continue;
+    if (contents.length + prefixes.length === maxKeys) {
+      truncated = true;
+      break;
+    }
+    if (common !== undefined) {
+      prefixes.push(common);
+      // The next page starts after every key under this common prefix.
+      last = common + '\uffff';
+    } else {
+      contents.push(k);
+      last = k;
+    }
+  }
+  const items = contents
+    .map((k) => {
+      const o = objects.get(`${bucket}/${k}`);
+      return `<Contents><Key>${xmlEscape(k)}</Key><LastModified>${o.lastModified.toISOString()}</LastModified>` +
+        `<ETag>${xmlEscape(quoted(o.etag))}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+    })
+    .join('');
+  const common = prefixes.map((p) => `<CommonPrefixes><Prefix>${xmlEscape(p)}</Prefix></CommonPrefixes>`).join('');
+  const next = truncated ? (v2 ? `<NextContinuationToken>${xmlEscape(last)}</NextContinuationToken>` : `<NextMarker>${xmlEscape(last)}</NextMarker>`) : '';
+  const count = v2 ? `<KeyCount>${contents.length + prefixes.length}</KeyCount>` : '';
+  return `<ListBucketResult><Name>${xmlEscape(bucket)}</Name><Prefix>${xmlEscape(prefix)}</Prefix>` +
+    (delimiter ? `<Delimiter>${xmlEscape(delimiter)}</Delimiter>` : '') +
+    `<MaxKeys>${maxKeys}</MaxKeys>${count}<IsTruncated>${truncated}</IsTruncated>${next}${items}${common}</ListBucketResult>`;
+}
+
 const verbose = process.env.DISCARD_SINK_VERBOSE === '1';
 
 async function handle(req, res) {
@@ -204,6 +258,11 @@ async function handle(req, res) {
     if (method === 'PUT' || method === 'HEAD' || method === 'DELETE') {
       req.resume();
       return sendEmpty(res, method === 'DELETE' ? 204 : 200);
+    }
+    if (method === 'GET' && !q.has('location') && !q.has('versioning')) {
+      req.resume();
+      totals.lists++;
+      return sendXml(res, 200, listObjects(bucket, q));
     }
     req.resume();
     return sendError(res, 501, 'NotImplemented', `${method} ${req.url} is not implemented by the discard sink`, resource);

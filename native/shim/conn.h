@@ -24,6 +24,8 @@ SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
 SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out);
 SHIM_HIDDEN int conn_rename(const char *from, const char *to);
 SHIM_HIDDEN int conn_unlink(const char *rel);
+/* SYNC: waits until the closed virtual file rel is stored; 0, or its errno (ENOENT: not a virtual file). */
+SHIM_HIDDEN int conn_sync(const char *rel);
 SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns);
 /* RENAME_DIR: the uploader moves every virtual file below from/ to below to/. */
 SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to);

@@ -1,6 +1,7 @@
 /* See fd_table.h and docs/SHIM.md ("the last-reference rule"). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,6 +109,16 @@ SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out) {
   *out = table[fd];
   pthread_mutex_unlock(&table_lock);
   return (enum fd_kind)out->kind;
+}
+
+SHIM_HIDDEN enum fd_kind fdt_path(int fd, char *buf, size_t n) {
+  if (n > 0) buf[0] = '\0';
+  if (!maybe_tracked(fd)) return FD_NONE;
+  pthread_mutex_lock(&table_lock);
+  enum fd_kind k = (enum fd_kind)table[fd].kind;
+  if (table[fd].path != NULL && n > 0) snprintf(buf, n, "%s", table[fd].path);
+  pthread_mutex_unlock(&table_lock);
+  return k;
 }
 
 SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out) {

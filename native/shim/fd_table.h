@@ -60,6 +60,8 @@ SHIM_HIDDEN void fdt_forget(int fd);
 SHIM_HIDDEN void fdt_mark_shared(int fd);
 /* Moves the entry of `from` to `to` (freopen: the open file now lives at `to` only). */
 SHIM_HIDDEN void fdt_move(int from, int to);
+/* Copies the path of fd's entry (if it has one) into buf[n] under the lock; returns its kind. */
+SHIM_HIDDEN enum fd_kind fdt_path(int fd, char *buf, size_t n);
 /* Copies fd's entry into *out and returns its kind (FD_NONE if untracked). */
 SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out);
 /* Removes fd's entry and returns it in *out (FD_NONE if untracked). The caller then closes fd. */

@@ -72,7 +72,7 @@ static int open_standin(const char *rel, int flags) {
     errno = ENXIO;
     return -1;
   }
-  fdt_record(fd, FD_REOPEN);
+  fdt_record_file(fd, FD_REOPEN, -1, rel); /* the path: an fsync of it waits until the file is stored (SYNC) */
   SHIM_LOG(SHIM_LOG_INFO, "reopen of %s: fsync works, reads through this descriptor fail with EISDIR", rel);
   return fd;
 }

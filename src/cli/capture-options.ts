@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { CloseWhen } from '../ingest/file-session.js';
 import type { CaptureOptions } from '../ops/capture.js';
 import type { Logger } from '../util/log.js';
 import { sessionOptions, wholeNumber, type ConnectionFlags } from './common-options.js';
@@ -13,6 +14,7 @@ export interface CaptureFlags extends ConnectionFlags, UploadFlags, EncryptFlags
   keepFailed?: boolean;
   shimLog?: number;
   randomAccessLimit?: number;
+  close?: CloseWhen;
 }
 
 export function addCaptureOptions(cmd: Command): Command {
@@ -23,6 +25,16 @@ export function addCaptureOptions(cmd: Command): Command {
       '--random-access-limit <size>',
       'largest file the program may open for reading and writing (O_RDWR: mkstemp, sqlite3, zip); such a file is held in memory until it is closed',
       (v: string) => parseSize(v, '--random-access-limit'),
+    )
+    .addOption(
+      new Option(
+        '--close <when>',
+        "when the program's close() of a file returns: once its object is stored, or once its bytes are in diskless's memory " +
+          '(received: faster for many small files; a failure then fails the run, not the close; not for programs that delete ' +
+          'the source after close, like mv: docs/SEMANTICS.md)',
+      )
+        .choices(['stored', 'received'])
+        .default('stored'),
     );
 }
 
@@ -37,5 +49,6 @@ export function captureOptions(flags: CaptureFlags, log: Logger): CaptureOptions
     ...(flags.keepFailed ? { keepFailed: true } : {}),
     ...(flags.shimLog !== undefined ? { shimLogLevel: flags.shimLog } : {}),
     ...(flags.randomAccessLimit !== undefined ? { randomAccessLimit: flags.randomAccessLimit } : {}),
+    ...(flags.close === 'received' ? { closeWhen: 'received' as const } : {}),
   };
 }

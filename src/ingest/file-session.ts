@@ -22,7 +22,15 @@ export interface FileSessionDeps {
   recipients?: readonly string[];
   /** Told about every file whose upload failed (the run fails fast on the first). */
   onFailure: (file: VirtualFile, error: unknown) => void;
+  /**
+   * When the shim's close() gets its RESULT: once the object is stored (default), or once every
+   * byte is in the uploader's memory (`received`: the object is stored after the close returned;
+   * a failure then fails the run, not the close). docs/SEMANTICS.md, "--close received".
+   */
+  closeWhen?: CloseWhen;
 }
+
+export type CloseWhen = 'stored' | 'received';
 
 /**
  * One virtual file: answers the shim's OPEN, streams the bytes that follow into an object, then
@@ -79,6 +87,16 @@ export async function serveFile(
       yield next.value;
     }
   })();
+  // The one RESULT of this file: what the shim's close() returns.
+  let answered = false;
+  const answer = (frame: Buffer) => {
+    if (answered) return;
+    answered = true;
+    socket.end(frame);
+  };
+  const early = deps.closeWhen === 'received'
+    ? () => answer(encodeFrame('RESULT', { err: 0, size: file.received?.() ?? file.bytes, message: '' }))
+    : undefined;
   try {
     // The encryption sits before the uploader: the object's CRC32C, ETag and size are the ciphertext's.
     const encrypted = deps.recipients ? await encryptSource(source, deps.recipients) : undefined;
@@ -88,16 +106,21 @@ export async function serveFile(
       settings: deps.settings,
       signal: deps.signal,
       onProgress: ({ bytesRead }) => files.progress(file, bytesRead),
+      ...(early ? { onInputEnd: early } : {}),
+      // A small file's HeadObject is replaced by the listing checked before the manifest (VirtualFiles.verifyListed).
+      checkLater: true,
     });
     const encryption = encrypted?.record();
     await files.committed(file, result, encryption);
     ctx.log.debug(`${file.path}: stored ${result.size} bytes as ${file.key}${encryption ? ` (age, ${encryption.plaintextSize} bytes of plaintext)` : ''}`);
-    socket.end(encodeFrame('RESULT', { err: 0, size: encryption?.plaintextSize ?? result.size, message: '' }));
+    answer(encodeFrame('RESULT', { err: 0, size: encryption?.plaintextSize ?? result.size, message: '' }));
   } catch (err) {
     files.failed(file, err);
     deps.onFailure(file, err);
     const errno = DisklessError.is(err) ? err.errno : constants.errno.EIO;
-    socket.end(encodeFrame('RESULT', { err: errno, size: file.bytes, message: clip(describeError(err)) }));
+    // After an early RESULT (--close received) the close has returned: the failure fails the run only.
+    if (answered) ctx.log.warn(`${file.path}: not stored after its close returned (--close received): ${describeError(err)}`);
+    answer(encodeFrame('RESULT', { err: errno, size: file.bytes, message: clip(describeError(err)) }));
     // Keep reading (and dropping) what the program still writes, so it reaches its close().
     for (;;) {
       const next = await input.next().catch(() => ({ done: true as const, value: undefined }));

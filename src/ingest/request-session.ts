@@ -16,7 +16,7 @@ function pathOf(bytes: Buffer): string | undefined {
   }
 }
 
-/** Answers a RENAME, UNLINK, STAT, FAIL or RENAME_DIR request with the frame to send back. */
+/** Answers a RENAME, UNLINK, STAT, FAIL, END, RENAME_DIR or SYNC request with the frame to send back. */
 export async function answerRequest(
   message: AnyMessage,
   files: VirtualFiles,
@@ -59,6 +59,12 @@ export async function answerRequest(
       }
       case 'END': {
         files.markEnd(message.fields.file, message.fields.how);
+        return encodeFrame('REPLY', { err: 0, message: '' });
+      }
+      case 'SYNC': {
+        const path = pathOf(message.fields.path);
+        if (path === undefined) return encodeFrame('REPLY', { err: enoent, message: 'not a virtual file' });
+        await files.sync(path);
         return encodeFrame('REPLY', { err: 0, message: '' });
       }
       case 'RENAME_DIR': {

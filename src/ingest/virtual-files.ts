@@ -2,7 +2,7 @@ import { constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
 import type { EncryptionRecord } from '../crypto/age-stream.js';
 import type { ManifestFileInput } from '../manifest/manifest.js';
-import { DisklessError, describeError } from '../errors.js';
+import { DisklessError, VerificationError, describeError } from '../errors.js';
 import type { ObjectStore, WriteSettings } from '../upload/object-store.js';
 import type { ObjectSummary } from '../upload/multipart-object.js';
 import { withRetry, type RetryPolicy } from '../upload/retry.js';
@@ -57,6 +57,8 @@ export interface VirtualFile {
   writersGone?: () => boolean;
   /** How the last clean end (wire.def: END) before the file's end came: close, exit, exec, replaced. */
   ended?: FileEnding;
+  /** Stored with one PutObject not yet checked with HeadObject: verifyListed checks it before the manifest. */
+  checkLater?: boolean;
 }
 
 export type FileEnding = 'close' | 'exit' | 'exec' | 'replaced';
@@ -224,7 +226,7 @@ export class VirtualFiles {
 
   async committed(file: VirtualFile, result: StreamUploadResult, encryption?: EncryptionRecord): Promise<void> {
     const entry = file as Entry;
-    Object.assign(entry, { state: 'committed', bytes: result.size, objects: result.objects, crc32c: result.crc32c, mtimeMs: Date.now(), ...(encryption ? { encryption } : {}) });
+    Object.assign(entry, { state: 'committed', bytes: result.size, objects: result.objects, crc32c: result.crc32c, mtimeMs: Date.now(), checkLater: result.checkLater === true, ...(encryption ? { encryption } : {}) });
     this.writingNow--;
     entry.settle();
     if (entry.unlinkWhenDone) await this.deleteObjects(entry).catch((err) => this.deps.log.warn(`unlink of ${entry.path}: ${describeError(err)}`));
@@ -266,6 +268,21 @@ export class VirtualFiles {
     return { size: e.state === 'writing' && e.received ? e.received() : (e.encryption?.plaintextSize ?? e.bytes), mtimeMs: e.mtimeMs };
   }
 
+  /**
+   * fsync(2) of a reopened file (wire.def: SYNC): waits until a file every writer has closed is
+   * stored, and fails with its errno if it was not. A file still open returns at once (its close
+   * reports its fate; waiting could deadlock a program that syncs before it closes).
+   */
+  async sync(path: string): Promise<void> {
+    const e = this.byPath.get(path) ?? [...this.all].reverse().find((f) => f.path === path && f.state === 'failed');
+    if (!e) throw new FileOpError(`${path}: no such virtual file`, ENOENT);
+    if (e.state === 'writing' && !e.inputEnded) return;
+    await e.settled;
+    if (e.state === 'failed') {
+      throw new FileOpError(`${path} was not stored: ${describeError(e.error)}`, DisklessError.is(e.error) ? e.error.errno : EIO, e.error);
+    }
+  }
+
   /** rename(2): waits until the source is stored, then copies it server-side and deletes the old key. */
   async rename(from: string, to: string): Promise<void> {
     const src = this.byPath.get(from);
@@ -302,6 +319,7 @@ export class VirtualFiles {
     src.path = to;
     src.key = toKey;
     src.objects = [{ bucket, key: toKey, size: src.bytes, etag: head.etag || etag, parts, partSizes, crc32c: src.crc32c!, writer }];
+    src.checkLater = false; // the copy was checked with HeadObject above
     this.byPath.set(to, src);
   }
 
@@ -341,6 +359,39 @@ export class VirtualFiles {
   /** Every file that exists now (for the manifest), in path order. */
   list(): VirtualFile[] {
     return [...this.byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /** Files still held open by a writer (their bytes are still coming), in path order. */
+  stillOpen(): VirtualFile[] {
+    return this.list().filter((e) => e.state === 'writing' && !(e as Entry).inputEnded);
+  }
+
+  /**
+   * Checks every file stored with one PutObject and not checked since (checkLater) against one
+   * listing of the prefix (ListObjectsV2: 1,000 objects per request, where a HeadObject each would
+   * cost a request per file): the key must hold the size and ETag (the MD5) this run stored. Any
+   * other object there (another writer replaced it since), or none, is a VerificationError naming
+   * the files: the run then fails and writes no manifest. Run before the manifest.
+   */
+  async verifyListed(): Promise<void> {
+    const pending = [...this.byPath.values()].filter((e) => e.state === 'committed' && e.checkLater && e.objects?.length === 1);
+    if (pending.length === 0) return;
+    const { store, bucket, prefix, retry } = this.deps;
+    const listed = new Map((await withRetry(() => store.listObjects(bucket, prefix), retry, { what: `ListObjectsV2 of ${prefix}` })).map((o) => [o.key, o]));
+    const problems: string[] = [];
+    for (const e of pending) {
+      const mine = e.objects![0]!;
+      const found = listed.get(mine.key);
+      if (!found) problems.push(`${e.path}: no object at ${mine.key}`);
+      else if (found.size !== mine.size || found.etag !== mine.etag) {
+        problems.push(`${e.path}: ${mine.key} holds ${found.size} bytes with ETag ${found.etag}, this run stored ${mine.size} bytes with ETag ${mine.etag} (another writer replaced it)`);
+      } else e.checkLater = false;
+    }
+    if (problems.length > 0) {
+      throw new VerificationError(
+        `verification before the manifest failed for ${problems.length} file(s): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}`,
+      );
+    }
   }
 
   /** Files whose upload failed (their errors explain a failed run). */

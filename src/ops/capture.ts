@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { checkRecipients, type Identity } from '../crypto/recipients.js';
 import { BackupVerifyError, DisklessError, UploadError, UsageError, describeError } from '../errors.js';
 import type { BackupTree } from '../ingest/backup-tree.js';
+import type { CloseWhen } from '../ingest/file-session.js';
 import { DEFAULT_READ_REQUESTS, IngestServer } from '../ingest/ingest-server.js';
 import { describeReadFailures, type ReadFailure } from '../ingest/read-back.js';
 import { normalisePrefix } from '../ingest/object-key.js';
@@ -47,6 +48,8 @@ export interface CaptureOptions extends UploadOptions {
   from?: string;
   /** age identities for an encrypted --from backup: its files are decrypted as the command reads them. */
   identities?: readonly Identity[];
+  /** When the program's close() returns: once the object is stored (default), or once its bytes are received. */
+  closeWhen?: CloseWhen;
 }
 
 export interface CaptureResult {
@@ -132,6 +135,7 @@ export class Capture {
         signal,
         token,
         ...(recipients ? { recipients } : {}),
+        ...(options.closeWhen ? { closeWhen: options.closeWhen } : {}),
         onFailure: (file, error) => capture?.noteFailure(file, error),
         readBack: { requests, onFailure: readFailed(loc.bucket) },
         ...(backup ? { reads: { tree: backup.tree, read: session, requests, signal, onFailure: readFailed(backup.tree.bucket), decryptor: backup.decryptor } } : {}),
@@ -182,13 +186,21 @@ export class Capture {
     await this.settle(10_000);
   }
 
-  /** Waits until no file is being written, at most `lingerMs`; returns the paths still open then. */
+  /**
+   * Waits until no file is being written, at most `lingerMs` for files still held open; returns the
+   * paths still open then. Files every writer has closed are waited for to the end of their upload
+   * (bounded by the retry deadlines): with --close received, many may still be uploading when the
+   * command exits, and none of them is a straggler.
+   */
   async settle(lingerMs: number): Promise<string[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), lingerMs)));
     const outcome = await Promise.race([this.files.idle().then(() => 'idle' as const), timeout]);
     clearTimeout(timer);
-    return outcome === 'idle' ? [] : this.files.list().filter((f) => f.state === 'writing').map((f) => f.path);
+    if (outcome === 'idle') return [];
+    const open = this.files.stillOpen().map((f) => f.path);
+    if (open.length === 0) await this.files.idle();
+    return open;
   }
 
   /** The failures that explain a failed capture, as one message. */
@@ -224,6 +236,8 @@ export class Capture {
 
   /** Writes the manifest, last: the capture becomes a backup. */
   async commit(meta: { mode: 'run' | 'serve'; command: string[] | null; exitStatus: number | null }): Promise<CaptureResult> {
+    // Small files were stored without a HeadObject each: one listing checks them all before they become a backup.
+    await this.files.verifyListed();
     const manifest = buildManifest({
       kind: meta.mode,
       command: meta.command,

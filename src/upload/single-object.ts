@@ -10,6 +10,11 @@ import type { UploadContext } from './upload-context.js';
  * An object written with one PutObject (a stream shorter than one part, a chain index): sent with
  * Content-MD5 inside a request slot, then checked with HeadObject (size, and the ETag where it is
  * an MD5). A mismatch is a VerificationError; the caller deletes what it stored.
+ *
+ * With `checkLater` (and ETags that are MD5s) the HeadObject is left to the caller, who checks the
+ * object's size and ETag in a listing before it commits (VirtualFiles.verifyListed: one request per
+ * 1,000 objects instead of one per object); the PutObject's own ETag is checked now. Returns
+ * `checkLater: true` when it did so.
  */
 export async function putVerified(
   ctx: UploadContext,
@@ -23,7 +28,8 @@ export async function putVerified(
   md5: Buffer = body.reduce((h, b) => h.update(b), createHash('md5')).digest(),
   /** Only if the key holds no object yet (If-None-Match: *). */
   createOnly = false,
-): Promise<{ etag: string; size: number }> {
+  checkLater = false,
+): Promise<{ etag: string; size: number; checkLater?: true }> {
   const size = body.reduce((n, b) => n + b.length, 0);
   await ctx.requests.acquire(signal);
   let etag: string;
@@ -42,6 +48,8 @@ export async function putVerified(
   }
   onStored?.();
   const expected = md5.toString('hex');
+  // The store checked Content-MD5; its answer names what it stored. Anything but that MD5 (or no ETag) gets the HeadObject.
+  if (checkLater && etagIsMd5(settings.sse) && etag === expected) return { etag, size, checkLater: true };
   const head = await withRetry(() => ctx.store.headObject(target, { signal }), ctx.retry, { what: `HeadObject ${target.key}`, signal });
   const writer = settings.metadata?.[WRITER_METADATA];
   const replaced = head && writer ? notOurs(head, { ...target, writer }) : undefined;

@@ -40,6 +40,16 @@ export interface StreamUploadOptions {
    */
   createOnly?: boolean;
   onProgress?: (progress: { bytesRead: number }) => void;
+  /**
+   * Called once, when the input has ended cleanly and every byte of it is in the part buffers (the
+   * budget's memory) or already sent; the upload then goes on to store it (run --close received).
+   */
+  onInputEnd?: () => void;
+  /**
+   * A stream stored with one PutObject is checked by the caller in a listing before its commit
+   * (single-object.ts, `checkLater`) instead of with a HeadObject now (run and serve: many small files).
+   */
+  checkLater?: boolean;
 }
 
 export interface StreamUploadResult extends ObjectRef {
@@ -50,6 +60,8 @@ export interface StreamUploadResult extends ObjectRef {
   sha256?: string;
   /** Every object written, object 0 first; more than one when the stream was split. */
   objects: ObjectSummary[];
+  /** Stored with one PutObject whose HeadObject check was left to the caller (options.checkLater). */
+  checkLater?: true;
   parts: number;
   elapsedMs: number;
 }
@@ -129,6 +141,7 @@ class StreamRun {
         if (view === null) break;
         this.count(view);
       }
+      this.options.onInputEnd?.();
       return this.finish();
     }
     const input = source[Symbol.asyncIterator]();
@@ -149,6 +162,7 @@ class StreamRun {
       if (!this.signal.aborted) await closing;
       throw this.signal.aborted ? this.stopReason(err) : err;
     }
+    this.options.onInputEnd?.();
     return this.finish();
   }
 
@@ -164,6 +178,9 @@ class StreamRun {
 
   private async finish(): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
     this.throwIfStopped();
+    // The input ended: this stream takes no more slabs, so its unused guarantee goes back now and
+    // admits the next file while this one is stored (the slabs it holds return as its parts settle).
+    this.leaveBudget();
     const part = this.part!;
     if (this.objects.length === 0) return this.commitSingle(part);
     // An input read from an fd that ends just after a full part leaves a new, empty part: it is not
@@ -268,19 +285,19 @@ class StreamRun {
     const target = this.options.target;
     await this.options.beforeCommit?.();
     this.throwIfStopped();
-    let stored: { etag: string; size: number };
+    let stored: { etag: string; size: number; checkLater?: true };
     let crc32c: string;
     try {
       const digest = await part.digest();
       crc32c = crc32cToHex(digest.crc32c);
-      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), digest.md5, this.options.createOnly ?? false);
+      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), digest.md5, this.options.createOnly ?? false, this.options.checkLater ?? false);
     } finally {
       part.release();
       this.part = undefined;
     }
     this.ctx.meter?.bytesStored(stored.size);
     const summary: ObjectSummary = { ...target, size: stored.size, etag: stored.etag, parts: 1, partSizes: [stored.size], crc32c, writer: this.writer };
-    return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1 };
+    return { ...target, size: stored.size, etag: stored.etag, crc32c, ...this.shaField(), objects: [summary], parts: 1, ...(stored.checkLater ? { checkLater: true as const } : {}) };
   }
 
   private async commitMultipart(): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {

@@ -32,4 +32,5 @@ export const MESSAGES = {
   END: { type: 7, direction: 'shim->uploader', fields: [['token', 'str'], ['file', 'u64'], ['how', 'u32']] },
   HANDLE: { type: 104, direction: 'uploader->shim', fields: [['file', 'u64']] },
   READ_OPEN: { type: 8, direction: 'shim->uploader', fields: [['token', 'str'], ['path', 'str'], ['offset', 'u64'], ['pid', 'u32']] },
+  SYNC: { type: 9, direction: 'shim->uploader', fields: [['token', 'str'], ['path', 'str']] },
 } as const;

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomStream, runDiskless, type CliResult } from '../support/cli.js';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.js';
@@ -100,6 +100,31 @@ describe('diskless never destroys a backup it did not write, and never replaces 
     const head = await makeTestClient().send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}x.bin` }));
     expect(head.ETag).toBe(`"${manifest.files[0]!.etag}"`);
     expect(sha256(await objectBytes(bucket, `${prefix}x.bin`))).toBe(sha256(readFileSync(join(work, 'a.bin'))));
+  }, 180_000);
+
+  it('a run whose small file (one PutObject) another writer replaces before the manifest fails with exit 4, names it, writes no manifest and leaves the other object alone', async () => {
+    const prefix = 'smallrace/';
+    const key = `${prefix}x.txt`;
+    const dir = mkdtempSync(join(tmpdir(), 'diskless-vdir-'));
+    try {
+      // The file is stored at once; the command then waits for the test's go before it exits.
+      const running = runDiskless(
+        ['run', ...direct(), '--to', `s3://${bucket}/${prefix}`, '--dir', dir, '--', 'sh', '-c', `echo mine > ${dir}/x.txt; while [ ! -e ${work}/go ]; do sleep 0.05; done`],
+        { env: env(), timeoutMs: 120_000 },
+      );
+      for (let i = 0; i < 600 && !(await listKeys(bucket, prefix)).includes(key); i++) await new Promise((r) => setTimeout(r, 50));
+      await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'another writer\n' }));
+      writeFileSync(join(work, 'go'), '');
+      const r = await running;
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/x\.txt: \S+x\.txt holds 15 bytes with ETag [0-9a-f]+, this run stored 5 bytes .*another writer replaced it/);
+      expect(r.stderr).toMatch(/left s3:\/\/\S+\/smallrace\/x\.txt alone/);
+      expect(await listKeys(bucket, prefix)).toEqual([key]);
+      expect((await objectBytes(bucket, key)).toString()).toBe('another writer\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(join(work, 'go'), { force: true });
+    }
   }, 180_000);
 
   it('put refuses a key that already holds an object (exit 3, nothing read) unless --overwrite; {date} and {run} make fresh keys', async () => {

@@ -17,8 +17,8 @@ export interface ProxiedRequest {
 }
 
 export type Fault =
-  /** Answer with this status and an S3 error body (InternalError, SlowDown) after reading the request. */
-  | { kind: 'status'; status: 500 | 503 }
+  /** Answer with this status and an S3 error body (InternalError, SlowDown; 403 AccessDenied: a refusal no retry cures) after reading the request. */
+  | { kind: 'status'; status: 403 | 500 | 503 }
   /** Forward, then reset the client connection after this many request body bytes. */
   | { kind: 'reset-request'; afterBytes: number }
   /** Forward, pass the status, headers and this many response body bytes, then reset the connection. */
@@ -102,10 +102,10 @@ export async function startFaultProxy(options: { target: string; rule?: FaultRul
     req.on('end', () => upstream.end());
   };
 
-  const errorBody = (status: 500 | 503) =>
-    status === 503
-      ? '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected</Message></Error>'
-      : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected</Message></Error>';
+  const errorBody = (status: 403 | 500 | 503) => {
+    const code = { 403: 'AccessDenied', 500: 'InternalError', 503: 'SlowDown' }[status];
+    return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message></Error>`;
+  };
 
   const server = createServer((req, res) => {
     req.pause();

@@ -142,6 +142,63 @@ describe('the ingest server', () => {
     expect(store.uploads.size).toBe(0);
   });
 
+  it('with --close received, sends RESULT 0 once every byte is in memory, before the object is stored, and the file counts as being written until it is', async () => {
+    const store = new MemoryObjectStore();
+    let letPut!: () => void;
+    const putHeld = new Promise<void>((r) => (letPut = r));
+    const put = store.putObject.bind(store);
+    store.putObject = async (...args) => (await putHeld, put(...args));
+    const { server, files } = await start(store, { closeWhen: 'received' });
+    const data = await collect(pseudoRandom(3 * MiB));
+    const { result } = await writeFile(server.socketPath, token, 'early.bin', data);
+    expect(result).toMatchObject({ name: 'RESULT', fields: { err: 0, size: BigInt(3 * MiB) } });
+    expect(store.keys('bkt')).toEqual([]);
+    expect(files.list().map((f) => [f.path, f.state])).toEqual([['early.bin', 'writing']]);
+    expect(files.stillOpen()).toEqual([]);
+    letPut();
+    await files.idle();
+    expect(store.data('bkt', 'run/early.bin')?.equals(data)).toBe(true);
+    expect(files.list().map((f) => [f.path, f.state])).toEqual([['early.bin', 'committed']]);
+  });
+
+  it('with --close received, a PutObject refused after the RESULT still fails the file, with the store\'s refusal', async () => {
+    const store = new MemoryObjectStore();
+    store.failWhen('put', () => true, new FakeS3Error('AccessDenied', 403));
+    const { server, files, failures } = await start(store, { closeWhen: 'received' });
+    const { result } = await writeFile(server.socketPath, token, 'refused.bin', Buffer.from('bytes the store refuses'));
+    expect(result).toMatchObject({ name: 'RESULT', fields: { err: 0 } });
+    await files.idle();
+    expect(failures).toEqual(['refused.bin']);
+    expect(describeError(files.failures()[0]?.error)).toMatch(/AccessDenied/);
+    expect(store.keys('bkt')).toEqual([]);
+  });
+
+  it('answers SYNC of a file still held open at once (no wait that could deadlock), of an unknown name with ENOENT, and of a failed file with its errno', async () => {
+    const store = new MemoryObjectStore();
+    store.failWhen('put', () => true, new FakeS3Error('AccessDenied', 403));
+    const { server } = await start(store, { closeWhen: 'received' });
+    const s = await connectTo(server.socketPath);
+    s.write(encodeFrame('OPEN', { token, path: 'open.bin', flags: O_WRONLY_CREAT_TRUNC, mode: 0o644, pid: process.pid }));
+    expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
+    s.write('still being written');
+    expect((await request(server.socketPath, 'SYNC', { token, path: 'open.bin' }))?.fields).toMatchObject({ err: 0 });
+    expect((await request(server.socketPath, 'SYNC', { token, path: 'nothing.bin' }))?.fields).toMatchObject({ err: ENOENT });
+    s.destroy();
+    await writeFile(server.socketPath, token, 'refused.bin', Buffer.from('refused'));
+    const sync = await request(server.socketPath, 'SYNC', { token, path: 'refused.bin' });
+    expect(sync?.fields).toMatchObject({ err: EIO });
+    expect(sync?.name === 'REPLY' && sync.fields.message.toString()).toMatch(/refused\.bin was not stored: .*AccessDenied/);
+  });
+
+  it('with --close received, a writer that dies without END gets no early RESULT: the file fails as a dead writer', async () => {
+    const { server, store, files, failures } = await start(undefined, { closeWhen: 'received' });
+    await writeFile(server.socketPath, token, 'cut.bin', Buffer.from('half a file'), 0o1101, { dieWithoutEnd: true });
+    await files.idle();
+    expect(failures).toEqual(['cut.bin']);
+    expect(describeError(files.failures()[0]?.error)).toMatch(/ended without closing it/);
+    expect(store.keys('bkt')).toEqual([]);
+  });
+
   it('does not store a file whose writer ended without END (a killed writer), and fails it as the program\'s doing', async () => {
     const { server, store, files, failures } = await start();
     await writeFile(server.socketPath, token, 'cut.bin', await collect(pseudoRandom(6 * MiB)), 0o1101, { dieWithoutEnd: true });

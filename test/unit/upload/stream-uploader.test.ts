@@ -36,6 +36,23 @@ describe('uploadStream', () => {
     expect(result.crc32c).toBe(crc32cToHex(crc32c(data)));
   });
 
+  it('gives a small stream\'s unused memory guarantee back once its input ended, so the next stream is admitted while the first is still being stored', async () => {
+    const store = new MemoryObjectStore();
+    let letFirst!: () => void;
+    const firstHeld = new Promise<void>((r) => (letFirst = r));
+    const put = store.putObject.bind(store);
+    store.putObject = async (req, opts) => (req.key === 'first' && (await firstHeld), put(req, opts));
+    // 6 slabs: the first stream holds 1 and was guaranteed 5; until it gives the 4 unused back, a second cannot be admitted.
+    const ctx = testContext(store, { budget: new MemoryBudget(6 * MiB) });
+    const first = uploadStream(ctx, pseudoRandom(100_000), { target: { bucket: 'b', key: 'first' }, plan: planParts() });
+    await new Promise((r) => setTimeout(r, 50));
+    await uploadStream(ctx, pseudoRandom(100_000, 64 * 1024, 2), { target: { bucket: 'b', key: 'second' }, plan: planParts() });
+    expect(store.keys('b')).toEqual(['second']);
+    letFirst();
+    await first;
+    expect(store.keys('b').sort()).toEqual(['first', 'second']);
+  });
+
   it('stores a stream of exactly one part with a single PutObject', async () => {
     const store = new MemoryObjectStore();
     await uploadStream(testContext(store), pseudoRandom(8 * MiB), { target, plan: planParts() });

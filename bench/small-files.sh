@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Many small files (issue 13, goal 3): a tree of FILES files of 4-64 KiB plus BIG files of BIG_SIZE,
+# copied into S3 by `rclone copy` (the reference), by `diskless run -- cp -r` (default: close() waits
+# until each object is stored) and by `diskless run --close received -- cp -r` (close() returns once
+# diskless has the bytes), against the same discard sink (bench/discard-sink.mjs), rounds
+# interleaved (the case order rotates), ratios paired within a round.
+#
+#   npm run build && bash scripts/install-deps.sh bench && bash bench/small-files.sh
+#   FILES=2000 BIG=0 ROUNDS=5 bash bench/small-files.sh          # the small files alone
+#
+# Environment: FILES (2000), BIG (4), BIG_SIZE (256M, head -c syntax), ROUNDS (3), CASES (a comma list
+# of rclone,diskless,diskless-received,diskless-base), SINK_PORT (0: a free port), TREE (an existing
+# tree to reuse; default: generated into a temporary directory, removed at the end), BASE (another
+# built checkout, e.g. of an older commit: the case diskless-base runs its `run -- cp -r`, and is
+# added to the default cases).
+# Example of a before/after: git archive OLD | tar -x -C /tmp/old, copy node_modules, build it, then
+#   BASE=/tmp/old bash bench/small-files.sh
+# Each case runs under /usr/bin/time -v: wall s, CPU s (user+sys of the case's processes: for
+# diskless, the uploader and cp) and peak RSS (the largest process). The sink runs on the same cores:
+# on a loaded or 2-core machine read the ratios, not the absolute figures; `uptime` is printed before
+# and after.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FILES=${FILES:-2000}
+BIG=${BIG:-4}
+BIG_SIZE=${BIG_SIZE:-256M}
+ROUNDS=${ROUNDS:-3}
+CASES=${CASES:-rclone,diskless,diskless-received${BASE:+,diskless-base}}
+BUCKET=bench
+for tool in rclone /usr/bin/time node; do
+  command -v "$tool" >/dev/null || { echo "small-files: $tool not found (bash scripts/install-deps.sh bench)" >&2; exit 2; }
+done
+[ -f "$ROOT/dist/cli/main.js" ] || { echo "small-files: dist/ is missing: run npm run build first" >&2; exit 2; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/diskless-small-files-XXXXXX")
+SINK_PID=
+cleanup() {
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
+export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
+
+if [ -z "${TREE:-}" ]; then
+  TREE="$WORK/tree"
+  echo "small-files: generating $FILES files of 4-64 KiB and $BIG of $BIG_SIZE in $TREE" >&2
+  for ((i = 0; i < FILES; i++)); do
+    d="$TREE/small/d$((i / 100))"
+    [ -d "$d" ] || mkdir -p "$d"
+    head -c $(((i * 7919 % 61 + 4) * 1024)) /dev/urandom >"$d/f$i.bin"
+  done
+  mkdir -p "$TREE/big"
+  for ((i = 0; i < BIG; i++)); do head -c "$BIG_SIZE" /dev/urandom >"$TREE/big/big$i.bin"; done
+fi
+COUNT=$(find "$TREE" -type f | wc -l)
+BYTES=$(du -sb "$TREE" | cut -f1)
+
+node "$ROOT/bench/discard-sink.mjs" "${SINK_PORT:-0}" >"$WORK/sink.out" 2>"$WORK/sink.err" &
+SINK_PID=$!
+for _ in $(seq 100); do grep -q DISCARD_SINK_ENDPOINT "$WORK/sink.out" && break; sleep 0.1; done
+ENDPOINT=$(sed -n 's/^DISCARD_SINK_ENDPOINT=//p' "$WORK/sink.out")
+[ -n "$ENDPOINT" ] || { echo "small-files: the discard sink did not start" >&2; cat "$WORK/sink.err" >&2; exit 1; }
+
+# One case, one round: prints "wall cpu rss_mib".
+run_case() {
+  local name=$1 round=$2 tf="$WORK/time-$1-$2" vdir="$WORK/vdir-$1-$2"
+  case $name in
+    rclone)
+      env -u AWS_CA_BUNDLE RCLONE_CONFIG_SINK_TYPE=s3 RCLONE_CONFIG_SINK_PROVIDER=Other RCLONE_CONFIG_SINK_ENDPOINT="$ENDPOINT" \
+        RCLONE_CONFIG_SINK_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_SINK_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+        /usr/bin/time -v -o "$tf" rclone copy --config /dev/null "$TREE" "sink:$BUCKET/rclone-$round/" ;;
+    diskless | diskless-received | diskless-base)
+      local extra=() bin="$ROOT/bin/diskless.js"
+      [ "$name" = diskless-received ] && extra=(--close received)
+      [ "$name" = diskless-base ] && bin="${BASE:?diskless-base needs BASE}/bin/diskless.js"
+      /usr/bin/time -v -o "$tf" "$bin" run --endpoint-url "$ENDPOINT" --no-progress "${extra[@]}" \
+        --to "s3://$BUCKET/$name-$round/" --dir "$vdir" -- cp -r "$TREE/." "$vdir/" ;;
+    *) echo "small-files: unknown case $name" >&2; exit 2 ;;
+  esac >"$WORK/out-$name-$round" 2>&1 || { echo "small-files: $name (round $round) failed:" >&2; cat "$WORK/out-$name-$round" >&2; exit 1; }
+  rm -rf "$vdir"
+  awk -F': ' '
+    /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+    /User time/ { c += $2 } /System time/ { c += $2 }
+    /Maximum resident set size/ { r = $2 / 1024 }
+    END { printf "%.2f %.2f %.1f\n", w, c, r }' "$tf"
+}
+
+IFS=, read -r -a NAMES <<<"$CASES"
+declare -A WALL CPU RSS
+echo "small-files: $COUNT files, $BYTES bytes, $ROUNDS rounds, cases ${NAMES[*]}, sink $ENDPOINT" >&2
+LOAD_BEFORE=$(uptime)
+for ((round = 1; round <= ROUNDS; round++)); do
+  for ((k = 0; k < ${#NAMES[@]}; k++)); do
+    name=${NAMES[$(((k + round - 1) % ${#NAMES[@]}))]}
+    read -r w c r < <(run_case "$name" "$round")
+    WALL[$name,$round]=$w CPU[$name,$round]=$c RSS[$name,$round]=$r
+    echo "  round $round $name: wall $w s, CPU $c s, RSS $r MiB" >&2
+  done
+done
+LOAD_AFTER=$(uptime)
+
+# median (min-max) of the values given
+stat() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; if (NR > 1) printf "%.2f (%.2f–%.2f)", m, v[1], v[NR]; else printf "%.2f", m }'; }
+
+echo
+echo "$COUNT files ($BYTES bytes: $FILES of 4-64 KiB, $BIG of $BIG_SIZE) to the discard sink, $ROUNDS rounds, $(date -u +%FT%TZ)"
+echo "load before: $LOAD_BEFORE"
+echo "load after:  $LOAD_AFTER"
+echo
+echo "| case | wall s | CPU s | peak RSS MiB | wall ÷ rclone | CPU ÷ rclone |"
+echo "|---|---|---|---|---|---|"
+for name in "${NAMES[@]}"; do
+  ws=() cs=() rs=() wr=() cr=()
+  for ((round = 1; round <= ROUNDS; round++)); do
+    ws+=("${WALL[$name,$round]}") cs+=("${CPU[$name,$round]}") rs+=("${RSS[$name,$round]}")
+    if [ -n "${WALL[rclone,$round]:-}" ]; then
+      wr+=("$(awk -v a="${WALL[$name,$round]}" -v b="${WALL[rclone,$round]}" 'BEGIN { printf "%.3f", a / b }')")
+      cr+=("$(awk -v a="${CPU[$name,$round]}" -v b="${CPU[rclone,$round]}" 'BEGIN { printf "%.3f", a / b }')")
+    fi
+  done
+  label=$name
+  case $name in
+    rclone) label='`rclone copy` (reference)' ;;
+    diskless) label='`diskless run -- cp -r` (close waits for the object)' ;;
+    diskless-received) label='`diskless run --close received -- cp -r`' ;;
+    diskless-base) label="\`diskless run -- cp -r\` of $BASE" ;;
+  esac
+  echo "| $label | $(stat "${ws[@]}") | $(stat "${cs[@]}") | $(stat "${rs[@]}") | $([ ${#wr[@]} -gt 0 ] && stat "${wr[@]}" || echo —) | $([ ${#cr[@]} -gt 0 ] && stat "${cr[@]}" || echo —) |"
+done
