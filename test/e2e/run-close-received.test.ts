@@ -86,7 +86,10 @@ describe('diskless run --close received', () => {
     'except OSError as e:',
     "    print('close errno=%d' % e.errno); raise SystemExit(0)",
     't1 = time.monotonic()',
-    'fd = os.open(p, os.O_RDWR)',
+    'try:',
+    '    fd = os.open(p, os.O_RDWR)',
+    'except OSError as e:',
+    "    print('reopen errno=%d' % e.errno); raise SystemExit(0)",
     'try:',
     "    os.fsync(fd); res = 'ok'",
     'except OSError as e:',
@@ -97,8 +100,9 @@ describe('diskless run --close received', () => {
 
   it.each([
     ['waits until the object is stored (the PutObject held 2 s)', { kind: 'stall', ms: 2_000 } as const, 0, /close 0\.\d\d fsync [2-9]\.\d\d ok/],
-    // A refusal that comes back before close() is answered fails the close itself: either way the program is told.
-    ['fails with EIO once the store refused the object', { kind: 'status', status: 403 } as const, 4, /fsync \d+\.\d\d errno=5\b|^close errno=5$/m],
+    // A refusal that comes back before close() is answered fails the close itself (EIO), one that comes
+    // before the reopen fails the reopen (the failed file is gone: ENOENT): either way the program is told.
+    ['fails with EIO once the store refused the object', { kind: 'status', status: 403 } as const, 4, /fsync \d+\.\d\d errno=5\b|^close errno=5$|^reopen errno=2$/m],
   ])('fsync of a file reopened after its close returned %s', async (_what, fault, code, printed) => {
     const name = `sync-${code}`;
     const proxy = await startFaultProxy({
