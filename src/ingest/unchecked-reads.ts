@@ -33,10 +33,14 @@ export class UncheckedReads {
   }
 
   /**
-   * Reads each file still unchecked whole (no output), within `timeoutMs`; a file that does not
-   * check out goes to `deps.onFailure`. Returns the paths left unchecked when the time ran out.
+   * The command failed: reads each file still unchecked whole (no output), within `timeoutMs`; a
+   * file that does not check out goes to `deps.onFailure`. Returns the paths left unchecked when the
+   * time ran out (named in a warning that points at `diskless verify --deep url`).
    */
-  async check(deps: ReadDeps, timeoutMs = UNCHECKED_READS_TIMEOUT_MS): Promise<string[]> {
+  async check(deps: ReadDeps, url: string, timeoutMs = UNCHECKED_READS_TIMEOUT_MS): Promise<string[]> {
+    if (this.items.size === 0) return [];
+    const { log } = deps.read;
+    log.info(`the command failed: checking the ${this.items.size} file(s) of ${url} it read but did not read whole`);
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([deps.signal, timeout]);
     const left = [...this.items.values()];
@@ -44,15 +48,19 @@ export class UncheckedReads {
       const item = left[0]!;
       try {
         for await (const chunk of fileBytes(item, 0, { ...deps, signal })) void chunk;
-        deps.read.log.debug(`${item.path}: read whole after the command failed: it checks out`);
+        log.debug(`${item.path}: read whole after the command failed: it checks out`);
       } catch (err) {
         if (signal.aborted) break;
-        deps.read.log.warn(`${item.path}: read whole after the command failed, it does not check out: ${describeError(err)}`);
+        log.warn(`${item.path}: read whole after the command failed, it does not check out: ${describeError(err)}`);
         deps.onFailure(item.path, item.key, err);
       }
       this.settle(item.path);
       left.shift();
     }
-    return left.map((i) => i.path);
+    const unchecked = left.map((i) => i.path);
+    if (unchecked.length > 0) {
+      log.warn(`not checked in time (diskless verify --deep ${url} checks every object): ${unchecked.slice(0, 5).join(', ')}${unchecked.length > 5 ? ', …' : ''}`);
+    }
+    return unchecked;
   }
 }

@@ -314,6 +314,15 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(ok.code, ok.stderr).toBe(0);
   });
 
+  it('with --to as well, a command that fails after reading only the start of a damaged file makes the run exit 6 naming it, and no manifest is written', async () => {
+    // 'rot' is the backup damaged by the test above (its ETag in the manifest is the damaged object's).
+    const r = await transform('rot/', 'rot-b/', 'head -c 1000 "$D/big.bin" > "$D/start.bin"; exit 3');
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain(`s3://${bucket}/rot/big.bin`);
+    expect(r.stderr).toMatch(/CRC32C/);
+    expect(await listKeys(bucket, 'rot-b/')).not.toContain('rot-b/diskless-manifest.json');
+  });
+
   it('with --to as well, reads the old backup and writes a new one (zcat D/z/x.gz | gzip > D/b.gz): the old names stay read-only (EROFS), the new manifest lists only what the command wrote', async () => {
     const before = (await listKeys(bucket, 'arch/')).sort();
     const oldManifest = (await objectBytes(bucket, 'arch/diskless-manifest.json')).toString();

@@ -38,7 +38,7 @@ describe('UncheckedReads', () => {
       requests: new Limiter(4),
       signal: new AbortController().signal,
       onFailure: (path) => failures.push(path),
-    });
+    }, 's3://bkt/b/');
     expect(left).toEqual([]);
     expect(failures).toEqual(['bad.bin']);
     expect(reads.size).toBe(0);
