@@ -191,6 +191,10 @@ export class OutputClosedError extends DisklessError {
  * resolves only once the stream has written `chunk` (its callback), so the caller may reuse it.
  */
 export async function writeOut(out: NodeJS.WritableStream, chunk: Uint8Array, how: { flushed?: boolean } = {}): Promise<void> {
+  // Closed while we were not writing (a reader gone during a GET: its EPIPE destroyed the socket):
+  // a destroyed stream emits no 'drain', 'error' or 'close' any more, so waiting would never end.
+  const gone = destroyedError(out);
+  if (gone) throw closed(gone);
   let settle!: (err?: Error | null) => void;
   const written = how.flushed ? new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(closed(err)) : resolve()))) : undefined;
   const ready = written ? out.write(chunk, settle) : out.write(chunk);
@@ -203,6 +207,13 @@ export async function writeOut(out: NodeJS.WritableStream, chunk: Uint8Array, ho
     watch.stop();
     written?.catch(() => undefined);
   }
+}
+
+/** Why `out` can take no more writes, if it was destroyed: its error, or ERR_STREAM_DESTROYED. */
+function destroyedError(out: NodeJS.WritableStream): Error | undefined {
+  const w = out as NodeJS.WritableStream & { destroyed?: boolean; errored?: Error | null };
+  if (!w.destroyed) return undefined;
+  return w.errored ?? Object.assign(new Error('the output was closed'), { code: 'ERR_STREAM_DESTROYED' });
 }
 
 function closed(err: unknown): OutputClosedError {
@@ -231,6 +242,9 @@ function watchOutput(out: NodeJS.WritableStream, event: 'drain' | undefined): { 
     if (event) out.once(event, onDrain);
     out.once('error', onError);
     out.once('close', onClose);
+    // Destroyed by the write itself (or before it): its 'close' may be gone already.
+    const gone = destroyedError(out);
+    if (gone) onError(gone);
   });
   return { failed, stop };
 }

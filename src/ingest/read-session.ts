@@ -10,6 +10,7 @@ import type { RestoreItem } from '../restore/restore-item.js';
 import { readRanged } from '../verify/ranged-reader.js';
 import { encodeFrame, type Message } from '../wire/frame-codec.js';
 import type { BackupTree } from './backup-tree.js';
+import type { UncheckedReads } from './unchecked-reads.js';
 
 /** Bytes per ranged GET of a read, and GETs in flight per read: at most 8 MiB held per open file. */
 export const READ_CHUNK = 4 * 1024 * 1024;
@@ -26,6 +27,8 @@ export interface ReadDeps {
   onFailure: (path: string, key: string, error: unknown) => void;
   /** An encrypted file's decryptor (one per read), from the run's --identity keys. */
   decryptor?: (item: RestoreItem) => AgeDecryptor | undefined;
+  /** Told of each file opened and of each read whole and checked (or failed): what a failed command leaves unchecked. */
+  unchecked?: UncheckedReads;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -65,6 +68,7 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
     return;
   }
   socket.write(encodeFrame('REPLY', { err: 0, message: '' }));
+  deps.unchecked?.opened(item);
   read.log.debug(`${item.path}: read by pid ${open.pid} from byte ${offset}`);
   let held: Buffer | undefined; // the last chunk, sent only once the checksums agree
   let sent = 0;
@@ -88,11 +92,13 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
     }
     read.log.warn(`${item.path} (${formatS3Url({ bucket: tree.bucket, key: item.key })}): ${describeError(err)}; the program's read fails`);
     deps.onFailure(item.path, item.key, err);
+    deps.unchecked?.settle(item.path);
     // Closed with the canary unread: the reader gets ECONNRESET after the bytes sent so far.
     socket.destroy();
     return;
   }
   read.log.debug(`${item.path}: sent ${sent} bytes`);
+  if (offset === 0) deps.unchecked?.settle(item.path); // read whole from byte 0: fileBytes checked it
   socket.end();
   // Read the canary and wait for the program's close (EOF), so our close is a clean one.
   for (;;) {
@@ -109,7 +115,7 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
  * first with a GET of their own). The generator returns only once every check passed: the caller
  * holds the last chunk back until then.
  */
-async function* fileBytes(item: RestoreItem, offset: number, deps: ReadDeps): AsyncGenerator<Buffer> {
+export async function* fileBytes(item: RestoreItem, offset: number, deps: ReadDeps): AsyncGenerator<Buffer> {
   const decrypt = deps.decryptor?.(item);
   if (!decrypt || !item.encryption) {
     yield* storedBytes(item, offset, deps);

@@ -7,6 +7,8 @@ import type { BackupTree } from '../ingest/backup-tree.js';
 import type { CloseWhen } from '../ingest/file-session.js';
 import { DEFAULT_READ_REQUESTS, IngestServer } from '../ingest/ingest-server.js';
 import { describeReadFailures, type ReadFailure } from '../ingest/read-back.js';
+import type { ReadDeps } from '../ingest/read-session.js';
+import { UncheckedReads } from '../ingest/unchecked-reads.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, manifestInputOf, type VirtualFile } from '../ingest/virtual-files.js';
 import { MANIFEST_NAME, buildManifest, type Manifest } from '../manifest/manifest.js';
@@ -90,6 +92,8 @@ export class Capture {
     readFailures: ReadFailure[],
     /** With --from: the backup shown under the directory (its placeholders go before the end-of-run scan). */
     private readonly backup?: { tree: BackupTree; url: string },
+    /** With --from: how its files are read, and which the command opened without reading them whole. */
+    private readonly reads?: ReadDeps & { unchecked: UncheckedReads },
   ) {
     this.stopUploads = stopUploads;
     this.readFailures = readFailures;
@@ -125,6 +129,9 @@ export class Capture {
       const readFailed = (bucket: string) => (path: string, key: string, error: unknown) => readFailures.push({ path, url: formatS3Url({ bucket, key }), error });
       // One budget of GETs for every read: the --from backup's and the read-backs of this run's files.
       const requests = new Limiter(DEFAULT_READ_REQUESTS);
+      const reads = backup
+        ? { tree: backup.tree, read: session, requests, signal, onFailure: readFailed(backup.tree.bucket), decryptor: backup.decryptor, unchecked: new UncheckedReads() }
+        : undefined;
       const server = await IngestServer.listen({
         files,
         ctx,
@@ -138,7 +145,7 @@ export class Capture {
         ...(options.closeWhen ? { closeWhen: options.closeWhen } : {}),
         onFailure: (file, error) => capture?.noteFailure(file, error),
         readBack: { requests, onFailure: readFailed(loc.bucket) },
-        ...(backup ? { reads: { tree: backup.tree, read: session, requests, signal, onFailure: readFailed(backup.tree.bucket), decryptor: backup.decryptor } } : {}),
+        ...(reads ? { reads } : {}),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.
       const preload: PreloadSettings = {
@@ -153,7 +160,7 @@ export class Capture {
         ...(backup ? { read: 'beside' as const } : {}),
       };
       if (backup) log.info(`${backup.url}: ${backup.tree.files} file(s) shown under ${dir} (read-only), beside the files the command writes`);
-      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous, readFailures, backup);
+      capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous, readFailures, backup, reads);
       return capture;
     } catch (err) {
       session.close();
@@ -214,6 +221,11 @@ export class Capture {
   /** True if a failure is the program's doing (a refusal the shim reported), not the store's. */
   failedByProgram(): boolean {
     return this.files.failures().some((f) => DisklessError.is(f.error) && f.error.category === 'producer');
+  }
+
+  /** The command failed: the --from files it opened but did not read whole are read whole and checked (UncheckedReads). */
+  async checkUnreadAfterFailure(): Promise<void> {
+    if (this.reads && this.backup) await this.reads.unchecked.check(this.reads, this.backup.url);
   }
 
   /**

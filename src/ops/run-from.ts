@@ -5,6 +5,7 @@ import { BackupVerifyError, InterruptedError, ProducerError, UsageError } from '
 import type { BackupTree } from '../ingest/backup-tree.js';
 import { DEFAULT_READ_REQUESTS, IngestServer } from '../ingest/ingest-server.js';
 import { describeReadFailures, type ReadFailure } from '../ingest/read-back.js';
+import { UncheckedReads } from '../ingest/unchecked-reads.js';
 import { VirtualFiles } from '../ingest/virtual-files.js';
 import { preloadEnv } from '../native/preload-env.js';
 import { reapChild, setChildSubreaper } from '../native/process-control.js';
@@ -75,6 +76,16 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
 
     const token = randomBytes(32).toString('hex');
     const failures: ReadFailure[] = [];
+    const unchecked = new UncheckedReads();
+    const reads = {
+      tree,
+      read: { store, retry, log },
+      requests: new Limiter(DEFAULT_READ_REQUESTS),
+      signal: abort.signal,
+      onFailure: (path: string, key: string, error: unknown) => void failures.push({ path, url: formatS3Url({ bucket, key }), error }),
+      decryptor: backup.decryptor,
+      unchecked,
+    };
     // The write side of the server is never used: the shim refuses every write (EROFS), and so does the server.
     const files = new VirtualFiles({ store, bucket, prefix: '', settings: {}, retry, log });
     server = await IngestServer.listen({
@@ -86,14 +97,7 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
       signal: abort.signal,
       onFailure: () => undefined,
       token,
-      reads: {
-        tree,
-        read: { store, retry, log },
-        requests: new Limiter(DEFAULT_READ_REQUESTS),
-        signal: abort.signal,
-        onFailure: (path, key, error) => failures.push({ path, url: formatS3Url({ bucket, key }), error }),
-        decryptor: backup.decryptor,
-      },
+      reads,
     });
     server.stopAccepting();
     log.info(`${url}: ${tree.files} file(s) under ${dir}, read from S3 as the command reads them`);
@@ -122,6 +126,8 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
       }
     }
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
+    // The command failed: maybe on damage it saw before the end of a file, where its check would have run.
+    if (status.code !== 0) await unchecked.check(reads, url);
     if (failures.length > 0) {
       throw new BackupVerifyError(
         `${failures.length} file(s) of ${url} could not be read whole: ${describeReadFailures(failures)}; ` +

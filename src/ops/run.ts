@@ -74,6 +74,7 @@ export async function run(options: RunOptions): Promise<CaptureResult> {
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
     if (stragglers) throw stragglers;
     // What the command wrote may rest on a stored file it could not read whole: no backup of that.
+    if (status.code !== 0) await capture.checkUnreadAfterFailure();
     const unread = capture.readFailure();
     if (unread) throw unread;
     const failed = capture.failureSummary();

@@ -97,4 +97,29 @@ describe('PostgreSQL restores under diskless run --from, directory on a 1 MiB tm
       await server.psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     }
   }, 300_000);
+
+  it('a data file of a -Fd backup damaged in place (its ETag unchanged, as bit rot would) makes pg_restore -j 4 fail and the run exit 6 naming it, even when pg_restore stops at the damage before its end', async () => {
+    const manifest = JSON.parse((await objectBytes(bucket, 'fd/diskless-manifest.json')).toString()) as {
+      files: Array<{ path: string; key: string; size: number; etag: string; chain?: unknown }>;
+    };
+    const biggest = manifest.files.filter((f) => f.path !== 'db/toc.dat').sort((a, b) => b.size - a.size)[0]!;
+    expect(biggest.chain).toBeUndefined();
+    const other = Buffer.from(await objectBytes(bucket, biggest.key));
+    // Early in the file, so that zlib in pg_restore sees the damage and stops reading long before the end.
+    for (let i = 4096; i < 8192; i++) other[i] = other[i]! ^ 0x55;
+    const put = await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: biggest.key, Body: other }));
+    biggest.etag = put.ETag!.replace(/"/g, ''); // the manifest names the new object: only the CRC32C can tell
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'fd/diskless-manifest.json', Body: JSON.stringify(manifest) }));
+    const db = `restored_${++restores}`;
+    await server.psql(`CREATE DATABASE ${db}`);
+    try {
+      const r = await diskless('--from', 'fd', (dir) => [pgTool('pg_restore'), '--exit-on-error', '-j', '4', '-d', db, `${dir}/db`]);
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr).toContain(`s3://${bucket}/${biggest.key}`);
+      expect(r.stderr).toMatch(/CRC32C/);
+      expect(r.stderr).toMatch(/pg_restore: error/);
+    } finally {
+      await server.psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    }
+  }, 300_000);
 });

@@ -295,6 +295,34 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(readFileSync(out).length, 'the program never gets the whole file').toBeLessThan(original.length);
   });
 
+  it('a command that fails after reading only the start of a damaged file (its stored bytes changed, ETag and all, as bit rot would) makes the run exit 6 naming it; one that exits 0 stays no failure', async () => {
+    await store('rot', 'cp tree/big.bin "$OUT/big.bin"');
+    const damaged = Buffer.from(await objectBytes(bucket, 'rot/big.bin'));
+    damaged[5 * MiB] = damaged[5 * MiB]! ^ 0xff; // past the first ranged GET: the program never sees it
+    const put = await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'rot/big.bin', Body: damaged }));
+    const manifest = JSON.parse((await objectBytes(bucket, 'rot/diskless-manifest.json')).toString()) as { files: Array<{ path: string; etag: string }> };
+    // The manifest made to name the new object (its ETag), so only the CRC32C can tell.
+    manifest.files.find((f) => f.path === 'big.bin')!.etag = put.ETag!.replace(/"/g, '');
+    await makeTestClient().send(new PutObjectCommand({ Bucket: bucket, Key: 'rot/diskless-manifest.json', Body: JSON.stringify(manifest) }));
+    const failed = await readBack('rot', 'head -c 1000 "$D/big.bin" | wc -c; exit 3');
+    expect(failed.code, failed.stderr).toBe(6);
+    expect(failed.stdout!.toString().trim()).toBe('1000');
+    expect(failed.stderr).toContain(`s3://${bucket}/rot/big.bin`);
+    expect(failed.stderr).toMatch(/CRC32C/);
+    expect(failed.left).toEqual([]);
+    const ok = await readBack('rot', 'head -c 1000 "$D/big.bin" | wc -c');
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('with --to as well, a command that fails after reading only the start of a damaged file makes the run exit 6 naming it, and no manifest is written', async () => {
+    // 'rot' is the backup damaged by the test above (its ETag in the manifest is the damaged object's).
+    const r = await transform('rot/', 'rot-b/', 'head -c 1000 "$D/big.bin" > "$D/start.bin"; exit 3');
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain(`s3://${bucket}/rot/big.bin`);
+    expect(r.stderr).toMatch(/CRC32C/);
+    expect(await listKeys(bucket, 'rot-b/')).not.toContain('rot-b/diskless-manifest.json');
+  });
+
   it('with --to as well, reads the old backup and writes a new one (zcat D/z/x.gz | gzip > D/b.gz): the old names stay read-only (EROFS), the new manifest lists only what the command wrote', async () => {
     const before = (await listKeys(bucket, 'arch/')).sort();
     const oldManifest = (await objectBytes(bucket, 'arch/diskless-manifest.json')).toString();

@@ -1,7 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { StoreError } from '../../../src/store-error.js';
-import { downloadObject } from '../../../src/download/object-reader.js';
+import { downloadObject, writeOut } from '../../../src/download/object-reader.js';
 import { chainIndexKey } from '../../../src/upload/chain.js';
 import { planParts } from '../../../src/upload/part-planner.js';
 import { uploadStream } from '../../../src/upload/stream-uploader.js';
@@ -94,5 +94,18 @@ describe('downloadObject', () => {
 
   it('says the object does not exist when there is none', async () => {
     await expect(download(new MemoryObjectStore())).rejects.toThrow(/s3:\/\/bkt\/dump.bin does not exist \(NoSuchKey\)/);
+  });
+});
+
+describe('writeOut', () => {
+  it('fails at once, instead of waiting for ever, on an output destroyed while nothing was being written (a reader gone during a GET)', async () => {
+    for (const flushed of [false, true]) {
+      const out = new Writable({ highWaterMark: 4, write: (_c, _e, cb) => cb() });
+      out.on('error', () => undefined);
+      out.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      await new Promise((r) => setImmediate(r)); // its 'error' and 'close' are gone before the next write
+      const err = await writeOut(out, Buffer.alloc(64), { flushed }).then(() => undefined, (e: unknown) => e);
+      expect((err as { cause?: { code?: string } }).cause?.code).toBe('EPIPE');
+    }
   });
 });
