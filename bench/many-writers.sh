@@ -24,18 +24,16 @@ TOTAL=$((BYTES * WRITERS))
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/diskless-many-writers-XXXXXX")
 SINK_PID=
 cleanup() {
-  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
+  stop_sink
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
 
-node "$ROOT/bench/discard-sink.mjs" 0 >"$WORK/sink.out" 2>"$WORK/sink.err" &
-SINK_PID=$!
-for _ in $(seq 100); do grep -q DISCARD_SINK_ENDPOINT "$WORK/sink.out" && break; sleep 0.1; done
-ENDPOINT=$(sed -n 's/^DISCARD_SINK_ENDPOINT=//p' "$WORK/sink.out")
-[ -n "$ENDPOINT" ] || { echo "many-writers: the discard sink did not start" >&2; exit 1; }
+# shellcheck source=bench/lib/discard-sink.sh
+. "$ROOT/bench/lib/discard-sink.sh"
+start_sink many-writers
 
 GEN='openssl enc -aes-256-ctr -pass pass:diskless-bench -nosalt -pbkdf2 </dev/zero 2>/dev/null'
 run_case() {

@@ -20,6 +20,9 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+ROOT=$PWD
+# shellcheck source=bench/lib/discard-sink.sh
+. bench/lib/discard-sink.sh
 WRITERS=${WRITERS-1 8 32}
 SIZE=${SIZE:-128M}
 MEMORY=${MEMORY:-64MiB 32MiB}
@@ -32,16 +35,11 @@ WORK=$(mktemp -d /tmp/diskless-run-rss.XXXXXX)
 export DISKLESS_STATE_DIR=$WORK/state
 SINK_PID=
 cleanup() {
-  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null
+  stop_sink
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-node bench/discard-sink.mjs 0 >"$WORK/sink.out" &
-SINK_PID=$!
-for _ in $(seq 50); do grep -q DISCARD_SINK_ENDPOINT "$WORK/sink.out" 2>/dev/null && break; sleep 0.1; done
-ENDPOINT=$(sed -n 's/^DISCARD_SINK_ENDPOINT=//p' "$WORK/sink.out")
-[ -n "$ENDPOINT" ] || { echo "run-rss.sh: the discard sink did not start" >&2; exit 1; }
+start_sink run-rss.sh
 
 launcher() {
   case $1 in

@@ -35,7 +35,7 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/diskless-small-files-XXXXXX")
 SINK_PID=
 cleanup() {
-  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
+  stop_sink
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -57,11 +57,9 @@ fi
 COUNT=$(find "$TREE" -type f | wc -l)
 BYTES=$(du -sb "$TREE" | cut -f1)
 
-node "$ROOT/bench/discard-sink.mjs" "${SINK_PORT:-0}" >"$WORK/sink.out" 2>"$WORK/sink.err" &
-SINK_PID=$!
-for _ in $(seq 100); do grep -q DISCARD_SINK_ENDPOINT "$WORK/sink.out" && break; sleep 0.1; done
-ENDPOINT=$(sed -n 's/^DISCARD_SINK_ENDPOINT=//p' "$WORK/sink.out")
-[ -n "$ENDPOINT" ] || { echo "small-files: the discard sink did not start" >&2; cat "$WORK/sink.err" >&2; exit 1; }
+# shellcheck source=bench/lib/discard-sink.sh
+. "$ROOT/bench/lib/discard-sink.sh"
+start_sink small-files
 
 # One case, one round: prints "wall cpu rss_mib".
 run_case() {
