@@ -22,6 +22,11 @@ export interface ReadFailure {
   error: unknown;
 }
 
+/** An onFailure for ReadDeps that records each failed read of `bucket` in `failures`, named by its object's URL. */
+export function recordFailures(bucket: string, failures: ReadFailure[]): (path: string, key: string, error: unknown) => void {
+  return (path, key, error) => void failures.push({ path, url: formatS3Url({ bucket, key }), error });
+}
+
 /** The first few failed reads, named: `path (s3://…: why); …`. */
 export function describeReadFailures(failures: readonly ReadFailure[]): string {
   const named = failures.slice(0, 3).map((f) => `${f.path} (${f.url}: ${describeError(f.error)})`);

@@ -1,8 +1,13 @@
 import type { AgeDecryptor } from '../crypto/age-stream.js';
 import type { Identity } from '../crypto/recipients.js';
+import type { ReadContext } from '../download/object-reader.js';
 import { BackupVerifyError, UsageError } from '../errors.js';
+import { recordFailures, type ReadFailure } from '../ingest/read-back.js';
+import type { ReadDeps } from '../ingest/read-session.js';
+import { UncheckedReads } from '../ingest/unchecked-reads.js';
 import { BackupTree } from '../ingest/backup-tree.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
+import type { Limiter } from '../util/limiter.js';
 import { catalogOf } from './catalog-of.js';
 import type { RestoreItem } from '../restore/restore-item.js';
 import { decryptors, itemsOf, pickBackup } from './restore.js';
@@ -37,4 +42,19 @@ export async function openBackupTree(session: Session, from: string, signal: Abo
   const decryptor = decryptors(items, entry.url, identities);
   const tree = new BackupTree(catalog.bucket, items, Date.parse(entry.manifest.endedAt) || Date.now());
   return { tree, url: entry.url, decryptor };
+}
+
+/** What the ingest server needs to serve the reads of `backup` (its `reads`): each failed read goes to `failures`. */
+export type BackupReads = ReadDeps & { tree: BackupTree; unchecked: UncheckedReads };
+
+export function backupReads(backup: BackupSource, read: ReadContext, requests: Limiter, signal: AbortSignal, failures: ReadFailure[]): BackupReads {
+  return {
+    tree: backup.tree,
+    read,
+    requests,
+    signal,
+    onFailure: recordFailures(backup.tree.bucket, failures),
+    decryptor: backup.decryptor,
+    unchecked: new UncheckedReads(),
+  };
 }

@@ -6,9 +6,7 @@ import { BackupVerifyError, DisklessError, UploadError, UsageError, describeErro
 import type { BackupTree } from '../ingest/backup-tree.js';
 import type { CloseWhen } from '../ingest/file-session.js';
 import { DEFAULT_READ_REQUESTS, IngestServer } from '../ingest/ingest-server.js';
-import { describeReadFailures, type ReadFailure } from '../ingest/read-back.js';
-import type { ReadDeps } from '../ingest/read-session.js';
-import { UncheckedReads } from '../ingest/unchecked-reads.js';
+import { describeReadFailures, recordFailures, type ReadFailure } from '../ingest/read-back.js';
 import { normalisePrefix } from '../ingest/object-key.js';
 import { VirtualFiles, manifestInputOf, type VirtualFile } from '../ingest/virtual-files.js';
 import { MANIFEST_NAME, buildManifest, type Manifest } from '../manifest/manifest.js';
@@ -20,7 +18,7 @@ import type { UploadContext } from '../upload/upload-context.js';
 import { Limiter } from '../util/limiter.js';
 import { formatBytes } from '../util/size.js';
 import { deleteStoredStream, type OwnedRef } from '../upload/owned-object.js';
-import { openBackupTree } from './backup-source.js';
+import { backupReads, openBackupTree, type BackupReads } from './backup-source.js';
 import { recordedFiles, refuseExistingBackup } from './existing-backup.js';
 import { expandUrlTemplate } from './key-template.js';
 import { openSession, type Session } from './session.js';
@@ -93,7 +91,7 @@ export class Capture {
     /** With --from: the backup shown under the directory (its placeholders go before the end-of-run scan). */
     private readonly backup?: { tree: BackupTree; url: string },
     /** With --from: how its files are read, and which the command opened without reading them whole. */
-    private readonly reads?: ReadDeps & { unchecked: UncheckedReads },
+    private readonly reads?: BackupReads,
   ) {
     this.stopUploads = stopUploads;
     this.readFailures = readFailures;
@@ -126,12 +124,9 @@ export class Capture {
       const token = randomBytes(32).toString('hex');
       let capture: Capture | undefined;
       const readFailures: ReadFailure[] = [];
-      const readFailed = (bucket: string) => (path: string, key: string, error: unknown) => readFailures.push({ path, url: formatS3Url({ bucket, key }), error });
       // One budget of GETs for every read: the --from backup's and the read-backs of this run's files.
       const requests = new Limiter(DEFAULT_READ_REQUESTS);
-      const reads = backup
-        ? { tree: backup.tree, read: session, requests, signal, onFailure: readFailed(backup.tree.bucket), decryptor: backup.decryptor, unchecked: new UncheckedReads() }
-        : undefined;
+      const reads = backup ? backupReads(backup, session, requests, signal, readFailures) : undefined;
       const server = await IngestServer.listen({
         files,
         ctx,
@@ -144,7 +139,7 @@ export class Capture {
         ...(recipients ? { recipients } : {}),
         ...(options.closeWhen ? { closeWhen: options.closeWhen } : {}),
         onFailure: (file, error) => capture?.noteFailure(file, error),
-        readBack: { requests, onFailure: readFailed(loc.bucket) },
+        readBack: { requests, onFailure: recordFailures(loc.bucket, readFailures) },
         ...(reads ? { reads } : {}),
       });
       // Shim errors (a refused open, a seek on a streamed file) go to the program's stderr by default.

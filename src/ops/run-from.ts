@@ -5,7 +5,6 @@ import { BackupVerifyError, InterruptedError, ProducerError, UsageError } from '
 import type { BackupTree } from '../ingest/backup-tree.js';
 import { DEFAULT_READ_REQUESTS, IngestServer } from '../ingest/ingest-server.js';
 import { describeReadFailures, type ReadFailure } from '../ingest/read-back.js';
-import { UncheckedReads } from '../ingest/unchecked-reads.js';
 import { VirtualFiles } from '../ingest/virtual-files.js';
 import { preloadEnv } from '../native/preload-env.js';
 import { reapChild, setChildSubreaper } from '../native/process-control.js';
@@ -15,11 +14,11 @@ import { describeExit, safeKill, startCommandTree, waitForDescendants, type Comm
 import { commandEnv } from '../process/child-env.js';
 import { descendants } from '../process/descendants.js';
 import { displayCommand } from '../process/producer.js';
-import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
+import { parseS3Url } from '../s3/s3-url.js';
 import { MemoryBudget } from '../upload/memory-budget.js';
 import { planParts } from '../upload/part-planner.js';
 import { Limiter } from '../util/limiter.js';
-import { openBackupTree } from './backup-source.js';
+import { backupReads, openBackupTree } from './backup-source.js';
 import { prepareDir } from './capture.js';
 import { openSession, type SessionOptions } from './session.js';
 
@@ -76,16 +75,7 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
 
     const token = randomBytes(32).toString('hex');
     const failures: ReadFailure[] = [];
-    const unchecked = new UncheckedReads();
-    const reads = {
-      tree,
-      read: { store, retry, log },
-      requests: new Limiter(DEFAULT_READ_REQUESTS),
-      signal: abort.signal,
-      onFailure: (path: string, key: string, error: unknown) => void failures.push({ path, url: formatS3Url({ bucket, key }), error }),
-      decryptor: backup.decryptor,
-      unchecked,
-    };
+    const reads = backupReads(backup, { store, retry, log }, new Limiter(DEFAULT_READ_REQUESTS), abort.signal, failures);
     // The write side of the server is never used: the shim refuses every write (EROFS), and so does the server.
     const files = new VirtualFiles({ store, bucket, prefix: '', settings: {}, retry, log });
     server = await IngestServer.listen({
@@ -127,7 +117,7 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
     }
     if (options.signal?.aborted) throw options.signal.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError('SIGTERM');
     // The command failed: maybe on damage it saw before the end of a file, where its check would have run.
-    if (status.code !== 0) await unchecked.check(reads, url);
+    if (status.code !== 0) await reads.unchecked.check(reads, url);
     if (failures.length > 0) {
       throw new BackupVerifyError(
         `${failures.length} file(s) of ${url} could not be read whole: ${describeReadFailures(failures)}; ` +
