@@ -9,11 +9,10 @@ import { withRetry, type RetryPolicy } from '../upload/retry.js';
 import type { StreamUploadResult } from '../upload/stream-uploader.js';
 import type { Logger } from '../util/log.js';
 import { WRITER_METADATA, deleteOwnObject, deleteStoredStream } from '../upload/owned-object.js';
-import { chainIndexKey } from '../upload/chain.js';
 import { MAX_SINGLE_COPY, copyInParts } from '../upload/multipart-copy.js';
 import { objectKey } from './object-key.js';
 
-const { ENOENT, EPERM, EBUSY, EEXIST, EINVAL, EIO, EOPNOTSUPP } = constants.errno;
+const { ENOENT, EPERM, EBUSY, EEXIST, EIO, EOPNOTSUPP } = constants.errno;
 const { O_APPEND, O_CREAT, O_EXCL, O_RDWR, O_TRUNC } = fsConstants;
 /** Linux's access-mode mask (not exported by Node). */
 const O_ACCMODE = 3;

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { checkRecipients, type Identity } from '../crypto/recipients.js';
 import { BackupVerifyError, DisklessError, UploadError, UsageError, describeError } from '../errors.js';
 import type { BackupTree } from '../ingest/backup-tree.js';
