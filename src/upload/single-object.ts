@@ -16,20 +16,27 @@ import type { UploadContext } from './upload-context.js';
  * 1,000 objects instead of one per object); the PutObject's own ETag is checked now. Returns
  * `checkLater: true` when it did so.
  */
+export interface PutVerifiedOptions {
+  /** Called as soon as the store has the object, before the check (so a failed check can delete it). */
+  onStored?: () => void;
+  /** The body's MD5 when the caller already has it. */
+  md5?: Buffer;
+  /** Only if the key holds no object yet (If-None-Match: *). */
+  createOnly?: boolean;
+  /** Leave the HeadObject to the caller's listing (above). */
+  checkLater?: boolean;
+}
+
 export async function putVerified(
   ctx: UploadContext,
   target: ObjectRef,
   body: readonly Uint8Array[],
   settings: WriteSettings,
   signal: AbortSignal,
-  /** Called as soon as the store has the object, before the check (so a failed check can delete it). */
-  onStored?: () => void,
-  /** The body's MD5 when the caller already has it. */
-  md5: Buffer = body.reduce((h, b) => h.update(b), createHash('md5')).digest(),
-  /** Only if the key holds no object yet (If-None-Match: *). */
-  createOnly = false,
-  checkLater = false,
+  options: PutVerifiedOptions = {},
 ): Promise<{ etag: string; size: number; checkLater?: true }> {
+  const { onStored, createOnly = false, checkLater = false } = options;
+  const md5 = options.md5 ?? body.reduce((h, b) => h.update(b), createHash('md5')).digest();
   const size = body.reduce((n, b) => n + b.length, 0);
   await ctx.requests.acquire(signal);
   let etag: string;

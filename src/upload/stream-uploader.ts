@@ -290,7 +290,12 @@ class StreamRun {
     try {
       const digest = await part.digest();
       crc32c = crc32cToHex(digest.crc32c);
-      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, () => (this.singleCommitted = true), digest.md5, this.options.createOnly ?? false, this.options.checkLater ?? false);
+      stored = await putVerified(this.ctx, target, part.chunks(), this.settings, this.signal, {
+        onStored: () => (this.singleCommitted = true),
+        md5: digest.md5,
+        createOnly: this.options.createOnly ?? false,
+        checkLater: this.options.checkLater ?? false,
+      });
     } finally {
       part.release();
       this.part = undefined;
@@ -344,7 +349,7 @@ class StreamRun {
     };
     const body = Buffer.from(JSON.stringify(index, null, 1));
     const ref = { bucket: target.bucket, key: chainIndexKey(target.key) };
-    await putVerified(this.ctx, ref, [body], { ...this.settings, contentType: 'application/json' }, this.signal, () => (this.chainIndexWritten = true));
+    await putVerified(this.ctx, ref, [body], { ...this.settings, contentType: 'application/json' }, this.signal, { onStored: () => (this.chainIndexWritten = true) });
     this.chainIndexWritten = true;
   }
 
