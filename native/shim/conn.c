@@ -358,9 +358,9 @@ SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how) {
 static void end_mark(int fd, uint32_t how) {
   uint64_t id;
   int saved = errno;
-  /* A read socket's receive queue holds file bytes (not a HANDLE) and its send queue keeps the
-   * unread canary (SIOCOUTQ never drains): it has no end to mark. A --from run writes no file. */
-  if (shim_cfg.read_mode == SHIM_READ_ONLY || conn_is_read_socket(fd)) return;
+  /* Only for a write socket (the callers check: conn_is_write_socket, or a file this process
+   * writes): a read socket's receive queue holds file bytes, not a HANDLE, and its send queue keeps
+   * the unread canary (SIOCOUTQ never drains), so it has no end to mark. */
   if (!peek_handle(fd, &id)) {
     errno = saved;
     return; /* not a file socket, or an uploader without HANDLE */
@@ -409,7 +409,7 @@ SHIM_HIDDEN void conn_end_all(uint32_t how, int only_cloexec) {
         int fl = real_fcntl(fd, F_GETFD);
         if (fl < 0 || !(fl & FD_CLOEXEC)) continue;
       }
-      if (conn_is_uploader_socket(fd)) conn_end_mark(fd, how);
+      if (conn_is_write_socket(fd)) conn_end_mark(fd, how);
     }
   }
   real_close(dir);
@@ -423,26 +423,21 @@ SHIM_HIDDEN int conn_stream_size(int fd, const char *rel, uint64_t *size) {
   return conn_stat(rel, size, &mtime);
 }
 
-/* 1 if fd is connected to the uploader's socket, 2 if to its read socket, else 0. */
-static int uploader_peer(int fd) {
-  struct stat st;
+/* getpeername alone tells: it fails (ENOTSOCK) on anything that is not a socket, so no fstat first. */
+SHIM_HIDDEN enum conn_peer conn_peer_of(int fd) {
   struct sockaddr_un peer;
   socklen_t plen = sizeof peer;
   int saved = errno;
-  int yes = real_fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
-            peer.sun_family == AF_UNIX && plen > offsetof(struct sockaddr_un, sun_path);
-  int which = 0;
+  int yes = getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 && peer.sun_family == AF_UNIX &&
+            plen > offsetof(struct sockaddr_un, sun_path);
+  enum conn_peer which = CONN_PEER_NONE;
   if (yes && shim_cfg.read_socket_path_len > 0 && strncmp(peer.sun_path, shim_cfg.read_socket_path, sizeof peer.sun_path) == 0)
-    which = 2;
+    which = CONN_PEER_READ;
   else if (yes && strncmp(peer.sun_path, shim_cfg.socket_path, sizeof peer.sun_path) == 0)
-    which = 1;
+    which = CONN_PEER_WRITE;
   errno = saved;
   return which;
 }
-
-SHIM_HIDDEN int conn_is_uploader_socket(int fd) { return uploader_peer(fd) != 0; }
-
-SHIM_HIDDEN int conn_is_read_socket(int fd) { return uploader_peer(fd) == 2; }
 
 SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to) {
   uint8_t out[FRAME_OUT_MAX];

@@ -41,11 +41,14 @@ SHIM_HIDDEN void conn_end_mark(int fd, uint32_t how);
 /* END for every uploader socket this process holds (only those with FD_CLOEXEC if only_cloexec):
  * at exit, _exit and exec. Uses getdents64 on /proc/self/fd (no malloc). */
 SHIM_HIDDEN void conn_end_all(uint32_t how, int only_cloexec);
-/* Is fd a socket connected to the uploader (either of its sockets)? (fstat + getpeername; for
- * descriptors the fd table does not know: inherited across exec, or duplicated) */
-SHIM_HIDDEN int conn_is_uploader_socket(int fd);
-/* Is fd a socket a stored file is read from (connected to $DISKLESS_READ_SOCKET; in a --from run
- * without it, to the uploader's socket)? */
-SHIM_HIDDEN int conn_is_read_socket(int fd);
+/* What fd is connected to (one getpeername; for descriptors the fd table does not know: inherited
+ * across exec, or duplicated): CONN_PEER_WRITE, the uploader's socket (a file being written, or a
+ * request); CONN_PEER_READ, its read socket ($DISKLESS_READ_SOCKET: a stored file being read);
+ * else CONN_PEER_NONE. */
+enum conn_peer { CONN_PEER_NONE = 0, CONN_PEER_WRITE = 1, CONN_PEER_READ = 2 };
+SHIM_HIDDEN enum conn_peer conn_peer_of(int fd);
+static inline int conn_is_uploader_socket(int fd) { return conn_peer_of(fd) != CONN_PEER_NONE; }
+static inline int conn_is_write_socket(int fd) { return conn_peer_of(fd) == CONN_PEER_WRITE; }
+static inline int conn_is_read_socket(int fd) { return conn_peer_of(fd) == CONN_PEER_READ; }
 
 #endif

@@ -51,7 +51,7 @@ SHIM_HIDDEN int file_end_before_close(int fd, int broken, const char *what) {
   if (broken && how != END_NONE) how = how == END_STREAM ? END_NONE : END_ABANDON;
   /* Not the last reference, or a descriptor inherited across exec (cmd > V/f): this holder's clean
    * end (wire.def: END). A broken stream (failed fflush) gets none: its file must fail. */
-  if (how == END_NONE && !broken && fd >= 0 && (e.kind == FD_NONE || e.kind == FD_VIRTUAL) && conn_is_uploader_socket(fd))
+  if (how == END_NONE && !broken && fd >= 0 && (e.kind == FD_NONE || e.kind == FD_VIRTUAL) && conn_is_write_socket(fd))
     conn_end_mark(fd, WIRE_END_CLOSE);
   int err = end_file(fd, &e, how, what);
   fdt_release(&e);

@@ -32,7 +32,7 @@ static void before_replace(int oldfd, int newfd) {
   if (newfd < 0 || newfd == oldfd) return;
   enum fd_kind k = fdt_peek(newfd);
   if ((k != FD_NONE && k != FD_VIRTUAL) || !shim_enter()) return;
-  if (conn_is_uploader_socket(newfd)) conn_end_mark(newfd, WIRE_END_REPLACED);
+  if (conn_is_write_socket(newfd)) conn_end_mark(newfd, WIRE_END_REPLACED);
   shim_leave();
 }
 

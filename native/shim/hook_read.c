@@ -114,7 +114,7 @@ static ssize_t read_at(int fd, char *buf, size_t n, off64_t off) {
   int sock = -1;
   int err = ESPIPE;
   if (rel[0] == '\0') {
-    if (conn_is_uploader_socket(fd))
+    if (conn_is_read_socket(fd))
       SHIM_LOG(SHIM_LOG_ERROR, "pread of fd %d refused (ESPIPE): it reads a file of the backup under %s, and this process did "
                "not open it (inherited across exec): read it from start to end", fd, shim_cfg.vdir);
   } else if (off < 0) {

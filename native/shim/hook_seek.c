@@ -38,10 +38,11 @@ static int stream_size(int fd, uint64_t *size) {
   return conn_stream_size(fd, rel, size) == 0;
 }
 
-static int is_virtual(int fd) {
+/* What a descriptor whose seek failed is: a stream being written, one being read, or neither. */
+static enum conn_peer peer_kind(int fd) {
   struct fd_entry e;
-  if (fdt_get(fd, &e) == FD_VIRTUAL && fdt_validate(fd, &e)) return 1;
-  return conn_is_uploader_socket(fd);
+  if (fdt_get(fd, &e) == FD_VIRTUAL && fdt_validate(fd, &e)) return CONN_PEER_WRITE;
+  return conn_peer_of(fd);
 }
 
 /* A short seek forward reads and drops the bytes instead of a new stream (a GET): pg_restore skips
@@ -78,10 +79,7 @@ static int skip_by_reading(int fd, uint64_t n) {
 SHIM_HIDDEN off64_t read_seek(int fd, off64_t offset, int whence) {
   struct fd_entry e;
   if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) {
-    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && conn_is_read_socket(fd))
-      SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d refused (ESPIPE): it reads a stored file under %s, and this process did "
-               "not open it (inherited or passed on): such a descriptor is read from start to end", fd, shim_cfg.vdir);
-    errno = ESPIPE;
+    errno = ESPIPE; /* not opened by this process (inherited, passed on): shim_lseek says why */
     return -1;
   }
   char rel[PATH_MAX];
@@ -142,7 +140,9 @@ static off64_t shim_lseek(int fd, off64_t offset, int whence) {
   shim_ensure(); /* binds real_lseek64, also for a call that comes before the constructor */
   off64_t r = real_lseek64(fd, offset, whence);
   if (r < 0 && errno == ESPIPE && shim_cfg.read_socket_path_len > 0 && shim_enter()) {
-    if (fdt_peek(fd) == FD_READ || conn_is_read_socket(fd)) {
+    /* Only a descriptor this process opened can seek (a new stream); an inherited one is only
+     * explained below: no getpeername for every ESPIPE of every pipe. */
+    if (fdt_peek(fd) == FD_READ) {
       int saved = errno;
       r = read_seek(fd, offset, whence);
       if (r >= 0) errno = saved;
@@ -165,11 +165,16 @@ static off64_t shim_lseek(int fd, off64_t offset, int whence) {
     errno = saved;
     return (off64_t)size;
   }
-  if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) && is_virtual(fd)) {
+  /* Once per process (the first refused seek pays the one probe, whatever the descriptor). */
+  enum conn_peer kind = __atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED) ? CONN_PEER_NONE : peer_kind(fd);
+  if (kind == CONN_PEER_WRITE) {
     SHIM_LOG(SHIM_LOG_ERROR,
              "lseek on fd %d (offset %lld, whence %d) refused: files under %s opened write-only stream to S3 and "
              "must be written from start to end (open them O_RDWR to have them held in memory instead)",
              fd, (long long)offset, whence, shim_cfg.vdir);
+  } else if (kind == CONN_PEER_READ) {
+    SHIM_LOG(SHIM_LOG_ERROR, "lseek on fd %d refused (ESPIPE): it reads a stored file under %s, and this process did "
+             "not open it (inherited or passed on): such a descriptor is read from start to end", fd, shim_cfg.vdir);
   }
   shim_leave();
   errno = saved;
@@ -184,7 +189,7 @@ SHIM_HIDDEN int seek_truncate_stream(int fd, uint64_t len) {
   uint64_t size;
   if (!shim_enter()) return 0;
   int ok = stream_size(fd, &size) && size == len;
-  if (!ok && is_virtual(fd))
+  if (!ok && peer_kind(fd) == CONN_PEER_WRITE)
     SHIM_LOG(SHIM_LOG_ERROR, "ftruncate of fd %d to %llu refused (EINVAL): a streamed file can only keep the size it was written to",
              fd, (unsigned long long)len);
   shim_leave();
