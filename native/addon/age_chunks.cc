@@ -97,6 +97,7 @@ class AgeChunksWorker : public Napi::AsyncWorker {
           return;
         }
         failed_ = static_cast<int64_t>(i);  // does not authenticate: stop, nothing of it counts
+        OPENSSL_cleanse(out_ + out_at, body);  // and none of its unauthenticated plaintext stays in the buffer
         break;
       }
       if (seal && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTag, out_ + out_at + body) != 1) {

@@ -88,8 +88,11 @@ describe('openChunks (age STREAM chunks opened on the thread pool)', () => {
     const plain = randomBytes(4 * CHUNK_SIZE);
     const sealed = Buffer.from(await seal(key, 0, plain, true));
     sealed[2 * (CHUNK_SIZE + TAG_SIZE) + 10]! ^= 1;
-    const run = await openChunks(key, 0, sealed, Buffer.alloc(plain.length), true);
+    const out = Buffer.alloc(plain.length, 0xaa);
+    const run = await openChunks(key, 0, sealed, out, true);
     expect(run).toEqual({ bytes: 2 * CHUNK_SIZE, crc32c: crc32c(plain.subarray(0, 2 * CHUNK_SIZE)), failed: 2 });
+    // The chunk that failed leaves none of its unauthenticated plaintext behind in the output buffer.
+    expect(out.subarray(2 * CHUNK_SIZE, 3 * CHUNK_SIZE).equals(Buffer.alloc(CHUNK_SIZE))).toBe(true);
   });
 
   it('fails a chunk opened with the wrong counter or the wrong last flag', async () => {
