@@ -268,36 +268,24 @@ static int simple_request(struct wire_writer *w, const char *what) {
   return answer_err(&r, e, what);
 }
 
-SHIM_HIDDEN int conn_rename(const char *from, const char *to) {
+/* A request naming one path (and a second for renames), answered by REPLY: its errno. */
+static int path_request(uint16_t type, const char *verb, const char *a, const char *b) {
   uint8_t out[FRAME_OUT_MAX];
   struct wire_writer w;
   char what[1024];
-  snprintf(what, sizeof what, "rename %s -> %s", from, to);
-  begin(&w, out, WIRE_MSG_RENAME);
-  wire_put_str(&w, from, strlen(from));
-  wire_put_str(&w, to, strlen(to));
+  if (b) snprintf(what, sizeof what, "%s %s -> %s", verb, a, b);
+  else snprintf(what, sizeof what, "%s %s", verb, a);
+  begin(&w, out, type);
+  wire_put_str(&w, a, strlen(a));
+  if (b) wire_put_str(&w, b, strlen(b));
   return simple_request(&w, what);
 }
 
-SHIM_HIDDEN int conn_unlink(const char *rel) {
-  uint8_t out[FRAME_OUT_MAX];
-  struct wire_writer w;
-  char what[512];
-  snprintf(what, sizeof what, "unlink %s", rel);
-  begin(&w, out, WIRE_MSG_UNLINK);
-  wire_put_str(&w, rel, strlen(rel));
-  return simple_request(&w, what);
-}
+SHIM_HIDDEN int conn_rename(const char *from, const char *to) { return path_request(WIRE_MSG_RENAME, "rename", from, to); }
 
-SHIM_HIDDEN int conn_sync(const char *rel) {
-  uint8_t out[FRAME_OUT_MAX];
-  struct wire_writer w;
-  char what[512];
-  snprintf(what, sizeof what, "fsync of %s", rel);
-  begin(&w, out, WIRE_MSG_SYNC);
-  wire_put_str(&w, rel, strlen(rel));
-  return simple_request(&w, what);
-}
+SHIM_HIDDEN int conn_unlink(const char *rel) { return path_request(WIRE_MSG_UNLINK, "unlink", rel, NULL); }
+
+SHIM_HIDDEN int conn_sync(const char *rel) { return path_request(WIRE_MSG_SYNC, "fsync of", rel, NULL); }
 
 SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
   uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
@@ -440,14 +428,7 @@ SHIM_HIDDEN enum conn_peer conn_peer_of(int fd) {
 }
 
 SHIM_HIDDEN int conn_rename_dir(const char *from, const char *to) {
-  uint8_t out[FRAME_OUT_MAX];
-  struct wire_writer w;
-  char what[1024];
-  snprintf(what, sizeof what, "rename of directory %s -> %s", from, to);
-  begin(&w, out, WIRE_MSG_RENAME_DIR);
-  wire_put_str(&w, from, strlen(from));
-  wire_put_str(&w, to, strlen(to));
-  return simple_request(&w, what);
+  return path_request(WIRE_MSG_RENAME_DIR, "rename of directory", from, to);
 }
 
 SHIM_HIDDEN void conn_fail(const char *path, const char *fmt, ...) {
