@@ -21,18 +21,12 @@ done
 [ -f "$ROOT/dist/cli/main.js" ] || { echo "many-writers: dist/ is missing: run npm run build first" >&2; exit 2; }
 BYTES=$(numfmt --from=iec "$SIZE")
 TOTAL=$((BYTES * WRITERS))
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/diskless-many-writers-XXXXXX")
-SINK_PID=
-cleanup() {
-  stop_sink
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib/discard-sink.sh
+. "$ROOT/bench/lib/discard-sink.sh"
+bench_work many-writers
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
 
-# shellcheck source=bench/lib/discard-sink.sh
-. "$ROOT/bench/lib/discard-sink.sh"
 start_sink many-writers
 
 GEN='openssl enc -aes-256-ctr -pass pass:diskless-bench -nosalt -pbkdf2 </dev/zero 2>/dev/null'

@@ -31,14 +31,8 @@ PUT_SIZES=${PUT_SIZES-1G 16G}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true
-WORK=$(mktemp -d /tmp/diskless-run-rss.XXXXXX)
+bench_work run-rss
 export DISKLESS_STATE_DIR=$WORK/state
-SINK_PID=
-cleanup() {
-  stop_sink
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 start_sink run-rss.sh
 
 launcher() {

@@ -32,13 +32,9 @@ for tool in rclone /usr/bin/time node; do
 done
 [ -f "$ROOT/dist/cli/main.js" ] || { echo "small-files: dist/ is missing: run npm run build first" >&2; exit 2; }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/diskless-small-files-XXXXXX")
-SINK_PID=
-cleanup() {
-  stop_sink
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib/discard-sink.sh
+. "$ROOT/bench/lib/discard-sink.sh"
+bench_work small-files
 
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
 export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
@@ -57,8 +53,6 @@ fi
 COUNT=$(find "$TREE" -type f | wc -l)
 BYTES=$(du -sb "$TREE" | cut -f1)
 
-# shellcheck source=bench/lib/discard-sink.sh
-. "$ROOT/bench/lib/discard-sink.sh"
 start_sink small-files
 
 # One case, one round: prints "wall cpu rss_mib".

@@ -1,4 +1,5 @@
-# Sourced by the bench scripts: starts the discard sink (bench/discard-sink.mjs) in the background
+# Sourced by the bench scripts. bench_work NAME: a scratch directory WORK, removed (and the sink
+# stopped) when the script exits. start_sink: starts the discard sink (bench/discard-sink.mjs) in the background
 # and waits until it answers. Needs WORK (a scratch directory) and ROOT (the repository), optionally
 # SINK_PORT (default 0: a free port). Sets ENDPOINT and SINK_PID; stop_sink stops it (call it from
 # the script's EXIT trap). $1 names the script in the error message.
@@ -12,4 +13,10 @@ start_sink() {
 
 stop_sink() {
   [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
+}
+
+bench_work() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/diskless-$1-XXXXXX")
+  SINK_PID=
+  trap 'stop_sink; rm -rf "$WORK"' EXIT
 }
