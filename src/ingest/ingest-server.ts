@@ -183,6 +183,7 @@ export class IngestServer {
       bucket,
       read: { store: ctx.store, retry: ctx.retry, log: ctx.log },
       requests: this.readBackRequests,
+      memory: ctx.budget,
       signal,
       onFailure: readBack?.onFailure ?? (() => undefined),
     };

@@ -3,8 +3,10 @@ import type { Socket } from 'node:net';
 import { Crc32c } from '../checksum/crc32c.js';
 import { HEAD_BYTES, type AgeDecryptor } from '../crypto/age-stream.js';
 import { writeOut, type ReadContext } from '../download/object-reader.js';
+import { ReadAhead } from '../download/read-ahead.js';
 import { VerificationError, describeError } from '../errors.js';
 import { formatS3Url } from '../s3/s3-url.js';
+import type { MemoryBudget } from '../upload/memory-budget.js';
 import type { Limiter } from '../util/limiter.js';
 import type { RestoreItem } from '../restore/restore-item.js';
 import { readRanged } from '../verify/ranged-reader.js';
@@ -12,9 +14,11 @@ import { encodeFrame, type Message } from '../wire/frame-codec.js';
 import type { BackupTree } from './backup-tree.js';
 import type { UncheckedReads } from './unchecked-reads.js';
 
-/** Bytes per ranged GET of a read, and GETs in flight per read: at most 8 MiB held per open file. */
-export const READ_CHUNK = 4 * 1024 * 1024;
-export const READ_WINDOW = 2;
+/**
+ * Ranges in flight (or with the program) per read, at most: one in a buffer of the read's own, the
+ * others in slabs of the run's memory budget while it has slabs to spare (read-ahead.ts).
+ */
+export const READ_AHEAD_RANGES = 8;
 
 export interface ReadDeps {
   /** The files READ_OPEN may read: a backup's (run --from), or one file stored earlier in the run (read-back.ts). */
@@ -22,6 +26,8 @@ export interface ReadDeps {
   read: ReadContext;
   /** Ranged GETs in flight across every read of the run. */
   requests: Limiter;
+  /** The run's one memory budget: each read's read-ahead borrows its slabs (ranges are one slab each). */
+  memory: MemoryBudget;
   signal: AbortSignal;
   /** A file whose bytes did not check out, or could not be fetched: the run fails naming it. */
   onFailure: (path: string, key: string, error: unknown) => void;
@@ -41,9 +47,10 @@ export function shownSize(item: RestoreItem): number {
 /**
  * One READ_OPEN (wire.def): answers REPLY, stops reading the socket so the shim's canary byte stays in
  * the kernel's receive queue, then streams the file's bytes from `offset` with ranged GETs pinned to
- * the recorded ETags (memory: READ_CHUNK × READ_WINDOW per file, and the socket's buffer: the program's
- * reads are the backpressure); an encrypted file is decrypted on the fly (fileBytes). A read from byte 0
- * is checked against the manifest's CRC32C (and each chain object's) before its last chunk goes out; on a mismatch or a failed GET the socket is closed
+ * the recorded ETags (memory: one slab-sized buffer per read, read-ahead from the run's budget, and the
+ * socket's buffer: the program's reads are the backpressure); an encrypted file is decrypted on the fly
+ * (fileBytes). A read from byte 0 is checked against the manifest's CRC32C (and each chain object's)
+ * before its last chunk goes out; on a mismatch or a failed GET the socket is closed
  * with the canary unread, so the program's next read fails (ECONNRESET, EIO from the shim's read())
  * instead of seeing a clean end of file. After a clean end the canary is read and the connection
  * waits for the program's close.
@@ -70,19 +77,13 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
   socket.write(encodeFrame('REPLY', { err: 0, message: '' }));
   deps.unchecked?.opened(item);
   read.log.debug(`${item.path}: read by pid ${open.pid} from byte ${offset}`);
-  let held: Buffer | undefined; // the last chunk, sent only once the checksums agree
   let sent = 0;
   try {
+    // Each chunk is a reused buffer, valid until the next is asked for: written out (to the kernel) first.
+    // fileBytes checks the file before it hands on its last chunk.
     for await (const chunk of fileBytes(item, offset, deps)) {
-      if (held) {
-        await writeOut(socket, held);
-        sent += held.length;
-      }
-      held = chunk;
-    }
-    if (held) {
-      await writeOut(socket, held);
-      sent += held.length;
+      await writeOut(socket, chunk, { flushed: true });
+      sent += chunk.length;
     }
   } catch (err) {
     if (isReaderGone(err)) {
@@ -112,8 +113,8 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
  * The bytes of the file from `offset` as the program sees them: the stored bytes, or for an encrypted
  * file the plaintext, decrypted on the fly (only authenticated bytes come out). A plaintext offset maps
  * to the sealed chunk that holds it (age: 64 KiB + 16-byte tag each, after the header and nonce, read
- * first with a GET of their own). The generator returns only once every check passed: the caller
- * holds the last chunk back until then.
+ * first with a GET of their own). The last chunk comes only once every check passed. Each chunk is
+ * valid only until the next is asked for (the stored bytes are in reused buffers).
  */
 export async function* fileBytes(item: RestoreItem, offset: number, deps: ReadDeps): AsyncGenerator<Buffer> {
   const decrypt = deps.decryptor?.(item);
@@ -138,6 +139,7 @@ export async function* fileBytes(item: RestoreItem, offset: number, deps: ReadDe
       if (b.length > 0) yield b;
     }
   };
+  // push keeps nothing of the chunk once it settles; the plaintext it gives back is its own.
   for await (const chunk of storedBytes(item, from, deps)) yield* emit(await decrypt.push(chunk));
   const last = await decrypt.finish();
   if (offset === 0 && decrypt.plaintextCrc32c !== item.encryption.plaintextCrc32c) {
@@ -148,9 +150,10 @@ export async function* fileBytes(item: RestoreItem, offset: number, deps: ReadDe
 
 /**
  * The stored bytes of the file from `offset` (up to `end`, default its size), read with ranged GETs
- * pinned to the recorded ETags (READ_CHUNK × READ_WINDOW in flight). Read whole from byte 0, they are
- * checked against the manifest's CRC32C (the whole's and each chain object's) before the generator
- * returns.
+ * pinned to the recorded ETags, one budget slab each (ReadAhead: up to READ_AHEAD_RANGES in flight).
+ * Read whole from byte 0, they are checked against the manifest's CRC32C (each chain object's when
+ * its last byte is in, the whole's) before the chunk that completes them is handed on: a mismatch
+ * throws instead. Each chunk is valid only until the next is asked for.
  */
 async function* storedBytes(item: RestoreItem, offset: number, deps: ReadDeps, end = item.size): AsyncGenerator<Buffer> {
   const { tree, read } = deps;
@@ -163,29 +166,37 @@ async function* storedBytes(item: RestoreItem, offset: number, deps: ReadDeps, e
       skip -= piece.size;
       continue;
     }
-    const crc = whole ? new Crc32c() : undefined;
+    const crc = whole && item.pieces.length > 1 && piece.crc32c ? new Crc32c() : undefined;
     // A read that stops before the piece's end asks for no byte past it (the size caps the ranges).
     const size = Math.min(piece.size, skip + left);
+    let pieceLeft = size - skip;
     const ref = { bucket: tree.bucket, key: piece.key, size, ...(piece.etag ? { etag: piece.etag } : {}) };
-    for await (const chunk of readRanged(read, ref, { chunkSize: READ_CHUNK, window: READ_WINDOW, requests: deps.requests, start: skip, signal: deps.signal })) {
+    const buffers = new ReadAhead(deps.memory, pieceLeft, READ_AHEAD_RANGES);
+    const ranges = { chunkSize: buffers.rangeSize, window: READ_AHEAD_RANGES, buffers, requests: deps.requests, start: skip, signal: deps.signal };
+    for await (const chunk of readRanged(read, ref, ranges)) {
       crc?.update(chunk);
       whole?.update(chunk);
       left -= chunk.length;
+      pieceLeft -= chunk.length;
+      if (crc && pieceLeft === 0 && crc.hex() !== piece.crc32c) {
+        throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
+      }
+      if (whole && left === 0 && item.crc32c && whole.hex() !== item.crc32c) {
+        throw new VerificationError(`${formatS3Url({ bucket: tree.bucket, key: item.key })}: CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
+      }
       yield chunk;
     }
     skip = 0;
-    if (crc && item.pieces.length > 1 && piece.crc32c && crc.hex() !== piece.crc32c) {
-      throw new VerificationError(`${formatS3Url(ref)}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
-    }
   }
-  if (whole && item.crc32c && whole.hex() !== item.crc32c) {
-    throw new VerificationError(`${formatS3Url({ bucket: tree.bucket, key: item.key })}: CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
+  if (whole && item.size === 0 && item.crc32c && whole.hex() !== item.crc32c) {
+    throw new VerificationError(`${formatS3Url({ bucket: tree.bucket, key: item.key })}: CRC32C ${whole.hex()}, the manifest says ${item.crc32c} (for no bytes)`);
   }
 }
 
+/** The chunks copied (each is valid only until the next is asked for). */
 async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  for await (const c of chunks) out.push(c);
+  for await (const c of chunks) out.push(Buffer.from(c));
   return out;
 }
 

@@ -7,6 +7,7 @@ import type { ReadDeps } from '../ingest/read-session.js';
 import { UncheckedReads } from '../ingest/unchecked-reads.js';
 import { BackupTree } from '../ingest/backup-tree.js';
 import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
+import type { MemoryBudget } from '../upload/memory-budget.js';
 import type { Limiter } from '../util/limiter.js';
 import { catalogOf } from './catalog-of.js';
 import type { RestoreItem } from '../restore/restore-item.js';
@@ -47,11 +48,12 @@ export async function openBackupTree(session: Session, from: string, signal: Abo
 /** What the ingest server needs to serve the reads of `backup` (its `reads`): each failed read goes to `failures`. */
 export type BackupReads = ReadDeps & { tree: BackupTree; unchecked: UncheckedReads };
 
-export function backupReads(backup: BackupSource, read: ReadContext, requests: Limiter, signal: AbortSignal, failures: ReadFailure[]): BackupReads {
+export function backupReads(backup: BackupSource, read: ReadContext, requests: Limiter, memory: MemoryBudget, signal: AbortSignal, failures: ReadFailure[]): BackupReads {
   return {
     tree: backup.tree,
     read,
     requests,
+    memory,
     signal,
     onFailure: recordFailures(backup.tree.bucket, failures),
     decryptor: backup.decryptor,

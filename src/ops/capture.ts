@@ -125,7 +125,7 @@ export class Capture {
       const readFailures: ReadFailure[] = [];
       // One budget of GETs for every read: the --from backup's and the read-backs of this run's files.
       const requests = new Limiter(DEFAULT_READ_REQUESTS);
-      const reads = backup ? backupReads(backup, session, requests, signal, readFailures) : undefined;
+      const reads = backup ? backupReads(backup, session, requests, ctx.budget, signal, readFailures) : undefined;
       const server = await IngestServer.listen({
         files,
         ctx,

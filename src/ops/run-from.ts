@@ -16,7 +16,7 @@ import { descendants } from '../process/descendants.js';
 import { displayCommand } from '../process/producer.js';
 import { parseS3Url } from '../s3/s3-url.js';
 import { MemoryBudget } from '../upload/memory-budget.js';
-import { planParts } from '../upload/part-planner.js';
+import { DEFAULT_MEMORY_BUDGET, planParts } from '../upload/part-planner.js';
 import { Limiter } from '../util/limiter.js';
 import { backupReads, openBackupTree } from './backup-source.js';
 import { prepareDir } from './capture.js';
@@ -33,6 +33,8 @@ export interface RunFromOptions extends SessionOptions {
   /** After the command exits, how long its descendants may still run (default 60 s). */
   lingerMs?: number;
   signal?: AbortSignal;
+  /** The memory budget of the reads' read-ahead (default DEFAULT_MEMORY_BUDGET, 64 MiB); each open file also holds one 1 MiB buffer of its own. */
+  memory?: number;
   /** age identities for an encrypted backup: its files are decrypted as the command reads them. */
   identities?: readonly Identity[];
 }
@@ -75,12 +77,14 @@ export async function runFrom(options: RunFromOptions): Promise<RunFromResult> {
 
     const token = randomBytes(32).toString('hex');
     const failures: ReadFailure[] = [];
-    const reads = backupReads(backup, { store, retry, log }, new Limiter(DEFAULT_READ_REQUESTS), abort.signal, failures);
+    // One budget for every read's read-ahead (nothing is written: no upload shares it).
+    const memory = new MemoryBudget(options.memory ?? DEFAULT_MEMORY_BUDGET);
+    const reads = backupReads(backup, { store, retry, log }, new Limiter(DEFAULT_READ_REQUESTS), memory, abort.signal, failures);
     // The write side of the server is never used: the shim refuses every write (EROFS), and so does the server.
     const files = new VirtualFiles({ store, bucket, prefix: '', settings: {}, retry, log });
     server = await IngestServer.listen({
       files,
-      ctx: { store, budget: new MemoryBudget(1024 * 1024), requests: new Limiter(1), retry, log },
+      ctx: { store, budget: memory, requests: new Limiter(1), retry, log },
       plan: planParts(),
       bucket,
       settings: {},

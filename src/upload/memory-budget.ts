@@ -120,6 +120,15 @@ export class MemoryBudget {
     });
   }
 
+  /**
+   * A slab now if the budget has one to spare for a caller without a reservation (none promised to
+   * admitted streams, no stream waiting for admission), else undefined: never waits. Read-ahead
+   * takes its buffers this way, so reading never holds up what is being written.
+   */
+  tryAcquire(): Buffer | undefined {
+    return this.availableTo(undefined) > 0 ? this.take(undefined) : undefined;
+  }
+
   /** Gives a slab back; waiters that can now be served are. */
   release(slab: Buffer, holder?: Reservation): void {
     if (slab.length !== this.slabSize) throw new Error('released a buffer that is not a slab of this budget');

@@ -6,7 +6,7 @@ import { withRetry } from '../upload/retry.js';
 import type { Limiter } from '../util/limiter.js';
 
 export interface RangedReadOptions {
-  /** Bytes per ranged GET (default 8 MiB). */
+  /** Bytes per ranged GET (default 8 MiB; with `buffers`, their size). */
   chunkSize?: number;
   /** Ranged GETs of this object in flight (default 4); memory is at most chunkSize × window. */
   window?: number;
@@ -24,6 +24,21 @@ export interface RangedReadOptions {
    * until their range's turn (which makes the garbage collector a third of get's CPU).
    */
   reuse?: boolean;
+  /**
+   * Like `reuse`, but the buffers come from the caller (one range each, `chunkSize` bytes or more,
+   * **valid only until the next is asked for**): a range starts only when `take` gives one, up to
+   * `window` in flight, and each goes back through `give` once the consumer is done with it, or
+   * when the read ends or fails (after the GETs still writing into them have stopped). `take`
+   * must give one whenever no buffer is out: that is what keeps the read going.
+   */
+  buffers?: RangeBuffers;
+}
+
+/** Where `readRanged` gets the buffers its ranges land in (read-ahead.ts: one of its own, more from the memory budget). */
+export interface RangeBuffers {
+  /** A buffer for the next range, or undefined: none to spare now (then fewer ranges are in flight). */
+  take(): Buffer | undefined;
+  give(buffer: Buffer): void;
 }
 
 /** The object is not there (any more). */
@@ -46,29 +61,54 @@ export async function* readRanged(
   const window = options.window ?? DEFAULT_WINDOW;
   const from = Math.min(options.start ?? 0, ref.size);
   const count = Math.ceil((ref.size - from) / chunk);
-  const pending: Array<{ range: Promise<Buffer[]>; into: Buffer | undefined }> = [];
-  // At most `window` ranges are in flight and one is with the consumer: the pool never runs dry.
-  const pool: Buffer[] = [];
-  let lent: Buffer | undefined;
-  let next = 0;
-  const start = () => {
-    const i = next++;
-    const into = options.reuse ? (pool.pop() ?? Buffer.allocUnsafeSlow(chunk)) : undefined;
-    const range = fetchRange(ctx, ref, from + i * chunk, Math.min(ref.size, from + (i + 1) * chunk) - 1, options, into);
-    range.catch(() => undefined); // awaited in order below; an early failure must not be unhandled
-    pending.push({ range, into });
-  };
   if (count === 0) return;
-  while (next < count && pending.length < window) start();
-  while (pending.length > 0) {
-    const { range, into } = pending.shift()!;
-    const bufs = await range;
-    if (lent) pool.push(lent); // the consumer asked for this range: it is done with the last one
-    lent = into;
-    if (next < count) start();
-    options.onBytes?.(bufs.reduce((n, b) => n + b.length, 0));
-    yield* bufs;
+  // At most `window` ranges are in flight and one is with the consumer: a pool of window + 1 never runs dry.
+  const buffers = options.buffers ?? (options.reuse ? reusedBuffers(chunk) : undefined);
+  // Caller buffers go back only once no GET writes into them any more: an early end stops the GETs first.
+  const stop = options.buffers ? new AbortController() : undefined;
+  const signal = stop ? (options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal) : options.signal;
+  const fetchOptions = signal === options.signal ? options : { ...options, signal };
+  const pending: Array<{ range: Promise<Buffer[]>; into: Buffer | undefined }> = [];
+  let next = 0;
+  const fill = () => {
+    while (next < count && pending.length < window) {
+      const into = buffers?.take();
+      if (buffers && !into) return;
+      const i = next++;
+      const range = fetchRange(ctx, ref, from + i * chunk, Math.min(ref.size, from + (i + 1) * chunk) - 1, fetchOptions, into);
+      range.catch(() => undefined); // awaited in order below; an early failure must not be unhandled
+      pending.push({ range, into });
+    }
+  };
+  let lent: Buffer | undefined;
+  try {
+    fill();
+    while (pending.length > 0) {
+      const { range, into } = pending.shift()!;
+      lent = into;
+      const bufs = await range;
+      fill();
+      options.onBytes?.(bufs.reduce((n, b) => n + b.length, 0));
+      yield* bufs;
+      // The consumer asked for the next range: it is done with this one.
+      if (lent) buffers!.give(lent);
+      lent = undefined;
+      fill();
+    }
+  } finally {
+    if (stop && (pending.length > 0 || lent)) {
+      stop.abort(new Error('the read ended early'));
+      await Promise.allSettled(pending.map((p) => p.range));
+      for (const p of pending) buffers!.give(p.into!);
+      if (lent) buffers!.give(lent);
+    }
   }
+}
+
+/** Buffers made as needed and reused: at most window + 1 are ever made. */
+function reusedBuffers(size: number): RangeBuffers {
+  const pool: Buffer[] = [];
+  return { take: () => pool.pop() ?? Buffer.allocUnsafeSlow(size), give: (b) => void pool.push(b) };
 }
 
 async function fetchRange(

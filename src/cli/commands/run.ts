@@ -60,6 +60,7 @@ export function runCommand(ctx: CommandContext): Command {
         dir: flags.dir,
         command,
         lingerMs: flags.linger * 1000,
+        memory: flags.memory,
         ...(identities ? { identities } : {}),
         ...(flags.shimLog !== undefined ? { shimLogLevel: flags.shimLog } : {}),
         ...(flags.passAwsEnv ? { passAwsEnv: true } : {}),

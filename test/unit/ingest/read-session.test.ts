@@ -8,6 +8,7 @@ import { Crc32c } from '../../../src/checksum/crc32c.js';
 import { BackupTree } from '../../../src/ingest/backup-tree.js';
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
 import { VirtualFiles } from '../../../src/ingest/virtual-files.js';
+import { MemoryBudget } from '../../../src/upload/memory-budget.js';
 import { planParts } from '../../../src/upload/part-planner.js';
 import { Limiter } from '../../../src/util/limiter.js';
 import { MiB } from '../../../src/util/size.js';
@@ -25,9 +26,9 @@ afterEach(async () => {
   servers = [];
 });
 
-async function start(files: Record<string, { data: Buffer; crc32c?: string }>) {
+async function start(files: Record<string, { data: Buffer; crc32c?: string }>, budget = new MemoryBudget(64 * MiB)) {
   const store = new MemoryObjectStore();
-  const ctx = testContext(store);
+  const ctx = testContext(store, { budget });
   const items = [];
   for (const [path, f] of Object.entries(files)) {
     const key = `b/${path}`;
@@ -48,12 +49,13 @@ async function start(files: Record<string, { data: Buffer; crc32c?: string }>) {
       tree: new BackupTree('bkt', items, Date.UTC(2026, 11, 1)),
       read: { store, retry: ctx.retry, log: ctx.log },
       requests: new Limiter(4),
+      memory: ctx.budget,
       signal: new AbortController().signal,
       onFailure: (path) => failures.push(path),
     },
   });
   servers.push(server);
-  return { server, store, failures };
+  return { server, store, failures, budget };
 }
 
 function put(store: MemoryObjectStore, key: string, data: Buffer): Promise<{ etag: string }> {
@@ -106,6 +108,32 @@ describe('reads of a stored backup (READ_OPEN)', () => {
     expect(failures).toEqual([]);
   });
 
+  it('reads ahead only with slabs the run\'s memory budget can spare, and gives them all back at the end', async () => {
+    const a = await collect(pseudoRandom(9 * MiB, 64 * 1024, 1));
+    const b = await collect(pseudoRandom(7 * MiB, 64 * 1024, 2));
+    const { server, store, budget, failures } = await start({ a: { data: a }, b: { data: b } }, new MemoryBudget(4 * MiB));
+    store.delayMs.get = 5;
+    const [ra, rb] = await Promise.all([read(server.socketPath, 'a'), read(server.socketPath, 'b')]);
+    expect(ra.data.equals(a) && rb.data.equals(b)).toBe(true);
+    expect(failures).toEqual([]);
+    expect(budget.peak).toBeGreaterThan(0);
+    expect(budget.peak).toBeLessThanOrEqual(4 * MiB);
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('goes on reading, one range at a time, while uploads hold the whole budget', async () => {
+    const data = await collect(pseudoRandom(5 * MiB + 1));
+    const budget = new MemoryBudget(2 * MiB);
+    const upload = await budget.admit(2); // an admitted upload's guarantee: nothing to spare
+    const { server, failures } = await start({ f: { data } }, budget);
+    const r = await read(server.socketPath, 'f');
+    expect(r.end).toBe('eof');
+    expect(r.data.equals(data)).toBe(true);
+    expect(failures).toEqual([]);
+    expect(budget.peak).toBe(0);
+    upload.close();
+  });
+
   it('streams from an offset (a seek of the shim), to the end', async () => {
     const data = await collect(pseudoRandom(9 * MiB + 7));
     const { server } = await start({ f: { data } });
@@ -150,7 +178,7 @@ describe('reads of a stored backup (READ_OPEN)', () => {
 
   it('a reader that closes early is no failure', async () => {
     const data = await collect(pseudoRandom(12 * MiB));
-    const { server, failures } = await start({ f: { data } });
+    const { server, failures, budget } = await start({ f: { data } });
     const s = await connectTo(server.socketPath);
     s.write(encodeFrame('READ_OPEN', { token, path: 'f', offset: 0, pid: process.pid }));
     expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
@@ -161,5 +189,6 @@ describe('reads of a stored backup (READ_OPEN)', () => {
     await server.close();
     servers = [];
     expect(failures).toEqual([]);
+    expect(budget.inUse).toBe(0); // its read-ahead went back
   });
 });

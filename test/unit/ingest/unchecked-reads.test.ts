@@ -36,6 +36,7 @@ describe('UncheckedReads', () => {
       tree: { bucket: 'bkt', get: (p) => items.find((i) => i.path === p) },
       read: { store, retry: ctx.retry, log: ctx.log },
       requests: new Limiter(4),
+      memory: ctx.budget,
       signal: new AbortController().signal,
       onFailure: (path) => failures.push(path),
     }, 's3://bkt/b/');
