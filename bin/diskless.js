@@ -11,7 +11,11 @@
 // (src/index.ts) never sets flags: a program that embeds it keeps its own.
 import { setFlagsFromString } from 'node:v8';
 
-for (const flag of ['--no-opt', '--no-maglev', '--optimize-for-size']) setFlagsFromString(flag);
+// --semi-space-growth-factor=1: the young generation keeps its starting size instead of growing
+// with the allocation rate (each request's garbage); without it a long upload's RSS crept by
+// ~20 MiB over its first thousand parts with the JS heap in use flat (docs/BENCHMARKS.md, "Memory,
+// goal 4"). Read by V8 at each growth, so it works set here, unlike --max-semi-space-size.
+for (const flag of ['--no-opt', '--no-maglev', '--optimize-for-size', '--semi-space-growth-factor=1']) setFlagsFromString(flag);
 
 // The SDK warns on every start that its releases after January 2027 need Node 22; diskless pins one
 // that supports Node 20. The variable must be set before the SDK loads, hence the dynamic import.

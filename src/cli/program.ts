@@ -25,6 +25,11 @@ export interface CommandContext {
   report: RunReport;
 }
 
+/**
+ * Every command is defined here (its options, help and examples), but its implementation
+ * (src/ops/) is imported by its action when it runs, so that `put` does not hold the modules of
+ * `run`, `snapshot`, `restore`… in memory: 4–7 MiB of RSS (docs/BENCHMARKS.md, "Memory, goal 4").
+ */
 export function buildProgram(ctx: CommandContext): Command {
   const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
   const program = new Command('diskless')

@@ -2,7 +2,9 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { UploadOptions } from '../ops/upload-setup.js';
 import type { WriteSettings } from '../upload/object-store.js';
+import { DEFAULT_MEMORY_BUDGET } from '../upload/part-planner.js';
 import { parseRate } from '../util/rate-limiter.js';
+import { MiB } from '../util/size.js';
 import { size, wholeNumber } from './common-options.js';
 import { addProgressOptions, type ProgressFlags } from './progress.js';
 
@@ -26,7 +28,7 @@ export function addUploadOptions(cmd: Command): Command {
   return addProgressOptions(cmd)
     .option('--part-size <size>', 'fixed part size, e.g. 16MiB (default: auto, 8 MiB growing with each stream)', size('--part-size'))
     .addOption(new Option('--max-parts <n>', 'most parts per object (1000 on Scaleway)').argParser(wholeNumber('--max-parts', 1, 10_000)).default(10_000, '10000'))
-    .addOption(new Option('--memory <size>', 'one memory budget for all upload buffers').argParser(size('--memory')).default(64 * 1024 * 1024, '64MiB'))
+    .addOption(new Option('--memory <size>', 'one memory budget for all upload buffers').argParser(size('--memory')).default(DEFAULT_MEMORY_BUDGET, `${DEFAULT_MEMORY_BUDGET / MiB}MiB`))
     .option('--concurrency <n>', 'parts uploaded at once, over all uploads', wholeNumber('--concurrency', 1, 64), 4)
     .option('--equal-parts', 'same size for every part but the last (Cloudflare R2 requires it)')
     .option('--no-split', 'fail instead of continuing in a continuation object past the part limit')

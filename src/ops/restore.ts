@@ -16,7 +16,8 @@ import { Limiter } from '../util/limiter.js';
 import { DEFAULT_CHUNK_SIZE } from '../verify/ranged-reader.js';
 import { openSession, type SessionOptions } from './session.js';
 
-export const DEFAULT_RESTORE_CONCURRENCY = 8;
+import { DEFAULT_RESTORE_CONCURRENCY } from './command-defaults.js';
+
 /** Files larger than one ranged GET restored at once; each has up to `concurrency` GETs in flight. */
 const LARGE_FILES_AT_ONCE = 2;
 

@@ -35,7 +35,8 @@ import { checkRecipients } from '../crypto/recipients.js';
 import { defaultStateDir } from '../upload/upload-journal.js';
 import type { TransferMeter } from '../upload/transfer-meter.js';
 
-export const DEFAULT_FILL_ABORT_PERCENT = 90;
+import { DEFAULT_FILL_ABORT_PERCENT } from './command-defaults.js';
+
 export const DEFAULT_FILL_INTERVAL_MS = 1_000;
 export const DEFAULT_FREEZE_TIMEOUT_MS = 60_000;
 

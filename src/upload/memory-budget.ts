@@ -9,7 +9,8 @@ export const DEFAULT_ADMISSION_STALL_MS = 120_000;
 /**
  * One stream's share of the budget: `guarantee` slabs it can always get without waiting (enough
  * for a part that may be sent early), so that every admitted stream can make progress however the
- * rest of the budget is used.
+ * rest of the budget is used; and `cap`, the most slabs it may hold at once (its parts in flight
+ * and the one filling), so that one long stream with large parts does not take the whole budget.
  */
 export class Reservation {
   held = 0;
@@ -17,6 +18,7 @@ export class Reservation {
   constructor(
     private readonly budget: MemoryBudget,
     readonly guarantee: number,
+    readonly cap: number = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Gives the guarantee back (the stream ended). Slabs still held go back as they are released. */
@@ -27,7 +29,7 @@ export class Reservation {
 
 type Waiter =
   | { kind: 'slab'; holder: Reservation | undefined; resolve: (slab: Buffer) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void }
-  | { kind: 'admit'; guarantee: number; resolve: (r: Reservation) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void; since: number };
+  | { kind: 'admit'; guarantee: number; cap: number; resolve: (r: Reservation) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void; since: number };
 
 /**
  * The one memory budget shared by everything a process uploads.
@@ -95,14 +97,17 @@ export class MemoryBudget {
 
   /**
    * Admits a stream: waits until `guarantee` slabs can be set aside for it. Fails when no memory
-   * came back for the stall time while it waited.
+   * came back for the stall time while it waited. The stream then holds at most `cap` slabs at once
+   * (never fewer than its guarantee): past it, `acquire` waits for one of its own slabs to come back
+   * (its parts in flight settle), whatever the rest of the budget holds.
    */
-  admit(guarantee: number, signal?: AbortSignal): Promise<Reservation> {
+  admit(guarantee: number, signal?: AbortSignal, cap: number = Number.POSITIVE_INFINITY): Promise<Reservation> {
     signal?.throwIfAborted();
     const g = Math.min(Math.max(1, guarantee), this.maxSlabs);
-    if (!this.waiters.some((w) => w.kind === 'admit') && this.maxSlabs - this.used - this.owed >= g) return Promise.resolve(this.reserve(g));
+    const c = Math.max(g, cap);
+    if (!this.waiters.some((w) => w.kind === 'admit') && this.maxSlabs - this.used - this.owed >= g) return Promise.resolve(this.reserve(g, c));
     return new Promise<Reservation>((resolve, reject) => {
-      const waiter: Waiter = { kind: 'admit', guarantee: g, resolve, reject, signal, since: Date.now(), onAbort: () => this.drop(waiter, signal?.reason) };
+      const waiter: Waiter = { kind: 'admit', guarantee: g, cap: c, resolve, reject, signal, since: Date.now(), onAbort: () => this.drop(waiter, signal?.reason) };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.waiters.push(waiter);
       this.watchStall();
@@ -112,7 +117,7 @@ export class MemoryBudget {
   /** A slab of `slabSize` bytes (content undefined); waits while the budget (for this holder) is spent. */
   acquire(signal?: AbortSignal, holder?: Reservation): Promise<Buffer> {
     signal?.throwIfAborted();
-    if (this.availableTo(holder) > 0) return Promise.resolve(this.take(holder));
+    if (this.grantable(holder)) return Promise.resolve(this.take(holder));
     return new Promise<Buffer>((resolve, reject) => {
       const waiter: Waiter = { kind: 'slab', holder, resolve, reject, signal, onAbort: () => this.drop(waiter, signal?.reason) };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
@@ -151,8 +156,8 @@ export class MemoryBudget {
     this.pump();
   }
 
-  private reserve(g: number): Reservation {
-    const r = new Reservation(this, g);
+  private reserve(g: number, cap: number): Reservation {
+    const r = new Reservation(this, g, cap);
     this.reservations.add(r);
     this.owed += g;
     return r;
@@ -165,14 +170,14 @@ export class MemoryBudget {
         if (this.maxSlabs - this.used - this.owed >= w.guarantee) {
           this.waiters.splice(i, 1);
           w.signal?.removeEventListener('abort', w.onAbort);
-          w.resolve(this.reserve(w.guarantee));
+          w.resolve(this.reserve(w.guarantee, w.cap));
           continue;
         }
         // Admissions go in order; slab waiters behind may still be served from their own guarantee.
         i++;
         continue;
       }
-      if (this.availableTo(w.holder) > 0) {
+      if (this.grantable(w.holder)) {
         this.waiters.splice(i, 1);
         w.signal?.removeEventListener('abort', w.onAbort);
         w.resolve(this.take(w.holder));
@@ -217,6 +222,14 @@ export class MemoryBudget {
       this.pump();
     }, Math.max(10, Math.min(1_000, this.stallMs / 4)));
     this.stallTimer.unref();
+  }
+
+  /**
+   * Whether `holder` gets a slab now: the budget has one for it and it holds less than its cap. (A
+   * part at its stream's cap is not `starved`: waiting for the stream's own parts in flight frees it.)
+   */
+  private grantable(holder: Reservation | undefined): boolean {
+    return this.availableTo(holder) > 0 && (!holder || holder.closed || holder.held < holder.cap);
   }
 
   private take(holder: Reservation | undefined): Buffer {

@@ -3,7 +3,12 @@ import { formatBytes, MiB } from '../util/size.js';
 import { S3_MAX_PART_SIZE, S3_MAX_PARTS, S3_MIN_PART_SIZE } from './s3-limits.js';
 
 export const DEFAULT_PART_SIZE = 8 * MiB;
-export const DEFAULT_MEMORY_BUDGET = 64 * MiB;
+/**
+ * 40 MiB: what one stream of 8 MiB parts holds with the default 4 request slots (4 in flight, 1
+ * filling; streamMemoryCap), so one stream runs at full speed, and many files at once stay within
+ * ~128 MiB of RSS (docs/BENCHMARKS.md, "Memory, goal 4").
+ */
+export const DEFAULT_MEMORY_BUDGET = 40 * MiB;
 
 export interface PartPlanOptions {
   /** A part size fixed by the user; undefined means auto (start at 8 MiB and grow). */
@@ -141,6 +146,16 @@ function checkFixedPartSize(size: number, maxPartSize: number, memory: number): 
     );
   }
   return size;
+}
+
+/**
+ * Most bytes one stream holds at once: its first parts with every request slot busy, plus the one
+ * filling ((concurrency + 1) × the first part size), never less than the largest part. A long
+ * stream, whose parts grow, then holds no more memory than a short one: fewer of its larger parts
+ * are in flight (docs/UPLOADER.md, "Memory").
+ */
+export function streamMemoryCap(plan: PartPlan, concurrency: number): number {
+  return Math.max((concurrency + 1) * plan.partSize(0, 1), plan.maxPartSize);
 }
 
 /** Hands out part slots in order, moving to the next object of the chain at the part limit. */

@@ -10,7 +10,7 @@ import { putVerified } from './single-object.js';
 import type { ObjectRef, WriteSettings } from './object-store.js';
 import type { Reservation } from './memory-budget.js';
 import { PartBuffer } from './part-buffer.js';
-import { PartSequence, type PartPlan, type PartSlot } from './part-planner.js';
+import { PartSequence, streamMemoryCap, type PartPlan, type PartSlot } from './part-planner.js';
 import { S3_MIN_PART_SIZE } from './s3-limits.js';
 import type { UploadContext } from './upload-context.js';
 
@@ -131,7 +131,9 @@ class StreamRun {
     this.slot = this.sequence.next();
     // No byte is read before the budget can set aside a minimum part for this stream (memory-budget.ts).
     const early = this.options.plan.equalParts ? this.slot.size : Math.min(S3_MIN_PART_SIZE, this.slot.size);
-    this.reservation = await this.ctx.budget.admit(Math.ceil(early / this.ctx.budget.slabSize), this.signal);
+    const slab = this.ctx.budget.slabSize;
+    const cap = Math.ceil(streamMemoryCap(this.options.plan, this.ctx.requests.limit) / slab);
+    this.reservation = await this.ctx.budget.admit(Math.ceil(early / slab), this.signal, cap);
     this.part = this.newPart(this.slot);
     // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
     if (!isIterable(source)) {

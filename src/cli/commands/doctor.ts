@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { PreflightError } from '../../errors.js';
-import { doctor, type DoctorReport } from '../../ops/doctor.js';
+import type { DoctorReport } from '../../ops/doctor.js';
 import { addConnectionOptions, loggerFor, sessionOptions, type ConnectionFlags } from '../common-options.js';
 
 interface DoctorFlags extends ConnectionFlags {
@@ -22,6 +22,7 @@ export function doctorCommand(): Command {
     .addHelpText('after', '\nExamples:\n  diskless doctor --endpoint-url http://127.0.0.1:19001\n  diskless doctor s3://backups/db/ --json\n');
   addConnectionOptions(cmd);
   return cmd.action(async (url: string | undefined, flags: DoctorFlags) => {
+    const { doctor } = await import('../../ops/doctor.js'); // loaded on use (program.ts)
     const report = await doctor({ ...sessionOptions(flags, loggerFor(flags)), ...(url ? { url } : {}) });
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : humanReport(report));
     const failed = report.checks.filter((c) => c.status === 'fail');

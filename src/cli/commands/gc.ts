@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { UploadError } from '../../errors.js';
-import { gc } from '../../ops/gc.js';
 import { formatS3Url } from '../../s3/s3-url.js';
 import { parseDuration } from '../../util/duration.js';
 import { addConnectionOptions, loggerFor, sessionOptions, type ConnectionFlags } from '../common-options.js';
@@ -30,6 +29,7 @@ export function gcCommand(_ctx: CommandContext): Command {
     .option('--state-dir <dir>', 'where open uploads are recorded (default $XDG_STATE_HOME/diskless)');
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: GcFlags) => {
+    const { gc } = await import('../../ops/gc.js'); // loaded on use (program.ts)
     const log = loggerFor(flags);
     const result = await gc({
       ...sessionOptions(flags, log),

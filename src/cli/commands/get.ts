@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { get } from '../../ops/get.js';
 import { growPipe } from '../../native/process-control.js';
 import { addConnectionOptions, loggerFor, sessionOptions, type ConnectionFlags } from '../common-options.js';
 import { getSummary, getSummaryFields } from '../summary.js';
@@ -17,6 +16,7 @@ export function getCommand(ctx: CommandContext): Command {
   addProgressOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: ConnectionFlags & ProgressFlags & IdentityFlags) => {
+    const { get } = await import('../../ops/get.js'); // loaded on use (program.ts)
     if (process.stdout.isTTY) throw new UsageError('stdout is a terminal: redirect it (diskless get URL > file, or | tool)');
     // A pipe of 1 MiB, not 64 KiB: the reader of stdout (gzip, sha256sum, psql) wakes 16 times less.
     growPipe(1, 1024 * 1024);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ls, type BackupListing } from '../../ops/ls.js';
+import type { BackupListing } from '../../ops/ls.js';
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
@@ -20,6 +20,7 @@ export function lsCommand(ctx: CommandContext): Command {
     .option('--json', 'print one JSON array');
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: LsFlags) => {
+    const { ls } = await import('../../ops/ls.js'); // loaded on use (program.ts)
     const log = loggerFor(flags);
     const backups = await ls({ ...sessionOptions(flags, log), url, signal: ctx.signal });
     process.stdout.write(flags.json ? JSON.stringify(backups, null, 1) + '\n' : table(backups));

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { UploadError } from '../../errors.js';
-import { prune, type PruneStep, type PrunedBackup } from '../../ops/prune.js';
+import type { PruneStep, PrunedBackup } from '../../ops/prune.js';
 import { parseDuration } from '../../util/duration.js';
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
@@ -50,6 +50,7 @@ export function pruneCommand(ctx: CommandContext): Command {
     .option('--json', 'print the result as one JSON object');
   addConnectionOptions(cmd);
   return cmd.action(async (parent: string, flags: PruneFlags) => {
+    const { prune } = await import('../../ops/prune.js'); // loaded on use (program.ts)
     const log = loggerFor(flags);
     const onStep = (s: PruneStep) => {
       if (s.step === 'manifest-deleted' && process.env[KILL_AFTER_MANIFEST] === '1') process.kill(process.pid, 'SIGKILL');

@@ -2,7 +2,6 @@ import { fstatSync } from 'node:fs';
 import { Command } from 'commander';
 import { setBlocking } from '../../native/process-control.js';
 import { UsageError } from '../../errors.js';
-import { put } from '../../ops/put.js';
 import { addConnectionOptions, loggerFor, sessionOptions, size, type ConnectionFlags } from '../common-options.js';
 import { addUploadOptions, uploadOptions, type UploadFlags } from '../upload-options.js';
 import { withUploadProgress } from '../progress.js';
@@ -38,6 +37,7 @@ export function putCommand(ctx: CommandContext): Command {
   addEncryptOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, command: string[], flags: PutFlags) => {
+    const { put } = await import('../../ops/put.js'); // loaded on use (program.ts)
     if (command.length > 0 && !ctx.argv.includes('--')) {
       throw new UsageError(`put takes one URL; to store a command's output, put -- before it: diskless put ${url} -- ${command.join(' ')}`);
     }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { BackupVerifyError, UploadError } from '../../errors.js';
-import { DEFAULT_RESTORE_CONCURRENCY, restore, type RestoreProgress } from '../../ops/restore.js';
+import { DEFAULT_RESTORE_CONCURRENCY } from '../../ops/command-defaults.js';
+import type { RestoreProgress } from '../../ops/restore.js';
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
@@ -40,6 +41,7 @@ export function restoreCommand(ctx: CommandContext): Command {
   addProgressOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, dir: string, flags: RestoreFlags) => {
+    const { restore } = await import('../../ops/restore.js'); // loaded on use (program.ts)
     const log = loggerFor(flags);
     const identities = await identitiesFrom(flags);
     let progress: RestoreProgress | undefined;

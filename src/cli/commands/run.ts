@@ -1,7 +1,5 @@
 import { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { run } from '../../ops/run.js';
-import { runFrom } from '../../ops/run-from.js';
 import { formatS3Url } from '../../s3/s3-url.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
 import { addIdentityOptions, identitiesFrom, type IdentityFlags } from '../encryption-options.js';
@@ -54,6 +52,7 @@ export function runCommand(ctx: CommandContext): Command {
     }
     const identities = flags.from !== undefined ? await identitiesFrom(flags) : undefined;
     if (flags.from !== undefined && flags.to === undefined) {
+      const { runFrom } = await import('../../ops/run-from.js'); // loaded on use (program.ts)
       await runFrom({
         ...sessionOptions(flags, log),
         from: flags.from,
@@ -70,6 +69,7 @@ export function runCommand(ctx: CommandContext): Command {
     }
     const to = flags.to;
     if (to === undefined) throw new UsageError('give --to s3://BUCKET/PREFIX/ (where the files go) or --from s3://BUCKET/PREFIX/ (a backup to read)');
+    const { run } = await import('../../ops/run.js'); // loaded on use (program.ts)
     const result = await withUploadProgress(flags, log, (meter) =>
       run({ ...captureOptions({ ...flags, to }, log), ...(flags.from !== undefined ? { from: flags.from } : {}), ...(identities ? { identities } : {}), command, lingerMs: flags.linger * 1000, ...(flags.passAwsEnv ? { passAwsEnv: true } : {}), signal: ctx.signal, meter }),
     );

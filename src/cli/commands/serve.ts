@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { serve } from '../../ops/serve.js';
 import { captureOptions, addCaptureOptions, type CaptureFlags } from '../capture-options.js';
 import { addConnectionOptions, loggerFor, seconds } from '../common-options.js';
 import type { CommandContext } from '../program.js';
@@ -23,6 +22,7 @@ export function serveCommand(ctx: CommandContext): Command {
   addCaptureOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (flags: CaptureFlags & { linger: number }) => {
+    const { serve } = await import('../../ops/serve.js'); // loaded on use (program.ts)
     const log = loggerFor(flags);
     const result = await withUploadProgress(flags, log, (meter) => serve({
       ...captureOptions(flags, log),

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { parseTransitions, wholeDays } from '../../ops/bucket-rules.js';
-import { setupBucket, type SetupBucketResult } from '../../ops/setup-bucket.js';
+import type { SetupBucketResult } from '../../ops/setup-bucket.js';
 import { parseDuration } from '../../util/duration.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 
@@ -46,6 +46,7 @@ export function setupBucketCommand(): Command {
     );
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: SetupBucketFlags) => {
+    const { setupBucket } = await import('../../ops/setup-bucket.js'); // loaded on use (program.ts)
     const log = loggerFor(flags);
     const result = await setupBucket({
       ...sessionOptions(flags, log),

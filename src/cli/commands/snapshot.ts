@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../errors.js';
-import { snapshot, DEFAULT_FILL_ABORT_PERCENT } from '../../ops/snapshot.js';
+import { DEFAULT_FILL_ABORT_PERCENT } from '../../ops/command-defaults.js';
 import { formatS3Url } from '../../s3/s3-url.js';
 import { displayCommand } from '../../snapshot/command-runner.js';
 import type { Compression } from '../../snapshot/tar-stream.js';
@@ -65,6 +65,7 @@ export function snapshotCommand(ctx: CommandContext): Command {
   addEncryptOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (flags: SnapshotFlags) => {
+    const { snapshot } = await import('../../ops/snapshot.js'); // loaded on use (program.ts)
     if (cmd.args.length > 0) throw new UsageError(`snapshot takes no arguments (got ${cmd.args.join(' ')}); use --volume or --mount`);
     const log = loggerFor(flags);
     // A dry run uploads nothing: no progress line.

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { BackupVerifyError } from '../../errors.js';
-import { verify, type BackupVerification } from '../../ops/verify.js';
+import type { BackupVerification } from '../../ops/verify.js';
 import { formatBytes } from '../../util/size.js';
 import { addConnectionOptions, loggerFor, sessionOptions, wholeNumber, type ConnectionFlags } from '../common-options.js';
 import type { CommandContext } from '../program.js';
@@ -33,6 +33,7 @@ export function verifyCommand(ctx: CommandContext): Command {
   addProgressOptions(cmd);
   addConnectionOptions(cmd);
   return cmd.action(async (url: string, flags: VerifyFlags) => {
+    const { verify } = await import('../../ops/verify.js'); // loaded on use (program.ts)
     const log = loggerFor(flags);
     const identities = await identitiesFrom(flags);
     // Progress only for --deep: a shallow verify reads no object.

@@ -73,6 +73,21 @@ describe('MemoryBudget', () => {
     expect(third).toBeDefined();
   });
 
+  it('makes a stream at its cap wait for one of its own slabs, even while the budget has free slabs for others', async () => {
+    const budget = new MemoryBudget(8 * 1024, 1024);
+    const r = await budget.admit(1, undefined, 3);
+    const held = [await budget.acquire(undefined, r), await budget.acquire(undefined, r), await budget.acquire(undefined, r)];
+    let fourth: Buffer | undefined;
+    const waiting = budget.acquire(undefined, r).then((s) => (fourth = s));
+    await new Promise((res) => setTimeout(res, 10));
+    expect(fourth).toBeUndefined();
+    // The rest of the budget is still there for everyone else.
+    expect(budget.available).toBe(5);
+    budget.release(held[0]!, r);
+    expect(await waiting).toBe(held[0]);
+    expect(budget.peak).toBe(3 * 1024);
+  });
+
   it('fails a stream waiting for admission when no memory comes back for the stall time, naming --memory and the files', async () => {
     const budget = new MemoryBudget(4 * 1024, 1024, 50);
     const a = await budget.admit(2);

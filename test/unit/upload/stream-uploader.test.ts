@@ -8,7 +8,7 @@ import { crc32c, crc32cToHex } from '../../../src/checksum/crc32c.js';
 import { ProducerError, VerificationError } from '../../../src/errors.js';
 import { chainIndexKey, continuationKey, parseChainIndex } from '../../../src/upload/chain.js';
 import { MemoryBudget } from '../../../src/upload/memory-budget.js';
-import { planParts } from '../../../src/upload/part-planner.js';
+import { planParts, streamMemoryCap } from '../../../src/upload/part-planner.js';
 import { uploadStream } from '../../../src/upload/stream-uploader.js';
 import { MiB } from '../../../src/util/size.js';
 import { rawPipe } from '../../../src/native/process-control.js';
@@ -95,6 +95,20 @@ describe('uploadStream', () => {
     expect(budget.peak).toBeLessThanOrEqual(12 * MiB);
     expect(budget.inUse).toBe(0);
     expect(store.data('b', target.key)).toHaveLength(40 * MiB);
+  });
+
+  it('holds no more memory for a long stream whose parts grew than for its first parts, and keeps the planned part sizes', async () => {
+    const store = new MemoryObjectStore();
+    store.partDelayMs = 20;
+    const budget = new MemoryBudget(64 * MiB);
+    // 20 parts per object: parts double every 2 parts, 8 → 16 → 32 MiB (half the budget).
+    const plan = planParts({ maxParts: 20, memoryBudget: 64 * MiB });
+    const result = await uploadStream(testContext(store, { budget }), pseudoRandom(208 * MiB, 1024 * 1024), { target, plan });
+    expect(result.objects[0]!.partSizes).toEqual([8 * MiB, 16 * MiB, 32 * MiB]);
+    // (4 request slots + 1 filling) × the first part's 8 MiB, not the 64 MiB budget.
+    expect(streamMemoryCap(plan, 4)).toBe(40 * MiB);
+    expect(budget.peak).toBeLessThanOrEqual(40 * MiB);
+    expect(store.data('b', target.key)).toHaveLength(208 * MiB);
   });
 
   it('sends a part early when streams sharing the budget have taken every slab, instead of stalling', async () => {
