@@ -25,6 +25,7 @@
 // gets is what the writer sent, byte for byte, and any checksum the writer recorded (diskless's
 // CRC32C and SHA-256 in its manifest, the ETag) still agrees. GET of a large object that is not
 // the pattern answers 400 InvalidRequest (the sink has not got its bytes; not retried by clients).
+// Tested by test/unit/bench/discard-sink.test.ts.
 //
 // It IGNORES SIGNATURES AND CREDENTIALS: every request is accepted whatever its Authorization
 // header says. Never expose it beyond the loopback interface.

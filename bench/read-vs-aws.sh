@@ -17,7 +17,8 @@
 #   diskless restore --no-fsync into TMP           (default /dev/shm: a tmpfs; the file is removed after each run)
 #   diskless verify --deep --no-record
 # and prints each run's wall seconds, MB/s (10^6 B/s) and CPU seconds of the whole pipeline
-# (every process of it: GNU time of `bash -c`), then the medians and each reader's throughput
+# (every process of it: GNU time of `bash -c`), then the medians (of an even count: the lower
+# middle one, so of 2 the faster) and each reader's throughput
 # divided by aws's (medians of the same run). Each time includes the process start (node: about
 # 0.3 s; the aws CLI: about 0.5 s). The sink's own CPU (socket writes) is not in the figures.
 #
