@@ -2,12 +2,30 @@
 // Discard sink: a minimal S3-compatible HTTP server for benchmarks (Node, no dependencies).
 //
 //   node bench/discard-sink.mjs [PORT]        (PORT 0 or absent: a random free port)
+//   node bench/discard-sink.mjs --generate SIZE   (SIZE bytes of the pattern below on stdout, then exit)
 //
 // Listens on 127.0.0.1 only and prints `DISCARD_SINK_ENDPOINT=http://127.0.0.1:PORT` on stdout
 // when it is ready. It reads and drops every request body while computing its MD5, and keeps
 // only sizes, ETags (and the few x-amz-meta-* headers) in memory, so it costs no disk and almost
 // no memory: it isolates the client's cost. It is not free: its MD5 costs about 2.4 CPU-s per
 // GiB, which on a small machine competes with the client for the same cores.
+//
+// Reading back (GetObject, for read benchmarks): the sink keeps whole only small PutObject bodies
+// (up to 1 MiB: manifests, chain indexes, verification records). A larger object can be read back
+// only if it holds THE PATTERN: byte i of the object is byte (i mod PATTERN_BYTES) of one block of
+// PATTERN_BYTES = 16 MiB + 4093 bytes (an odd size, so parts and ranges do not line up with it),
+// the AES-256-CTR keystream of a fixed key (SHA-256 of "diskless discard sink"), zero IV: random
+// looking, incompressible within any 16 MiB window. `--generate SIZE` writes that stream, e.g.
+//   node bench/discard-sink.mjs --generate 4G | diskless put --endpoint-url $ENDPOINT s3://b/k
+// The sink keeps the first 64 bytes of every body it drops; an object counts as the pattern when
+// each of its parts (a PutObject: its one body) begins with the pattern's bytes at that part's
+// offset in the object (known at Complete, from the part sizes). GET of such an object (Range
+// bytes=A-B, A- or -N; If-Match checked, 412 otherwise) sends the pattern's bytes from the
+// precomputed block: no per-byte work on the sink beyond the socket writes. So what a reader
+// gets is what the writer sent, byte for byte, and any checksum the writer recorded (diskless's
+// CRC32C and SHA-256 in its manifest, the ETag) still agrees. GET of a large object that is not
+// the pattern answers 400 InvalidRequest (the sink has not got its bytes; not retried by clients).
+// Tested by test/unit/bench/discard-sink.test.ts.
 //
 // It IGNORES SIGNATURES AND CREDENTIALS: every request is accepted whatever its Authorization
 // header says. Never expose it beyond the loopback interface.
@@ -22,6 +40,7 @@
 //                                     ETag = md5(concat(part MD5s))-N)
 //   AbortMultipartUpload      DELETE /b/k?uploadId=U
 //   HeadObject                HEAD   /b/k                      (size and ETag recorded; 404 else)
+//   GetObject                 GET    /b/k                      (small bodies kept, or the pattern; see above)
 //   DeleteObject              DELETE /b/k
 //   ListMultipartUploads      GET    /b?uploads[&prefix=P]    (the open ones, never truncated)
 //   ListObjectsV2 / V1        GET    /b?list-type=2 | GET /b  (the recorded keys: prefix, delimiter,
@@ -34,10 +53,65 @@
 // On SIGTERM/SIGINT it prints one JSON line of totals on stderr and exits 0.
 // DISCARD_SINK_VERBOSE=1 prints every request line and its headers on stderr (what a client sends).
 
-import { createHash, randomUUID } from 'node:crypto';
+import { createCipheriv, createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** PutObject bodies up to this size are kept whole (GET returns them). */
+const KEEP_LIMIT = 1024 * 1024;
+/** Bytes of each dropped body kept to tell whether it holds the pattern. */
+const HEAD_BYTES = 64;
+const PATTERN_BYTES = 16 * 1024 * 1024 + 4093;
+
+/** The pattern's block: AES-256-CTR keystream of a fixed key (the same in every process). */
+function patternBlock() {
+  const key = createHash('sha256').update('diskless discard sink').digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(Buffer.alloc(PATTERN_BYTES)), cipher.final()]);
+}
+const PATTERN = patternBlock();
+
+/** Writes bytes [start, end) of the pattern to `out` with backpressure, in slices of at most 4 MiB. */
+async function writePattern(out, start, end) {
+  let at = start;
+  while (at < end) {
+    const off = at % PATTERN_BYTES;
+    const n = Math.min(end - at, PATTERN_BYTES - off, 4 * 1024 * 1024);
+    at += n;
+    if (!out.write(PATTERN.subarray(off, off + n))) {
+      await new Promise((resolve, reject) => {
+        const done = (err) => {
+          out.off('drain', done);
+          out.off('close', gone);
+          if (err) reject(err);
+          else resolve();
+        };
+        const gone = () => done(new Error('connection closed'));
+        out.on('drain', done);
+        out.on('close', gone);
+      });
+    }
+  }
+}
+
+/** Whether `head` (the first bytes of a body) is the pattern at `offset` of an object. */
+function isPatternAt(head, offset) {
+  for (let i = 0; i < head.length; i++) if (head[i] !== PATTERN[(offset + i) % PATTERN_BYTES]) return false;
+  return true;
+}
+
+if (process.argv[2] === '--generate') {
+  const units = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+  const m = /^(\d+)([KMGT]?)(i?B)?$/.exec(process.argv[3] ?? '');
+  if (!m) {
+    console.error(`usage: node bench/discard-sink.mjs --generate SIZE  (e.g. 4G; got ${process.argv[3]})`);
+    process.exit(2);
+  }
+  const size = Number(m[1]) * units[m[2]];
+  process.stdout.on('error', () => process.exit(0)); // the reader went away
+  await writePattern(process.stdout, 0, size);
+  process.exit(0);
+}
 
 const port = Number(process.argv[2] ?? 0);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -45,11 +119,11 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-/** "bucket/key" -> { size, etag (hex, may end in -N), lastModified, metadata } */
+/** "bucket/key" -> { size, etag (hex, may end in -N), lastModified, metadata, body? (kept small body), pattern (bool) } */
 const objects = new Map();
-/** uploadId -> { bucket, key, initiated, metadata, parts: Map<partNumber, { size, md5 (Buffer) }> } */
+/** uploadId -> { bucket, key, initiated, metadata, parts: Map<partNumber, { size, md5 (Buffer), head (Buffer) }> } */
 const uploads = new Map();
-const totals = { connections: 0, requests: 0, bodyBytes: 0, puts: 0, parts: 0, completes: 0, aborts: 0, heads: 0, deletes: 0, lists: 0, errors: 0 };
+const totals = { connections: 0, requests: 0, bodyBytes: 0, puts: 0, parts: 0, completes: 0, aborts: 0, heads: 0, gets: 0, getBytes: 0, deletes: 0, lists: 0, errors: 0 };
 
 const xmlEscape = (s) =>
   String(s).replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]);
@@ -82,18 +156,28 @@ function sendEmpty(res, status, headers = {}) {
   res.end();
 }
 
-/** Reads the body to its end, hashing and dropping it. Resolves { size, md5 (Buffer) }. */
-function drain(req) {
+/**
+ * Reads the body to its end, hashing and dropping it. Resolves { size, md5 (Buffer), head (its
+ * first HEAD_BYTES), body (the whole body if it is at most `keep` bytes, else undefined) }.
+ */
+function drain(req, keep = 0) {
   return new Promise((resolve, reject) => {
     const md5 = createHash('md5');
     let size = 0;
+    const held = [];
+    let heldBytes = 0;
     req.on('data', (chunk) => {
       md5.update(chunk);
+      if (heldBytes < Math.max(keep, HEAD_BYTES)) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+      }
       size += chunk.length;
     });
     req.on('end', () => {
       totals.bodyBytes += size;
-      resolve({ size, md5: md5.digest() });
+      const all = Buffer.concat(held);
+      resolve({ size, md5: md5.digest(), head: Buffer.from(all.subarray(0, HEAD_BYTES)), body: size <= keep ? all : undefined });
     });
     req.on('error', reject);
     req.on('aborted', () => reject(new Error('request aborted')));
@@ -119,7 +203,7 @@ function readText(req, limit = 16 * 1024 * 1024) {
 }
 
 /** Drains the body and checks Content-MD5 (if sent) and Content-Length. Returns the body or undefined after answering. */
-async function receiveBody(req, res, resource) {
+async function receiveBody(req, res, resource, keep = 0) {
   const encoding = String(req.headers['content-encoding'] ?? '');
   const sha = String(req.headers['x-amz-content-sha256'] ?? '');
   if (encoding.includes('aws-chunked') || sha.startsWith('STREAMING-')) {
@@ -127,7 +211,7 @@ async function receiveBody(req, res, resource) {
     sendError(res, 501, 'NotImplemented', 'the discard sink does not decode aws-chunked bodies; send plain bodies', resource);
     return undefined;
   }
-  const body = await drain(req);
+  const body = await drain(req, keep);
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) !== body.size) {
     sendError(res, 400, 'IncompleteBody', `Content-Length ${declared} but ${body.size} bytes received`, resource);
@@ -301,10 +385,17 @@ async function handle(req, res) {
       req.resume();
       return sendError(res, 501, 'NotImplemented', 'CopyObject is not implemented by the discard sink', resource);
     }
-    const body = await receiveBody(req, res, resource);
+    const body = await receiveBody(req, res, resource, KEEP_LIMIT);
     if (!body) return;
     const etag = body.md5.toString('hex');
-    objects.set(id, { size: body.size, etag, lastModified: new Date(), metadata: userMetadata(req.headers) });
+    objects.set(id, {
+      size: body.size,
+      etag,
+      lastModified: new Date(),
+      metadata: userMetadata(req.headers),
+      body: body.body,
+      pattern: body.body === undefined && isPatternAt(body.head, 0),
+    });
     totals.puts++;
     return sendEmpty(res, 200, { ETag: quoted(etag) });
   }
@@ -363,8 +454,13 @@ async function handle(req, res) {
     const etag = `${createHash('md5')
       .update(Buffer.concat(used.map((p) => p.md5)))
       .digest('hex')}-${used.length}`;
-    const size = used.reduce((n, p) => n + p.size, 0);
-    objects.set(id, { size, etag, lastModified: new Date(), metadata: upload.metadata });
+    let size = 0;
+    let pattern = true;
+    for (const p of used) {
+      pattern &&= isPatternAt(p.head, size);
+      size += p.size;
+    }
+    objects.set(id, { size, etag, lastModified: new Date(), metadata: upload.metadata, pattern });
     uploads.delete(uploadId);
     totals.completes++;
     return sendXml(
@@ -413,8 +509,54 @@ async function handle(req, res) {
     return;
   }
 
+  if (method === 'GET' && [...q.keys()].every((k) => k === 'x-id')) {
+    req.resume();
+    return getObject(req, res, objects.get(id), resource);
+  }
+
   req.resume();
   return sendError(res, 501, 'NotImplemented', `${method} ${req.url} is not implemented by the discard sink (it stores no data)`, resource);
+}
+
+/** GetObject: a kept body or the pattern, whole or one Range (bytes=A-B, A-, -N), If-Match checked. */
+async function getObject(req, res, obj, resource) {
+  totals.gets++;
+  if (!obj) return sendError(res, 404, 'NoSuchKey', 'The specified key does not exist.', resource);
+  if (!obj.body && !obj.pattern) {
+    return sendError(res, 400, 'InvalidRequest', 'the discard sink kept neither this body nor a pattern match (see bench/discard-sink.mjs)', resource);
+  }
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch !== undefined && ifMatch !== '*' && String(ifMatch).replace(/^"|"$/g, '') !== obj.etag) {
+    return sendError(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', resource);
+  }
+  let start = 0;
+  let end = obj.size; // exclusive
+  const range = req.headers.range;
+  if (range !== undefined) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(String(range));
+    if (!m || (m[1] === '' && m[2] === '')) return sendError(res, 400, 'InvalidArgument', `bad Range ${range}`, resource);
+    if (m[1] === '') start = Math.max(0, obj.size - Number(m[2]));
+    else {
+      start = Number(m[1]);
+      if (m[2] !== '') end = Math.min(obj.size, Number(m[2]) + 1);
+    }
+    if (start >= obj.size || start >= end) {
+      return sendError(res, 416, 'InvalidRange', 'The requested range is not satisfiable', resource);
+    }
+  }
+  res.writeHead(range === undefined ? 200 : 206, {
+    'Content-Length': end - start,
+    ...(range === undefined ? {} : { 'Content-Range': `bytes ${start}-${end - 1}/${obj.size}` }),
+    ETag: quoted(obj.etag),
+    'Last-Modified': obj.lastModified.toUTCString(),
+    'Content-Type': 'binary/octet-stream',
+    'Accept-Ranges': 'bytes',
+    ...obj.metadata,
+  });
+  totals.getBytes += end - start;
+  if (obj.body) res.write(obj.body.subarray(start, end));
+  else await writePattern(res, start, end);
+  res.end();
 }
 
 const server = http.createServer((req, res) => {

@@ -6,7 +6,7 @@ import { DecryptError, type AgeDecryptor } from '../crypto/age-stream.js';
 import type { ReadContext } from '../download/object-reader.js';
 import { VerificationError, describeError } from '../errors.js';
 import { httpStatus } from '../s3/s3-errors.js';
-import { ObjectGoneError, readRanged, type RangedReadOptions } from '../verify/ranged-reader.js';
+import { DEFAULT_CHUNK_SIZE, ObjectGoneError, readRanged, type RangedReadOptions } from '../verify/ranged-reader.js';
 import type { RestoreItem } from './restore-item.js';
 
 const WRITE_BATCH = 1024 * 1024;
@@ -56,7 +56,9 @@ export async function restoreFile(
   let closed = false;
   // Chunks as the reader yields them (socket-sized or whole ranges), written in batches of about
   // 1 MiB at their offsets, up to WRITES_IN_FLIGHT at once, so reading and hashing go on while the
-  // disk writes.
+  // disk writes. A file of more than one range is read into the reader's reused range buffers
+  // (`reuse`: no socket chunk held until its turn, the garbage collector's largest cost): each
+  // range is then written whole before the next is asked for, while the next ranges arrive.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let offset = 0;
@@ -93,13 +95,16 @@ export async function restoreFile(
     for (const piece of item.pieces) {
       const crc = new Crc32c();
       const ref = { bucket, key: piece.key, size: piece.size, ...(piece.etag ? { etag: piece.etag } : {}) };
-      for await (const chunk of readRanged(ctx, ref, read)) {
+      const reuse = piece.size > (read.chunkSize ?? DEFAULT_CHUNK_SIZE);
+      for await (const chunk of readRanged(ctx, ref, { ...read, reuse })) {
         crc.update(chunk);
         whole.update(chunk);
         sha?.update(chunk);
         stored += chunk.length;
+        // Decrypted in place or not, what is written may be `chunk` itself: with `reuse`, written before the next.
         take(decrypt ? await decrypt.push(chunk) : [chunk]);
-        if (pendingBytes >= WRITE_BATCH) await flush(false);
+        if (reuse) await flush(true);
+        else if (pendingBytes >= WRITE_BATCH) await flush(false);
         onBytes?.(chunk.length);
       }
       await flush(true);
