@@ -28,7 +28,7 @@ export function addUploadOptions(cmd: Command): Command {
   return addProgressOptions(cmd)
     .option('--part-size <size>', 'fixed part size, e.g. 16MiB (default: auto, 8 MiB growing with each stream)', size('--part-size'))
     .addOption(new Option('--max-parts <n>', 'most parts per object (1000 on Scaleway)').argParser(wholeNumber('--max-parts', 1, 10_000)).default(10_000, '10000'))
-    .addOption(new Option('--memory <size>', 'one memory budget for all upload buffers').argParser(size('--memory')).default(DEFAULT_MEMORY_BUDGET, `${DEFAULT_MEMORY_BUDGET / MiB}MiB`))
+    .addOption(new Option('--memory <size>', 'one memory budget for all upload buffers and the read-ahead of files read (--from, read-backs)').argParser(size('--memory')).default(DEFAULT_MEMORY_BUDGET, `${DEFAULT_MEMORY_BUDGET / MiB}MiB`))
     .option('--concurrency <n>', 'parts uploaded at once, over all uploads', wholeNumber('--concurrency', 1, 64), 4)
     .option('--equal-parts', 'same size for every part but the last (Cloudflare R2 requires it)')
     .option('--no-split', 'fail instead of continuing in a continuation object past the part limit')

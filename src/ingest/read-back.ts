@@ -36,7 +36,7 @@ export function describeReadFailures(failures: readonly ReadFailure[]): string {
 /**
  * READ_OPEN of a file written earlier in this run (wire.def): once it is stored, its objects are read back
  * exactly as `run --from` reads a backup (serveRead: ranged GETs pinned to the stored ETags, CRC32C of each
- * chain object and of the whole checked when read from byte 0, the last chunk held back until it matches).
+ * chain object and of the whole checked when read from byte 0, before the range that completes it goes out).
  * Refused with the errno the shim's open returns: ENOENT (no such file: the shim opens the name for real),
  * EBUSY (still being written: the shim hands out the stand-in), EIO (its upload failed), ENOKEY (stored
  * encrypted: the run holds no identity to decrypt it).

@@ -273,6 +273,21 @@ describe('diskless run --from: programs read a stored backup from S3, directory 
     expect(enc.stderr).toContain('a --from run without --to writes nothing');
   });
 
+  it('reads within --memory: with a 1 MiB budget (one slab to read ahead) a file six times larger reads whole and checked; a budget below one 1 MiB slab is refused with exit 2 naming --memory', async () => {
+    const vdir = tinyTmpfs();
+    try {
+      const args = ['run', ...endpoint(), '--from', `s3://${bucket}/arch/`, '--dir', vdir.dir];
+      const r = await runDiskless([...args, '--memory', '1MiB', '--', 'sh', '-c', 'sha256sum < "$D/big.bin"'], { env: { ...cliEnv(), D: vdir.dir }, cwd: work, timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout!.toString()).toContain(sha256(readFileSync(join(tree, 'big.bin'))));
+      const bad = await runDiskless([...args, '--memory', '100KiB', '--', 'true'], { env: cliEnv(), cwd: work, timeoutMs: 60_000 });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/memory/);
+    } finally {
+      vdir.dispose();
+    }
+  });
+
   it('a program that stops reading early is no failure', async () => {
     const r = await readBack('arch', 'head -c 1000 "$D/big.bin" | wc -c');
     expect(r.code, r.stderr).toBe(0);
