@@ -31,6 +31,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 # shellcheck source=bench/lib/discard-sink.sh
 . bench/lib/discard-sink.sh
+# shellcheck source=bench/lib/rounds.sh
+. bench/lib/rounds.sh
 SIZE=${SIZE:-4G}
 ROUNDS=${ROUNDS:-3}
 TMP=${TMP:-/dev/shm}
@@ -59,17 +61,7 @@ CMDS=("$AWS --endpoint-url $ENDPOINT s3 cp $URL - | cat >/dev/null"
       "$DISKLESS restore -q --no-fsync $DISKLESS_ARGS --endpoint-url $ENDPOINT $URL $OUT/r && rm -rf $OUT/r"
       "$DISKLESS verify -q --deep --no-record $DISKLESS_ARGS --endpoint-url $ENDPOINT $URL")
 declare -A TIMES CPUS
-for i in $(seq 1 "$ROUNDS"); do
-  for j in "${!NAMES[@]}"; do
-    name=${NAMES[$j]}
-    read -r s cpu < <(/usr/bin/time -f '%e %U %S' bash -c "set -o pipefail; ${CMDS[$j]}" 2>&1 >/dev/null | tail -1 | awk '{print $1, $2 + $3}')
-    printf '%-30s round %d: %6.2f s  %7.1f MB/s  CPU %6.2f s  (load %s)\n' "$name" "$i" "$s" "$(echo "$bytes / $s / 1000000" | bc -l)" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)"
-    TIMES[$name]="${TIMES[$name]:-} $s"
-    CPUS[$name]="${CPUS[$name]:-} $cpu"
-  done
-done
-
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+run_rounds "$ROUNDS" round
 echo
 echo "medians of $ROUNDS rounds (throughput ÷ aws's, same run):"
 aws_med=$(median ${TIMES[${NAMES[0]}]})

@@ -18,6 +18,8 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/rounds.sh
+. bench/lib/rounds.sh
 SIZE=${SIZE:-1G}
 RUNS=${RUNS:-3}
 ENDPOINT=${RGW_ENDPOINT:-http://127.0.0.1:19001}
@@ -44,21 +46,11 @@ NAMES=("aws s3 cp - | sha256sum" "diskless get | sha256sum" "diskless verify --d
 CMDS=("$AWS --endpoint-url $ENDPOINT s3 cp s3://$BUCKET/$KEY - | sha256sum"
       "$DISKLESS get -q --endpoint-url $ENDPOINT s3://$BUCKET/$KEY | sha256sum"
       "$DISKLESS verify -q --deep --no-record --concurrency $CONCURRENCY --endpoint-url $ENDPOINT s3://$BUCKET/$KEY")
-# Round robin (one run of each reader in turn), so that a change of load hits every reader alike.
-for i in $(seq 1 "$RUNS"); do
-  for j in "${!NAMES[@]}"; do
-    name=${NAMES[$j]}
-    # Wall seconds, and user+sys CPU seconds of the whole pipeline (every process and thread of it).
-    read -r s cpu < <(/usr/bin/time -f '%e %U %S' bash -c "set -o pipefail; ${CMDS[$j]}" 2>&1 >/dev/null | tail -1 | awk '{print $1, $2 + $3}')
-    printf '%-34s run %d: %6.2f s  %7.1f MB/s  CPU %5.2f s  (load %s)\n' "$name" "$i" "$s" "$(echo "$bytes / $s / 1000000" | bc -l)" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)"
-    TIMES[$name]="${TIMES[$name]:-} $s"
-    CPUS[$name]="${CPUS[$name]:-} $cpu"
-  done
-done
+run_rounds "$RUNS" run
 
 echo "median of $RUNS:"
 for name in "${NAMES[@]}"; do
-  med=$(printf '%s\n' ${TIMES[$name]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  cpu=$(printf '%s\n' ${CPUS[$name]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  med=$(median ${TIMES[$name]})
+  cpu=$(median ${CPUS[$name]})
   printf '  %-34s %6.2f s  %7.1f MB/s  CPU %5.2f s\n' "$name" "$med" "$(echo "$bytes / $med / 1000000" | bc -l)" "$cpu"
 done
