@@ -15,7 +15,6 @@ import { formatS3Url, parseS3Url } from '../s3/s3-url.js';
 import { Limiter } from '../util/limiter.js';
 import { DEFAULT_CHUNK_SIZE } from '../verify/ranged-reader.js';
 import { openSession, type SessionOptions } from './session.js';
-
 import { DEFAULT_RESTORE_CONCURRENCY } from './command-defaults.js';
 
 /** Files larger than one ranged GET restored at once; each has up to `concurrency` GETs in flight. */

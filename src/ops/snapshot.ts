@@ -34,7 +34,6 @@ import { planUpload, prepareUpload } from './upload-setup.js';
 import { checkRecipients } from '../crypto/recipients.js';
 import { defaultStateDir } from '../upload/upload-journal.js';
 import type { TransferMeter } from '../upload/transfer-meter.js';
-
 import { DEFAULT_FILL_ABORT_PERCENT } from './command-defaults.js';
 
 export const DEFAULT_FILL_INTERVAL_MS = 1_000;
