@@ -47,6 +47,18 @@ describe('ReadAhead', () => {
     expect(ahead.take()).toBeDefined();
   });
 
+  it('borrows nothing while an upload waits for admission, even with a slab free', async () => {
+    const budget = new MemoryBudget(6 * MiB);
+    const first = await budget.admit(5);
+    const waiting = budget.admit(5); // 1 slab free, 5 wanted: it waits
+    const ahead = new ReadAhead(budget, 10 * MiB, 8);
+    expect(ahead.take()).toBeDefined(); // its own
+    expect(ahead.take()).toBeUndefined();
+    first.close();
+    (await waiting).close();
+    expect(ahead.take()).toBeDefined();
+  });
+
   it('makes a small file\'s own buffer no larger than the file', () => {
     const ahead = new ReadAhead(new MemoryBudget(4 * MiB), 1000, 8);
     expect(ahead.take()!.length).toBe(1000);
