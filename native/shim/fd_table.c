@@ -103,30 +103,26 @@ SHIM_HIDDEN void fdt_move(int from, int to) {
   pthread_mutex_unlock(&table_lock);
 }
 
-SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out) {
+SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out, char *path, size_t n) {
+  if (n > 0) path[0] = '\0';
   if (!maybe_tracked(fd)) return FD_NONE;
   pthread_mutex_lock(&table_lock);
   *out = table[fd];
+  if (out->path != NULL && n > 0) snprintf(path, n, "%s", out->path);
+  out->path = NULL; /* the table's copy: another thread's close may free it once the lock is released */
   pthread_mutex_unlock(&table_lock);
   return (enum fd_kind)out->kind;
 }
 
 SHIM_HIDDEN enum fd_kind fdt_path(int fd, char *buf, size_t n) {
-  if (n > 0) buf[0] = '\0';
-  if (!maybe_tracked(fd)) return FD_NONE;
-  pthread_mutex_lock(&table_lock);
-  enum fd_kind k = (enum fd_kind)table[fd].kind;
-  if (table[fd].path != NULL && n > 0) snprintf(buf, n, "%s", table[fd].path);
-  pthread_mutex_unlock(&table_lock);
-  return k;
+  struct fd_entry e;
+  return fdt_get(fd, &e, buf, n);
 }
 
 SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out) {
   if (!maybe_tracked(fd)) return FD_NONE;
   if (shim_in_foreign_child()) {
-    enum fd_kind k = fdt_get(fd, out); /* read only; certainly_last() says no */
-    out->path = NULL;
-    return k;
+    return fdt_get(fd, out, NULL, 0); /* read only (no path); certainly_last() says no */
   }
   pthread_mutex_lock(&table_lock);
   *out = table[fd];

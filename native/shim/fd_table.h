@@ -62,8 +62,11 @@ SHIM_HIDDEN void fdt_mark_shared(int fd);
 SHIM_HIDDEN void fdt_move(int from, int to);
 /* Copies the path of fd's entry (if it has one) into buf[n] under the lock; returns its kind. */
 SHIM_HIDDEN enum fd_kind fdt_path(int fd, char *buf, size_t n);
-/* Copies fd's entry into *out and returns its kind (FD_NONE if untracked). */
-SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out);
+/* Copies fd's entry into *out and returns its kind (FD_NONE if untracked). out->path is always NULL:
+ * the table's path may be freed by another thread's close of fd (fdt_take, fdt_release) as soon as
+ * the lock is released, so the path is copied into path[n] under the lock instead ("" if the entry
+ * has none or fd is untracked; path may be NULL when n is 0). */
+SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out, char *path, size_t n);
 /* Removes fd's entry and returns it in *out (FD_NONE if untracked). The caller then closes fd. */
 SHIM_HIDDEN enum fd_kind fdt_take(int fd, struct fd_entry *out);
 /* Does fd still refer to the open file the entry was made for? (fstat: type, dev, inode) */

@@ -23,7 +23,7 @@ static void explain(int fd) {
   int saved = errno;
   struct fd_entry e;
   char rel[PATH_MAX] = "";
-  if (fdt_get(fd, &e) == FD_READ && e.path != NULL) snprintf(rel, sizeof rel, "%s", e.path);
+  if (fdt_get(fd, &e, rel, sizeof rel) != FD_READ) rel[0] = '\0';
   if ((rel[0] != '\0' || conn_is_read_socket(fd)) && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
     SHIM_LOG(SHIM_LOG_ERROR, "mmap of fd %d (%s) refused (ENODEV): it reads a file of the backup under %s as a stream from "
              "S3, which cannot be mapped; read it instead", fd, rel[0] ? rel : "a file of the backup", shim_cfg.vdir);

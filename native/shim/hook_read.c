@@ -45,7 +45,7 @@ static void read_cut_off(int fd) {
   if (!shim_enter()) return;
   struct fd_entry e;
   char rel[PATH_MAX] = "";
-  if (fdt_get(fd, &e) == FD_READ && e.path != NULL) snprintf(rel, sizeof rel, "%s", e.path);
+  if (fdt_get(fd, &e, rel, sizeof rel) != FD_READ) rel[0] = '\0';
   if (rel[0] != '\0' || conn_is_read_socket(fd)) {
     SHIM_LOG(SHIM_LOG_ERROR, "read of %s (fd %d) failed (EIO): its stored bytes did not check out or could not be "
              "fetched (diskless names the object)", rel[0] ? rel : "a stored file", fd);
@@ -109,7 +109,7 @@ static ssize_t read_at(int fd, char *buf, size_t n, off64_t off) {
   }
   struct fd_entry e;
   char rel[PATH_MAX] = "";
-  if (fdt_get(fd, &e) == FD_READ && e.path != NULL && fdt_validate(fd, &e)) snprintf(rel, sizeof rel, "%s", e.path);
+  if (fdt_get(fd, &e, rel, sizeof rel) != FD_READ || !fdt_validate(fd, &e)) rel[0] = '\0';
   ssize_t r = -1;
   int sock = -1;
   int err = ESPIPE;

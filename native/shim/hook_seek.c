@@ -32,16 +32,15 @@ static int warned;
 /* Size so far of the virtual stream fd, if this process opened it (its path is known). */
 static int stream_size(int fd, uint64_t *size) {
   struct fd_entry e;
-  if (fdt_get(fd, &e) != FD_VIRTUAL || e.path == NULL || !fdt_validate(fd, &e)) return 0;
   char rel[PATH_MAX];
-  snprintf(rel, sizeof rel, "%s", e.path); /* the entry's copy may be freed by another thread's close */
+  if (fdt_get(fd, &e, rel, sizeof rel) != FD_VIRTUAL || rel[0] == '\0' || !fdt_validate(fd, &e)) return 0;
   return conn_stream_size(fd, rel, size) == 0;
 }
 
 /* What a descriptor whose seek failed is: a stream being written, one being read, or neither. */
 static enum conn_peer peer_kind(int fd) {
   struct fd_entry e;
-  if (fdt_get(fd, &e) == FD_VIRTUAL && fdt_validate(fd, &e)) return CONN_PEER_WRITE;
+  if (fdt_get(fd, &e, NULL, 0) == FD_VIRTUAL && fdt_validate(fd, &e)) return CONN_PEER_WRITE;
   return conn_peer_of(fd);
 }
 
@@ -78,12 +77,11 @@ static int skip_by_reading(int fd, uint64_t n) {
  * hook_stdio.c); -1 with errno ESPIPE if it cannot be done. */
 SHIM_HIDDEN off64_t read_seek(int fd, off64_t offset, int whence) {
   struct fd_entry e;
-  if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) {
+  char rel[PATH_MAX];
+  if (fdt_get(fd, &e, rel, sizeof rel) != FD_READ || rel[0] == '\0' || !fdt_validate(fd, &e)) {
     errno = ESPIPE; /* not opened by this process (inherited, passed on): shim_lseek says why */
     return -1;
   }
-  char rel[PATH_MAX];
-  snprintf(rel, sizeof rel, "%s", e.path);
   uint64_t size = 0;
   int64_t mtime;
   int64_t target;

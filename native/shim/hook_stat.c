@@ -90,9 +90,8 @@ static int lookup_virtual(int dirfd, const char *path, struct vfile *vf) {
 static int read_fd_file(int fd, struct vfile *vf) {
   struct fd_entry e;
   if (fd < 0 || !shim_cfg.read_mode || fdt_peek(fd) != FD_READ) return 0;
-  if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) return 0;
   char rel[PATH_MAX];
-  snprintf(rel, sizeof rel, "%s", e.path); /* the entry's copy may be freed by another thread's close */
+  if (fdt_get(fd, &e, rel, sizeof rel) != FD_READ || rel[0] == '\0' || !fdt_validate(fd, &e)) return 0;
   return describe(rel, vf);
 }
 

@@ -47,14 +47,15 @@ SHIM_HIDDEN void stdio_track_read(FILE *fp) {
   if (fp == NULL || fdt_peek(fp->_fileno) != FD_READ) return;
   flockfile(fp);
   struct fd_entry e;
-  if (fdt_get(fp->_fileno, &e) == FD_READ && fp->_IO_buf_base == NULL) fp->_offset = (off64_t)e.pos;
+  if (fdt_get(fp->_fileno, &e, NULL, 0) == FD_READ && fp->_IO_buf_base == NULL) fp->_offset = (off64_t)e.pos;
   funlockfile(fp);
 }
 
 /* Where fd is (bytes of the file before the socket's next byte); 0 or an errno. fp is locked. */
 static int fd_position(FILE *fp, int fd, uint64_t *pos) {
   struct fd_entry e;
-  if (fdt_get(fd, &e) != FD_READ || e.path == NULL || !fdt_validate(fd, &e)) return ESPIPE;
+  char rel[PATH_MAX];
+  if (fdt_get(fd, &e, rel, sizeof rel) != FD_READ || rel[0] == '\0' || !fdt_validate(fd, &e)) return ESPIPE;
   if (fp->_offset >= 0) {
     *pos = (uint64_t)fp->_offset;
     return 0;
@@ -64,8 +65,6 @@ static int fd_position(FILE *fp, int fd, uint64_t *pos) {
     return 0;
   }
   if (fp->_flags & _IO_EOF_SEEN) {
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof rel, "%s", e.path);
     uint64_t size;
     int64_t mtime;
     int err = conn_stat(rel, &size, &mtime);
@@ -75,7 +74,7 @@ static int fd_position(FILE *fp, int fd, uint64_t *pos) {
   }
   if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
     SHIM_LOG(SHIM_LOG_ERROR, "seek or position query on the stdio stream of fd %d (%s) refused (ESPIPE): the stream was made "
-             "with fdopen after reads, so where it is is not known; open the file with fopen", fd, e.path);
+             "with fdopen after reads, so where it is is not known; open the file with fopen", fd, rel);
   return ESPIPE;
 }
 
@@ -152,7 +151,7 @@ static int stream_seek(FILE *fp, int fd, off64_t offset, int whence) {
   }
   err = errno;
   struct fd_entry e;
-  if (fdt_get(fd, &e) == FD_READ && e.pos != pos) drop_buffer(fp, (off64_t)e.pos); /* bytes were dropped before the failure */
+  if (fdt_get(fd, &e, NULL, 0) == FD_READ && e.pos != pos) drop_buffer(fp, (off64_t)e.pos); /* bytes were dropped before the failure */
   errno = err;
 out:
   funlockfile(fp);

@@ -16,7 +16,7 @@
 
 static int tracked(int fd) {
   struct fd_entry e;
-  return fdt_get(fd, &e) != FD_NONE && fdt_validate(fd, &e);
+  return fdt_get(fd, &e, NULL, 0) != FD_NONE && fdt_validate(fd, &e);
 }
 
 /* A reopen of a closed file: 0 once it is stored, or its errno. ENOENT (renamed or unlinked since,

@@ -95,14 +95,13 @@ SHIM_HIDDEN void ra_note_position(int fd, uint64_t pos) {
   if (pos < (uint64_t)st.st_size) fdt_mark_random(fd);
 }
 
-/* The memfd's bytes go to the upload socket, which then takes the memfd's place at fd. */
-static int promote(int fd, const struct fd_entry *e, uint64_t size) {
+/* The memfd's bytes go to the upload socket, which then takes the memfd's place at fd; path is
+ * the file's name (a copy: see fdt_get). */
+static int promote(int fd, const struct fd_entry *e, const char *path, uint64_t size) {
   int err = send_memfd(fd, e->aux, size);
   if (err != 0) return err;
   int fdflags = real_fcntl(fd, F_GETFD);
   int flflags = real_fcntl(fd, F_GETFL);
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s", e->path != NULL ? e->path : "?");
   int aux = e->aux;
   if (real_dup3(aux, fd, (fdflags >= 0 && (fdflags & FD_CLOEXEC)) ? O_CLOEXEC : 0) < 0) return errno;
   if (flflags >= 0 && (flflags & O_NONBLOCK)) real_fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -117,10 +116,11 @@ SHIM_HIDDEN int ra_check_size(int fd, uint64_t pos, uint64_t end) {
   if (fdt_peek(fd) != FD_MEMORY || end <= shim_cfg.random_limit) return 0;
   struct fd_entry e;
   struct stat st;
-  if (fdt_get(fd, &e) != FD_MEMORY || real_fstat(fd, &st) != 0) return 0;
+  char path[PATH_MAX];
+  if (fdt_get(fd, &e, path, sizeof path) != FD_MEMORY || real_fstat(fd, &st) != 0) return 0;
   int sequential = !e.random && !e.shared && e.owner == shim_pid && pos == (uint64_t)st.st_size;
-  if (sequential && promote(fd, &e, (uint64_t)st.st_size) == 0) return 0;
-  say_limit(e.path, end);
+  if (sequential && promote(fd, &e, path[0] != '\0' ? path : "?", (uint64_t)st.st_size) == 0) return 0;
+  say_limit(path[0] != '\0' ? path : NULL, end);
   return EFBIG;
 }
 
@@ -130,7 +130,7 @@ SHIM_HIDDEN void ra_finish_all(void) {
     struct fd_entry e;
     /* Another process's (inherited through fork): not ours to send; it stays known as such, so
      * that its upload socket gets no END from this process either. */
-    if (fdt_get(fd, &e) != FD_MEMORY || e.owner != shim_pid) continue;
+    if (fdt_get(fd, &e, NULL, 0) != FD_MEMORY || e.owner != shim_pid) continue;
     if (fdt_take(fd, &e) != FD_MEMORY) continue;
     if (fdt_validate(fd, &e)) {
       int err = ra_finish(fd, &e);
