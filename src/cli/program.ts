@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { LOG_FORMATS, type LogFormat } from './cli-log.js';
+import { GLOBAL_OPTIONS } from './global-options.js';
 import { addExamples } from './help-examples.js';
 import type { RunReport } from './run-report.js';
 import { createRequire } from 'node:module';
@@ -35,8 +36,8 @@ export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('diskless')
     .description('Stream backups into S3-compatible object storage without landing them on local disk.')
     .version(version)
-    .addOption(new Option('--log-format <format>', 'stderr as text, or one JSON object per line (and a JSON summary last)').choices([...LOG_FORMATS]).default('text'))
-    .option('--metrics-file <file>', "write the run's size, duration, status and end time there (Prometheus textfile for node_exporter)")
+    .addOption(new Option(GLOBAL_OPTIONS.logFormat.flags, GLOBAL_OPTIONS.logFormat.description).choices([...LOG_FORMATS]).default('text'))
+    .option(GLOBAL_OPTIONS.metricsFile.flags, GLOBAL_OPTIONS.metricsFile.description)
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ outputError: () => {} })

@@ -1,5 +1,6 @@
 import { describeError } from '../errors.js';
 import { cliLogger, LOG_FORMATS, type CliLog, type EventFields, type LogFormat } from './cli-log.js';
+import { commandOf } from './global-options.js';
 import { writeMetricsFile } from './metrics-file.js';
 
 /** What a command's final summary says, for scripts (JSON) and the metrics file. */
@@ -31,8 +32,9 @@ export class RunReport {
 
   constructor(argv: readonly string[] = []) {
     this.settings = settingsFromArgv(argv);
-    // Until commander names it (a parse error comes first): the first word that is not an option.
-    this.command = argv.find((a, i) => !a.startsWith('-') && !['--log-format', '--metrics-file'].includes(argv[i - 1] ?? '')) ?? 'diskless';
+    // Until commander names it (a parse error comes first): the first word that is not an option
+    // nor a global option's value.
+    this.command = commandOf(argv) ?? 'diskless';
   }
 
   configure(command: string, settings: ReportSettings): void {
