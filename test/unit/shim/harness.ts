@@ -83,6 +83,26 @@ export async function buildPrograms(specs: ProgramSpec[]): Promise<BuiltPrograms
   };
 }
 
+/**
+ * The shim built with AddressSanitizer into dir (from the same sources and flags as binding.gyp's
+ * diskless_shim, plus -fsanitize=address): its path, and the LD_PRELOAD that loads it (the ASan
+ * runtime must come first). For tests of memory errors that a plain build does not show.
+ */
+export async function buildSanitizedShim(dir: string): Promise<{ shim: string; preload: string }> {
+  await ensureCompiler();
+  const root = packageRoot();
+  const shimDir = path.join(root, 'native', 'shim');
+  const sources = readdirSync(shimDir).filter((f) => f.endsWith('.c')).map((f) => path.join(shimDir, f));
+  const shim = path.join(dir, 'libdiskless_shim_asan.so');
+  await cc([
+    '-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-fsanitize=address', '-fno-omit-frame-pointer', '-fPIC', '-shared', '-Wall', '-Wextra', '-Werror',
+    '-U_FORTIFY_SOURCE', '-fvisibility=hidden', '-fno-strict-aliasing', '-I', WIRE_INCLUDE_DIR,
+    `-Wl,--version-script=${path.join(shimDir, 'exports.map')}`, '-o', shim, ...sources, '-ldl', '-lpthread',
+  ]);
+  const { stdout } = await execFileAsync('cc', ['-print-file-name=libasan.so']);
+  return { shim, preload: `${stdout.trim()}:${shim}` };
+}
+
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
