@@ -37,6 +37,18 @@ Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!Int32Arg(info, 0, "dupFd", "fd", &fd)) return env.Undefined();
+  const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, copy);
+}
+
 namespace {
 
 // /proc/sys/fs/pipe-max-size: the largest pipe an unprivileged process may ask for.

@@ -3,12 +3,14 @@ import type { Socket } from 'node:net';
 import { encryptSource } from '../crypto/encrypt-source.js';
 import { DisklessError, describeError } from '../errors.js';
 import { peerHungUp } from '../native/process-control.js';
+import { chunksOf, type ByteReader } from '../upload/byte-reader.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import type { PartPlan } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { encodeFrame, type Message } from '../wire/frame-codec.js';
 import { WIRE_MAX_MESSAGE } from '../wire/wire.generated.js';
+import { SocketReader } from './socket-reader.js';
 import type { VirtualFile, VirtualFiles } from './virtual-files.js';
 
 export interface FileSessionDeps {
@@ -38,11 +40,12 @@ export type CloseWhen = 'stored' | 'received';
  * of the input is drained, so the program is never blocked on a full socket.
  */
 export async function serveFile(
-  socket: Socket,
-  input: AsyncIterator<Buffer>,
+  accepted: Socket,
   first: Buffer,
   open: Message<'OPEN'>,
   deps: FileSessionDeps,
+  /** Told about the socket that replaces `accepted` once the file is open (the server closes it on shutdown). */
+  adopt: (socket: Socket) => void,
 ): Promise<void> {
   const { files, ctx } = deps;
   let file: VirtualFile;
@@ -51,42 +54,34 @@ export async function serveFile(
   } catch (err) {
     const errno = DisklessError.is(err) ? err.errno : constants.errno.EIO;
     ctx.log.warn(`refused to open ${open.path.toString()} for pid ${open.pid}: ${describeError(err)}`);
-    socket.end(encodeFrame('REPLY', { err: errno, message: clip(describeError(err)) }));
+    accepted.end(encodeFrame('REPLY', { err: errno, message: clip(describeError(err)) }));
     return;
   }
+  // From here the file's bytes are read by libuv straight into the part buffers (socket-reader.ts).
+  const reader = new SocketReader(accepted, first);
+  const socket = reader.socket;
+  adopt(socket);
   // REPLY and HANDLE in one write: the HANDLE must be in the shim's receive queue once it has the REPLY.
   socket.write(Buffer.concat([encodeFrame('REPLY', { err: 0, message: '' }), encodeFrame('HANDLE', { file: files.handleFor(file) })]));
-  const base = socket.bytesRead - first.length; // the OPEN frame
-  file.received = () => socket.bytesRead - base;
+  file.received = () => reader.received;
   // A connection Node already destroyed (the last holder closed it: ECONNRESET) has no writer left either.
   file.writersGone = () => socket.destroyed || peerHungUp(socket);
   ctx.log.debug(`${file.path}: opened by pid ${open.pid}, uploading to ${file.key}`);
   let taken = 0; // bytes of the file handed to the upload
-  const source = (async function* () {
-    if (first.length > 0) {
-      taken += first.length;
-      yield first;
-    }
-    for (;;) {
-      const next = await input.next().catch((err: unknown) => {
-        // The last holder closed with the HANDLE frame still unread in its receive queue (every
-        // holder but the shim's certainly-last close does): the kernel reports ECONNRESET instead
-        // of EOF, after every byte sent. Whether the file ended cleanly is END's to say.
-        if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return { done: true as const, value: undefined };
-        throw err;
-      });
-      if (next.done) {
-        // Node drops what it had read but not handed over when the reset comes (the server's highWaterMark 0
-        // keeps that at nothing): never store a file shorter than what the program wrote.
-        const lost = file.received!() - taken;
+  const source: ByteReader = {
+    readInto: async (into, signal) => {
+      const n = await reader.readInto(into, signal);
+      taken += n;
+      if (n === 0) {
+        // Never store a file shorter than what the program wrote.
+        const lost = reader.received - taken;
         if (lost > 0) throw new DisklessError('upload', `${lost} byte(s) the program wrote were lost by the uploader at the end of the file; not stored`, { errno: constants.errno.EIO });
         files.inputEnded(file);
-        return;
       }
-      taken += next.value.length;
-      yield next.value;
-    }
-  })();
+      return n;
+    },
+    quiesced: () => reader.quiesced(),
+  };
   // The one RESULT of this file: what the shim's close() returns.
   let answered = false;
   const answer = (frame: Buffer) => {
@@ -99,7 +94,7 @@ export async function serveFile(
     : undefined;
   try {
     // The encryption sits before the uploader: the object's CRC32C, ETag and size are the ciphertext's.
-    const encrypted = deps.recipients ? await encryptSource(source, deps.recipients) : undefined;
+    const encrypted = deps.recipients ? await encryptSource(chunksOf(source), deps.recipients) : undefined;
     const result = await uploadStream(ctx, encrypted?.source ?? source, {
       target: { bucket: deps.bucket, key: file.key },
       plan: deps.plan,
@@ -122,10 +117,7 @@ export async function serveFile(
     if (answered) ctx.log.warn(`${file.path}: not stored after its close returned (--close received): ${describeError(err)}`);
     answer(encodeFrame('RESULT', { err: errno, size: file.bytes, message: clip(describeError(err)) }));
     // Keep reading (and dropping) what the program still writes, so it reaches its close().
-    for (;;) {
-      const next = await input.next().catch(() => ({ done: true as const, value: undefined }));
-      if (next.done) break;
-    }
+    await reader.drain();
   }
 }
 

@@ -127,6 +127,13 @@ export class IngestServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** A connection that took over an accepted one (socket-reader.ts): closed with the server like the others. */
+  private adopt(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', (err) => this.options.ctx.log.debug(`connection error: ${describeError(err)}`));
+  }
+
   private track(session: Promise<void>): void {
     this.sessions.add(session);
     void session.finally(() => this.sessions.delete(session));
@@ -162,7 +169,7 @@ export class IngestServer {
         return this.deny(socket, message, `refused a ${message.name} of a file of the backup (read-only)`, constants.errno.EROFS, text);
       }
       if (message.name === 'OPEN') {
-        await serveFile(socket, input, rest, message.fields, this.options);
+        await serveFile(socket, rest, message.fields, this.options, (adopted) => this.adopt(adopted));
       } else if (message.name === 'READ_OPEN') {
         if (reads?.tree.get(message.fields.path.toString())) await serveRead(socket, input, message.fields, reads);
         else await serveReadBack(socket, input, message.fields, files, this.readBackDeps());

@@ -58,6 +58,8 @@ export interface DisklessAddon {
   readonly pipe: () => [number, number];
   /** Clears O_NONBLOCK on fd. */
   readonly setBlocking: (fd: number) => void;
+  /** fcntl(F_DUPFD_CLOEXEC): a duplicate of fd, close-on-exec. */
+  readonly dupFd: (fd: number) => number;
   /** F_SETPIPE_SZ up to `bytes` (else pipe-max-size) when fd is a pipe: its size after, 0 if not a pipe. */
   readonly growPipe: (fd: number, bytes: number) => number;
 }

@@ -23,6 +23,7 @@ const ADDON_EXPORTS = Object.keys({
   reapChild: true,
   pipe: true,
   setBlocking: true,
+  dupFd: true,
   growPipe: true,
 } satisfies Record<keyof DisklessAddon, true>) as ReadonlyArray<keyof DisklessAddon>;
 

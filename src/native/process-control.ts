@@ -31,6 +31,14 @@ export function peerHungUp(socket: Socket): boolean {
   return loadAddon().peerHungUp(fd);
 }
 
+/**
+ * A duplicate (close-on-exec) of the fd of an accepted Unix socket, for a new net.Socket to own: the
+ * original socket can then be destroyed without closing the connection (src/ingest/socket-reader.ts).
+ */
+export function duplicateSocketFd(socket: Socket): number {
+  return loadAddon().dupFd(socketFd(socket));
+}
+
 /** Makes this process the reaper of its orphaned descendants (prctl PR_SET_CHILD_SUBREAPER). */
 export function setChildSubreaper(on: boolean): void {
   loadAddon().setChildSubreaper(on);

@@ -1,5 +1,5 @@
-import { read } from 'node:fs';
 import { hashPart, type PartDigest } from '../checksum/part-digest.js';
+import type { ByteReader } from './byte-reader.js';
 import type { MemoryBudget, Reservation } from './memory-budget.js';
 
 /**
@@ -64,11 +64,12 @@ export class PartBuffer {
   }
 
   /**
-   * Reads from `fd` straight into the part's memory (no intermediate chunk), at most to the end of
-   * the current slab. Returns the bytes read as a view (valid until release), or null at end of
-   * input. Returns an empty view without reading when the part is `starved`.
+   * Reads from `reader` straight into the part's memory (no intermediate chunk), at most to the end
+   * of the current slab (the reader reads on into what follows the bytes it returned, byte-reader.ts).
+   * Returns the bytes read as a view (valid until release), or null at end of input. Returns an
+   * empty view without reading when the part is `starved`.
    */
-  async readFrom(fd: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+  async readFrom(reader: ByteReader, signal?: AbortSignal): Promise<Uint8Array | null> {
     if (this.hashing) throw new Error('part already sealed');
     const slabOffset = this.filled % this.budget.slabSize;
     if (slabOffset === 0 && this.filled / this.budget.slabSize >= this.slabs.length) {
@@ -77,9 +78,7 @@ export class PartBuffer {
     }
     const slab = this.slabs[this.slabs.length - 1]!;
     const want = Math.min(slab.length - slabOffset, this.capacity - this.filled);
-    const n = await new Promise<number>((resolve, reject) =>
-      read(fd, slab, slabOffset, want, null, (err, bytes) => (err ? reject(err) : resolve(bytes))),
-    );
+    const n = await reader.readInto(slab.subarray(slabOffset, slabOffset + want), signal);
     if (n === 0) return null;
     const view = slab.subarray(slabOffset, slabOffset + n);
     this.filled += n;

@@ -3,6 +3,7 @@ import { crc32cCombine, crc32cToHex } from '../checksum/crc32c.js';
 import { DisklessError, ProducerError, UploadError, VerificationError, describeError } from '../errors.js';
 import { formatBytes } from '../util/size.js';
 import { CHAIN_FORMAT, CHAIN_ID_METADATA, chainIndexKey, continuationKey, type ChainIndex } from './chain.js';
+import { fdReader, isByteReader, type ByteReader } from './byte-reader.js';
 import { etagIsMd5 } from './etag.js';
 import { MultipartObject, type ObjectSummary } from './multipart-object.js';
 import { deleteOwnObject, WRITER_METADATA, type OwnedRef } from './owned-object.js';
@@ -15,11 +16,12 @@ import { S3_MIN_PART_SIZE } from './s3-limits.js';
 import type { UploadContext } from './upload-context.js';
 
 /**
- * What to upload: any async iterable of bytes (a socket, a test generator), or a file descriptor
- * (stdin, a producer's pipe) that is read with fs.read straight into the upload buffers, so no
- * intermediate chunk is allocated and garbage-collected for every 64 KiB.
+ * What to upload: any async iterable of bytes (a test generator, the age encryptor's output), or a
+ * reader of bytes straight into the upload buffers (byte-reader.ts: the shim's socket), or a file
+ * descriptor (stdin, a producer's pipe) read so with fs.read: no intermediate chunk is then
+ * allocated, copied and garbage-collected per 64 KiB.
  */
-export type ByteSource = AsyncIterable<Uint8Array> | { fd: number };
+export type ByteSource = AsyncIterable<Uint8Array> | ByteReader | { fd: number };
 
 export interface StreamUploadOptions {
   target: ObjectRef;
@@ -114,6 +116,8 @@ class StreamRun {
   private part: PartBuffer | undefined;
   private bytesRead = 0;
   private reservation: Reservation | undefined;
+  /** The input, when it reads into the part buffers: a failed run gives its memory back once it is quiet. */
+  private reader: ByteReader | undefined;
   private chainIndexWritten = false;
   private singleCommitted = false;
 
@@ -137,9 +141,11 @@ class StreamRun {
     this.part = this.newPart(this.slot);
     // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
     if (!isIterable(source)) {
+      const reader = isByteReader(source) ? source : fdReader(source.fd);
+      this.reader = reader;
       for (;;) {
         this.throwIfStopped();
-        const view = await this.readFd(await this.roomyPart(), source.fd);
+        const view = await this.readInto(await this.roomyPart(), reader);
         if (view === null) break;
         this.count(view);
       }
@@ -193,9 +199,9 @@ class StreamRun {
     return this.commitMultipart();
   }
 
-  private async readFd(part: PartBuffer, fd: number): Promise<Uint8Array | null> {
+  private async readInto(part: PartBuffer, reader: ByteReader): Promise<Uint8Array | null> {
     try {
-      return await part.readFrom(fd, this.signal);
+      return await part.readFrom(reader, this.signal);
     } catch (err) {
       if (this.signal.aborted) throw this.stopReason(err);
       if (DisklessError.is(err)) throw err;
@@ -211,7 +217,11 @@ class StreamRun {
   /** Aborts and deletes whatever this run stored. Never throws; reports what it could not undo. */
   async undo(cause: unknown): Promise<void> {
     this.fail(cause);
-    this.part?.release();
+    // A reader may still read into the part's last slab until it is quiet (socket-reader.ts).
+    const part = this.part;
+    const quiet = this.reader?.quiesced?.();
+    if (quiet) void quiet.then(() => part?.release());
+    else part?.release();
     // Cleanup gets a shorter retry budget: after a store stopped answering, the run must still end soon;
     // what cannot be aborted now stays in the journal for the next run or `diskless gc`.
     const policy = { ...this.ctx.retry, retryForMs: Math.min(this.ctx.retry.retryForMs, 10_000) };
@@ -410,5 +420,5 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 function isIterable(source: ByteSource): source is AsyncIterable<Uint8Array> {
-  return Symbol.asyncIterator in source;
+  return Symbol.asyncIterator in source && !isByteReader(source);
 }
