@@ -5,6 +5,7 @@
 #
 #   npm run build && bash bench/many-writers.sh                  # 8 × 512M, 3 rounds
 #   WRITERS=8 SIZE=128M ROUNDS=1 bash bench/many-writers.sh
+#   BLOCK=128K bash bench/shim-one-writer.sh   # writers write BLOCK at a time (dd), not head's 4 KiB
 #
 # The bytes come from the same generator in both cases (an AES-256-CTR keystream from openssl, one
 # per writer, or one for put), so the generators' CPU is in both. Each case runs under
@@ -29,15 +30,24 @@ export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLE
 
 start_sink many-writers
 
+# What cuts SIZE bytes off the generator and writes them: head -c (4 KiB writes), or dd with BLOCK-sized writes.
+take() {
+  if [ -n "${BLOCK:-}" ]; then
+    local b; b=$(numfmt --from=iec "$BLOCK")
+    echo "dd bs=$b iflag=fullblock count=$(($1 / b)) status=none"
+  else
+    echo "head -c $1"
+  fi
+}
 GEN='openssl enc -aes-256-ctr -pass pass:diskless-bench -nosalt -pbkdf2 </dev/zero 2>/dev/null'
 run_case() {
   local name=$1 round=$2 tf="$WORK/time-$1-$2" vdir="$WORK/vdir-$1-$2"
   case $name in
     put)
-      /usr/bin/time -v -o "$tf" bash -c "{ $GEN; } | head -c $TOTAL | '$ROOT/bin/diskless.js' put --endpoint-url $ENDPOINT s3://bench/put-$round" ;;
+      /usr/bin/time -v -o "$tf" bash -c "{ $GEN; } | $(take "$TOTAL") | '$ROOT/bin/diskless.js' put --endpoint-url $ENDPOINT s3://bench/put-$round" ;;
     run)
       /usr/bin/time -v -o "$tf" "$ROOT/bin/diskless.js" run --endpoint-url "$ENDPOINT" --no-progress --to "s3://bench/run-$round/" --dir "$vdir" -- \
-        bash -c "for i in \$(seq $WRITERS); do { $GEN; } | head -c $BYTES > $vdir/f\$i & done; wait" ;;
+        bash -c "for i in \$(seq $WRITERS); do { $GEN; } | $(take "$BYTES") > $vdir/f\$i & done; wait" ;;
   esac >"$WORK/out-$name-$round" 2>&1 || { echo "many-writers: $name (round $round) failed:" >&2; cat "$WORK/out-$name-$round" >&2; exit 1; }
   rm -rf "$vdir"
   awk -F': ' -v total="$TOTAL" '
@@ -47,6 +57,7 @@ run_case() {
     END { printf "%.2f %.0f %.2f %.1f\n", w, total / w / 1e6, c, r }' "$tf"
 }
 
+echo "many-writers: writes by $(take "$BYTES" | cut -d' ' -f1-2);" >&2
 echo "many-writers: $WRITERS × $SIZE through run, against put of $TOTAL bytes, $ROUNDS rounds, sink $ENDPOINT" >&2
 echo "load before: $(uptime)"
 declare -A MBPS
