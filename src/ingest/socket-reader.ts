@@ -26,7 +26,7 @@ const STAGING_SIZE = 64 * 1024;
 export class SocketReader implements ByteReader {
   /** The connection, now owned by this reader (writes: REPLY, RESULT). */
   readonly socket: Socket;
-  private readonly staging = Buffer.allocUnsafe(STAGING_SIZE);
+  private readonly staging: Buffer;
   /** Staged bytes not yet handed over: staging[stagedFrom, stagedTo). */
   private stagedFrom = 0;
   private stagedTo = 0;
@@ -50,7 +50,8 @@ export class SocketReader implements ByteReader {
     // Whatever Node read past the first frame and still holds (nothing, with highWaterMark 0) comes first.
     const held: unknown = accepted.readableLength > 0 ? accepted.read() : null;
     if (Buffer.isBuffer(held)) rest = Buffer.concat([rest, held]);
-    if (rest.length >= STAGING_SIZE) throw new Error('more bytes after the first frame than a staging block holds');
+    // (The shim sends nothing after OPEN before its REPLY, so `rest` is empty in practice.)
+    this.staging = Buffer.allocUnsafe(rest.length + STAGING_SIZE);
     rest.copy(this.staging);
     this.stagedTo = rest.length;
     this.count = rest.length;
@@ -159,7 +160,7 @@ export class SocketReader implements ByteReader {
       return true;
     }
     if (this.target === 'region') this.settle();
-    if (this.stagedTo < STAGING_SIZE) {
+    if (this.stagedTo < this.staging.length) {
       this.target = 'staging';
       return true;
     }
