@@ -108,8 +108,15 @@ if (process.argv[2] === '--generate') {
     process.exit(2);
   }
   const size = Number(m[1]) * units[m[2]];
-  process.stdout.on('error', () => process.exit(0)); // the reader went away
+  process.stdout.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(0); // the reader went away (head -c)
+    console.error(`discard-sink --generate: writing stdout failed: ${err.message}`);
+    process.exit(1); // never a short stream that looks whole
+  });
   await writePattern(process.stdout, 0, size);
+  // Exit only once stdout has taken every byte: a pipe's last writes may still be queued (a busy
+  // reader), and exiting at once cut the stream short (CI: a 12 MiB + 5 pattern came out 12 MiB).
+  await new Promise((resolve) => process.stdout.end(resolve));
   process.exit(0);
 }
 

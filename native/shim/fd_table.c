@@ -92,8 +92,10 @@ SHIM_HIDDEN void fdt_mark_shared(int fd) {
 
 SHIM_HIDDEN void fdt_move(int from, int to) {
   if (!in_range(from) || shim_in_foreign_child()) return;
+  char *old = NULL;
   pthread_mutex_lock(&table_lock);
   if (in_range(to) && to != from) {
+    old = table[to].path; /* a stale entry's name (the fd was reused without our close) */
     table[to] = table[from];
     table[from].path = NULL;
     set_kind(from, FD_NONE);
@@ -101,6 +103,7 @@ SHIM_HIDDEN void fdt_move(int from, int to) {
     set_kind(from, FD_NONE);
   }
   pthread_mutex_unlock(&table_lock);
+  free(old);
 }
 
 SHIM_HIDDEN enum fd_kind fdt_get(int fd, struct fd_entry *out, char *path, size_t n) {
