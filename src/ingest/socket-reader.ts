@@ -6,6 +6,13 @@ import type { ByteReader } from '../upload/byte-reader.js';
 type Target = 'staging' | 'region' | 'paused';
 
 const STAGING_SIZE = 64 * 1024;
+/**
+ * Staging blocks of readers that ended, for the next files: a run of many small files would
+ * otherwise leave one 64 KiB block per file for the garbage collector (156 against 85 MiB peak RSS
+ * for 2,000 files, bench/small-files.sh).
+ */
+const spareStaging: Buffer[] = [];
+const SPARE_STAGING_MAX = 32;
 
 /**
  * A file's bytes from the shim's socket, read by libuv straight into the upload's part buffers
@@ -26,7 +33,8 @@ const STAGING_SIZE = 64 * 1024;
 export class SocketReader implements ByteReader {
   /** The connection, now owned by this reader (writes: REPLY, RESULT). */
   readonly socket: Socket;
-  private readonly staging: Buffer;
+  private staging: Buffer;
+  private stagingGone = false;
   /** Staged bytes not yet handed over: staging[stagedFrom, stagedTo). */
   private stagedFrom = 0;
   private stagedTo = 0;
@@ -51,7 +59,7 @@ export class SocketReader implements ByteReader {
     const held: unknown = accepted.readableLength > 0 ? accepted.read() : null;
     if (Buffer.isBuffer(held)) rest = Buffer.concat([rest, held]);
     // (The shim sends nothing after OPEN before its REPLY, so `rest` is empty in practice.)
-    this.staging = Buffer.allocUnsafe(rest.length + STAGING_SIZE);
+    this.staging = rest.length === 0 ? (spareStaging.pop() ?? Buffer.allocUnsafeSlow(STAGING_SIZE)) : Buffer.allocUnsafe(rest.length + STAGING_SIZE);
     rest.copy(this.staging);
     this.stagedTo = rest.length;
     this.count = rest.length;
@@ -81,6 +89,7 @@ export class SocketReader implements ByteReader {
     for (;;) {
       const r = this.region!;
       if (this.stagedTo > this.stagedFrom && (this.kept > 0 || this.target !== 'region')) this.unstage(r);
+      this.giveBackStaging();
       const ready = this.kept > 0 ? 0 : r.landed - r.start;
       if (ready > 0) {
         r.start = r.landed;
@@ -191,7 +200,16 @@ export class SocketReader implements ByteReader {
   private finish(): void {
     this.ended = true;
     this.settle();
+    this.giveBackStaging();
     this.wake?.();
+  }
+
+  /** At the end, once nothing staged is left to hand over, the staging block goes to the next reader. */
+  private giveBackStaging(): void {
+    if (!this.ended || this.stagingGone || this.stagedTo > this.stagedFrom) return;
+    this.stagingGone = true;
+    if (this.staging.length === STAGING_SIZE && spareStaging.length < SPARE_STAGING_MAX) spareStaging.push(this.staging);
+    this.staging = Buffer.alloc(0);
   }
 
   private arrival(signal?: AbortSignal): Promise<void> {
