@@ -2,6 +2,7 @@ import { ProducerError } from '../errors.js';
 import { formatBytes } from '../util/size.js';
 import { runChecked, runSyncChecked, type CommandRunner } from './command-runner.js';
 import { FillWatch, type FillTarget } from './fill-watch.js';
+import { findLv, isInvalidSnapshot } from './lvm.js';
 import { mountReadOnly } from './mount-readonly.js';
 import type { MethodEnv, PreparedSource } from './source.js';
 import type { LvmVolume } from './volume-plan.js';
@@ -56,16 +57,28 @@ export async function prepareLvm(v: LvmVolume, env: MethodEnv): Promise<Prepared
       (snap.kind === 'classic' ? ` (${formatBytes(snap.size)} copy-on-write space)` : ` (thin pool ${v.vg}/${snap.pool})`),
   );
 
-  const target = runDir.mountPathFor(v.mountpoint ?? `${v.vg}/${v.lv}`);
-  runDir.record({ kind: 'mount', path: target });
-  const mount = await mountReadOnly(run, { device, target, fstype: v.fstype, root: runDir.path }, log);
-  stack.defer({ name: `unmount ${target}`, run: () => mount.unmount(), runSync: () => mount.unmountSync() });
-  log.debug(`${v.label}: snapshot mounted read-only on ${target} (-o ${mount.options.join(',')})`);
-
   const remedy =
     snap.kind === 'classic'
       ? `give the snapshot more copy-on-write space (--snapshot-size, e.g. ${Math.min(100, Math.ceil((snap.size / v.size) * 200))}%ORIGIN), or back up when less is written`
       : `free space in thin pool ${v.vg}/${snap.pool} (lvextend it) before the backup`;
+
+  const target = runDir.mountPathFor(v.mountpoint ?? `${v.vg}/${v.lv}`);
+  runDir.record({ kind: 'mount', path: target });
+  const mount = await mountReadOnly(run, { device, target, fstype: v.fstype, root: runDir.path }, log).catch(async (err: unknown) => {
+    // A classic snapshot can overflow before it is even mounted (the origin written fast): say that, not "mount failed".
+    if (snap.kind === 'classic' && (await overflowed(run, v.vg, snap.name))) {
+      throw new ProducerError(
+        `snapshot ${v.vg}/${snap.name} of ${v.label} overflowed before it could be mounted (its ${formatBytes(snap.size)} of copy-on-write space filled up) ` +
+          'and the kernel invalidated it; nothing of this volume was committed',
+        {},
+        { hints: [remedy] },
+      );
+    }
+    throw err;
+  });
+  stack.defer({ name: `unmount ${target}`, run: () => mount.unmount(), runSync: () => mount.unmountSync() });
+  log.debug(`${v.label}: snapshot mounted read-only on ${target} (-o ${mount.options.join(',')})`);
+
   const targets: FillTarget[] =
     snap.kind === 'classic'
       ? [{ lv: `${v.vg}/${snap.name}`, what: `snapshot ${v.vg}/${snap.name} of ${v.label}`, remedy }]
@@ -85,4 +98,10 @@ export async function prepareLvm(v: LvmVolume, env: MethodEnv): Promise<Prepared
       mountOptions: mount.options,
     },
   };
+}
+
+/** Whether the classic snapshot vg/name is there and invalidated (it overflowed); false when lvs cannot tell. */
+async function overflowed(run: CommandRunner, vg: string, name: string): Promise<boolean> {
+  const lv = await findLv(run, vg, name).catch(() => undefined);
+  return lv !== undefined && isInvalidSnapshot(lv);
 }
