@@ -1,10 +1,10 @@
-import { read } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { CHUNK_SIZE, sealedSize } from './age-chunks.js';
 import { AgeEncryptor, type EncryptionRecord } from './age-stream.js';
+import { fdReader, isByteReader, type ByteReader } from '../upload/byte-reader.js';
 
-/** What the encryptor reads: chunks, or a file descriptor read straight into its blocks. */
-export type PlainSource = AsyncIterable<Uint8Array> | { fd: number };
+/** What the encryptor reads: chunks, or a reader (a file descriptor, the shim's socket) read straight into its blocks. */
+export type PlainSource = AsyncIterable<Uint8Array> | ByteReader | { fd: number };
 
 /**
  * Plaintext per sealed run: 8 chunks (512 KiB). Larger blocks were no faster in a 1 GiB run and
@@ -115,15 +115,18 @@ interface BlockReader {
 }
 
 function blockReader(source: PlainSource): BlockReader {
+  if (isByteReader(source)) return directReader(source);
   // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
-  return Symbol.asyncIterator in source ? iterableReader(source) : fdReader(source.fd);
+  return Symbol.asyncIterator in source ? iterableReader(source) : directReader(fdReader(source.fd));
 }
 
-/** Reads a file descriptor straight into the blocks, one byte past each block so its last chunk is known to be last or not. */
-function fdReader(fd: number): BlockReader {
+/**
+ * Reads straight into the blocks, one byte past each block so its last chunk is known to be last or
+ * not. Each block is read to its end before the next (what a ByteReader asks of its caller).
+ */
+function directReader(reader: ByteReader): BlockReader {
   let carried: number | undefined;
-  const readInto = (buf: Buffer, at: number) =>
-    new Promise<number>((resolve, reject) => read(fd, buf, at, buf.length - at, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+  const readInto = (buf: Buffer, at: number) => reader.readInto(buf.subarray(at));
   return {
     async fill(plain) {
       let filled = 0;

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { encryptSource } from '../crypto/encrypt-source.js';
 import { DisklessError, describeError } from '../errors.js';
 import { peerHungUp } from '../native/process-control.js';
-import { chunksOf, type ByteReader } from '../upload/byte-reader.js';
+import type { ByteReader } from '../upload/byte-reader.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import type { PartPlan } from '../upload/part-planner.js';
 import { uploadStream } from '../upload/stream-uploader.js';
@@ -94,7 +94,7 @@ export async function serveFile(
     : undefined;
   try {
     // The encryption sits before the uploader: the object's CRC32C, ETag and size are the ciphertext's.
-    const encrypted = deps.recipients ? await encryptSource(chunksOf(source), deps.recipients) : undefined;
+    const encrypted = deps.recipients ? await encryptSource(source, deps.recipients) : undefined;
     const result = await uploadStream(ctx, encrypted?.source ?? source, {
       target: { bucket: deps.bucket, key: file.key },
       plan: deps.plan,

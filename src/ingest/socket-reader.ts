@@ -39,7 +39,7 @@ export class SocketReader implements ByteReader {
   private stagedFrom = 0;
   private stagedTo = 0;
   /** The caller's memory: bytes [start, landed) arrived and were not yet returned; reads land at `landed`. */
-  private region: { buffer: ArrayBufferLike; base: number; start: number; landed: number; end: number; view: Uint8Array } | undefined;
+  private region: { view: Uint8Array; start: number; landed: number } | undefined;
   /** Bytes at region.start kept for the staged bytes (those came first). */
   private kept = 0;
   private target: Target = 'staging';
@@ -122,20 +122,20 @@ export class SocketReader implements ByteReader {
   /** `into` becomes the region: the view that follows the last bytes returned, or new memory. */
   private take(into: Uint8Array): void {
     const r = this.region;
-    if (r && into.buffer === r.buffer && into.byteOffset === r.base + r.start) {
-      if (into.byteOffset + into.length !== r.base + r.end) throw new Error('SocketReader: the view that follows does not end where the last one did');
+    if (r && into.buffer === r.view.buffer && into.byteOffset === r.view.byteOffset + r.start) {
+      if (into.byteOffset + into.length !== r.view.byteOffset + r.view.length) throw new Error('SocketReader: the view that follows does not end where the last one did');
       return;
     }
-    if (r && (r.landed > r.start || this.kept > 0 || (this.target === 'region' && r.landed < r.end))) {
+    if (r && (r.landed > r.start || this.kept > 0 || (this.target === 'region' && r.landed < r.view.length))) {
       throw new Error('SocketReader: new memory given before the last view was used up');
     }
-    this.region = { buffer: into.buffer, base: into.byteOffset, start: 0, landed: 0, end: into.length, view: into };
+    this.region = { view: into, start: 0, landed: 0 };
     this.kept = 0;
   }
 
   /** Staged bytes (they came before any in the region) move to the region's start. */
   private unstage(r: NonNullable<SocketReader['region']>): void {
-    const n = this.kept > 0 ? this.kept : Math.min(this.stagedTo - this.stagedFrom, r.end - r.start);
+    const n = this.kept > 0 ? this.kept : Math.min(this.stagedTo - this.stagedFrom, r.view.length - r.start);
     r.view.set(this.staging.subarray(this.stagedFrom, this.stagedFrom + n), r.start);
     this.stagedFrom += n;
     if (this.kept === 0) r.landed = r.start + n;
@@ -159,8 +159,8 @@ export class SocketReader implements ByteReader {
   private decide(): boolean {
     const r = this.region;
     const staged = this.stagedTo - this.stagedFrom;
-    if (r && this.target === 'region' && r.landed < r.end) return true;
-    if (r && this.target !== 'region' && this.kept === 0 && r.landed === r.start && r.end - r.start > staged) {
+    if (r && this.target === 'region' && r.landed < r.view.length) return true;
+    if (r && this.target !== 'region' && this.kept === 0 && r.landed === r.start && r.view.length - r.start > staged) {
       // Room in the region beyond what the staged bytes need: keep that room for them, read after it.
       this.kept = staged;
       r.landed = r.start + staged;
@@ -179,7 +179,7 @@ export class SocketReader implements ByteReader {
 
   private nextBuffer(): Uint8Array {
     const r = this.region;
-    if (this.target === 'region' && r) return r.view.subarray(r.landed, r.end);
+    if (this.target === 'region' && r) return r.view.subarray(r.landed, r.view.length);
     // Paused: reading resumes only once the staging block is empty (resume), so its start is free then.
     if (this.target === 'paused') return this.staging;
     return this.staging.subarray(this.stagedTo);

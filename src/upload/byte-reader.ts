@@ -31,23 +31,3 @@ export function fdReader(fd: number): ByteReader {
       new Promise<number>((resolve, reject) => read(fd, into, 0, into.length, null, (err, n) => (err ? reject(err) : resolve(n)))),
   };
 }
-
-/**
- * The reader's bytes as chunks, for consumers that take an async iterable (the age encryptor). Each
- * chunk is a view of a fresh `size`-byte block, filled in order and never reused, so chunks a
- * consumer still holds stay valid.
- */
-export async function* chunksOf(reader: ByteReader, size = 256 * 1024): AsyncGenerator<Uint8Array> {
-  let block = Buffer.allocUnsafe(size);
-  let used = 0;
-  for (;;) {
-    if (used === block.length) {
-      block = Buffer.allocUnsafe(size);
-      used = 0;
-    }
-    const n = await reader.readInto(block.subarray(used));
-    if (n === 0) return;
-    yield block.subarray(used, used + n);
-    used += n;
-  }
-}

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SocketReader } from '../../../src/ingest/socket-reader.js';
-import { chunksOf } from '../../../src/upload/byte-reader.js';
 
 let dir: string | undefined;
 let server: Server | undefined;
@@ -123,14 +122,6 @@ describe('SocketReader', () => {
     client.write(data, () => client.destroy());
     const got = await readAll(reader, 1 << 20);
     expect(sha(got.subarray(5))).toBe(sha(data));
-  });
-
-  it('gives chunks that stay valid to consumers of an iterable (chunksOf)', async () => {
-    const data = randomBytes(1_500_000);
-    const { reader } = await accepted((client) => void client.end(data));
-    const chunks: Uint8Array[] = [];
-    for await (const c of chunksOf(reader, 200_000)) chunks.push(c);
-    expect(sha(Buffer.concat(chunks).subarray(5))).toBe(sha(data));
   });
 
   it('refuses new memory while the last view still has bytes it has not returned', async () => {
