@@ -83,8 +83,7 @@ export class IngestServer {
     const ingest = new IngestServer(servers, dir, socketPath, readSocketPath, options);
     for (const [i, server] of servers.entries()) {
       server.on('connection', (socket) => {
-        ingest.sockets.add(socket);
-        socket.once('close', () => ingest.sockets.delete(socket));
+        ingest.adopt(socket);
         ingest.track(ingest.handle(socket));
       });
       await new Promise<void>((resolve, reject) => {
@@ -127,7 +126,7 @@ export class IngestServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** A connection that took over an accepted one (socket-reader.ts): closed with the server like the others. */
+  /** A connection to serve: an accepted one, or one that took it over (socket-reader.ts); closed with the server. */
   private adopt(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
@@ -141,7 +140,6 @@ export class IngestServer {
 
   private async handle(socket: Socket): Promise<void> {
     const { log } = this.options.ctx;
-    socket.on('error', (err) => log.debug(`connection error: ${describeError(err)}`));
     try {
       const creds = peerCredentials(socket);
       const refusal = (this.options.peerCheck ?? sameUid)(creds);
