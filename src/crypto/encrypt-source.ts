@@ -2,9 +2,7 @@ import { Duplex } from 'node:stream';
 import { CHUNK_SIZE, sealedSize } from './age-chunks.js';
 import { AgeEncryptor, type EncryptionRecord } from './age-stream.js';
 import { fdReader, isByteReader, type ByteReader } from '../upload/byte-reader.js';
-
-/** What the encryptor reads: chunks, or a reader (a file descriptor, the shim's socket) read straight into its blocks. */
-export type PlainSource = AsyncIterable<Uint8Array> | ByteReader | { fd: number };
+import type { ByteSource } from '../upload/stream-uploader.js';
 
 /**
  * Plaintext per sealed run: 8 chunks (512 KiB). Larger blocks were no faster in a 1 GiB run and
@@ -27,7 +25,7 @@ export interface EncryptedSource {
  * `source` encrypted for `recipients`, one age stream: the encryption sits before the uploader,
  * so everything the uploader checks and records is of the ciphertext.
  */
-export async function encryptSource(source: PlainSource, recipients: readonly string[]): Promise<EncryptedSource> {
+export async function encryptSource(source: ByteSource, recipients: readonly string[]): Promise<EncryptedSource> {
   const enc = await AgeEncryptor.create(recipients);
   return { source: ciphertext(source, enc), plaintextBytes: () => enc.plaintextBytes, record: () => enc.record() };
 }
@@ -58,7 +56,7 @@ interface Slot {
  * so each piece is valid until the next is asked for, which is how the uploader reads (it copies
  * each into its part buffers first).
  */
-async function* ciphertext(source: PlainSource, enc: AgeEncryptor): AsyncGenerator<Uint8Array> {
+async function* ciphertext(source: ByteSource, enc: AgeEncryptor): AsyncGenerator<Uint8Array> {
   const reader = blockReader(source);
   const free: Slot[] = Array.from({ length: DEPTH }, () => ({ plain: Buffer.allocUnsafe(BLOCK_SIZE + 1), out: Buffer.allocUnsafe(sealedSize(BLOCK_SIZE, false)) }));
   const sealing: Array<{ slot: Slot; sealed: Promise<number> }> = [];
@@ -114,7 +112,7 @@ interface BlockReader {
   close(): Promise<void>;
 }
 
-function blockReader(source: PlainSource): BlockReader {
+function blockReader(source: ByteSource): BlockReader {
   if (isByteReader(source)) return directReader(source);
   // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
   return Symbol.asyncIterator in source ? iterableReader(source) : directReader(fdReader(source.fd));
