@@ -10,12 +10,14 @@ import {
   runTool,
   startMariaDb,
   summarize,
+  mydumperAttempts,
   watchMydumperDeadlock,
   type DatabaseSummary,
   type MariaDb,
+  type MydumperAttempt,
 } from '../support/mariadb.js';
 import { objectBytes, regularFiles, sha256, tinyTmpfs } from '../support/run-helpers.js';
-import { cliEnv, createTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
+import { cliEnv, createTestBucket, emptyTestBucket, listKeys, listOpenUploads, testS3 } from '../support/s3-test-env.js';
 
 /**
  * Lines that embed the time of the run, so differ between the local run and the run under diskless; everything
@@ -65,8 +67,9 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
    * mydumper as docs/tools/mariadb.md recommends: every database but the system ones (mysql, sys), with triggers,
    * routines and events, into `out`. mydumper 0.10 uses 4 threads by default.
    */
-  const mydumper = (out: string, ...extra: string[]) => [
-    'mydumper', ...source.dumpArgs, '--triggers', '--routines', '--events', '--regex', '^(?!(mysql|sys)\\.)', ...extra, '--outputdir', out,
+  const mydumper = (out: string, log: string | undefined, ...extra: string[]) => [
+    'mydumper', ...source.dumpArgs, '--triggers', '--routines', '--events', '--regex', '^(?!(mysql|sys)\\.)', ...extra,
+    ...(log ? ['--logfile', log, '--verbose', '3'] : []), '--outputdir', out,
   ];
   const mysqldumpArgs = () => ['--no-defaults', ...source.dumpArgs, '--all-databases', '--single-transaction', '--routines', '--events'];
 
@@ -75,6 +78,8 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
     watch?: (dir: string) => void;
     /** Runs while the command runs. */
     during?: (running: Promise<CliResult>) => Promise<void>;
+    /** mydumper's log file (see mydumperStep). */
+    log?: string;
   }
 
   /** Runs `command(dir)` under diskless with dir on a 1 MiB tmpfs; the run has ended and the tmpfs is gone when this returns. */
@@ -112,28 +117,15 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
   }
 
   /**
-   * Runs a step that runs mydumper; if mydumper deadlocked (its own bug, see watchMydumperDeadlock) and was killed,
-   * runs the step again, at most twice. Any other failure or hang is the step's.
+   * Runs a step that runs mydumper, again when mydumper failed by its own bugs (mydumperAttempts). The objects a step
+   * under diskless stored at `prefix` are deleted before it runs again: diskless refuses to overwrite a backup.
    */
-  async function mydumperStep<T>(what: string, step: (options: StepOptions) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      let watchdog: { stop: () => boolean } | undefined;
-      const options = { watch: (dir: string) => void (watchdog = watchMydumperDeadlock(dir)) };
-      let result: T | undefined;
-      let error: unknown;
-      try {
-        result = await step(options);
-      } catch (err) {
-        error = err;
-      }
-      if (!watchdog?.stop()) {
-        if (error !== undefined) throw error;
-        return result as T;
-      }
-      if (attempt === 3) throw new Error(`${what}: mydumper deadlocked in 3 attempts in a row`);
-      console.warn(`${what}: mydumper deadlocked at the end of the dump and was killed (attempt ${attempt}); running it again`);
-    }
-  }
+  const mydumperStep = <T>(what: string, step: (options: StepOptions & MydumperAttempt) => Promise<T>, { prefix }: { prefix?: string } = {}) =>
+    mydumperAttempts(what, {
+      logDir: work,
+      expected,
+      ...(prefix ? { beforeRetry: () => emptyTestBucket(bucket, { prefix: `${prefix}/` }) } : {}),
+    }, step);
 
   /**
    * Downloads every file the manifest lists into a local directory, with the test's S3 client, as
@@ -233,8 +225,8 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
   });
 
   it('stores mydumper output byte-identical to a local run, renames metadata.partial to metadata, and myloader restores it', async () => {
-    const local = await mydumperStep('local mydumper', (o) => locally('mydumper', (d) => mydumper(d), o));
-    const r = await mydumperStep('mydumper under diskless', (o) => underDiskless('mydumper', (d) => mydumper(d), o));
+    const local = await mydumperStep('local mydumper', (o) => locally('mydumper', (d) => mydumper(d, o.log), o));
+    const r = await mydumperStep('mydumper under diskless', (o) => underDiskless('mydumper', (d) => mydumper(d, o.log), o), { prefix: 'mydumper' });
     expect(r.code, r.stderr).toBe(0);
     const { dir } = await download('mydumper');
     const files = expectSameDump(local, dir);
@@ -245,8 +237,8 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
   }, MYDUMPER_TEST_TIMEOUT_MS);
 
   it('stores mydumper --compress output whose files decompress to those of a local run, and myloader restores it', async () => {
-    const local = await mydumperStep('local mydumper --compress', (o) => locally('mydumper-gz', (d) => mydumper(d, '--compress'), o));
-    const r = await mydumperStep('mydumper --compress under diskless', (o) => underDiskless('mydumper-gz', (d) => mydumper(d, '--compress'), o));
+    const local = await mydumperStep('local mydumper --compress', (o) => locally('mydumper-gz', (d) => mydumper(d, o.log, '--compress'), o));
+    const r = await mydumperStep('mydumper --compress under diskless', (o) => underDiskless('mydumper-gz', (d) => mydumper(d, o.log, '--compress'), o), { prefix: 'mydumper-gz' });
     expect(r.code, r.stderr).toBe(0);
     const { dir } = await download('mydumper-gz', 'diskless-get');
     const files = expectSameDump(local, dir);
@@ -263,8 +255,8 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
 
   it('stores mydumper -t 4 --rows output with several files in flight at once, byte-identical to a local run; diskless restore brings it back and myloader loads it', async () => {
     const extra = ['--threads', '4', '--rows', '40000'];
-    const local = await mydumperStep('local mydumper -t 4', (o) => locally('mydumper-t4', (d) => mydumper(d, ...extra), o));
-    const r = await mydumperStep('mydumper -t 4 under diskless', (o) => underDiskless('mydumper-t4', (d) => mydumper(d, ...extra), o));
+    const local = await mydumperStep('local mydumper -t 4', (o) => locally('mydumper-t4', (d) => mydumper(d, o.log, ...extra), o));
+    const r = await mydumperStep('mydumper -t 4 under diskless', (o) => underDiskless('mydumper-t4', (d) => mydumper(d, o.log, ...extra), o), { prefix: 'mydumper-t4' });
     expect(r.code, r.stderr).toBe(0);
     const { dir, manifest } = await download('mydumper-t4', 'diskless-restore');
     const files = expectSameDump(local, dir);
@@ -331,7 +323,7 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
     try {
       const r = await underDiskless(
         'killed-mydumper',
-        (d) => mydumper(d, '--threads', '4'),
+        (d) => mydumper(d, undefined, '--threads', '4'),
         {
           watch: (dir) => void (watchdog = watchMydumperDeadlock(dir)),
           during: async (running) => {

@@ -260,6 +260,61 @@ export function runTool(
   });
 }
 
+/** What a step that runs mydumper gets from mydumperAttempts: pass both to mydumper (`--logfile`, `--verbose 3`). */
+export interface MydumperAttempt {
+  /** Call with mydumper's output directory before it starts (watchMydumperDeadlock). */
+  watch: (outDir: string) => void;
+  /** mydumper's log file for this attempt. */
+  log: string;
+}
+
+/**
+ * Runs a step that runs mydumper 0.10, at most 3 times, again only when mydumper failed by its own bugs: it deadlocked
+ * and was killed (watchMydumperDeadlock), or it never dumped the routines of a database that has some in `expected`
+ * (mydumperSkippedSchemaPost; `beforeRetry` then removes what the step stored). Any other failure or hang is the step's.
+ */
+export async function mydumperAttempts<T>(
+  what: string,
+  { logDir, expected, beforeRetry }: { logDir: string; expected: DatabaseSummary; beforeRetry?: () => Promise<void> },
+  step: (attempt: MydumperAttempt) => Promise<T>,
+): Promise<T> {
+  const withRoutines = [...new Set(expected.routines.map((r) => r.split('.')[0]!))];
+  for (let attempt = 1; ; attempt++) {
+    let watchdog: { stop: () => boolean } | undefined;
+    const log = join(logDir, `mydumper-${attempt}.log`);
+    let result: T | undefined;
+    let error: unknown;
+    try {
+      result = await step({ watch: (dir) => void (watchdog = watchMydumperDeadlock(dir)), log });
+    } catch (err) {
+      error = err;
+    }
+    let why: string;
+    if (watchdog?.stop()) why = 'deadlocked at the end of the dump and was killed';
+    else if (error !== undefined) throw error;
+    else {
+      const skipped = mydumperSkippedSchemaPost(log, withRoutines);
+      if (skipped.length === 0) return result as T;
+      why = `never dumped the routines of ${skipped.join(', ')} (its unlocked schema_post list)`;
+      await beforeRetry?.();
+    }
+    if (attempt === 3) throw new Error(`${what}: mydumper failed by its own bugs in 3 attempts in a row; last: it ${why}`);
+    console.warn(`${what}: mydumper ${why} (attempt ${attempt}); running it again`);
+  }
+}
+
+/**
+ * The databases of `databases` whose routines and events mydumper 0.10 never dumped, read from its log (`--logfile`,
+ * `--verbose 3`): each dumped database's `-schema-post.sql` is a job that logs "dumping SP and VIEWs for `db`".
+ * mydumper 0.10 can lose that job when it dumps several databases at once: its worker threads each prepend to the
+ * global list `schema_post` with no lock (mydumper.c, dump_database_thread: `schema_post = g_list_prepend(…)`, while
+ * the table and view lists beside it take a mutex). The file is then never created, locally or under diskless.
+ */
+export function mydumperSkippedSchemaPost(logFile: string, databases: readonly string[]): string[] {
+  const log = readFileSync(logFile, 'utf8');
+  return databases.filter((db) => !log.includes(`dumping SP and VIEWs for \`${db}\``));
+}
+
 /**
  * mydumper 0.10 sometimes deadlocks at the very end of a dump, with or without diskless: its main thread waits in
  * g_thread_join() for the last worker, which is stuck in g_async_queue_push(); every thread sleeps on a futex and

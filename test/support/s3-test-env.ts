@@ -258,18 +258,20 @@ function runGatewayScript(stateDir: string, action: string, name: string, ...arg
 }
 
 /**
- * Deletes every object and aborts every upload in a test bucket, best effort and bounded (the shared test cluster is
- * small: tests that write hundreds of MiB give the space back). Errors are ignored: the data is only test data.
+ * Deletes every object and aborts every upload in a test bucket (or only those under `prefix`), best effort and
+ * bounded (the shared test cluster is small: tests that write hundreds of MiB give the space back). Errors are
+ * ignored: the data is only test data.
  */
-export async function emptyTestBucket(bucket: string, timeoutMs = 60_000): Promise<void> {
+export async function emptyTestBucket(bucket: string, { prefix, timeoutMs = 60_000 }: { prefix?: string; timeoutMs?: number } = {}): Promise<void> {
   const c = makeTestClient({ maxAttempts: 1, idleTimeoutMs: 10_000 });
   const deadline = Date.now() + timeoutMs;
   try {
-    for (const key of await listKeys(bucket, undefined, { client: c })) {
+    for (const key of await listKeys(bucket, prefix, { client: c })) {
       if (Date.now() > deadline) return;
       await c.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     }
     for (const u of await listOpenUploads(bucket, c)) {
+      if (prefix !== undefined && !u.Key?.startsWith(prefix)) continue;
       if (Date.now() > deadline) return;
       await c.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
     }
