@@ -17,19 +17,36 @@ export class Reservation {
   closed = false;
   constructor(
     private readonly budget: MemoryBudget,
-    readonly guarantee: number,
+    /** Slabs set aside now; raised to `minimum` by grow(). */
+    public guarantee: number,
     readonly cap: number = Number.POSITIVE_INFINITY,
+    /** The guarantee the stream needs to send a part early (a minimum part); its admission waited for room for it. */
+    readonly minimum: number = guarantee,
   ) {}
 
   /** Gives the guarantee back (the stream ended). Slabs still held go back as they are released. */
   close(): void {
     this.budget.closeReservation(this);
   }
+
+  /** Raises the guarantee to `minimum`, waiting as an admission does (MemoryBudget.grow). */
+  grow(signal?: AbortSignal): Promise<void> {
+    return this.budget.grow(this, signal);
+  }
 }
 
-type Waiter =
-  | { kind: 'slab'; holder: Reservation | undefined; resolve: (slab: Buffer) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void }
-  | { kind: 'admit'; guarantee: number; cap: number; resolve: (r: Reservation) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void; since: number };
+interface Waiting {
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+/** A stream waiting for memory to be set aside: a new one (admit), or an admitted one raising its guarantee (grow). */
+type Admission =
+  | (Waiting & { kind: 'admit'; guarantee: number; start: number; cap: number; resolve: (r: Reservation) => void; since: number })
+  | (Waiting & { kind: 'grow'; guarantee: number; reservation: Reservation; resolve: () => void; since: number });
+type Waiter = (Waiting & { kind: 'slab'; holder: Reservation | undefined; resolve: (slab: Buffer) => void }) | Admission;
+
+const isAdmission = (w: Waiter): w is Admission => w.kind !== 'slab';
 
 /**
  * The one memory budget shared by everything a process uploads.
@@ -41,9 +58,11 @@ type Waiter =
  * with out-of-memory.
  *
  * Progress with many streams: a stream is admitted (`admit`) only when the budget can set aside a
- * minimum part for it; until then it reads nothing (its writer blocks). An admitted stream always
- * gets the slabs of its guarantee at once, so it can fill a part that may be sent early, which
- * returns memory: however many files are open, the admitted ones progress and the others follow.
+ * minimum part for it; until then it reads nothing (its writer blocks). It may start with less of
+ * it set aside and `grow` to it later (see admit). An admitted stream always gets the slabs of its
+ * guarantee at once, so once it holds a minimum part's it can fill a part that may be sent early,
+ * which returns memory: however many files are open, the admitted ones progress and the others
+ * follow.
  * A wait for admission during which no memory comes back for `stallMs` fails with a message
  * naming --memory (e.g. one thread writing to more files at once than the budget can admit).
  */
@@ -91,27 +110,67 @@ export class MemoryBudget {
   availableTo(holder: Reservation | undefined): number {
     const own = holder && !holder.closed ? Math.max(0, holder.guarantee - holder.held) : 0;
     // A stream waiting for admission comes first: shared slabs go to it before anyone grows further.
-    const shared = this.waiters.some((w) => w.kind === 'admit') ? 0 : this.maxSlabs - this.used - this.owed;
+    const shared = this.waiters.some(isAdmission) ? 0 : this.maxSlabs - this.used - this.owed;
     return own + Math.max(0, shared);
   }
 
   /**
-   * Admits a stream: waits until `guarantee` slabs can be set aside for it. Fails when no memory
-   * came back for the stall time while it waited. The stream then holds at most `cap` slabs at once
-   * (never fewer than its guarantee): past it, `acquire` waits for one of its own slabs to come back
-   * (its parts in flight settle), whatever the rest of the budget holds.
+   * Admits a stream: waits until `guarantee` slabs could be set aside for it, and sets aside `start`
+   * of them (default all; the rest with `Reservation.grow`). Fails when no memory came back for the
+   * stall time while it waited. The stream then holds at most `cap` slabs at once (never fewer than
+   * its guarantee): past it, `acquire` waits for one of its own slabs to come back (its parts in
+   * flight settle), whatever the rest of the budget holds.
+   *
+   * The uploader admits a stream with one slab (a small file needs no more) and grows it to its
+   * minimum part once its bytes pass that slab, so files open but barely written (a dump's
+   * metadata and schema files) hold one slab each, not a minimum part. Since the admission still
+   * waits for room for a whole minimum part, the streams admitted leave enough memory for one of
+   * them to grow; a grow is served before new admissions.
    */
-  admit(guarantee: number, signal?: AbortSignal, cap: number = Number.POSITIVE_INFINITY): Promise<Reservation> {
+  admit(guarantee: number, signal?: AbortSignal, cap: number = Number.POSITIVE_INFINITY, start: number = guarantee): Promise<Reservation> {
     signal?.throwIfAborted();
     const g = Math.min(Math.max(1, guarantee), this.maxSlabs);
     const c = Math.max(g, cap);
-    if (!this.waiters.some((w) => w.kind === 'admit') && this.maxSlabs - this.used - this.owed >= g) return Promise.resolve(this.reserve(g, c));
+    const s0 = Math.min(Math.max(1, start), g);
+    if (!this.waiters.some(isAdmission) && this.maxSlabs - this.used - this.owed >= g) return Promise.resolve(this.reserve(s0, c, g));
     return new Promise<Reservation>((resolve, reject) => {
-      const waiter: Waiter = { kind: 'admit', guarantee: g, cap: c, resolve, reject, signal, since: Date.now(), onAbort: () => this.drop(waiter, signal?.reason) };
+      const waiter: Waiter = { kind: 'admit', guarantee: g, start: s0, cap: c, resolve, reject, signal, since: Date.now(), onAbort: () => this.drop(waiter, signal?.reason) };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.waiters.push(waiter);
       this.watchStall();
     });
+  }
+
+  /**
+   * Raises an admitted stream's guarantee to its `minimum`: waits, as an admission does but ahead of
+   * the streams waiting for one, until the extra slabs can be set aside.
+   */
+  grow(r: Reservation, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const g = r.minimum;
+    if (r.closed || g <= r.guarantee) return Promise.resolve();
+    if (!this.waiters.some((w) => w.kind === 'grow') && this.maxSlabs - this.used - this.owed >= this.extraOwed(r, g)) {
+      this.raise(r, g);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { kind: 'grow', guarantee: g, reservation: r, resolve, reject, signal, since: Date.now(), onAbort: () => this.drop(waiter, signal?.reason) };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      // Ahead of new admissions: a stream already going finishes (and gives its memory back) first.
+      const firstAdmit = this.waiters.findIndex((w) => w.kind === 'admit');
+      this.waiters.splice(firstAdmit < 0 ? this.waiters.length : firstAdmit, 0, waiter);
+      this.watchStall();
+    });
+  }
+
+  /** Slabs more the budget would owe `r` with a guarantee of `g`. */
+  private extraOwed(r: Reservation, g: number): number {
+    return Math.max(0, g - r.held) - Math.max(0, r.guarantee - r.held);
+  }
+
+  private raise(r: Reservation, g: number): void {
+    this.owed += this.extraOwed(r, g);
+    r.guarantee = g;
   }
 
   /** A slab of `slabSize` bytes (content undefined); waits while the budget (for this holder) is spent. */
@@ -156,8 +215,8 @@ export class MemoryBudget {
     this.pump();
   }
 
-  private reserve(g: number, cap: number): Reservation {
-    const r = new Reservation(this, g, cap);
+  private reserve(g: number, cap: number, minimum: number): Reservation {
+    const r = new Reservation(this, g, cap, minimum);
     this.reservations.add(r);
     this.owed += g;
     return r;
@@ -166,11 +225,22 @@ export class MemoryBudget {
   private pump(): void {
     for (let i = 0; i < this.waiters.length; ) {
       const w = this.waiters[i]!;
+      if (w.kind === 'grow') {
+        if (w.reservation.closed || this.maxSlabs - this.used - this.owed >= this.extraOwed(w.reservation, w.guarantee)) {
+          this.waiters.splice(i, 1);
+          w.signal?.removeEventListener('abort', w.onAbort);
+          if (!w.reservation.closed) this.raise(w.reservation, w.guarantee);
+          w.resolve();
+          continue;
+        }
+        i++;
+        continue;
+      }
       if (w.kind === 'admit') {
         if (this.maxSlabs - this.used - this.owed >= w.guarantee) {
           this.waiters.splice(i, 1);
           w.signal?.removeEventListener('abort', w.onAbort);
-          w.resolve(this.reserve(w.guarantee, w.cap));
+          w.resolve(this.reserve(w.start, w.cap, w.guarantee));
           continue;
         }
         // Admissions go in order; slab waiters behind may still be served from their own guarantee.
@@ -185,7 +255,7 @@ export class MemoryBudget {
       }
       i++;
     }
-    if (!this.waiters.some((w) => w.kind === 'admit') && this.stallTimer) {
+    if (!this.waiters.some(isAdmission) && this.stallTimer) {
       clearInterval(this.stallTimer);
       this.stallTimer = undefined;
     }
@@ -203,11 +273,11 @@ export class MemoryBudget {
     if (this.stallTimer) return;
     this.stallTimer = setInterval(() => {
       const now = Date.now();
-      const waiting = this.waiters.filter((w): w is Extract<Waiter, { kind: 'admit' }> => w.kind === 'admit');
+      const waiting = this.waiters.filter(isAdmission);
       if (waiting.length === 0) return;
       if (now - Math.max(this.lastRelease, waiting[0]!.since) < this.stallMs) return;
       const g = waiting[0]!.guarantee;
-      const files = this.reservations.size + waiting.length;
+      const files = this.reservations.size + waiting.filter((w) => w.kind === 'admit').length;
       const err = new UploadError(
         `${files} files are being written at once, but --memory ${formatBytes(this.limit)} holds the minimum part ` +
           `(${formatBytes(g * this.slabSize)}) of only ${Math.floor(this.maxSlabs / g)} of them, and the files admitted made no ` +

@@ -116,6 +116,8 @@ class StreamRun {
   private part: PartBuffer | undefined;
   private bytesRead = 0;
   private reservation: Reservation | undefined;
+  /** The reservation holds a minimum part (growPast), not just its first slab. */
+  private grown = false;
   /** The input, when it reads into the part buffers: a failed run gives its memory back once it is quiet. */
   private reader: ByteReader | undefined;
   private chainIndexWritten = false;
@@ -133,11 +135,12 @@ class StreamRun {
 
   async execute(source: ByteSource): Promise<Omit<StreamUploadResult, 'elapsedMs'>> {
     this.slot = this.sequence.next();
-    // No byte is read before the budget can set aside a minimum part for this stream (memory-budget.ts).
+    // No byte is read before the budget has room for a minimum part for this stream; one slab of it is set
+    // aside now, the rest once the stream passes that slab (growPast): a small file needs no more (memory-budget.ts).
     const early = this.options.plan.equalParts ? this.slot.size : Math.min(S3_MIN_PART_SIZE, this.slot.size);
     const slab = this.ctx.budget.slabSize;
     const cap = Math.ceil(streamMemoryCap(this.options.plan, this.ctx.requests.limit) / slab);
-    this.reservation = await this.ctx.budget.admit(Math.ceil(early / slab), this.signal, cap);
+    this.reservation = await this.ctx.budget.admit(Math.ceil(early / slab), this.signal, cap, 1);
     this.part = this.newPart(this.slot);
     // Test for the iterator, not for `fd`: Node's streams (process.stdin) have an `fd` property too.
     if (!isIterable(source)) {
@@ -145,7 +148,9 @@ class StreamRun {
       this.reader = reader;
       for (;;) {
         this.throwIfStopped();
-        const view = await this.readInto(await this.roomyPart(), reader);
+        const part = await this.roomyPart();
+        await this.growPast(1);
+        const view = await this.readInto(part, reader);
         if (view === null) break;
         this.count(view);
       }
@@ -159,7 +164,9 @@ class StreamRun {
         if (chunk === undefined) break;
         for (let offset = 0; offset < chunk.length; ) {
           this.throwIfStopped();
-          const n = await (await this.roomyPart()).fill(chunk, offset, this.signal);
+          const part = await this.roomyPart();
+          await this.growPast(chunk.length - offset);
+          const n = await part.fill(chunk, offset, this.signal);
           this.count(chunk.subarray(offset, offset + n));
           offset += n;
         }
@@ -172,6 +179,16 @@ class StreamRun {
     }
     this.options.onInputEnd?.();
     return this.finish();
+  }
+
+  /**
+   * Before the stream takes `bytes` more: once they would pass its first slab, its reservation grows
+   * to a minimum part (waiting for it as an admission does), so it can always send a part early.
+   */
+  private async growPast(bytes: number): Promise<void> {
+    if (this.grown || this.bytesRead + bytes <= this.ctx.budget.slabSize) return;
+    this.grown = true;
+    await this.reservation!.grow(this.signal);
   }
 
   /** The part to fill next: the current one, or a new one after sending it if it is full or starved. */

@@ -97,4 +97,30 @@ describe('MemoryBudget', () => {
     b.close();
     expect(await budget.admit(2)).toBeDefined();
   });
+  it('sets aside one slab of a stream admitted to start small, once a minimum part fits, and grows it ahead of streams waiting for admission', async () => {
+    const budget = new MemoryBudget(6 * 1024, 1024);
+    // Minimum part 3 slabs, one set aside: each admission needs 3 free slabs but takes 1.
+    const [a, b, c, d] = [await budget.admit(3, undefined, 10, 1), await budget.admit(3, undefined, 10, 1), await budget.admit(3, undefined, 10, 1), await budget.admit(3, undefined, 10, 1)];
+    expect(budget.available).toBe(2);
+    let fifth: unknown;
+    const admitting = budget.admit(3, undefined, 10, 1).then((r) => (fifth = r));
+    // a grows at once from the 2 free slabs, ahead of the admission that waits.
+    await a!.grow();
+    expect(a!.guarantee).toBe(3);
+    expect(budget.availableTo(a)).toBe(3);
+    let bGrown = false;
+    const growing = b!.grow().then(() => (bGrown = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect([bGrown, fifth]).toEqual([false, undefined]);
+    // a ends: its 3 slabs go to b's growth first (2), and the 1 left does not admit the fifth stream.
+    a!.close();
+    await growing;
+    expect(b!.guarantee).toBe(3);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fifth).toBeUndefined();
+    c!.close();
+    d!.close();
+    await admitting;
+    expect(fifth).toBeDefined();
+  });
 });

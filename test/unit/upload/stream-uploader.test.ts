@@ -42,9 +42,10 @@ describe('uploadStream', () => {
     const firstHeld = new Promise<void>((r) => (letFirst = r));
     const put = store.putObject.bind(store);
     store.putObject = async (req, opts) => (req.key === 'first' && (await firstHeld), put(req, opts));
-    // 6 slabs: the first stream holds 1 and was guaranteed 5; until it gives the 4 unused back, a second cannot be admitted.
-    const ctx = testContext(store, { budget: new MemoryBudget(6 * MiB) });
-    const first = uploadStream(ctx, pseudoRandom(100_000), { target: { bucket: 'b', key: 'first' }, plan: planParts() });
+    // 7 slabs: the first stream (1.5 MiB) holds 2 and, having passed its first slab, was guaranteed 5; until it gives
+    // the 3 unused back, a second cannot be admitted (admission needs room for a minimum part: 5 slabs).
+    const ctx = testContext(store, { budget: new MemoryBudget(7 * MiB) });
+    const first = uploadStream(ctx, pseudoRandom(1.5 * MiB), { target: { bucket: 'b', key: 'first' }, plan: planParts() });
     await new Promise((r) => setTimeout(r, 50));
     await uploadStream(ctx, pseudoRandom(100_000, 64 * 1024, 2), { target: { bucket: 'b', key: 'second' }, plan: planParts() });
     expect(store.keys('b')).toEqual(['second']);
@@ -145,6 +146,32 @@ describe('uploadStream', () => {
     const keys = Array.from({ length: 20 }, (_, i) => `f${i}`);
     const results = await Promise.all(keys.map((key, i) => uploadStream(ctx, pseudoRandom(3 * MiB, 256 * 1024, i), { target: { bucket: 'b', key }, plan })));
     expect(results.map((r) => r.size)).toEqual(keys.map(() => 3 * MiB));
+    expect(ctx.budget.peak).toBeLessThanOrEqual(16 * MiB);
+    expect(ctx.budget.inUse).toBe(0);
+  }, 20_000);
+
+  it('admits far more small files held open at once than the budget holds minimum parts for: each sets aside one slab until it passes it', async () => {
+    const store = new MemoryObjectStore();
+    // 16 MiB holds 3 minimum parts (5 MiB). 10 small files stay open (their last bytes wait) until all 10 have begun,
+    // as a dump's metadata and schema files do, while a 12 MiB file streams beside them. Had each file set aside a
+    // minimum part, only 3 could begin and the admission would fail after its stall time (1 s here).
+    const ctx = testContext(store, { budget: new MemoryBudget(16 * MiB, MiB, 1_000) });
+    const plan = planParts({ memoryBudget: 16 * MiB });
+    let begun = 0;
+    let allBegun!: () => void;
+    const gate = new Promise<void>((r) => (allBegun = r));
+    async function* heldOpen(i: number) {
+      yield Buffer.from(`-- file ${i}\n`);
+      if (++begun === 10) allBegun();
+      await gate;
+      yield Buffer.from('-- end\n');
+    }
+    const small = Array.from({ length: 10 }, (_, i) => uploadStream(ctx, heldOpen(i), { target: { bucket: 'b', key: `small-${i}` }, plan }));
+    const big = uploadStream(ctx, pseudoRandom(12 * MiB, 256 * 1024, 7), { target: { bucket: 'b', key: 'big' }, plan });
+    const results = await Promise.all([...small, big]);
+    expect(results.map((r) => r.size)).toEqual([...Array.from({ length: 10 }, (_, i) => `-- file ${i}\n-- end\n`.length), 12 * MiB]);
+    expect(store.data('b', 'small-3')?.toString()).toBe('-- file 3\n-- end\n');
+    expect(store.data('b', 'big')?.equals(await collect(pseudoRandom(12 * MiB, 256 * 1024, 7)))).toBe(true);
     expect(ctx.budget.peak).toBeLessThanOrEqual(16 * MiB);
     expect(ctx.budget.inUse).toBe(0);
   }, 20_000);
