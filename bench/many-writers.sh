@@ -5,7 +5,8 @@
 #
 #   npm run build && bash bench/many-writers.sh                  # 8 × 512M, 3 rounds
 #   WRITERS=8 SIZE=128M ROUNDS=1 bash bench/many-writers.sh
-#   BLOCK=128K bash bench/shim-one-writer.sh   # writers write BLOCK at a time (dd), not head's 4 KiB
+#   BLOCK=128K bash bench/many-writers.sh      # writers write BLOCK at a time (dd), not head's 4 KiB
+#   ARGS='--memory 48MiB' bash bench/many-writers.sh            # more options for both run and put
 #
 # The bytes come from the same generator in both cases (an AES-256-CTR keystream from openssl, one
 # per writer, or one for put), so the generators' CPU is in both. Each case runs under
@@ -16,6 +17,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WRITERS=${WRITERS:-8}
 SIZE=${SIZE:-512M}
 ROUNDS=${ROUNDS:-3}
+ARGS=${ARGS:-}
 for tool in openssl /usr/bin/time node; do
   command -v "$tool" >/dev/null || { echo "many-writers: $tool not found" >&2; exit 2; }
 done
@@ -44,9 +46,9 @@ run_case() {
   local name=$1 round=$2 tf="$WORK/time-$1-$2" vdir="$WORK/vdir-$1-$2"
   case $name in
     put)
-      /usr/bin/time -v -o "$tf" bash -c "{ $GEN; } | $(take "$TOTAL") | '$ROOT/bin/diskless.js' put --endpoint-url $ENDPOINT s3://bench/put-$round" ;;
+      /usr/bin/time -v -o "$tf" bash -c "{ $GEN; } | $(take "$TOTAL") | '$ROOT/bin/diskless.js' put $ARGS --endpoint-url $ENDPOINT s3://bench/put-$round" ;;
     run)
-      /usr/bin/time -v -o "$tf" "$ROOT/bin/diskless.js" run --endpoint-url "$ENDPOINT" --no-progress --to "s3://bench/run-$round/" --dir "$vdir" -- \
+      /usr/bin/time -v -o "$tf" "$ROOT/bin/diskless.js" run $ARGS --endpoint-url "$ENDPOINT" --no-progress --to "s3://bench/run-$round/" --dir "$vdir" -- \
         bash -c "for i in \$(seq $WRITERS); do { $GEN; } | $(take "$BYTES") > $vdir/f\$i & done; wait" ;;
   esac >"$WORK/out-$name-$round" 2>&1 || { echo "many-writers: $name (round $round) failed:" >&2; cat "$WORK/out-$name-$round" >&2; exit 1; }
   rm -rf "$vdir"

@@ -33,7 +33,7 @@ export interface RunFromOptions extends SessionOptions {
   /** After the command exits, how long its descendants may still run (default 60 s). */
   lingerMs?: number;
   signal?: AbortSignal;
-  /** The memory budget of the reads' read-ahead (default DEFAULT_MEMORY_BUDGET, 64 MiB); each open file also holds one 1 MiB buffer of its own. */
+  /** The memory budget of the reads' read-ahead (default DEFAULT_MEMORY_BUDGET, 48 MiB); each open file also holds one 1 MiB buffer of its own. */
   memory?: number;
   /** age identities for an encrypted backup: its files are decrypted as the command reads them. */
   identities?: readonly Identity[];

@@ -13,7 +13,7 @@ export const DEFAULT_CONCURRENCY = 4;
 
 /** What every uploading command (put, run, serve, snapshot) takes about its uploads. */
 export interface UploadOptions extends SessionOptions, Omit<PartPlanOptions, 'memoryBudget'> {
-  /** The one memory budget of the process (default DEFAULT_MEMORY_BUDGET, 64 MiB). */
+  /** The one memory budget of the process (default DEFAULT_MEMORY_BUDGET, 48 MiB). */
   memory?: number;
   /** Requests carrying data at once, over all uploads (default 4). */
   concurrency?: number;

@@ -4,12 +4,13 @@ import { S3_MAX_PART_SIZE, S3_MAX_PARTS, S3_MIN_PART_SIZE } from './s3-limits.js
 
 export const DEFAULT_PART_SIZE = 8 * MiB;
 /**
- * 64 MiB: one stream of 8 MiB parts holds 40 MiB of it with the default 4 request slots (4 in flight,
- * 1 filling; streamMemoryCap), and the rest admits more files at once. 40 MiB (~115 MiB of RSS with
- * 8 or 32 files at once) was tried and left: it admits only 8 files' minimum parts, and a
- * `mydumper -t 4` run holding 14 files open then stalled (docs/BENCHMARKS.md, "Memory, goal 4").
+ * 48 MiB: one stream of 8 MiB parts holds 40 MiB of it with the default 4 request slots (4 in flight,
+ * 1 filling; streamMemoryCap), and 8 or 32 files at once peak at ~116-119 MiB of RSS (64 MiB: ~133-136).
+ * A file sets aside one slab until it passes it (memory-budget.ts, admit), so the files a dump holds
+ * open but barely writes do not each take a minimum part: under 40 MiB, before that, a `mydumper -t 4`
+ * run holding 14 files open stalled (docs/BENCHMARKS.md, "Memory, goal 4").
  */
-export const DEFAULT_MEMORY_BUDGET = 64 * MiB;
+export const DEFAULT_MEMORY_BUDGET = 48 * MiB;
 
 export interface PartPlanOptions {
   /** A part size fixed by the user; undefined means auto (start at 8 MiB and grow). */

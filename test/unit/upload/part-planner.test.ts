@@ -57,7 +57,7 @@ function violations(options: PartPlanOptions, total: number): string[] {
 describe('part planner', () => {
   const sizes = [0, 1, 5 * MiB + 1, 8 * MiB, 1 * GiB, 78 * GiB + 1, 1 * TiB, 10 * TiB, 60 * TiB];
   const configs: Array<[string, PartPlanOptions]> = [
-    ['defaults (AWS, 64 MiB)', {}],
+    ['defaults (AWS, 48 MiB)', {}],
     ['Scaleway (1,000 parts)', { maxParts: 1000 }],
     ['R2 equal parts', { equalParts: true }],
     ['fixed 5 MiB parts, 100 per object', { partSize: 5 * MiB, maxParts: 100 }],
@@ -73,10 +73,10 @@ describe('part planner', () => {
   it('starts at 8 MiB and grows so that one object holds far more than 10,000 × 8 MiB', () => {
     const plan = planParts({});
     expect(plan.partSize(0, 1)).toBe(8 * MiB);
-    expect(plan.partSize(0, 10_000)).toBe(32 * MiB);
-    // 1,000 × 8 MiB + 1,000 × 16 MiB + 8,000 × 32 MiB (half the 64 MiB default budget).
-    expect(plan.objectCapacity(0)).toBe(280_000 * MiB);
-    expect(simulate({}, 170 * GiB)).toHaveLength(1);
+    expect(plan.partSize(0, 10_000)).toBe(24 * MiB);
+    // 1,000 × 8 MiB + 1,000 × 16 MiB + 8,000 × 24 MiB (half the 48 MiB default budget): 210.9 GiB.
+    expect(plan.objectCapacity(0)).toBe(216_000 * MiB);
+    expect(simulate({}, 200 * GiB)).toHaveLength(1);
   });
 
   it('lets a larger memory budget hold terabytes in one object', () => {
