@@ -226,7 +226,7 @@ describe('bad input is refused with a clear message and the documented exit code
   });
 
   describe('help and version', () => {
-    it('prints defaults as users type them (64MiB, 24h) in every command\'s --help', async () => {
+    it('prints defaults as users type them (48MiB, 24h) in every command\'s --help', async () => {
       const helps: Record<string, string> = {};
       for (const cmd of ['put', 'get', 'gc', 'run', 'serve', 'snapshot']) {
         const r = await runDiskless([cmd, '--help'], { env: cliEnv() });
@@ -234,8 +234,8 @@ describe('bad input is refused with a clear message and the documented exit code
         helps[cmd] = r.stdout!.toString();
         expect(helps[cmd]).not.toMatch(/default: \d{6,}/); // 41943040 bytes, 86400000 ms
       }
-      expect(helps['put']).toMatch(/--memory <size>\s+one memory budget for all upload\s+buffers\s+and\s+the\s+read-ahead[\s\S]*?\(default:\s+64MiB\)/);
-      expect(helps['run']).toMatch(/--memory <size>\s+one memory budget for all upload\s+buffers\s+and\s+the\s+read-ahead[\s\S]*?\(default:\s+64MiB\)/);
+      expect(helps['put']).toMatch(/--memory <size>\s+one memory budget for all upload\s+buffers\s+and\s+the\s+read-ahead[\s\S]*?\(default:\s+48MiB\)/);
+      expect(helps['run']).toMatch(/--memory <size>\s+one memory budget for all upload\s+buffers\s+and\s+the\s+read-ahead[\s\S]*?\(default:\s+48MiB\)/);
       expect(helps['gc']).toMatch(/--older-than <duration>[\s\S]*\(default: 24h\)/);
     });
 
