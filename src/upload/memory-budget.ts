@@ -110,7 +110,7 @@ export class MemoryBudget {
   availableTo(holder: Reservation | undefined): number {
     const own = holder && !holder.closed ? Math.max(0, holder.guarantee - holder.held) : 0;
     // A stream waiting for admission comes first: shared slabs go to it before anyone grows further.
-    const shared = this.waiters.some(isAdmission) ? 0 : this.maxSlabs - this.used - this.owed;
+    const shared = this.waiters.some(isAdmission) ? 0 : this.unpromised;
     return own + Math.max(0, shared);
   }
 
@@ -132,7 +132,7 @@ export class MemoryBudget {
     const g = Math.min(Math.max(1, guarantee), this.maxSlabs);
     const c = Math.max(g, cap);
     const s0 = Math.min(Math.max(1, start), g);
-    if (!this.waiters.some(isAdmission) && this.maxSlabs - this.used - this.owed >= g) return Promise.resolve(this.reserve(s0, c, g));
+    if (!this.waiters.some(isAdmission) && this.unpromised >= g) return Promise.resolve(this.reserve(s0, c, g));
     return new Promise<Reservation>((resolve, reject) => {
       const waiter: Waiter = { kind: 'admit', guarantee: g, start: s0, cap: c, resolve, reject, signal, since: Date.now(), onAbort: () => this.drop(waiter, signal?.reason) };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
@@ -149,7 +149,7 @@ export class MemoryBudget {
     signal?.throwIfAborted();
     const g = r.minimum;
     if (r.closed || g <= r.guarantee) return Promise.resolve();
-    if (!this.waiters.some((w) => w.kind === 'grow') && this.maxSlabs - this.used - this.owed >= this.extraOwed(r, g)) {
+    if (!this.waiters.some((w) => w.kind === 'grow') && this.unpromised >= this.extraOwed(r, g)) {
       this.raise(r, g);
       return Promise.resolve();
     }
@@ -161,6 +161,25 @@ export class MemoryBudget {
       this.waiters.splice(firstAdmit < 0 ? this.waiters.length : firstAdmit, 0, waiter);
       this.watchStall();
     });
+  }
+
+  /** Slabs neither handed out nor promised to an admitted stream. */
+  private get unpromised(): number {
+    return this.maxSlabs - this.used - this.owed;
+  }
+
+  /** Slabs a waiting admission needs set aside: a new stream's minimum part, or what a grow adds. */
+  private roomFor(w: Admission): number {
+    if (w.kind === 'admit') return w.guarantee;
+    return w.reservation.closed ? 0 : this.extraOwed(w.reservation, w.guarantee);
+  }
+
+  private grant(w: Admission): void {
+    if (w.kind === 'admit') w.resolve(this.reserve(w.start, w.cap, w.guarantee));
+    else {
+      if (!w.reservation.closed) this.raise(w.reservation, w.guarantee);
+      w.resolve();
+    }
   }
 
   /** Slabs more the budget would owe `r` with a guarantee of `g`. */
@@ -225,22 +244,11 @@ export class MemoryBudget {
   private pump(): void {
     for (let i = 0; i < this.waiters.length; ) {
       const w = this.waiters[i]!;
-      if (w.kind === 'grow') {
-        if (w.reservation.closed || this.maxSlabs - this.used - this.owed >= this.extraOwed(w.reservation, w.guarantee)) {
+      if (isAdmission(w)) {
+        if (this.unpromised >= this.roomFor(w)) {
           this.waiters.splice(i, 1);
           w.signal?.removeEventListener('abort', w.onAbort);
-          if (!w.reservation.closed) this.raise(w.reservation, w.guarantee);
-          w.resolve();
-          continue;
-        }
-        i++;
-        continue;
-      }
-      if (w.kind === 'admit') {
-        if (this.maxSlabs - this.used - this.owed >= w.guarantee) {
-          this.waiters.splice(i, 1);
-          w.signal?.removeEventListener('abort', w.onAbort);
-          w.resolve(this.reserve(w.start, w.cap, w.guarantee));
+          this.grant(w);
           continue;
         }
         // Admissions go in order; slab waiters behind may still be served from their own guarantee.
