@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDiskless, type CliResult } from '../support/cli.js';
-import { loadMariaDbFixture, mydumperAttempts, startMariaDb, summarize, type DatabaseSummary, type MariaDb } from '../support/mariadb.js';
+import { loadMariaDbFixture, mydumperAttempts, mydumperCommand, startMariaDb, summarize, type DatabaseSummary, type MariaDb } from '../support/mariadb.js';
 import { regularFiles, tinyTmpfs } from '../support/run-helpers.js';
 import { cliEnv, createTestBucket, emptyTestBucket, testS3 } from '../support/s3-test-env.js';
 
@@ -45,10 +45,7 @@ describe('myloader under diskless run --from, directory on a 1 MiB tmpfs', () =>
   }
 
   it('myloader -t 4 of a mydumper -t 4 --compress backup, read straight from S3, gives the same databases', async () => {
-    const mydumper = (out: string, log: string) => [
-      'mydumper', ...source.dumpArgs, '--triggers', '--routines', '--events', '--regex', '^(?!(mysql|sys)\\.)', '-t', '4', '--compress',
-      '--logfile', log, '--verbose', '3', '--outputdir', out,
-    ];
+    const mydumper = (out: string, log: string) => mydumperCommand(source, out, { log, extra: ['-t', '4', '--compress'] });
     // mydumper 0.10's own bugs (a deadlock at the end of a dump, a lost routines job) are retried: mydumperAttempts.
     const dumped = await mydumperAttempts(
       'mydumper under diskless run --to',

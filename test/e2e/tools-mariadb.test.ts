@@ -11,6 +11,7 @@ import {
   startMariaDb,
   summarize,
   mydumperAttempts,
+  mydumperCommand,
   watchMydumperDeadlock,
   type DatabaseSummary,
   type MariaDb,
@@ -63,14 +64,7 @@ describe('MariaDB dump tools under diskless run, output directory on a 1 MiB tmp
     for (const entry of readdirSync(work)) rmSync(join(work, entry), { recursive: true, force: true });
   });
 
-  /**
-   * mydumper as docs/tools/mariadb.md recommends: every database but the system ones (mysql, sys), with triggers,
-   * routines and events, into `out`. mydumper 0.10 uses 4 threads by default.
-   */
-  const mydumper = (out: string, log: string | undefined, ...extra: string[]) => [
-    'mydumper', ...source.dumpArgs, '--triggers', '--routines', '--events', '--regex', '^(?!(mysql|sys)\\.)', ...extra,
-    ...(log ? ['--logfile', log, '--verbose', '3'] : []), '--outputdir', out,
-  ];
+  const mydumper = (out: string, log: string | undefined, ...extra: string[]) => mydumperCommand(source, out, { ...(log ? { log } : {}), extra });
   const mysqldumpArgs = () => ['--no-defaults', ...source.dumpArgs, '--all-databases', '--single-transaction', '--routines', '--events'];
 
   interface StepOptions {

@@ -260,6 +260,18 @@ export function runTool(
   });
 }
 
+/**
+ * The mydumper command line the tests and docs/tools/mariadb.md use: every database but the system ones (mysql, sys),
+ * with triggers, routines and events, into `out`; with `log`, its log goes there at --verbose 3 (mydumperAttempts
+ * reads it). mydumper 0.10 uses 4 threads by default.
+ */
+export function mydumperCommand(db: MariaDb, out: string, { log, extra = [] }: { log?: string; extra?: readonly string[] } = {}): string[] {
+  return [
+    'mydumper', ...db.dumpArgs, '--triggers', '--routines', '--events', '--regex', '^(?!(mysql|sys)\\.)', ...extra,
+    ...(log ? ['--logfile', log, '--verbose', '3'] : []), '--outputdir', out,
+  ];
+}
+
 /** What a step that runs mydumper gets from mydumperAttempts: pass both to mydumper (`--logfile`, `--verbose 3`). */
 export interface MydumperAttempt {
   /** Call with mydumper's output directory before it starts (watchMydumperDeadlock). */
