@@ -20,7 +20,9 @@
 #      EXTRA_ARGS (extra put flags), TARGETS (default "ceiling sink rgw"), RGW_ENDPOINT,
 #      NODE_FLAGS (flags for node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": slows the run),
 #      ENCRYPT=1 (put --encrypt-to a key made with age-keygen for the run: the cost of client-side
-#      encryption; the stored size checked is then the age ciphertext's).
+#      encryption; the stored size checked is then the age ciphertext's),
+#      TRACE (seconds, e.g. 2: also sample the put's /proc/PID/status that often and print, after
+#      its row, "seconds: VmHWM/RssAnon MiB" for each sample: when the peak is reached).
 # Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from the environment, defaulting to the
 # RGW test user of scripts/rgw/rgw-up.sh (testaccesskey/testsecretkey). The sink ignores them.
 # Needs: node, openssl, /usr/bin/time (Debian package `time`), curl; /usr/bin/aws for RGW.
@@ -34,6 +36,7 @@ TARGETS=${TARGETS:-ceiling sink rgw}
 RGW_ENDPOINT=${RGW_ENDPOINT:-http://127.0.0.1:19001}
 NODE_FLAGS=${NODE_FLAGS:-}
 ENCRYPT=${ENCRYPT:-}
+TRACE=${TRACE:-}
 RSS_GOAL_MIB=112
 AWS_CLI=/usr/bin/aws
 
@@ -115,7 +118,14 @@ put_once() {
   # As users run it: through the launcher (which sets diskless's V8 flags), with NODE_FLAGS
   # added to node's command line when given.
   gen | /usr/bin/time -v -o "$tf" ${NODE_FLAGS:+node $NODE_FLAGS} bin/diskless.js put --endpoint-url "$endpoint" $EXTRA_ARGS \
-    "s3://$bucket/$key" 2>"$log" || rc=$?
+    "s3://$bucket/$key" 2>"$log" &
+  local timed=$! tracer=
+  if [ -n "$TRACE" ]; then
+    trace_rss "$timed" >"$WORK/trace.$target.$run" &
+    tracer=$!
+  fi
+  wait "$timed" || rc=$?
+  [ -z "$tracer" ] || wait "$tracer" || true
   if [ "$rc" != 0 ]; then
     echo "put-rss.sh: diskless put to $target failed (exit $rc):" >&2
     cat "$log" >&2
@@ -135,6 +145,21 @@ put_once() {
   # MB/s and bytes are of the input stream (with ENCRYPT=1 the store holds a little more).
   record "$target" "$run" "$tf" "$BYTES"
   echo "         $(grep -h 'stored s3://' "$log" | sed 's/^diskless: //')"
+  [ -z "$TRACE" ] || echo "         RSS every ${TRACE} s (s: VmHWM/RssAnon MiB): $(cat "$WORK/trace.$target.$run")"
+}
+
+# trace_rss PID: until PID's child (the put under /usr/bin/time) ends, every TRACE seconds, one
+# "seconds: VmHWM/RssAnon" (MiB) of it, comma-separated on one line.
+trace_rss() {
+  local timed=$1 pid= t0 line
+  while [ -z "$pid" ] && kill -0 "$timed" 2>/dev/null; do pid=$(pgrep -P "$timed" | head -n1) || sleep 0.05; done
+  t0=$(date +%s.%N)
+  while line=$(awk '/^VmHWM/ { h = int($2 / 1024) } /^RssAnon/ { a = int($2 / 1024) } END { if (h) printf "%d/%d", h, a }' "/proc/$pid/status" 2>/dev/null) && [ -n "$line" ]; do
+    printf '%s%.1f: %s' "${sep:-}" "$(echo "$(date +%s.%N) - $t0" | bc)" "$line"
+    local sep=', '
+    sleep "$TRACE"
+  done
+  echo
 }
 
 ceiling_once() {
