@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { checkCredentials } from '../preflight.js';
-import { createS3Client, type S3ConnectionOptions } from '../s3/s3-client.js';
+import { createHttpTransport, createS3Client, type S3ConnectionOptions } from '../s3/s3-client.js';
 import { S3ObjectStore } from '../s3/s3-object-store.js';
 import { normaliseEndpoint } from '../s3/s3-url.js';
 import type { ObjectStore } from '../upload/object-store.js';
@@ -34,8 +34,9 @@ export async function openSession(options: SessionOptions, maxSockets?: number):
   const limit = (s: ObjectStore): ObjectStore => (options.bwlimit ? throttledStore(s, new RateLimiter(options.bwlimit)) : s);
   if (options.store) return { store: limit(options.store), retry, log, close() {} };
   const conn = { ...options.connection, ...(maxSockets ? { maxSockets } : {}) };
-  const client = createS3Client(conn);
-  const store = limit(new S3ObjectStore(client, normaliseEndpoint(conn.endpointUrl ?? 'aws')));
+  const transport = createHttpTransport(conn);
+  const client = createS3Client(conn, transport);
+  const store = limit(new S3ObjectStore(client, normaliseEndpoint(conn.endpointUrl ?? 'aws'), transport));
   try {
     await checkCredentials(client);
   } catch (err) {

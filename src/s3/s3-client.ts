@@ -23,6 +23,27 @@ export interface S3ConnectionOptions {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
+/** The connections every request of a session goes over, the SDK's and direct-put.ts's alike. */
+export interface HttpTransport {
+  httpAgent: HttpAgent;
+  httpsAgent: HttpsAgent;
+  /** Connecting may take at most this long. */
+  connectTimeoutMs: number;
+  /** A request whose connection makes no progress for this long fails. */
+  requestTimeoutMs: number;
+}
+
+/** Keep-alive agents (at most `maxSockets` connections, 16 by default) and the timeouts of `options`. */
+export function createHttpTransport(options: S3ConnectionOptions = {}): HttpTransport {
+  const maxSockets = options.maxSockets ?? 16;
+  return {
+    httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  };
+}
+
 /**
  * The S3 client every command uses. Choices, with reasons:
  * - SDK retries off (maxAttempts 1): diskless retries itself with a deadline (retry.ts), and
@@ -34,10 +55,9 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
  * - Keep-alive agents, idle-socket and connect timeouts: a store that stops answering fails the
  *   request instead of hanging it.
  */
-export function createS3Client(options: S3ConnectionOptions = {}): S3Client {
+export function createS3Client(options: S3ConnectionOptions = {}, transport: HttpTransport = createHttpTransport(options)): S3Client {
   const endpoint = options.endpointUrl;
   if (endpoint !== undefined) checkEndpoint(endpoint);
-  const maxSockets = options.maxSockets ?? 16;
   const region =
     options.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? (endpoint ? 'us-east-1' : undefined);
   return new S3Client({
@@ -53,10 +73,10 @@ export function createS3Client(options: S3ConnectionOptions = {}): S3Client {
     // retry, which diskless retries itself); diskless reports every failure in its own words.
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     requestHandler: new NodeHttpHandler({
-      connectionTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      socketTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+      connectionTimeout: transport.connectTimeoutMs,
+      socketTimeout: transport.requestTimeoutMs,
+      httpAgent: transport.httpAgent,
+      httpsAgent: transport.httpsAgent,
     }),
   });
 }

@@ -72,3 +72,32 @@ function contentType(e: SdkLikeError): string {
 function firstLine(text: string): string {
   return text.split('\n')[0]!.trim();
 }
+
+/**
+ * The StoreError for an S3 error answer read off the wire (direct-put.ts): the `<Code>` and
+ * `<Message>` of its XML, classified as an SDK error with that code and status would be. An answer
+ * that is not S3's XML (an HTML page, a proxy's text) is `not-s3`; an empty one is named after its status.
+ */
+export function fromHttpAnswer(status: number, contentType: string, body: string): StoreError {
+  const code = xmlText(body, 'Code');
+  const message = xmlText(body, 'Message') ?? '';
+  if (code === undefined && body.trim() !== '') {
+    const what = /^text\/html/i.test(contentType) ? contentType : firstLine(body).slice(0, 120);
+    return new StoreError('not-s3', 'NotS3', `the answer is not S3's XML (${what || 'unreadable'})`, { status });
+  }
+  const name = code ?? BODYLESS_CODES[status] ?? `HTTP${status}`;
+  return new StoreError(kindOfCode(name, status), name, message, { status });
+}
+
+const XML_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** The text of the first `<tag>` element of an S3 error document, entities decoded. */
+function xmlText(xml: string, tag: string): string | undefined {
+  const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml);
+  if (!m) return undefined;
+  return m[1]!.replace(/&(lt|gt|amp|quot|apos|#x[0-9a-f]+|#\d+);/gi, (all, e: string) => {
+    if (e[0] !== '#') return XML_ENTITIES[e.toLowerCase()] ?? all;
+    const n = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+    return n <= 0x10ffff ? String.fromCodePoint(n) : all;
+  });
+}

@@ -36,6 +36,8 @@ import type {
 import { StoreError } from '../store-error.js';
 import { ObjectExistsError } from '../errors.js';
 import { toStoreError } from './s3-errors.js';
+import { DirectPut } from './direct-put.js';
+import type { HttpTransport } from './s3-client.js';
 
 /** A conditional write refused because the key holds an object (S3's 412 PreconditionFailed). */
 function existsInstead(key: string) {
@@ -49,12 +51,22 @@ function existsInstead(key: string) {
 
 /** ObjectStore over the AWS SDK: the only module that sends S3 commands; every failure is a StoreError (s3-errors.ts). */
 export class S3ObjectStore implements ObjectStore {
+  private readonly direct: DirectPut | undefined;
+
+  /** With the client's `transport` (createHttpTransport), a PutObject of a body in one piece skips the SDK's middleware (direct-put.ts). */
   constructor(
     private readonly client: S3Client,
     readonly description: string,
-  ) {}
+    transport?: HttpTransport,
+  ) {
+    this.direct = transport ? new DirectPut(client, transport) : undefined;
+  }
 
   async putObject(req: PutRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+    if (this.direct && req.body.length === 1) {
+      const done = await this.direct.put(req, req.body[0]!, opts.signal).catch(existsInstead(req.key));
+      if (done) return done;
+    }
     const out = await mapped(this.client.send(
       new PutObjectCommand({
         Bucket: req.bucket,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toStoreError } from '../../../src/s3/s3-errors.js';
+import { fromHttpAnswer, toStoreError } from '../../../src/s3/s3-errors.js';
 import { StoreError, describeStoreError, isRetryable } from '../../../src/store-error.js';
 
 /** Shapes the AWS SDK v3 throws, as seen from RGW, from a web server and from the network. */
@@ -61,5 +61,22 @@ describe('toStoreError maps the SDK\'s errors once to a typed store error', () =
 
   it('does not call errors that are not store errors retryable', () => {
     expect(isRetryable(new Error('ECONNRESET'))).toBe(false);
+  });
+});
+
+describe('fromHttpAnswer maps an error answer read off the wire (direct-put.ts) as toStoreError maps the SDK\'s', () => {
+  it.each([
+    [503, '<Error><Code>SlowDown</Code><Message>slow</Message></Error>', 'retryable', 'SlowDown'],
+    [400, '<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code></Error>', 'checksum', 'BadDigest'],
+    [404, '<Error><Code>NoSuchBucket</Code></Error>', 'no-bucket', 'NoSuchBucket'],
+    [412, '<Error><Code>PreconditionFailed</Code></Error>', 'rejected', 'PreconditionFailed'],
+    [403, '', 'access', 'Forbidden'],
+    [502, '', 'retryable', 'HTTP502'],
+  ] as const)('%i %s is %s (%s)', (status, body, kind, code) => {
+    expect(fromHttpAnswer(status, 'application/xml', body)).toMatchObject({ kind, code, status });
+  });
+
+  it('calls a body that is not an S3 error document not-s3, naming what came', () => {
+    expect(fromHttpAnswer(502, 'text/plain', 'Bad gateway from the proxy\nmore')).toMatchObject({ kind: 'not-s3', message: expect.stringContaining('Bad gateway from the proxy') });
   });
 });

@@ -1,0 +1,158 @@
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getEndpointFromInstructions } from '@smithy/core/endpoints';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { PutRequest, WriteSettings } from '../upload/object-store.js';
+import type { HttpTransport } from './s3-client.js';
+import { fromHttpAnswer, toStoreError } from './s3-errors.js';
+
+/** How much of an error answer is read for its code and message. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * PutObject of a body in one piece, sent without the SDK's middleware stack: a small file of a run,
+ * a manifest, a chain index. Through the SDK such a request costs about 1.4 CPU-ms; sent here, about
+ * 0.5 (docs/BENCHMARKS.md, "Small files: PutObject without the middleware stack"), and a tree of
+ * small files is bound by exactly that.
+ *
+ * Nothing S3-specific is written again here: the endpoint is the SDK's own resolution for this bucket
+ * and key (getEndpointFromInstructions: custom endpoints, path or virtual-host style, FIPS, dual-stack,
+ * AWS_ENDPOINT_URL_S3), the credentials are the client's provider chain, the signature is the SDK's
+ * SigV4 signer with S3's settings, the connections are the client's agents and timeouts, and an error
+ * answer becomes the StoreError the SDK's error would have (s3-errors.ts). The body is signed through
+ * its Content-MD5 (a signed header; the payload itself is UNSIGNED-PAYLOAD), which the store checks.
+ * An endpoint that needs another signature (S3 Express, multi-region access points) gets undefined:
+ * the caller sends that request through the SDK.
+ */
+export class DirectPut {
+  private readonly signers = new Map<string, SignatureV4>();
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly transport: HttpTransport,
+  ) {}
+
+  /** The object's ETag (unquoted), or undefined when this endpoint is not one it can sign for. */
+  async put(req: PutRequest, body: Uint8Array, signal?: AbortSignal): Promise<{ etag: string } | undefined> {
+    const config = this.client.config;
+    let signed: Awaited<ReturnType<SignatureV4['sign']>>;
+    let url: URL;
+    try {
+      const endpoint = await getEndpointFromInstructions({ Bucket: req.bucket, Key: req.key }, PutObjectCommand, config);
+      const scheme = endpoint.properties?.['authSchemes'] as { name?: string; signingName?: string; signingRegion?: string }[] | undefined;
+      const auth = scheme?.[0];
+      if (auth && auth.name !== 'sigv4') return undefined;
+      url = endpoint.url;
+      if (url.search !== '') return undefined;
+      const headers: Record<string, string> = {
+        host: url.host,
+        'content-length': String(body.length),
+        'content-md5': req.contentMd5,
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        ...writeHeaders(req.settings),
+        ...(req.ifNoneMatch ? { 'if-none-match': '*' } : {}),
+      };
+      for (const [name, values] of Object.entries(endpoint.headers ?? {})) headers[name.toLowerCase()] = values.join(',');
+      const path = `${url.pathname.replace(/\/$/, '')}/${encodeKey(req.key)}`;
+      const signer = this.signer(auth?.signingRegion ?? (await config.region()), auth?.signingName ?? 's3');
+      signed = await signer.sign(
+        { method: 'PUT', protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}), path, query: {}, headers },
+        { signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)) },
+      );
+    } catch (err) {
+      throw toStoreError(err);
+    }
+    const answer = await this.send(url, signed.path, signed.headers, body, signal);
+    return { etag: (headerText(answer.headers.etag) ?? '').replace(/^"|"$/g, '') };
+  }
+
+  private signer(region: string, service: string): SignatureV4 {
+    const id = `${region}\n${service}`;
+    let signer = this.signers.get(id);
+    if (!signer) {
+      const config = this.client.config;
+      // S3's signing settings, as the SDK's S3 client sets them: paths are not escaped twice.
+      signer = new SignatureV4({ credentials: config.credentials, region, service, sha256: config.sha256, uriEscapePath: false, applyChecksum: false });
+      this.signers.set(id, signer);
+    }
+    return signer;
+  }
+
+  /** One request over the client's agents; resolves with a 2xx answer, rejects with a StoreError (or the abort). */
+  private send(url: URL, path: string, headers: OutgoingHttpHeaders, body: Uint8Array, signal?: AbortSignal): Promise<IncomingMessage> {
+    const { transport } = this;
+    const https = url.protocol === 'https:';
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const fail = (err: unknown) => reject(toStoreError(err));
+      let req: ClientRequest;
+      try {
+        req = (https ? httpsRequest : httpRequest)({
+          method: 'PUT',
+          host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+          ...(url.port ? { port: Number(url.port) } : {}),
+          path,
+          headers,
+          agent: https ? transport.httpsAgent : transport.httpAgent,
+          ...(signal ? { signal } : {}),
+        });
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      const timeout = (what: string, ms: number) => req.destroy(Object.assign(new Error(`${what} timed out after ${ms} ms`), { name: 'TimeoutError' }));
+      req.setTimeout(transport.requestTimeoutMs, () => timeout('the request', transport.requestTimeoutMs));
+      req.once('socket', (socket) => {
+        if (!socket.connecting) return;
+        const timer = setTimeout(() => timeout('connecting', transport.connectTimeoutMs), transport.connectTimeoutMs);
+        socket.once('connect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      });
+      req.once('error', fail);
+      req.once('response', (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          res.once('end', () => resolve(res));
+          res.once('error', fail);
+          res.resume();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let length = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (length < MAX_ERROR_BODY) chunks.push(chunk);
+          length += chunk.length;
+        });
+        res.once('error', fail);
+        res.once('end', () => {
+          const text = Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY).toString('utf8');
+          reject(fromHttpAnswer(status, headerText(res.headers['content-type']) ?? '', text));
+        });
+      });
+      req.end(body);
+    });
+  }
+}
+
+/** The HTTP headers of the write settings (the SDK's StorageClass, ServerSideEncryption, SSEKMSKeyId, ContentType, Metadata). */
+function writeHeaders(s: WriteSettings): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (s.storageClass) headers['x-amz-storage-class'] = s.storageClass;
+  if (s.sse) headers['x-amz-server-side-encryption'] = s.sse;
+  if (s.sseKmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = s.sseKmsKeyId;
+  if (s.contentType) headers['content-type'] = s.contentType;
+  for (const [name, value] of Object.entries(s.metadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+  return headers;
+}
+
+/** A key as the SDK puts it in the path: each segment URI-encoded, `!'()*` too; slashes kept. */
+export function encodeKey(key: string): string {
+  return key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .join('/');
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DirectPut, encodeKey } from '../../../src/s3/direct-put.js';
+import { createHttpTransport, createS3Client } from '../../../src/s3/s3-client.js';
+import { StoreError } from '../../../src/store-error.js';
+import type { PutRequest } from '../../../src/upload/object-store.js';
+
+/** What RGW cannot be made to do on demand (hang, answer HTML, refuse): a loopback HTTP server that does it. */
+let server: Server | undefined;
+afterEach(async () => {
+  vi.unstubAllEnvs();
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  server = createServer(handler);
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function direct(endpointUrl: string, requestTimeoutMs = 5_000): DirectPut {
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+  const conn = { endpointUrl, region: 'us-east-1', requestTimeoutMs };
+  const transport = createHttpTransport(conn);
+  return new DirectPut(createS3Client(conn, transport), transport);
+}
+
+const body = Buffer.from('hello');
+const request = (key = 'a/b c'): PutRequest => ({
+  bucket: 'bucket',
+  key,
+  body: [body],
+  contentLength: body.length,
+  contentMd5: createHash('md5').update(body).digest('base64'),
+  settings: { metadata: { 'diskless-writer': 'w1' } },
+  ifNoneMatch: true,
+});
+
+describe('DirectPut sends one signed PutObject over the client\'s agents', () => {
+  it('puts the key path-style, URI-encoded, with Content-MD5, If-None-Match and metadata signed, and returns the unquoted ETag', async () => {
+    let seen: IncomingMessage | undefined;
+    let got = '';
+    const url = await serve((req, res) => {
+      seen = req;
+      req.on('data', (c: Buffer) => (got += c.toString()));
+      req.on('end', () => res.writeHead(200, { etag: '"abc"' }).end());
+    });
+    await expect(direct(url).put(request("dir/x y!(1)*'.bin"), body)).resolves.toEqual({ etag: 'abc' });
+    expect(seen!.method).toBe('PUT');
+    expect(seen!.url).toBe('/bucket/dir/x%20y%21%281%29%2A%27.bin');
+    expect(got).toBe('hello');
+    const h = seen!.headers;
+    expect(h['content-md5']).toBe(request().contentMd5);
+    expect(h['if-none-match']).toBe('*');
+    expect(h['x-amz-meta-diskless-writer']).toBe('w1');
+    expect(h['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+    expect(h.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=[^,]*content-md5;[^,]*if-none-match;[^,]*x-amz-meta-diskless-writer/);
+  });
+
+  it('turns an S3 error document into the StoreError of its code, message entities decoded', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' }).end('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Reduce your &amp; rate &lt;now&gt;</Message></Error>');
+    });
+    const err: unknown = await direct(url).put(request(), body).catch((e: unknown) => e);
+    expect(StoreError.is(err) && err).toMatchObject({ kind: 'retryable', code: 'SlowDown', status: 503, message: 'Reduce your & rate <now>' });
+  });
+
+  it('calls an HTML answer not S3 (a web server or proxy on the endpoint)', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/html' }).end('<html><body>Not here</body></html>');
+    });
+    await expect(direct(url).put(request(), body)).rejects.toMatchObject({ kind: 'not-s3', code: 'NotS3', status: 404 });
+  });
+
+  it('fails a request the server never answers within the request timeout, as a retryable TimeoutError', async () => {
+    const url = await serve(() => undefined);
+    const started = Date.now();
+    await expect(direct(url, 300).put(request(), body)).rejects.toMatchObject({ kind: 'retryable', code: 'TimeoutError' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('fails at once, with the abort, when the caller\'s signal fires mid-request', async () => {
+    const url = await serve(() => undefined);
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 50);
+    await expect(direct(url, 10_000).put(request(), body, abort.signal)).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('calls a refused connection retryable (ECONNREFUSED)', async () => {
+    const url = await serve(() => undefined);
+    server!.close();
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(direct(url).put(request(), body)).rejects.toMatchObject({ kind: 'retryable', code: 'ECONNREFUSED' });
+  });
+
+  it('leaves to the SDK an endpoint that needs another signature (a multi-region access point: SigV4A)', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+    const transport = createHttpTransport();
+    const put = new DirectPut(createS3Client({ region: 'us-east-1' }, transport), transport);
+    const mrap = { ...request(), bucket: 'arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap' };
+    await expect(put.put(mrap, body)).resolves.toBeUndefined();
+  });
+});
+
+describe('encodeKey', () => {
+  it('encodes each segment as the SDK does (RFC 3986 unreserved kept, !\'()* encoded), keeping slashes', () => {
+    expect(encodeKey("a b/c+d/!'()*/~._-/ü")).toBe('a%20b/c%2Bd/%21%27%28%29%2A/~._-/%C3%BC');
+  });
+});
