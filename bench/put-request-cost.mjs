@@ -9,9 +9,16 @@
 // once (default 8), ROUNDS rounds (default 3). Prints, per round and case, wall seconds and this
 // process's CPU-ms per request (user + sys; the sink runs in another process), then the medians and the
 // ratio direct ÷ SDK. Start-up is outside the timed part: a warm-up of 200 requests per case comes first.
+// V8 runs with the flags bin/diskless.js sets for `diskless run` (src/cli/v8-flags.ts: no optimising
+// compiler, optimised for size), as the uploader does; FLAGS=none runs with Node's defaults instead.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+
+const { v8FlagsFor } = await import('../dist/cli/v8-flags.js');
+const flags = process.env.FLAGS === 'none' ? [] : v8FlagsFor(['run']);
+for (const flag of flags) setFlagsFromString(flag);
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.AWS_ACCESS_KEY_ID ??= 'testaccesskey';
@@ -77,7 +84,7 @@ for (let r = 1; r <= rounds; r++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = (name, f) => median(results[name].map((x) => x[f]));
-console.log(`\n${count} PutObjects of 4-64 KiB, ${concurrency} at once, ${rounds} rounds, ${new Date().toISOString()}`);
+console.log(`\n${count} PutObjects of 4-64 KiB, ${concurrency} at once, ${rounds} rounds, V8 flags: ${flags.join(' ') || "Node's defaults"}, ${new Date().toISOString()}`);
 console.log('| case | wall s | CPU-ms per PutObject |\n|---|---|---|');
 console.log(`| SDK send(PutObjectCommand) | ${m('sdk', 'wall').toFixed(2)} | ${m('sdk', 'perRequest').toFixed(3)} |`);
 console.log(`| direct (direct-put.ts) | ${m('direct', 'wall').toFixed(2)} | ${m('direct', 'perRequest').toFixed(3)} |`);

@@ -12,9 +12,9 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 /**
  * PutObject of a body in one piece, sent without the SDK's middleware stack: a small file of a run,
- * a manifest, a chain index. Through the SDK such a request costs about 1.4 CPU-ms; sent here, about
- * 0.5 (docs/BENCHMARKS.md, "Small files: PutObject without the middleware stack"), and a tree of
- * small files is bound by exactly that.
+ * a manifest, a chain index. Through the SDK such a request costs about 1.6 CPU-ms with the uploader's
+ * V8 flags; sent here, about 0.46 (bench/put-request-cost.mjs; docs/BENCHMARKS.md, "Small files: PutObject
+ * without the middleware stack"), and a tree of small files is bound by the uploader's CPU per file.
  *
  * Nothing S3-specific is written again here: the endpoint is the SDK's own resolution for this bucket
  * and key (getEndpointFromInstructions: custom endpoints, path or virtual-host style, FIPS, dual-stack,
@@ -110,6 +110,10 @@ export class DirectPut {
       });
       req.once('error', fail);
       req.once('response', (res) => {
+        // A connection cut in the middle of the answer (a settled promise ignores this after a clean end).
+        res.once('close', () => {
+          if (!res.complete) fail(Object.assign(new Error('the connection closed before the answer ended'), { code: 'ECONNRESET' }));
+        });
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
           res.once('end', () => resolve(res));

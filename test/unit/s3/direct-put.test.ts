@@ -93,6 +93,16 @@ describe('DirectPut sends one signed PutObject over the client\'s agents', () =>
     await expect(direct(url, 10_000).put(request(), body, abort.signal)).rejects.toMatchObject({ name: 'AbortError' });
   });
 
+  it('calls an answer cut off mid-body retryable (ECONNRESET) instead of waiting for the rest', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      res.writeHead(500, { 'content-type': 'application/xml', 'content-length': '1000' });
+      res.write('<Error><Code>Internal');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await expect(direct(url, 10_000).put(request(), body)).rejects.toMatchObject({ kind: 'retryable', code: 'ECONNRESET' });
+  });
+
   it('calls a refused connection retryable (ECONNREFUSED)', async () => {
     const url = await serve(() => undefined);
     server!.close();
