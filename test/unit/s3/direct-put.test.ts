@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DirectPut, encodeKey } from '../../../src/s3/direct-put.js';
@@ -117,6 +122,41 @@ describe('DirectPut sends one signed PutObject over the client\'s agents', () =>
     const put = new DirectPut(createS3Client({ region: 'us-east-1' }, transport), transport);
     const mrap = { ...request(), bucket: 'arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap' };
     await expect(put.put(mrap, body)).resolves.toBeUndefined();
+  });
+});
+
+describe('DirectPut over HTTPS', () => {
+  /** A throw-away self-signed certificate for 127.0.0.1 (openssl, as the test dependencies install it). */
+  function selfSigned(): { key: Buffer; cert: Buffer } {
+    const dir = mkdtempSync(join(tmpdir(), 'direct-put-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('sends the request over the transport\'s HTTPS agent, trusting what it trusts, and refuses a certificate it does not trust', async () => {
+    const { key, cert } = selfSigned();
+    let seen: IncomingMessage | undefined;
+    server = createHttpsServer({ key, cert }, (req, res) => {
+      seen = req;
+      req.resume();
+      req.on('end', () => res.writeHead(200, { etag: '"tls"' }).end());
+    }) as unknown as Server;
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+    const endpointUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+    const conn = { endpointUrl, region: 'us-east-1' };
+    const trusting = { ...createHttpTransport(conn), httpsAgent: new HttpsAgent({ keepAlive: true, ca: cert }) };
+    await expect(new DirectPut(createS3Client(conn, trusting), trusting).put(request(), body)).resolves.toEqual({ etag: 'tls' });
+    expect(seen!.headers.host).toBe(new URL(endpointUrl).host);
+    const plain = createHttpTransport(conn);
+    const err: unknown = await new DirectPut(createS3Client(conn, plain), plain).put(request(), body).catch((e: unknown) => e);
+    expect(StoreError.is(err) && err).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/self.signed certificate/i) });
   });
 });
 
