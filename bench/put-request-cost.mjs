@@ -1,5 +1,5 @@
 // CPU per small PutObject (issue 13, goal 3): the SDK's `send(PutObjectCommand)` against diskless's
-// direct PutObject (src/s3/direct-put.ts: the SDK's endpoint resolution, credentials and SigV4 signer,
+// direct PutObject (src/s3/direct-requests.ts: the SDK's endpoint resolution, credentials and SigV4 signer,
 // without its middleware stack), both through S3ObjectStore as the commands use it, against the discard
 // sink, rounds interleaved.
 //
@@ -87,7 +87,7 @@ const m = (name, f) => median(results[name].map((x) => x[f]));
 console.log(`\n${count} PutObjects of 4-64 KiB, ${concurrency} at once, ${rounds} rounds, V8 flags: ${flags.join(' ') || "Node's defaults"}, ${new Date().toISOString()}`);
 console.log('| case | wall s | CPU-ms per PutObject |\n|---|---|---|');
 console.log(`| SDK send(PutObjectCommand) | ${m('sdk', 'wall').toFixed(2)} | ${m('sdk', 'perRequest').toFixed(3)} |`);
-console.log(`| direct (direct-put.ts) | ${m('direct', 'wall').toFixed(2)} | ${m('direct', 'perRequest').toFixed(3)} |`);
+console.log(`| direct (direct-requests.ts) | ${m('direct', 'wall').toFixed(2)} | ${m('direct', 'perRequest').toFixed(3)} |`);
 console.log(`direct ÷ SDK: wall ${(m('direct', 'wall') / m('sdk', 'wall')).toFixed(2)}, CPU ${(m('direct', 'perRequest') / m('sdk', 'perRequest')).toFixed(2)}`);
 for (const { client } of Object.values(cases)) client.destroy();
 sink.kill();

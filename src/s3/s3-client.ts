@@ -23,7 +23,7 @@ export interface S3ConnectionOptions {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
-/** The connections every request of a session goes over, the SDK's and direct-put.ts's alike. */
+/** The connections every request of a session goes over, the SDK's and direct-requests.ts's alike. */
 export interface HttpTransport {
   httpAgent: HttpAgent;
   httpsAgent: HttpsAgent;

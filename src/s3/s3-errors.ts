@@ -74,7 +74,7 @@ function firstLine(text: string): string {
 }
 
 /**
- * The StoreError for an S3 error answer read off the wire (direct-put.ts): the `<Code>` and
+ * The StoreError for an S3 error answer read off the wire (direct-requests.ts): the `<Code>` and
  * `<Message>` of its XML, classified as an SDK error with that code and status would be. An answer
  * that is not S3's XML (an HTML page, a proxy's text) is `not-s3`; an empty one is named after its status.
  */

@@ -36,7 +36,7 @@ import type {
 import { StoreError } from '../store-error.js';
 import { ObjectExistsError } from '../errors.js';
 import { toStoreError } from './s3-errors.js';
-import { DirectPut } from './direct-put.js';
+import { DirectRequests } from './direct-requests.js';
 import type { HttpTransport } from './s3-client.js';
 
 /** A conditional write refused because the key holds an object (S3's 412 PreconditionFailed). */
@@ -51,15 +51,15 @@ function existsInstead(key: string) {
 
 /** ObjectStore over the AWS SDK: the only module that sends S3 commands; every failure is a StoreError (s3-errors.ts). */
 export class S3ObjectStore implements ObjectStore {
-  private readonly direct: DirectPut | undefined;
+  private readonly direct: DirectRequests | undefined;
 
-  /** With the client's `transport` (createHttpTransport), a PutObject of a body in one piece skips the SDK's middleware (direct-put.ts). */
+  /** With the client's `transport` (createHttpTransport), GetObject and a PutObject of a body in one piece skip the SDK's middleware (direct-requests.ts). */
   constructor(
     private readonly client: S3Client,
     readonly description: string,
     transport?: HttpTransport,
   ) {
-    this.direct = transport ? new DirectPut(client, transport) : undefined;
+    this.direct = transport ? new DirectRequests(client, transport) : undefined;
   }
 
   async putObject(req: PutRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
@@ -158,6 +158,8 @@ export class S3ObjectStore implements ObjectStore {
     ref: ObjectRef,
     opts: RequestOptions & { start?: number; end?: number; ifMatch?: string } = {},
   ): Promise<GetResult | undefined> {
+    const direct = await this.direct?.get(ref, opts);
+    if (direct) return direct.result;
     try {
       const out = await mapped(this.client.send(
         new GetObjectCommand({

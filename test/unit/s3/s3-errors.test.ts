@@ -64,7 +64,7 @@ describe('toStoreError maps the SDK\'s errors once to a typed store error', () =
   });
 });
 
-describe('fromHttpAnswer maps an error answer read off the wire (direct-put.ts) as toStoreError maps the SDK\'s', () => {
+describe('fromHttpAnswer maps an error answer read off the wire (direct-requests.ts) as toStoreError maps the SDK\'s', () => {
   it.each([
     [503, '<Error><Code>SlowDown</Code><Message>slow</Message></Error>', 'retryable', 'SlowDown'],
     [400, '<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code></Error>', 'checksum', 'BadDigest'],

@@ -1,18 +1,19 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { PutRequest, WriteSettings } from '../upload/object-store.js';
+import type { GetResult, ObjectRef, PutRequest, WriteSettings } from '../upload/object-store.js';
 import type { HttpTransport } from './s3-client.js';
+import { StoreError } from '../store-error.js';
 import { fromHttpAnswer, toStoreError } from './s3-errors.js';
 
 /** How much of an error answer is read for its code and message. */
 const MAX_ERROR_BODY = 64 * 1024;
 
 /**
- * PutObject of a body in one piece, sent without the SDK's middleware stack: a small file of a run,
- * a manifest, a chain index. Through the SDK such a request costs about 1.6 CPU-ms with the uploader's
+ * PutObject of a body in one piece (a small file of a run, a manifest, a chain index) and GetObject
+ * (whole or ranged), sent without the SDK's middleware stack. Through the SDK such a request costs about 1.6 CPU-ms with the uploader's
  * V8 flags; sent here, about 0.46 (bench/put-request-cost.mjs; docs/BENCHMARKS.md, "Small files: PutObject
  * without the middleware stack"), and a tree of small files is bound by the uploader's CPU per file.
  *
@@ -25,7 +26,7 @@ const MAX_ERROR_BODY = 64 * 1024;
  * An endpoint that needs another signature (S3 Express, multi-region access points) gets undefined:
  * the caller sends that request through the SDK.
  */
-export class DirectPut {
+export class DirectRequests {
   private readonly signers = new Map<string, SignatureV4>();
 
   constructor(
@@ -33,38 +34,69 @@ export class DirectPut {
     private readonly transport: HttpTransport,
   ) {}
 
-  /** The object's ETag (unquoted), or undefined when this endpoint is not one it can sign for. */
+  /** PutObject: the object's ETag (unquoted), or undefined when this endpoint is not one it can sign for. */
   async put(req: PutRequest, body: Uint8Array, signal?: AbortSignal): Promise<{ etag: string } | undefined> {
-    const config = this.client.config;
-    let signed: Awaited<ReturnType<SignatureV4['sign']>>;
-    let url: URL;
+    const headers: Record<string, string> = {
+      'content-length': String(body.length),
+      'content-md5': req.contentMd5,
+      ...writeHeaders(req.settings),
+      ...(req.ifNoneMatch ? { 'if-none-match': '*' } : {}),
+    };
+    const signed = await this.sign('PUT', req, PutObjectCommand, headers);
+    if (!signed) return undefined;
+    const answer = await this.send('PUT', signed, body, signal);
+    return { etag: unquote(headerText(answer.headers.etag)) };
+  }
+
+  /**
+   * GetObject of bytes `start` to `end` (inclusive; the whole object without them), only if its ETag is
+   * still `ifMatch` (else a PreconditionFailed StoreError). Undefined when this endpoint is not one it can
+   * sign for; otherwise `result`: the answer with its body as it arrives (read errors are StoreErrors), or
+   * undefined for a missing key (NoSuchKey).
+   */
+  async get(
+    ref: ObjectRef,
+    opts: { start?: number; end?: number; ifMatch?: string; signal?: AbortSignal },
+  ): Promise<{ result: GetResult | undefined } | undefined> {
+    const headers: Record<string, string> = {
+      ...(opts.start || opts.end !== undefined ? { range: `bytes=${opts.start ?? 0}-${opts.end ?? ''}` } : {}),
+      ...(opts.ifMatch ? { 'if-match': `"${opts.ifMatch}"` } : {}),
+    };
+    const signed = await this.sign('GET', ref, GetObjectCommand, headers);
+    if (!signed) return undefined;
+    let answer: IncomingMessage;
     try {
-      const endpoint = await getEndpointFromInstructions({ Bucket: req.bucket, Key: req.key }, PutObjectCommand, config);
+      answer = await this.send('GET', signed, undefined, opts.signal);
+    } catch (err) {
+      if (StoreError.is(err) && err.code === 'NoSuchKey') return { result: undefined };
+      throw err;
+    }
+    const length = Number(headerText(answer.headers['content-length']));
+    return { result: { body: mappedBody(answer), size: Number.isFinite(length) ? length : 0, etag: unquote(headerText(answer.headers.etag)) } };
+  }
+
+  /** The signed request for `key` of `bucket` (the SDK's endpoint for `command`), or undefined when it needs another signature. */
+  private async sign(method: string, ref: ObjectRef, command: EndpointCommand, extra: Record<string, string>): Promise<Signed | undefined> {
+    const config = this.client.config;
+    try {
+      const endpoint = await getEndpointFromInstructions({ Bucket: ref.bucket, Key: ref.key }, command, config);
       const scheme = endpoint.properties?.['authSchemes'] as { name?: string; signingName?: string; signingRegion?: string }[] | undefined;
       const auth = scheme?.[0];
       if (auth && auth.name !== 'sigv4') return undefined;
-      url = endpoint.url;
+      const url = endpoint.url;
       if (url.search !== '') return undefined;
-      const headers: Record<string, string> = {
-        host: url.host,
-        'content-length': String(body.length),
-        'content-md5': req.contentMd5,
-        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-        ...writeHeaders(req.settings),
-        ...(req.ifNoneMatch ? { 'if-none-match': '*' } : {}),
-      };
+      const headers: Record<string, string> = { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra };
       for (const [name, values] of Object.entries(endpoint.headers ?? {})) headers[name.toLowerCase()] = values.join(',');
-      const path = `${url.pathname.replace(/\/$/, '')}/${encodeKey(req.key)}`;
+      const path = `${url.pathname.replace(/\/$/, '')}/${encodeKey(ref.key)}`;
       const signer = this.signer(auth?.signingRegion ?? (await config.region()), auth?.signingName ?? 's3');
-      signed = await signer.sign(
-        { method: 'PUT', protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}), path, query: {}, headers },
+      const signed = await signer.sign(
+        { method, protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}), path, query: {}, headers },
         { signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)) },
       );
+      return { url, path: signed.path, headers: signed.headers };
     } catch (err) {
       throw toStoreError(err);
     }
-    const answer = await this.send(url, signed.path, signed.headers, body, signal);
-    return { etag: (headerText(answer.headers.etag) ?? '').replace(/^"|"$/g, '') };
   }
 
   private signer(region: string, service: string): SignatureV4 {
@@ -79,8 +111,12 @@ export class DirectPut {
     return signer;
   }
 
-  /** One request over the client's agents; resolves with a 2xx answer, rejects with a StoreError (or the abort). */
-  private send(url: URL, path: string, headers: OutgoingHttpHeaders, body: Uint8Array, signal?: AbortSignal): Promise<IncomingMessage> {
+  /**
+   * One request over the client's agents; resolves with a 2xx answer (a PUT's read to its end, a GET's
+   * still to be read), rejects with a StoreError (or the abort).
+   */
+  private send(method: 'PUT' | 'GET', signed: Signed, body: Uint8Array | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
+    const { url, path, headers } = signed;
     const { transport } = this;
     const https = url.protocol === 'https:';
     return new Promise<IncomingMessage>((resolve, reject) => {
@@ -88,7 +124,7 @@ export class DirectPut {
       let req: ClientRequest;
       try {
         req = (https ? httpsRequest : httpRequest)({
-          method: 'PUT',
+          method,
           host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
           ...(url.port ? { port: Number(url.port) } : {}),
           path,
@@ -108,7 +144,7 @@ export class DirectPut {
         socket.once('connect', () => clearTimeout(timer));
         socket.once('close', () => clearTimeout(timer));
       });
-      req.once('error', fail);
+      req.on('error', fail);
       req.once('response', (res) => {
         // A connection cut in the middle of the answer (a settled promise ignores this after a clean end).
         res.once('close', () => {
@@ -116,8 +152,10 @@ export class DirectPut {
         });
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
+          // Errors after this settle nothing; a GET's reader gets them from the body.
+          res.on('error', fail);
+          if (method === 'GET') return resolve(res);
           res.once('end', () => resolve(res));
-          res.once('error', fail);
           res.resume();
           return;
         }
@@ -127,7 +165,7 @@ export class DirectPut {
           if (length < MAX_ERROR_BODY) chunks.push(chunk);
           length += chunk.length;
         });
-        res.once('error', fail);
+        res.on('error', fail);
         res.once('end', () => {
           const text = Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY).toString('utf8');
           reject(fromHttpAnswer(status, headerText(res.headers['content-type']) ?? '', text));
@@ -160,3 +198,25 @@ export function encodeKey(key: string): string {
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '');
+}
+
+/** A response body whose read errors (a connection cut, a timeout, the abort aside) are StoreErrors. */
+async function* mappedBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw toStoreError(err);
+  }
+}
+
+interface Signed {
+  url: URL;
+  path: string;
+  headers: OutgoingHttpHeaders;
+}
+
+/** What getEndpointFromInstructions needs of a command class: its endpoint parameter instructions. */
+type EndpointCommand = typeof PutObjectCommand | typeof GetObjectCommand;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DirectPut, encodeKey } from '../../../src/s3/direct-put.js';
+import { DirectRequests, encodeKey } from '../../../src/s3/direct-requests.js';
 import { createHttpTransport, createS3Client } from '../../../src/s3/s3-client.js';
 import { StoreError } from '../../../src/store-error.js';
 import type { PutRequest } from '../../../src/upload/object-store.js';
@@ -27,12 +27,12 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function direct(endpointUrl: string, requestTimeoutMs = 5_000): DirectPut {
+function direct(endpointUrl: string, requestTimeoutMs = 5_000): DirectRequests {
   vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
   const conn = { endpointUrl, region: 'us-east-1', requestTimeoutMs };
   const transport = createHttpTransport(conn);
-  return new DirectPut(createS3Client(conn, transport), transport);
+  return new DirectRequests(createS3Client(conn, transport), transport);
 }
 
 const body = Buffer.from('hello');
@@ -46,7 +46,7 @@ const request = (key = 'a/b c'): PutRequest => ({
   ifNoneMatch: true,
 });
 
-describe('DirectPut sends one signed PutObject over the client\'s agents', () => {
+describe('DirectRequests sends one signed PutObject over the client\'s agents', () => {
   it('puts the key path-style, URI-encoded, with Content-MD5, If-None-Match and metadata signed, and returns the unquoted ETag', async () => {
     let seen: IncomingMessage | undefined;
     let got = '';
@@ -119,13 +119,70 @@ describe('DirectPut sends one signed PutObject over the client\'s agents', () =>
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
     const transport = createHttpTransport();
-    const put = new DirectPut(createS3Client({ region: 'us-east-1' }, transport), transport);
+    const put = new DirectRequests(createS3Client({ region: 'us-east-1' }, transport), transport);
     const mrap = { ...request(), bucket: 'arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap' };
     await expect(put.put(mrap, body)).resolves.toBeUndefined();
   });
 });
 
-describe('DirectPut over HTTPS', () => {
+describe('DirectRequests sends one signed GetObject and hands its body on as it arrives', () => {
+  async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(Buffer.from(c));
+    return Buffer.concat(chunks);
+  }
+
+  it('asks for the range, pinned to the ETag with If-Match (both signed), and returns the bytes, their size and the ETag', async () => {
+    let seen: IncomingMessage | undefined;
+    const url = await serve((req, res) => {
+      seen = req;
+      res.writeHead(206, { etag: '"e1"', 'content-length': '3' }).end('bcd');
+    });
+    const got = await direct(url).get({ bucket: 'bucket', key: 'dir/f 1' }, { start: 1, end: 3, ifMatch: 'e1' });
+    expect(got?.result).toMatchObject({ size: 3, etag: 'e1' });
+    expect((await readAll(got!.result!.body)).toString()).toBe('bcd');
+    expect(seen!.method).toBe('GET');
+    expect(seen!.url).toBe('/bucket/dir/f%201');
+    expect(seen!.headers.range).toBe('bytes=1-3');
+    expect(seen!.headers['if-match']).toBe('"e1"');
+    expect(seen!.headers.authorization).toMatch(/SignedHeaders=[^,]*if-match;[^,]*range;/);
+  });
+
+  it('answers a missing key (NoSuchKey) with no result, and a changed object (If-Match) with PreconditionFailed', async () => {
+    const url = await serve((req, res) => {
+      const missing = req.url!.endsWith('/missing');
+      res.writeHead(missing ? 404 : 412, { 'content-type': 'application/xml' })
+        .end(`<Error><Code>${missing ? 'NoSuchKey' : 'PreconditionFailed'}</Code><Message>m</Message></Error>`);
+    });
+    await expect(direct(url).get({ bucket: 'bucket', key: 'missing' }, {})).resolves.toEqual({ result: undefined });
+    await expect(direct(url).get({ bucket: 'bucket', key: 'changed' }, { ifMatch: 'old' })).rejects.toMatchObject({ code: 'PreconditionFailed', status: 412, kind: 'rejected' });
+  });
+
+  it('fails the read of a body cut off mid-way with a retryable StoreError, not a short read', async () => {
+    const url = await serve((req, res) => {
+      res.writeHead(200, { etag: '"e"', 'content-length': '100000' });
+      res.write(Buffer.alloc(1000));
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const got = await direct(url).get({ bucket: 'bucket', key: 'k' }, {});
+    const err: unknown = await readAll(got!.result!.body).catch((e: unknown) => e);
+    expect(StoreError.is(err) && err.kind).toBe('retryable');
+  });
+
+  it('fails the read of a body that stops arriving within the request timeout, retryable', async () => {
+    const url = await serve((req, res) => {
+      res.writeHead(200, { etag: '"e"', 'content-length': '100000' });
+      res.write(Buffer.alloc(1000));
+    });
+    const got = await direct(url, 300).get({ bucket: 'bucket', key: 'k' }, {});
+    const started = Date.now();
+    const err: unknown = await readAll(got!.result!.body).catch((e: unknown) => e);
+    expect(StoreError.is(err) && err.kind).toBe('retryable');
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
+describe('DirectRequests over HTTPS', () => {
   /** A throw-away self-signed certificate for 127.0.0.1 (openssl, as the test dependencies install it). */
   function selfSigned(): { key: Buffer; cert: Buffer } {
     const dir = mkdtempSync(join(tmpdir(), 'direct-put-tls-'));
@@ -152,10 +209,10 @@ describe('DirectPut over HTTPS', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
     const conn = { endpointUrl, region: 'us-east-1' };
     const trusting = { ...createHttpTransport(conn), httpsAgent: new HttpsAgent({ keepAlive: true, ca: cert }) };
-    await expect(new DirectPut(createS3Client(conn, trusting), trusting).put(request(), body)).resolves.toEqual({ etag: 'tls' });
+    await expect(new DirectRequests(createS3Client(conn, trusting), trusting).put(request(), body)).resolves.toEqual({ etag: 'tls' });
     expect(seen!.headers.host).toBe(new URL(endpointUrl).host);
     const plain = createHttpTransport(conn);
-    const err: unknown = await new DirectPut(createS3Client(conn, plain), plain).put(request(), body).catch((e: unknown) => e);
+    const err: unknown = await new DirectRequests(createS3Client(conn, plain), plain).put(request(), body).catch((e: unknown) => e);
     expect(StoreError.is(err) && err).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/self.signed certificate/i) });
   });
 });
