@@ -29,6 +29,8 @@ done
 
 # shellcheck source=bench/lib/discard-sink.sh
 . "$ROOT/bench/lib/discard-sink.sh"
+# shellcheck source=bench/lib/timed-cases.sh
+. "$ROOT/bench/lib/timed-cases.sh"
 bench_work restore-small-files
 OUTDIR=$(mktemp -d "$OUT/diskless-restore-small-XXXXXX")
 trap 'stop_sink; rm -rf "$WORK" "$OUTDIR"' EXIT
@@ -70,49 +72,21 @@ run_case() {
     echo "restore-small-files: $name did not restore the tree as stored:" >&2; head -5 "$WORK/diff-$name" >&2; exit 1
   fi
   rm -rf "$into"
-  awk -F': ' '
-    /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-    /User time/ { c += $2 } /System time/ { c += $2 }
-    /Maximum resident set size/ { r = $2 / 1024 }
-    END { printf "%.2f %.2f %.1f\n", w, c, r }' "$tf"
+  time_v_summary "$tf"
 }
 
 IFS=, read -r -a NAMES <<<"$CASES"
-declare -A WALL CPU RSS
 echo "restore-small-files: $COUNT files, $BYTES bytes, $ROUNDS rounds, cases ${NAMES[*]}, sink $ENDPOINT" >&2
-LOAD_BEFORE=$(uptime)
-for ((round = 1; round <= ROUNDS; round++)); do
-  for ((k = 0; k < ${#NAMES[@]}; k++)); do
-    name=${NAMES[$(((k + round - 1) % ${#NAMES[@]}))]}
-    read -r w c r < <(run_case "$name" "$round")
-    WALL[$name,$round]=$w CPU[$name,$round]=$c RSS[$name,$round]=$r
-    echo "  round $round $name: wall $w s, CPU $c s, RSS $r MiB" >&2
-  done
-done
-LOAD_AFTER=$(uptime)
+run_case_rounds restore-small-files
 
-# median (min-max) of the values given
-stat() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; if (NR > 1) printf "%.2f (%.2f–%.2f)", m, v[1], v[NR]; else printf "%.2f", m }'; }
-
+label() {
+  case $1 in
+    rclone) echo '`rclone copy` from S3 (reference)' ;;
+    diskless) echo '`diskless restore --no-fsync`' ;;
+    diskless-base) echo "\`diskless restore --no-fsync\` of $BASE" ;;
+    *) echo "$1" ;;
+  esac
+}
 echo
 echo "$COUNT files ($BYTES bytes) restored from the discard sink into $OUT, $ROUNDS rounds, $(date -u +%FT%TZ)"
-echo "load before: $LOAD_BEFORE"
-echo "load after:  $LOAD_AFTER"
-echo
-echo "| case | wall s | CPU s | peak RSS MiB | wall ÷ rclone | CPU ÷ rclone |"
-echo "|---|---|---|---|---|---|"
-for name in "${NAMES[@]}"; do
-  ws=() cs=() rs=() wr=() cr=()
-  for ((round = 1; round <= ROUNDS; round++)); do
-    ws+=("${WALL[$name,$round]}") cs+=("${CPU[$name,$round]}") rs+=("${RSS[$name,$round]}")
-    wr+=("$(awk -v a="${WALL[$name,$round]}" -v b="${WALL[rclone,$round]}" 'BEGIN { printf "%.3f", a / b }')")
-    cr+=("$(awk -v a="${CPU[$name,$round]}" -v b="${CPU[rclone,$round]}" 'BEGIN { printf "%.3f", a / b }')")
-  done
-  label=$name
-  case $name in
-    rclone) label='`rclone copy` from S3 (reference)' ;;
-    diskless) label='`diskless restore --no-fsync`' ;;
-    diskless-base) label="\`diskless restore --no-fsync\` of $BASE" ;;
-  esac
-  echo "| $label | $(stat "${ws[@]}") | $(stat "${cs[@]}") | $(stat "${rs[@]}") | $(stat "${wr[@]}") | $(stat "${cr[@]}") |"
-done
+print_case_table rclone label

@@ -34,6 +34,8 @@ done
 
 # shellcheck source=bench/lib/discard-sink.sh
 . "$ROOT/bench/lib/discard-sink.sh"
+# shellcheck source=bench/lib/timed-cases.sh
+. "$ROOT/bench/lib/timed-cases.sh"
 bench_work small-files
 
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
@@ -72,52 +74,22 @@ run_case() {
     *) echo "small-files: unknown case $name" >&2; exit 2 ;;
   esac >"$WORK/out-$name-$round" 2>&1 || { echo "small-files: $name (round $round) failed:" >&2; cat "$WORK/out-$name-$round" >&2; exit 1; }
   rm -rf "$vdir"
-  awk -F': ' '
-    /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-    /User time/ { c += $2 } /System time/ { c += $2 }
-    /Maximum resident set size/ { r = $2 / 1024 }
-    END { printf "%.2f %.2f %.1f\n", w, c, r }' "$tf"
+  time_v_summary "$tf"
 }
 
 IFS=, read -r -a NAMES <<<"$CASES"
-declare -A WALL CPU RSS
 echo "small-files: $COUNT files, $BYTES bytes, $ROUNDS rounds, cases ${NAMES[*]}, sink $ENDPOINT" >&2
-LOAD_BEFORE=$(uptime)
-for ((round = 1; round <= ROUNDS; round++)); do
-  for ((k = 0; k < ${#NAMES[@]}; k++)); do
-    name=${NAMES[$(((k + round - 1) % ${#NAMES[@]}))]}
-    read -r w c r < <(run_case "$name" "$round")
-    WALL[$name,$round]=$w CPU[$name,$round]=$c RSS[$name,$round]=$r
-    echo "  round $round $name: wall $w s, CPU $c s, RSS $r MiB" >&2
-  done
-done
-LOAD_AFTER=$(uptime)
+run_case_rounds small-files
 
-# median (min-max) of the values given
-stat() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; if (NR > 1) printf "%.2f (%.2f–%.2f)", m, v[1], v[NR]; else printf "%.2f", m }'; }
-
+label() {
+  case $1 in
+    rclone) echo '`rclone copy` (reference)' ;;
+    diskless) echo '`diskless run -- cp -r` (close waits for the object)' ;;
+    diskless-received) echo '`diskless run --close received -- cp -r`' ;;
+    diskless-base) echo "\`diskless run -- cp -r\` of $BASE" ;;
+    *) echo "$1" ;;
+  esac
+}
 echo
 echo "$COUNT files ($BYTES bytes: $FILES of 4-64 KiB, $BIG of $BIG_SIZE) to the discard sink, $ROUNDS rounds, $(date -u +%FT%TZ)"
-echo "load before: $LOAD_BEFORE"
-echo "load after:  $LOAD_AFTER"
-echo
-echo "| case | wall s | CPU s | peak RSS MiB | wall ÷ rclone | CPU ÷ rclone |"
-echo "|---|---|---|---|---|---|"
-for name in "${NAMES[@]}"; do
-  ws=() cs=() rs=() wr=() cr=()
-  for ((round = 1; round <= ROUNDS; round++)); do
-    ws+=("${WALL[$name,$round]}") cs+=("${CPU[$name,$round]}") rs+=("${RSS[$name,$round]}")
-    if [ -n "${WALL[rclone,$round]:-}" ]; then
-      wr+=("$(awk -v a="${WALL[$name,$round]}" -v b="${WALL[rclone,$round]}" 'BEGIN { printf "%.3f", a / b }')")
-      cr+=("$(awk -v a="${CPU[$name,$round]}" -v b="${CPU[rclone,$round]}" 'BEGIN { printf "%.3f", a / b }')")
-    fi
-  done
-  label=$name
-  case $name in
-    rclone) label='`rclone copy` (reference)' ;;
-    diskless) label='`diskless run -- cp -r` (close waits for the object)' ;;
-    diskless-received) label='`diskless run --close received -- cp -r`' ;;
-    diskless-base) label="\`diskless run -- cp -r\` of $BASE" ;;
-  esac
-  echo "| $label | $(stat "${ws[@]}") | $(stat "${cs[@]}") | $(stat "${rs[@]}") | $([ ${#wr[@]} -gt 0 ] && stat "${wr[@]}" || echo —) | $([ ${#cr[@]} -gt 0 ] && stat "${cr[@]}" || echo —) |"
-done
+print_case_table rclone label
