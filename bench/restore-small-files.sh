@@ -41,11 +41,7 @@ export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLE
 if [ -z "${TREE:-}" ]; then
   TREE="$WORK/tree"
   echo "restore-small-files: generating $FILES files of 4-64 KiB in $TREE" >&2
-  for ((i = 0; i < FILES; i++)); do
-    d="$TREE/d$((i / 100))"
-    [ -d "$d" ] || mkdir -p "$d"
-    head -c $(((i * 7919 % 61 + 4) * 1024)) /dev/urandom >"$d/f$i.bin"
-  done
+  make_small_files "$TREE" "$FILES"
 fi
 COUNT=$(find "$TREE" -type f | wc -l)
 BYTES=$(du -sb "$TREE" | cut -f1)

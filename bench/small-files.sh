@@ -44,11 +44,7 @@ export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLE
 if [ -z "${TREE:-}" ]; then
   TREE="$WORK/tree"
   echo "small-files: generating $FILES files of 4-64 KiB and $BIG of $BIG_SIZE in $TREE" >&2
-  for ((i = 0; i < FILES; i++)); do
-    d="$TREE/small/d$((i / 100))"
-    [ -d "$d" ] || mkdir -p "$d"
-    head -c $(((i * 7919 % 61 + 4) * 1024)) /dev/urandom >"$d/f$i.bin"
-  done
+  make_small_files "$TREE/small" "$FILES"
   mkdir -p "$TREE/big"
   for ((i = 0; i < BIG; i++)); do head -c "$BIG_SIZE" /dev/urandom >"$TREE/big/big$i.bin"; done
 fi

@@ -1,4 +1,4 @@
-# Sourced by bench/small-files.sh and bench/restore-small-files.sh: cases run under /usr/bin/time -v,
+# Sourced by bench/small-files.sh and bench/restore-small-files.sh: the small-file tree, cases run under /usr/bin/time -v,
 # rounds interleaved, one Markdown table of medians, ranges and ratios to a reference case.
 #
 # time_v_summary FILE: "wall cpu rss_mib" (wall seconds, user+sys CPU seconds, peak RSS) of a
@@ -51,5 +51,16 @@ print_case_table() {
       fi
     done
     echo "| $("$label_fn" "$name") | $(spread "${ws[@]}") | $(spread "${cs[@]}") | $(spread "${rs[@]}") | $([ ${#wr[@]} -gt 0 ] && spread "${wr[@]}" || echo —) | $([ ${#cr[@]} -gt 0 ] && spread "${cr[@]}" || echo —) |"
+  done
+}
+
+# make_small_files DIR COUNT: COUNT files of 4-64 KiB of /dev/urandom, 100 per directory DIR/dN/fI.bin
+# (the sizes of issue 13's small-file tree; the same for every bench that uses it).
+make_small_files() {
+  local dir=$1 count=$2 i d
+  for ((i = 0; i < count; i++)); do
+    d="$dir/d$((i / 100))"
+    [ -d "$d" ] || mkdir -p "$d"
+    head -c $(((i * 7919 % 61 + 4) * 1024)) /dev/urandom >"$d/f$i.bin"
   done
 }
