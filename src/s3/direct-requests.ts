@@ -13,18 +13,20 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 /**
  * PutObject of a body in one piece (a small file of a run, a manifest, a chain index) and GetObject
- * (whole or ranged), sent without the SDK's middleware stack. Through the SDK such a request costs about 1.6 CPU-ms with the uploader's
- * V8 flags; sent here, about 0.46 (bench/put-request-cost.mjs; docs/BENCHMARKS.md, "Small files: PutObject
- * without the middleware stack"), and a tree of small files is bound by the uploader's CPU per file.
+ * (whole or ranged), sent without the SDK's middleware stack. Through the SDK a small PutObject costs
+ * about 1.6 CPU-ms with the uploader's V8 flags; sent here, about 0.46 (bench/put-request-cost.mjs;
+ * docs/BENCHMARKS.md, "Small files: PutObject without the middleware stack"), and trees of small files,
+ * written or restored, are bound by the CPU per request.
  *
  * Nothing S3-specific is written again here: the endpoint is the SDK's own resolution for this bucket
  * and key (getEndpointFromInstructions: custom endpoints, path or virtual-host style, FIPS, dual-stack,
  * AWS_ENDPOINT_URL_S3), the credentials are the client's provider chain, the signature is the SDK's
  * SigV4 signer with S3's settings, the connections are the client's agents and timeouts, and an error
- * answer becomes the StoreError the SDK's error would have (s3-errors.ts). The body is signed through
- * its Content-MD5 (a signed header; the payload itself is UNSIGNED-PAYLOAD), which the store checks.
- * An endpoint that needs another signature (S3 Express, multi-region access points) gets undefined:
- * the caller sends that request through the SDK.
+ * answer becomes the StoreError the SDK's error would have (s3-errors.ts). A PUT's body is signed
+ * through its Content-MD5 (a signed header; the payload itself is UNSIGNED-PAYLOAD), which the store
+ * checks; a GET's bytes are checked by the reader (CRC32C, pinned ETag). An endpoint that needs another
+ * signature (S3 Express, multi-region access points) gets undefined: the caller sends that request
+ * through the SDK.
  */
 export class DirectRequests {
   private readonly signers = new Map<string, SignatureV4>();
