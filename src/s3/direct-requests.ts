@@ -5,8 +5,8 @@ import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { GetResult, ObjectRef, PutRequest, WriteSettings } from '../upload/object-store.js';
 import type { HttpTransport } from './s3-client.js';
-import { StoreError } from '../store-error.js';
-import { fromHttpAnswer, toStoreError } from './s3-errors.js';
+import { unquoteEtag as unquote } from '../upload/etag.js';
+import { fromHttpAnswer, mappedBody, toStoreError } from './s3-errors.js';
 
 /** How much of an error answer is read for its code and message. */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -52,29 +52,20 @@ export class DirectRequests {
 
   /**
    * GetObject of bytes `start` to `end` (inclusive; the whole object without them), only if its ETag is
-   * still `ifMatch` (else a PreconditionFailed StoreError). Undefined when this endpoint is not one it can
-   * sign for; otherwise `result`: the answer with its body as it arrives (read errors are StoreErrors), or
-   * undefined for a missing key (NoSuchKey).
+   * still `ifMatch` (else a PreconditionFailed StoreError; a missing key is NoSuchKey): the answer, its
+   * body as it arrives (read errors are StoreErrors). Undefined when this endpoint is not one it can sign for.
    */
-  async get(
-    ref: ObjectRef,
-    opts: { start?: number; end?: number; ifMatch?: string; signal?: AbortSignal },
-  ): Promise<{ result: GetResult | undefined } | undefined> {
+  async get(ref: ObjectRef, opts: { start?: number; end?: number; ifMatch?: string; signal?: AbortSignal }): Promise<GetResult | undefined> {
+    const range = byteRange(opts);
     const headers: Record<string, string> = {
-      ...(opts.start || opts.end !== undefined ? { range: `bytes=${opts.start ?? 0}-${opts.end ?? ''}` } : {}),
+      ...(range ? { range } : {}),
       ...(opts.ifMatch ? { 'if-match': `"${opts.ifMatch}"` } : {}),
     };
     const signed = await this.sign('GET', ref, GetObjectCommand, headers);
     if (!signed) return undefined;
-    let answer: IncomingMessage;
-    try {
-      answer = await this.send('GET', signed, undefined, opts.signal);
-    } catch (err) {
-      if (StoreError.is(err) && err.code === 'NoSuchKey') return { result: undefined };
-      throw err;
-    }
+    const answer = await this.send('GET', signed, undefined, opts.signal);
     const length = Number(headerText(answer.headers['content-length']));
-    return { result: { body: mappedBody(answer), size: Number.isFinite(length) ? length : 0, etag: unquote(headerText(answer.headers.etag)) } };
+    return { body: mappedBody(answer), size: Number.isFinite(length) ? length : 0, etag: unquote(headerText(answer.headers.etag)) };
   }
 
   /** The signed request for `key` of `bucket` (the SDK's endpoint for `command`), or undefined when it needs another signature. */
@@ -148,14 +139,11 @@ export class DirectRequests {
       });
       req.on('error', fail);
       req.once('response', (res) => {
-        // A connection cut in the middle of the answer (a settled promise ignores this after a clean end).
-        res.once('close', () => {
-          if (!res.complete) fail(Object.assign(new Error('the connection closed before the answer ended'), { code: 'ECONNRESET' }));
-        });
         const status = res.statusCode ?? 0;
+        // A connection cut mid-answer is an error here (ECONNRESET, "aborted"); once settled it changes
+        // nothing, and a GET's reader gets it from the body.
+        res.on('error', fail);
         if (status >= 200 && status < 300) {
-          // Errors after this settle nothing; a GET's reader gets them from the body.
-          res.on('error', fail);
           if (method === 'GET') return resolve(res);
           res.once('end', () => resolve(res));
           res.resume();
@@ -167,7 +155,6 @@ export class DirectRequests {
           if (length < MAX_ERROR_BODY) chunks.push(chunk);
           length += chunk.length;
         });
-        res.on('error', fail);
         res.once('end', () => {
           const text = Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY).toString('utf8');
           reject(fromHttpAnswer(status, headerText(res.headers['content-type']) ?? '', text));
@@ -201,17 +188,9 @@ function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-function unquote(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"|"$/g, '');
-}
-
-/** A response body whose read errors (a connection cut, a timeout, the abort aside) are StoreErrors. */
-async function* mappedBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    yield* body;
-  } catch (err) {
-    throw toStoreError(err);
-  }
+/** The Range header of bytes `start` to `end` (inclusive; to the end without `end`), or undefined for the whole object. */
+export function byteRange(opts: { start?: number; end?: number }): string | undefined {
+  return opts.start || opts.end !== undefined ? `bytes=${opts.start ?? 0}-${opts.end ?? ''}` : undefined;
 }
 
 interface Signed {

@@ -73,6 +73,15 @@ function firstLine(text: string): string {
   return text.split('\n')[0]!.trim();
 }
 
+/** A response body whose read errors (a connection cut mid-way, a timeout) are StoreErrors too; the abort passes as it is. */
+export async function* mappedBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw toStoreError(err);
+  }
+}
+
 /**
  * The StoreError for an S3 error answer read off the wire (direct-requests.ts): the `<Code>` and
  * `<Message>` of its XML, classified as an SDK error with that code and status would be. An answer

@@ -35,8 +35,9 @@ import type {
 } from '../upload/object-store.js';
 import { StoreError } from '../store-error.js';
 import { ObjectExistsError } from '../errors.js';
-import { toStoreError } from './s3-errors.js';
-import { DirectRequests } from './direct-requests.js';
+import { mappedBody, toStoreError } from './s3-errors.js';
+import { byteRange, DirectRequests } from './direct-requests.js';
+import { unquoteEtag as unquote } from '../upload/etag.js';
 import type { HttpTransport } from './s3-client.js';
 
 /** A conditional write refused because the key holds an object (S3's 412 PreconditionFailed). */
@@ -49,7 +50,10 @@ function existsInstead(key: string) {
   };
 }
 
-/** ObjectStore over the AWS SDK: the only module that sends S3 commands; every failure is a StoreError (s3-errors.ts). */
+/**
+ * ObjectStore over the AWS SDK: with direct-requests.ts (GetObject and one-piece PutObjects, signed by the
+ * SDK's signer), the only module that sends S3 requests; every failure is a StoreError (s3-errors.ts).
+ */
 export class S3ObjectStore implements ObjectStore {
   private readonly direct: DirectRequests | undefined;
 
@@ -158,14 +162,15 @@ export class S3ObjectStore implements ObjectStore {
     ref: ObjectRef,
     opts: RequestOptions & { start?: number; end?: number; ifMatch?: string } = {},
   ): Promise<GetResult | undefined> {
-    const direct = await this.direct?.get(ref, opts);
-    if (direct) return direct.result;
     try {
+      const direct = await this.direct?.get(ref, opts);
+      if (direct) return direct;
+      const range = byteRange(opts);
       const out = await mapped(this.client.send(
         new GetObjectCommand({
           Bucket: ref.bucket,
           Key: ref.key,
-          ...(opts.start || opts.end !== undefined ? { Range: `bytes=${opts.start ?? 0}-${opts.end ?? ''}` } : {}),
+          ...(range ? { Range: range } : {}),
           ...(opts.ifMatch ? { IfMatch: `"${opts.ifMatch}"` } : {}),
         }),
         { abortSignal: opts.signal },
@@ -317,10 +322,6 @@ function writeParams(s: WriteSettings) {
   };
 }
 
-function unquote(etag: string | undefined): string {
-  return (etag ?? '').replace(/^"|"$/g, '');
-}
-
 /** The request's failure as a StoreError: no SDK error shape leaves this module. */
 function mapped<T>(request: Promise<T>): Promise<T> {
   return request.catch((err: unknown) => {
@@ -328,11 +329,3 @@ function mapped<T>(request: Promise<T>): Promise<T> {
   });
 }
 
-/** A response body whose read errors (a connection cut mid-way) are StoreErrors too. */
-async function* mappedBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    yield* body;
-  } catch (err) {
-    throw toStoreError(err);
-  }
-}

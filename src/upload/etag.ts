@@ -11,3 +11,8 @@ export function compositeEtag(partMd5s: readonly Buffer[]): string {
 export function etagIsMd5(sse: string | undefined): boolean {
   return sse === undefined || sse === 'AES256';
 }
+
+/** An ETag as diskless keeps it: without the quotes S3 sends around it ('' when there is none). */
+export function unquoteEtag(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"|"$/g, '');
+}

@@ -115,13 +115,16 @@ describe('DirectRequests sends one signed PutObject over the client\'s agents', 
     await expect(direct(url).put(request(), body)).rejects.toMatchObject({ kind: 'retryable', code: 'ECONNREFUSED' });
   });
 
-  it('leaves to the SDK an endpoint that needs another signature (a multi-region access point: SigV4A)', async () => {
+  it.each([
+    ['a multi-region access point (SigV4A)', 'arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap'],
+    ['an S3 Express directory bucket (its session signature)', 'mybucket--use1-az4--x-s3'],
+  ])('leaves to the SDK an endpoint that needs another signature: %s', async (_what, bucket) => {
     vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
     const transport = createHttpTransport();
-    const put = new DirectRequests(createS3Client({ region: 'us-east-1' }, transport), transport);
-    const mrap = { ...request(), bucket: 'arn:aws:s3::123456789012:accesspoint/mfzwi23gnjvgw.mrap' };
-    await expect(put.put(mrap, body)).resolves.toBeUndefined();
+    const requests = new DirectRequests(createS3Client({ region: 'us-east-1' }, transport), transport);
+    await expect(requests.put({ ...request(), bucket }, body)).resolves.toBeUndefined();
+    await expect(requests.get({ bucket, key: 'k' }, {})).resolves.toBeUndefined();
   });
 });
 
@@ -139,8 +142,8 @@ describe('DirectRequests sends one signed GetObject and hands its body on as it 
       res.writeHead(206, { etag: '"e1"', 'content-length': '3' }).end('bcd');
     });
     const got = await direct(url).get({ bucket: 'bucket', key: 'dir/f 1' }, { start: 1, end: 3, ifMatch: 'e1' });
-    expect(got?.result).toMatchObject({ size: 3, etag: 'e1' });
-    expect((await readAll(got!.result!.body)).toString()).toBe('bcd');
+    expect(got).toMatchObject({ size: 3, etag: 'e1' });
+    expect((await readAll(got!.body)).toString()).toBe('bcd');
     expect(seen!.method).toBe('GET');
     expect(seen!.url).toBe('/bucket/dir/f%201');
     expect(seen!.headers.range).toBe('bytes=1-3');
@@ -148,13 +151,13 @@ describe('DirectRequests sends one signed GetObject and hands its body on as it 
     expect(seen!.headers.authorization).toMatch(/SignedHeaders=[^,]*if-match;[^,]*range;/);
   });
 
-  it('answers a missing key (NoSuchKey) with no result, and a changed object (If-Match) with PreconditionFailed', async () => {
+  it('fails a missing key as NoSuchKey (which S3ObjectStore reads as no object) and a changed object (If-Match) as PreconditionFailed', async () => {
     const url = await serve((req, res) => {
       const missing = req.url!.endsWith('/missing');
       res.writeHead(missing ? 404 : 412, { 'content-type': 'application/xml' })
         .end(`<Error><Code>${missing ? 'NoSuchKey' : 'PreconditionFailed'}</Code><Message>m</Message></Error>`);
     });
-    await expect(direct(url).get({ bucket: 'bucket', key: 'missing' }, {})).resolves.toEqual({ result: undefined });
+    await expect(direct(url).get({ bucket: 'bucket', key: 'missing' }, {})).rejects.toMatchObject({ code: 'NoSuchKey', status: 404, kind: 'not-found' });
     await expect(direct(url).get({ bucket: 'bucket', key: 'changed' }, { ifMatch: 'old' })).rejects.toMatchObject({ code: 'PreconditionFailed', status: 412, kind: 'rejected' });
   });
 
@@ -165,7 +168,7 @@ describe('DirectRequests sends one signed GetObject and hands its body on as it 
       setTimeout(() => res.socket?.destroy(), 20);
     });
     const got = await direct(url).get({ bucket: 'bucket', key: 'k' }, {});
-    const err: unknown = await readAll(got!.result!.body).catch((e: unknown) => e);
+    const err: unknown = await readAll(got!.body).catch((e: unknown) => e);
     expect(StoreError.is(err) && err.kind).toBe('retryable');
   });
 
@@ -176,7 +179,7 @@ describe('DirectRequests sends one signed GetObject and hands its body on as it 
     });
     const got = await direct(url, 300).get({ bucket: 'bucket', key: 'k' }, {});
     const started = Date.now();
-    const err: unknown = await readAll(got!.result!.body).catch((e: unknown) => e);
+    const err: unknown = await readAll(got!.body).catch((e: unknown) => e);
     expect(StoreError.is(err) && err.kind).toBe('retryable');
     expect(Date.now() - started).toBeLessThan(3_000);
   });
