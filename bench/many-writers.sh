@@ -27,8 +27,7 @@ TOTAL=$((BYTES * WRITERS))
 # shellcheck source=bench/lib/discard-sink.sh
 . "$ROOT/bench/lib/discard-sink.sh"
 bench_work many-writers
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
-export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
+client_env
 
 start_sink many-writers
 

@@ -35,8 +35,7 @@ bench_work restore-small-files
 OUTDIR=$(mktemp -d "$OUT/diskless-restore-small-XXXXXX")
 trap 'stop_sink; rm -rf "$WORK" "$OUTDIR"' EXIT
 
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
-export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
+client_env
 
 if [ -z "${TREE:-}" ]; then
   TREE="$WORK/tree"
@@ -47,6 +46,7 @@ COUNT=$(find "$TREE" -type f | wc -l)
 BYTES=$(du -sb "$TREE" | cut -f1)
 
 start_sink restore-small-files
+rclone_sink_env
 "$ROOT/bin/diskless.js" run --endpoint-url "$ENDPOINT" --no-progress --to "s3://$BUCKET/backup/" --dir "$WORK/vdir" -- cp -r "$TREE/." "$WORK/vdir/" \
   >"$WORK/store.out" 2>&1 || { echo "restore-small-files: storing the backup failed:" >&2; cat "$WORK/store.out" >&2; exit 1; }
 
@@ -55,9 +55,7 @@ run_case() {
   local name=$1 round=$2 tf="$WORK/time-$1-$2" into="$OUTDIR/$1-$2"
   case $name in
     rclone)
-      env -u AWS_CA_BUNDLE RCLONE_CONFIG_SINK_TYPE=s3 RCLONE_CONFIG_SINK_PROVIDER=Other RCLONE_CONFIG_SINK_ENDPOINT="$ENDPOINT" \
-        RCLONE_CONFIG_SINK_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_SINK_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
-        /usr/bin/time -v -o "$tf" rclone copy --config /dev/null --exclude diskless-manifest.json "sink:$BUCKET/backup/" "$into" ;;
+      env -u AWS_CA_BUNDLE /usr/bin/time -v -o "$tf" rclone copy --config /dev/null --exclude diskless-manifest.json "sink:$BUCKET/backup/" "$into" ;;
     diskless | diskless-base)
       local bin="$ROOT/bin/diskless.js"
       [ "$name" = diskless-base ] && bin="${BASE:?diskless-base needs BASE}/bin/diskless.js"

@@ -38,8 +38,7 @@ done
 . "$ROOT/bench/lib/timed-cases.sh"
 bench_work small-files
 
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
-export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
+client_env
 
 if [ -z "${TREE:-}" ]; then
   TREE="$WORK/tree"
@@ -52,15 +51,14 @@ COUNT=$(find "$TREE" -type f | wc -l)
 BYTES=$(du -sb "$TREE" | cut -f1)
 
 start_sink small-files
+rclone_sink_env
 
 # One case, one round: prints "wall cpu rss_mib".
 run_case() {
   local name=$1 round=$2 tf="$WORK/time-$1-$2" vdir="$WORK/vdir-$1-$2"
   case $name in
     rclone)
-      env -u AWS_CA_BUNDLE RCLONE_CONFIG_SINK_TYPE=s3 RCLONE_CONFIG_SINK_PROVIDER=Other RCLONE_CONFIG_SINK_ENDPOINT="$ENDPOINT" \
-        RCLONE_CONFIG_SINK_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_SINK_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
-        /usr/bin/time -v -o "$tf" rclone copy --config /dev/null "$TREE" "sink:$BUCKET/rclone-$round/" ;;
+      env -u AWS_CA_BUNDLE /usr/bin/time -v -o "$tf" rclone copy --config /dev/null "$TREE" "sink:$BUCKET/rclone-$round/" ;;
     diskless | diskless-received | diskless-base)
       local extra=() bin="$ROOT/bin/diskless.js"
       [ "$name" = diskless-received ] && extra=(--close received)

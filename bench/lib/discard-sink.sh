@@ -20,3 +20,18 @@ bench_work() {
   SINK_PID=
   trap 'stop_sink; rm -rf "$WORK"' EXIT
 }
+
+# client_env: what every diskless, aws or rclone client of a bench needs in its environment: the test keys
+# (unless AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set; the sink checks no signature), a region, no
+# instance-metadata lookups, and diskless's state directory inside WORK.
+client_env() {
+  export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testaccesskey} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testsecretkey}
+  export AWS_REGION=${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true DISKLESS_STATE_DIR="$WORK/state"
+}
+
+# rclone_sink_env: after start_sink, an rclone remote `sink:` for the sink, in the environment (run rclone
+# with `--config /dev/null`, and without AWS_CA_BUNDLE, which it refuses for a plain-HTTP endpoint).
+rclone_sink_env() {
+  export RCLONE_CONFIG_SINK_TYPE=s3 RCLONE_CONFIG_SINK_PROVIDER=Other RCLONE_CONFIG_SINK_ENDPOINT="$ENDPOINT" \
+    RCLONE_CONFIG_SINK_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_SINK_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
+}
