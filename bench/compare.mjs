@@ -31,6 +31,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSink } from './lib/start-sink.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SIZE = process.env.SIZE ?? '4G';
@@ -73,19 +74,6 @@ function ensureLibStorage() {
   } catch {
     return false;
   }
-}
-
-function startSink() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bench', 'discard-sink.mjs'), process.env.SINK_PORT ?? '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /DISCARD_SINK_ENDPOINT=(\S+)/.exec(out);
-      if (m) resolve({ child, endpoint: m[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`the discard sink exited (${code}) before it was ready`)));
-  });
 }
 
 function defineCases(endpoint) {

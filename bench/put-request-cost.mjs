@@ -11,10 +11,9 @@
 // ratio direct ÷ SDK. Start-up is outside the timed part: a warm-up of 200 requests per case comes first.
 // V8 runs with the flags bin/diskless.js sets for `diskless run` (src/cli/v8-flags.ts: no optimising
 // compiler, optimised for size), as the uploader does; FLAGS=none runs with Node's defaults instead.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
+import { startSink } from './lib/start-sink.mjs';
 
 const { v8FlagsFor } = await import('../dist/cli/v8-flags.js');
 const flags = process.env.FLAGS === 'none' ? [] : v8FlagsFor(['run']);
@@ -33,16 +32,7 @@ for (const [name, v] of [['COUNT', count], ['CONCURRENCY', concurrency], ['ROUND
   if (!Number.isInteger(v) || v <= 0) throw new Error(`put-request-cost: ${name} must be a positive integer`);
 }
 
-const sink = spawn(process.execPath, [fileURLToPath(new URL('./discard-sink.mjs', import.meta.url)), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const endpoint = await new Promise((resolve, reject) => {
-  let out = '';
-  sink.stdout.on('data', (c) => {
-    out += c;
-    const m = /DISCARD_SINK_ENDPOINT=(\S+)/.exec(out);
-    if (m) resolve(m[1]);
-  });
-  sink.once('exit', () => reject(new Error('put-request-cost: the discard sink did not start')));
-});
+const { child: sink, endpoint } = await startSink();
 
 const bodies = Array.from({ length: 61 }, (_, i) => randomBytes((i + 4) * 1024));
 const md5s = bodies.map((b) => createHash('md5').update(b).digest('base64'));
