@@ -8,7 +8,7 @@ import { StoreError } from '../../src/store-error.js';
 import type { PutRequest } from '../../src/upload/object-store.js';
 import { createTestBucket, makeTestClient, testS3 } from '../support/s3-test-env.js';
 
-/** A store as every command opens it (ops/session.ts): the client and the direct PutObject share one transport. */
+/** A store wired as openSession wires it (ops/session.ts), without its credentials check: the client and the direct requests share one transport. */
 function storeAs(credentials: { accessKeyId: string; secretAccessKey: string }) {
   vi.stubEnv('AWS_ACCESS_KEY_ID', credentials.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', credentials.secretAccessKey);
