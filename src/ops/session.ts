@@ -41,7 +41,17 @@ export async function openSession(options: SessionOptions, maxSockets?: number):
     await checkCredentials(client);
   } catch (err) {
     client.destroy();
+    transport.close();
     throw err;
   }
-  return { store, retry, log, client, close: () => client.destroy() };
+  return {
+    store,
+    retry,
+    log,
+    client,
+    close: () => {
+      client.destroy();
+      transport.close();
+    },
+  };
 }

@@ -141,6 +141,8 @@ async function verifyBackup(
             {
               chunkSize: DEFAULT_CHUNK_SIZE,
               window: options.concurrency ?? DEFAULT_VERIFY_CONCURRENCY,
+              // Each range lands in a reused buffer (straight from the socket over plain HTTP: socket-get.ts).
+              reuse: true,
               requests: options.requests,
               ...(options.signal ? { signal: options.signal } : {}),
               ...(options.onBytes ? { onBytes: options.onBytes } : {}),

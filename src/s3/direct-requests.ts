@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { GetResult, ObjectRef, PutRequest, WriteSettings } from '../upload/object-store.js';
+import { fillFrom, type GetResult, type ObjectRef, type PutRequest, type WriteSettings } from '../upload/object-store.js';
 import type { HttpTransport } from './s3-client.js';
 import { unquoteEtag as unquote } from '../upload/etag.js';
 import { fromHttpAnswer, mappedBody, toStoreError } from './s3-errors.js';
@@ -66,6 +66,36 @@ export class DirectRequests {
     const answer = await this.send('GET', signed, undefined, opts.signal);
     const length = Number(headerText(answer.headers['content-length']));
     return { body: mappedBody(answer), size: Number.isFinite(length) ? length : 0, etag: unquote(headerText(answer.headers.etag)) };
+  }
+
+  /**
+   * GetObject of bytes `start` to `end` (inclusive) into `into`, pinned to `ifMatch` as `get` is: the
+   * answer's length and ETag (its bytes are in `into` only if they fit: a longer answer is not read).
+   * Over plain HTTP the body is read straight into `into` (socket-get.ts); over HTTPS, or when the
+   * answer is not one socket-get.ts reads, through Node's client and copied. Undefined when this endpoint
+   * is not one it can sign for.
+   */
+  async getInto(
+    ref: ObjectRef,
+    into: Buffer,
+    opts: { start: number; end: number; ifMatch?: string; signal?: AbortSignal },
+  ): Promise<{ length: number; etag: string } | undefined> {
+    const headers: Record<string, string> = {
+      range: byteRange(opts) ?? `bytes=0-${opts.end}`,
+      ...(opts.ifMatch ? { 'if-match': `"${opts.ifMatch}"` } : {}),
+    };
+    const signed = await this.sign('GET', ref, GetObjectCommand, headers);
+    if (!signed) return undefined;
+    const { url } = signed;
+    if (url.protocol === 'http:') {
+      const target = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port ? Number(url.port) : 80, path: signed.path, headers: signed.headers };
+      const answer = await this.transport.sockets.get(target, into, opts.signal);
+      if (answer.kind === 'filled') return { length: answer.length, etag: unquote(answer.headers['etag']) };
+      if (answer.kind === 'error') throw fromHttpAnswer(answer.status, answer.headers['content-type'] ?? '', answer.body);
+    }
+    const res = await this.send('GET', signed, undefined, opts.signal);
+    const length = await fillFrom(mappedBody(res), into);
+    return { length, etag: unquote(headerText(res.headers.etag)) };
   }
 
   /** The signed request for `key` of `bucket` (the SDK's endpoint for `command`), or undefined when it needs another signature. */

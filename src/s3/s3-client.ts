@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { UsageError } from '../errors.js';
+import { SocketGetPool } from './socket-get.js';
 
 export interface S3ConnectionOptions {
   /** Custom endpoint (Ceph RGW, MinIO, R2, …); AWS when absent. */
@@ -31,16 +32,31 @@ export interface HttpTransport {
   connectTimeoutMs: number;
   /** A request whose connection makes no progress for this long fails. */
   requestTimeoutMs: number;
+  /** The plain-HTTP connections that ranged GETs read into their buffers over (socket-get.ts). */
+  sockets: SocketGetPool;
+  /** Closes the idle connections of all three. */
+  close(): void;
 }
 
 /** Keep-alive agents (at most `maxSockets` connections, 16 by default) and the timeouts of `options`. */
 export function createHttpTransport(options: S3ConnectionOptions = {}): HttpTransport {
   const maxSockets = options.maxSockets ?? 16;
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets });
+  const sockets = new SocketGetPool({ connectTimeoutMs, requestTimeoutMs, maxIdle: maxSockets });
   return {
-    httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    httpAgent,
+    httpsAgent,
+    connectTimeoutMs,
+    requestTimeoutMs,
+    sockets,
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+      sockets.close();
+    },
   };
 }
 

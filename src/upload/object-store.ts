@@ -64,6 +64,26 @@ export interface GetResult {
   etag: string;
 }
 
+export interface GetIntoResult {
+  /** Bytes of the answer (more than fit in the buffer: the buffer does not hold them all). */
+  length: number;
+  etag: string;
+}
+
+/**
+ * Copies `body` into `into` from its start: its length, or, for a body longer than `into`, a length over
+ * `into.length` (read no further than that).
+ */
+export async function fillFrom(body: AsyncIterable<Uint8Array>, into: Buffer): Promise<number> {
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.length > into.length) return at + chunk.length;
+    into.set(chunk, at);
+    at += chunk.length;
+  }
+  return at;
+}
+
 /** One entry of a listing: what ListObjectsV2 says of an object, with no request per object. */
 export interface ListedObject {
   key: string;
@@ -105,6 +125,13 @@ export interface ObjectStore {
   headObject(ref: ObjectRef, opts?: RequestOptions): Promise<ObjectHead | undefined>;
   /** From the inclusive offset `start` to the inclusive offset `end` (default: the end of the object). */
   getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; end?: number; ifMatch?: string }): Promise<GetResult | undefined>;
+  /**
+   * GetObject of bytes `start` to `end` (inclusive) into `into`, from its start: the answer's length and
+   * ETag, or undefined when the object does not exist. The bytes are all in `into` only when the length
+   * is at most `into.length` (a longer answer is not read to its end). The read path's ranges: S3ObjectStore
+   * reads the body straight into `into` where it can (socket-get.ts).
+   */
+  getObjectInto(ref: ObjectRef, into: Buffer, opts: RequestOptions & { start: number; end: number; ifMatch?: string }): Promise<GetIntoResult | undefined>;
   deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;
   /** Deletes up to DELETE_BATCH keys in one request; a key the store refuses is reported, not thrown. */
   deleteObjects(bucket: string, keys: readonly string[], opts?: RequestOptions): Promise<DeleteObjectsResult>;

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createGunzip } from 'node:zlib';
 import { TarWalker } from './tar-walker.js';
 
@@ -7,6 +6,7 @@ import { TarWalker } from './tar-walker.js';
 export interface ContentCheck {
   /** What is checked: `tar`, `gzip+tar`, `zstd`, `pg_dump custom`… (set once the format is known). */
   readonly name: string;
+  /** Resolves once `chunk` is no longer needed: the caller may then overwrite it (verify reads into reused buffers). */
   write(chunk: Buffer): Promise<void>;
   end(): Promise<ContentResult>;
 }
@@ -67,8 +67,9 @@ class Sniffer implements ContentCheck {
       await this.inner?.write(chunk);
       return;
     }
-    this.head.push(chunk);
     this.headBytes += chunk.length;
+    // Kept past this write only while the format is still unknown: then a copy (decide() copies the rest).
+    this.head.push(this.headBytes >= SNIFF_BYTES ? chunk : Buffer.from(chunk));
     if (this.headBytes >= SNIFF_BYTES) await this.decide();
   }
 
@@ -155,8 +156,8 @@ class GzipCheck implements ContentCheck {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.error) return;
-    // once() rejects on 'error': the error is kept by the listener above and reported by end().
-    if (!this.gunzip.write(chunk)) await Promise.race([once(this.gunzip, 'drain').catch(() => undefined), this.done]);
+    // Its callback comes once zlib has consumed `chunk`; an error is kept by the listener above and reported by end().
+    await Promise.race([new Promise<void>((resolve) => this.gunzip.write(chunk, () => resolve())), this.done]);
   }
 
   async end(): Promise<ContentResult> {
@@ -213,8 +214,8 @@ class ToolCheck implements ContentCheck {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.exited || this.child.stdin!.destroyed) return;
-    // EPIPE (the tool has read what it needs and exited) rejects once(): the exit status decides.
-    if (!this.child.stdin!.write(chunk)) await Promise.race([once(this.child.stdin!, 'drain').catch(() => undefined), this.closed]);
+    // Its callback comes once `chunk` is in the pipe, or failed with EPIPE (the tool has read what it needs and exited: its exit status decides).
+    await Promise.race([new Promise<void>((resolve) => this.child.stdin!.write(chunk, () => resolve())), this.closed]);
   }
 
   async end(): Promise<ContentResult> {

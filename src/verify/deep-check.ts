@@ -39,11 +39,13 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
   // A directory-format toc.dat cannot be read from stdin; its directory's check reads it.
   const content = contentCheck({ skip: (head) => layout && head.toString('latin1', 0, 5) === 'PGDMP' });
   const captured: Buffer[] = [];
+  // With `reuse`, a chunk is valid only until the next is asked for: what is kept past that is a copy.
+  const reuse = options.reuse === true;
   const inspect = async (chunks: readonly Uint8Array[]) => {
     for (const c of chunks) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.length);
-      if (layout) captured.push(b);
-      await content.write(b);
+      if (layout) captured.push(reuse ? Buffer.from(b) : b);
+      await content.write(b); // done with `b` once it resolves
     }
   };
   try {

@@ -63,7 +63,7 @@ export async function* readRanged(
   const count = Math.ceil((ref.size - from) / chunk);
   if (count === 0) return;
   // At most `window` ranges are in flight and one is with the consumer: a pool of window + 1 never runs dry.
-  const buffers = options.buffers ?? (options.reuse ? reusedBuffers(chunk) : undefined);
+  const buffers = options.buffers ?? (options.reuse ? reusedBuffers(Math.min(chunk, ref.size - from)) : undefined);
   // Caller buffers go back only once no GET writes into them any more: an early end stops the GETs first.
   const stop = options.buffers ? new AbortController() : undefined;
   const signal = stop ? (options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal) : options.signal;
@@ -124,20 +124,32 @@ async function fetchRange(
   try {
     return await withRetry(
       async () => {
-        const got = await ctx.store.getObject(ref, { start, end, ...(ref.etag ? { ifMatch: ref.etag } : {}), ...(signal ? { signal } : {}) });
-        if (!got) throw new ObjectGoneError(`${formatS3Url(ref)} disappeared while it was being read`);
+        const request = { start, end, ...(ref.etag ? { ifMatch: ref.etag } : {}), ...(signal ? { signal } : {}) };
+        const want = end - start + 1;
+        const gone = () => new ObjectGoneError(`${formatS3Url(ref)} disappeared while it was being read`);
+        const check = (at: number) => {
+          if (at > want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
+          if (at !== want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
+        };
+        if (into) {
+          // Read straight into the range's buffer (over plain HTTP, by the kernel: socket-get.ts).
+          const got = await ctx.store.getObjectInto(ref, into.subarray(0, want), request);
+          if (!got) throw gone();
+          check(got.length);
+          return [into.subarray(0, want)];
+        }
+        const got = await ctx.store.getObject(ref, request);
+        if (!got) throw gone();
         // Without `into`, the chunks as received (no copy): the range is held until its turn.
         const out: Buffer[] = [];
-        const want = end - start + 1;
         let at = 0;
         for await (const c of got.body) {
-          if (at + c.length > want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
-          if (into) into.set(c, at);
-          else out.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+          if (at + c.length > want) check(at + c.length);
+          out.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
           at += c.length;
         }
-        if (at !== want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
-        return into ? [into.subarray(0, want)] : out;
+        check(at);
+        return out;
       },
       ctx.retry,
       {

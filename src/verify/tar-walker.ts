@@ -22,6 +22,7 @@ export class TarWalker {
     return head.length >= 263 && head.toString('latin1', 257, 262) === 'ustar';
   }
 
+  /** Keeps no reference to `chunk` once it returns. */
   write(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length && !this.ended && !this.problem) {
@@ -34,7 +35,9 @@ export class TarWalker {
       }
       const need = BLOCK - this.pendingBytes;
       const n = Math.min(need, chunk.length - at);
-      this.pending.push(chunk.subarray(at, at + n));
+      // A header split across chunks is kept past this write: as a copy (the caller may reuse `chunk`).
+      const piece = chunk.subarray(at, at + n);
+      this.pending.push(this.pendingBytes + n < BLOCK ? Buffer.from(piece) : piece);
       this.pendingBytes += n;
       at += n;
       if (this.pendingBytes === BLOCK) {

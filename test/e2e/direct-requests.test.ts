@@ -117,6 +117,24 @@ describe('PutObject of a one-piece body and GetObject, sent without the SDK midd
     expect(send).not.toHaveBeenCalled();
   });
 
+  it('reads ranges straight into a buffer over its own connections, pinned to the ETag, and tells a missing key and a changed object apart, without an SDK request', async () => {
+    const { store, send } = storeAs(testS3());
+    const body = randomBytes(3 * 1024 * 1024 + 17);
+    const key = 'into/a b+c.bin';
+    const { etag } = await store.putObject(putRequest(bucket, key, body));
+    const into = Buffer.alloc(1024 * 1024);
+    for (const [start, end] of [[0, 1024 * 1024 - 1], [1000, 65_535], [body.length - 17, body.length - 1]] as const) {
+      into.fill(0);
+      await expect(store.getObjectInto({ bucket, key }, into, { start, end, ifMatch: etag })).resolves.toEqual({ length: end - start + 1, etag });
+      expect(into.subarray(0, end - start + 1).equals(body.subarray(start, end + 1))).toBe(true);
+    }
+    // A range longer than the buffer is not read into it: its length says so.
+    await expect(store.getObjectInto({ bucket, key }, Buffer.alloc(10), { start: 0, end: 99 })).resolves.toMatchObject({ length: 100 });
+    await expect(store.getObjectInto({ bucket, key: 'into/missing' }, into, { start: 0, end: 9 })).resolves.toBeUndefined();
+    await expect(store.getObjectInto({ bucket, key }, into, { start: 0, end: 9, ifMatch: md5hex(Buffer.from('other')) })).rejects.toMatchObject({ code: 'PreconditionFailed', status: 412 });
+    expect(send).not.toHaveBeenCalled();
+  });
+
   it('sends a body of several pieces through the SDK, as before', async () => {
     const { store, send } = storeAs(testS3());
     const parts = [randomBytes(1000), randomBytes(2000)];

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,14 +10,15 @@ import { contentCheck } from '../../../src/verify/content-check.js';
 const dir = mkdtempSync(join(tmpdir(), 'diskless-content-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A real tar (GNU tar) of a few files, one of them larger than a block and one with a long name. */
-function makeTar(): Buffer {
-  const src = join(dir, 'src');
+/** A real tar (GNU tar) of a few files, one of them larger than a block and one with a long name (and `extra`, when given). */
+function makeTar(extra?: Buffer): Buffer {
+  const src = join(dir, extra ? 'src-extra' : 'src');
   execFileSync('mkdir', ['-p', join(src, 'sub')]);
   writeFileSync(join(src, 'a.txt'), 'hello\n');
   writeFileSync(join(src, 'sub', 'b.bin'), Buffer.alloc(70_000, 7));
   writeFileSync(join(src, 'sub', `${'n'.repeat(120)}.txt`), 'long name\n');
-  const out = join(dir, 't.tar');
+  if (extra) writeFileSync(join(src, 'extra.bin'), extra);
+  const out = join(dir, extra ? 't-extra.tar' : 't.tar');
   execFileSync('tar', ['-cf', out, '-C', src, '.']);
   return readFileSync(out);
 }
@@ -74,6 +76,27 @@ describe('content checks by magic number', () => {
       expect(await check(packed)).toEqual({ name: 'zstd', note: 'zstd is not installed: zstd content not checked, checksums only' });
     } finally {
       process.env['PATH'] = path;
+    }
+  });
+
+  // Random bytes inside, so that the compressed streams are as long as the tar (many pieces each).
+  const noisy = makeTar(randomBytes(200_000));
+  it.each([
+    ['tar', noisy, 'tar'],
+    ['gzip', gzipSync(noisy), 'gzip+tar'],
+    ['zstd', execFileSync('zstd', ['-q', '-c'], { input: noisy, maxBuffer: 1 << 26 }), 'zstd+tar'],
+  ])('uses no chunk of a %s after its write resolved: fed through one buffer overwritten after each write, it still checks whole', async (_f, bytes, name) => {
+    // verify --deep reads into reused buffers; pieces of 100 bytes split the sniffed head and tar headers, larger ones too.
+    for (const size of [100, 700, 5000]) {
+      const c = contentCheck();
+      const buf = Buffer.alloc(size);
+      for (let i = 0; i < bytes.length; i += size) {
+        const n = bytes.copy(buf, 0, i, i + size);
+        await c.write(buf.subarray(0, n));
+        buf.fill(0xa5);
+      }
+      const result = await c.end();
+      expect({ name: c.name, ...result }, `pieces of ${size}`).toEqual({ name });
     }
   });
 
