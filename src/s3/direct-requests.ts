@@ -7,6 +7,8 @@ import { fillFrom, type GetResult, type ObjectRef, type PutRequest, type WriteSe
 import type { HttpTransport } from './s3-client.js';
 import { unquoteEtag as unquote } from '../upload/etag.js';
 import { fromHttpAnswer, mappedBody, toStoreError } from './s3-errors.js';
+import type { SocketTarget } from './socket-http.js';
+import { StoreError } from '../store-error.js';
 
 /** How much of an error answer is read for its code and message. */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -46,6 +48,15 @@ export class DirectRequests {
     };
     const signed = await this.sign('PUT', req, PutObjectCommand, headers);
     if (!signed) return undefined;
+    if (signed.url.protocol === 'http:') {
+      const answer = await this.transport.sockets.put(socketTarget(signed), body, signal);
+      // An answer whose body socket-http.ts does not read: it was acted on, so its head decides (an error then has no code).
+      if (answer.kind === 'unframed' && answer.status === undefined) throw new StoreError('not-s3', 'NotS3', 'the answer to PutObject has a head over 64 KiB');
+      const status = answer.kind === 'unframed' ? answer.status! : answer.status;
+      const headers = answer.kind === 'unframed' ? answer.headers! : answer.headers;
+      if (status >= 200 && status < 300) return { etag: unquote(headers['etag']) };
+      throw fromHttpAnswer(status, headers['content-type'] ?? '', answer.kind === 'error' ? answer.body : '');
+    }
     const answer = await this.send('PUT', signed, body, signal);
     return { etag: unquote(headerText(answer.headers.etag)) };
   }
@@ -71,8 +82,8 @@ export class DirectRequests {
   /**
    * GetObject of bytes `start` to `end` (inclusive) into `into`, pinned to `ifMatch` as `get` is: the
    * answer's length and ETag (its bytes are in `into` only if they fit: a longer answer is not read).
-   * Over plain HTTP the body is read straight into `into` (socket-get.ts); over HTTPS, or when the
-   * answer is not one socket-get.ts reads, through Node's client and copied. Undefined when this endpoint
+   * Over plain HTTP the body is read straight into `into` (socket-http.ts); over HTTPS, or when the
+   * answer is not one socket-http.ts reads, through Node's client and copied. Undefined when this endpoint
    * is not one it can sign for.
    */
   async getInto(
@@ -86,10 +97,8 @@ export class DirectRequests {
     };
     const signed = await this.sign('GET', ref, GetObjectCommand, headers);
     if (!signed) return undefined;
-    const { url } = signed;
-    if (url.protocol === 'http:') {
-      const target = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port ? Number(url.port) : 80, path: signed.path, headers: signed.headers };
-      const answer = await this.transport.sockets.get(target, into, opts.signal);
+    if (signed.url.protocol === 'http:') {
+      const answer = await this.transport.sockets.get(socketTarget(signed), into, opts.signal);
       if (answer.kind === 'filled') return { length: answer.length, etag: unquote(answer.headers['etag']) };
       if (answer.kind === 'error') throw fromHttpAnswer(answer.status, answer.headers['content-type'] ?? '', answer.body);
     }
@@ -193,6 +202,11 @@ export class DirectRequests {
       req.end(body);
     });
   }
+}
+
+/** Where socket-http.ts sends a signed request. */
+function socketTarget({ url, path, headers }: Signed): SocketTarget {
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port ? Number(url.port) : 80, path, headers };
 }
 
 /** The HTTP headers of the write settings (the SDK's StorageClass, ServerSideEncryption, SSEKMSKeyId, ContentType, Metadata). */

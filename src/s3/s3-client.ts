@@ -3,7 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { UsageError } from '../errors.js';
-import { SocketGetPool } from './socket-get.js';
+import { SocketHttpPool } from './socket-http.js';
 
 export interface S3ConnectionOptions {
   /** Custom endpoint (Ceph RGW, MinIO, R2, …); AWS when absent. */
@@ -32,8 +32,8 @@ export interface HttpTransport {
   connectTimeoutMs: number;
   /** A request whose connection makes no progress for this long fails. */
   requestTimeoutMs: number;
-  /** The plain-HTTP connections that ranged GETs read into their buffers over (socket-get.ts). */
-  sockets: SocketGetPool;
+  /** The plain-HTTP connections of GetObject into a buffer and one-piece PutObject (socket-http.ts). */
+  sockets: SocketHttpPool;
   /** Closes the idle connections of all three. */
   close(): void;
 }
@@ -45,7 +45,7 @@ export function createHttpTransport(options: S3ConnectionOptions = {}): HttpTran
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets });
-  const sockets = new SocketGetPool({ connectTimeoutMs, requestTimeoutMs, maxIdle: maxSockets });
+  const sockets = new SocketHttpPool({ connectTimeoutMs, requestTimeoutMs, maxIdle: maxSockets });
   return {
     httpAgent,
     httpsAgent,

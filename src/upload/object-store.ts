@@ -129,7 +129,7 @@ export interface ObjectStore {
    * GetObject of bytes `start` to `end` (inclusive) into `into`, from its start: the answer's length and
    * ETag, or undefined when the object does not exist. The bytes are all in `into` only when the length
    * is at most `into.length` (a longer answer is not read to its end). The read path's ranges: S3ObjectStore
-   * reads the body straight into `into` where it can (socket-get.ts).
+   * reads the body straight into `into` where it can (socket-http.ts).
    */
   getObjectInto(ref: ObjectRef, into: Buffer, opts: RequestOptions & { start: number; end: number; ifMatch?: string }): Promise<GetIntoResult | undefined>;
   deleteObject(ref: ObjectRef, opts?: RequestOptions): Promise<void>;

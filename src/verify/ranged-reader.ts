@@ -132,7 +132,7 @@ async function fetchRange(
           if (at !== want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
         };
         if (into) {
-          // Read straight into the range's buffer (over plain HTTP, by the kernel: socket-get.ts).
+          // Read straight into the range's buffer (over plain HTTP, by the kernel: socket-http.ts).
           const got = await ctx.store.getObjectInto(ref, into.subarray(0, want), request);
           if (!got) throw gone();
           check(got.length);

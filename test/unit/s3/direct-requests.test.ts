@@ -271,7 +271,7 @@ describe('DirectRequests over HTTPS', () => {
     expect(StoreError.is(err) && err).toMatchObject({ kind: 'rejected', message: expect.stringMatching(/self.signed certificate/i) });
   });
 
-  it('reads a range into the caller\'s buffer over the HTTPS agent (copied: socket-get.ts reads plain HTTP only)', async () => {
+  it('reads a range into the caller\'s buffer over the HTTPS agent (copied: socket-http.ts reads plain HTTP only)', async () => {
     const { key, cert } = selfSigned();
     server = createHttpsServer({ key, cert }, (req, res) => res.writeHead(206, { etag: '"t"', 'content-length': '3' }).end('xyz')) as unknown as Server;
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));

@@ -3,20 +3,24 @@ import { StoreError } from '../store-error.js';
 import { toStoreError } from './s3-errors.js';
 
 /**
- * A plain-HTTP GET whose body the kernel reads straight into the caller's buffer: the read path's
- * large ranges, without Node's HTTP client. Node's client hands a body on as 64 KiB socket chunks, each
- * parsed, allocated, pushed through a stream and copied once more into the range buffer: on two cores
- * that, not the network, bounded `get`, `restore` and `verify --deep` (docs/BENCHMARKS.md, "Reading: the
- * body straight into the range buffer"). Here each connection is a `net.Socket` with `onread`: its reads
- * land in the buffer this module points it at, the answer's head in a small scratch buffer, then the
- * body at its offset in the caller's buffer, as much per read as the socket holds.
+ * Plain-HTTP requests of S3's data path without Node's HTTP client: a ranged GET whose body the kernel
+ * reads straight into the caller's buffer, and a PUT of a body in one piece. Node's client hands a body
+ * on as 64 KiB socket chunks, each parsed, allocated, pushed through a stream and copied once more into
+ * the range buffer: on two cores that, not the network, bounded `get`, `restore` and `verify --deep`
+ * (docs/BENCHMARKS.md, "Reading: the body straight into the range buffer"); and its answer path (parser,
+ * IncomingMessage, events) was most of the CPU of a small PutObject. Here each connection is a
+ * `net.Socket` with `onread`: its reads land in the buffer this module points it at, the answer's head in
+ * a small scratch buffer, then a GET's body at its offset in the caller's buffer, as much per read as the
+ * socket holds.
  *
- * Only what an S3 GET of a byte range needs: one request per connection at a time, kept alive for the
- * next; an answer framed by Content-Length. Anything else (a chunked or close-delimited answer, an error
- * body over 64 KiB, a head over 64 KiB) is `unframed`, and the caller sends the request again through
- * Node's client. Timeouts as the client's: connecting, and no progress for `requestTimeoutMs`.
+ * Only what these requests need: one request per connection at a time, kept alive for the next; an
+ * answer framed by Content-Length, or an error's (or a PUT answer's) body of up to 64 KiB sent chunked.
+ * Anything else (a GET's body chunked or close-delimited, a body over 64 KiB without a buffer for it, a
+ * head over 64 KiB) is `unframed`, and the caller sends the request again
+ * through Node's client (a PUT only if nothing of it can have been acted on: see `put`). Timeouts as the
+ * client's: connecting, and no progress for `requestTimeoutMs`.
  */
-export interface SocketGetTarget {
+export interface SocketTarget {
   host: string;
   port: number;
   /** Path and query, as signed. */
@@ -25,15 +29,15 @@ export interface SocketGetTarget {
   headers: Record<string, string | number | readonly string[] | undefined>;
 }
 
-export type SocketGetAnswer =
-  /** A 2xx answer: its body is in `into` if it fits (`length` ≤ `into.length`); a longer one was not read. */
+export type SocketAnswer =
+  /** A 2xx answer: a GET's body is in `into` if it fits (`length` ≤ `into.length`; a longer one was not read). */
   | { kind: 'filled'; status: number; headers: Record<string, string>; length: number }
   /** Any other status, with its body (for the error's code and message). */
   | { kind: 'error'; status: number; headers: Record<string, string>; body: string }
-  /** An answer this module does not read: send the request again another way. */
-  | { kind: 'unframed' };
+  /** An answer this module does not read (its status and headers, when its head was read): send the request again another way. */
+  | { kind: 'unframed'; status?: number; headers?: Record<string, string> };
 
-export interface SocketGetOptions {
+export interface SocketHttpOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   /** Idle connections kept for reuse, per host and port. */
@@ -41,7 +45,8 @@ export interface SocketGetOptions {
 }
 
 const MAX_HEAD = 64 * 1024;
-const MAX_ERROR_BODY = 64 * 1024;
+/** A body read without a buffer from the caller (an error's, a PUT's answer) may be at most this long. */
+const MAX_BODY = 64 * 1024;
 const SCRATCH = 16 * 1024;
 /** An idle connection is closed after this long (servers close theirs after 5 s or more). */
 const IDLE_MS = 4_000;
@@ -99,25 +104,39 @@ class Connection {
   }
 }
 
-/** Idle keep-alive connections by host and port, and the GETs sent over them. */
-export class SocketGetPool {
+/** Idle keep-alive connections by host and port, and the requests sent over them. */
+export class SocketHttpPool {
   private readonly idle = new Map<string, Connection[]>();
 
-  constructor(private readonly options: SocketGetOptions) {}
+  constructor(private readonly options: SocketHttpOptions) {}
 
   /**
    * GET `target`; a 2xx body goes into `into` (from its start). Rejects with a StoreError for a connection
-   * that fails, is cut or stalls, or with the abort's reason.
+   * that fails, is cut or stalls, or with the abort's reason. A kept connection the server had closed
+   * meanwhile (no byte of answer) gets the GET again on a new one.
    */
-  async get(target: SocketGetTarget, into: Buffer, signal?: AbortSignal): Promise<SocketGetAnswer> {
+  get(target: SocketTarget, into: Buffer, signal?: AbortSignal): Promise<SocketAnswer> {
+    return this.send('GET', target, undefined, into, signal);
+  }
+
+  /**
+   * PUT `target` with `body` (Content-Length among its headers); the answer's body, if any, is dropped. As
+   * `get`, but a PUT is not sent again on its own: a connection closed without an answer may still have
+   * stored it, so that is a retryable error for the caller's retry (which knows what a repeat means).
+   */
+  put(target: SocketTarget, body: Uint8Array, signal?: AbortSignal): Promise<SocketAnswer> {
+    return this.send('PUT', target, body, undefined, signal);
+  }
+
+  private async send(method: 'GET' | 'PUT', target: SocketTarget, body: Uint8Array | undefined, into: Buffer | undefined, signal?: AbortSignal): Promise<SocketAnswer> {
     signal?.throwIfAborted();
-    const head = requestHead(target);
+    const head = requestHead(method, target);
     const id = `${target.host}\n${target.port}`;
     for (;;) {
       const reused = this.idle.get(id)?.pop();
       const conn = reused ?? new Connection(target.host, target.port, (c) => this.forget(id, c));
       conn.busy();
-      const outcome = await exchange(conn, head, into, this.options, signal);
+      const outcome = await exchange(conn, { head, body, into, resend: method === 'GET' }, this.options, signal);
       if (outcome === 'stale') continue; // a kept connection the server had closed: once more on a new one
       if (outcome.reusable) this.keep(id, conn);
       else conn.socket.destroy();
@@ -149,14 +168,24 @@ export class SocketGetPool {
   }
 }
 
-type Outcome = 'stale' | { answer: SocketGetAnswer; reusable: boolean };
+type Outcome = 'stale' | { answer: SocketAnswer; reusable: boolean };
+
+interface Request {
+  head: string;
+  body: Uint8Array | undefined;
+  /** Where a 2xx body goes (without it: read up to 64 KiB and dropped). */
+  into: Buffer | undefined;
+  /** Whether it may be sent again on a new connection when a kept one turns out closed. */
+  resend: boolean;
+}
 
 /** One request and its answer on `conn`. */
-function exchange(conn: Connection, head: string, into: Buffer, options: SocketGetOptions, signal?: AbortSignal): Promise<Outcome> {
+function exchange(conn: Connection, request: Request, options: SocketHttpOptions, signal?: AbortSignal): Promise<Outcome> {
   const { socket } = conn;
   const reused = conn.uses++ > 0;
   return new Promise<Outcome>((resolve, reject) => {
     let received = 0;
+    let sent = request.body === undefined;
     let settled = false;
     const finish = (outcome: Outcome | Error | unknown, failed = false) => {
       if (settled) return;
@@ -170,12 +199,15 @@ function exchange(conn: Connection, head: string, into: Buffer, options: SocketG
       if (failed) {
         socket.destroy();
         reject(outcome);
+      } else if (outcome !== 'stale' && !sent) {
+        // Answered before its body was all sent (an early refusal): the connection is not at a request boundary.
+        resolve({ ...(outcome as Exclude<Outcome, 'stale'>), reusable: false });
       } else resolve(outcome as Outcome);
     };
     const fail = (err: unknown) => finish(err, true);
     const onAbort = () => fail(signal!.reason);
     const onClose = () => {
-      if (reused && received === 0) return finish('stale');
+      if (reused && received === 0 && request.resend) return finish('stale');
       const err = (socket as Socket & { errored?: Error | null }).errored;
       fail(err ? toStoreError(err) : cut(received === 0 ? 'before it answered' : 'in the middle of its answer'));
     };
@@ -189,7 +221,7 @@ function exchange(conn: Connection, head: string, into: Buffer, options: SocketG
     socket.on('timeout', onTimeout);
     socket.setTimeout(options.requestTimeoutMs);
 
-    const answer = new AnswerReader(conn.scratch, into);
+    const answer = new AnswerReader(conn.scratch, request.into);
     conn.exchange = {
       buffer: () => answer.nextBuffer(),
       read: (n) => {
@@ -204,7 +236,13 @@ function exchange(conn: Connection, head: string, into: Buffer, options: SocketG
         if (outcome) finish(outcome);
       },
     };
-    socket.write(head);
+    if (request.body === undefined) socket.write(request.head);
+    else {
+      socket.cork();
+      socket.write(request.head);
+      socket.write(request.body, () => (sent = true));
+      socket.uncork();
+    }
   });
 }
 
@@ -221,10 +259,13 @@ class AnswerReader {
   private body: Buffer | undefined;
   private bodyLength = 0;
   private at = 0;
+  /** A chunked body read without a buffer from the caller: its bytes so far, framing included. */
+  private chunked: Buffer[] | undefined;
+  private chunkedLength = 0;
 
   constructor(
     private readonly scratch: Buffer,
-    private readonly into: Buffer,
+    private readonly into: Buffer | undefined,
   ) {}
 
   nextBuffer(): Buffer {
@@ -232,6 +273,7 @@ class AnswerReader {
   }
 
   read(n: number): Outcome | undefined {
+    if (this.chunked) return this.readChunked(Buffer.from(this.scratch.subarray(0, n)));
     if (this.body) {
       this.at += n;
       return this.at === this.bodyLength ? this.done() : undefined;
@@ -256,15 +298,36 @@ class AnswerReader {
     const rest = all.subarray(end + 4);
     const length = framedLength(parsed.status, parsed.headers);
     const success = parsed.status >= 200 && parsed.status < 300;
-    if (length === undefined || (!success && length > MAX_ERROR_BODY) || parsed.status < 200) return { answer: { kind: 'unframed' }, reusable: false };
-    if (rest.length > length) return { answer: { kind: 'unframed' }, reusable: false }; // bytes past the answer: not a server to trust with a kept connection
-    if (success && length > this.into.length) {
+    const into = success ? this.into : undefined;
+    const unframed: Outcome = { answer: { kind: 'unframed', status: parsed.status, headers: parsed.headers }, reusable: false };
+    // An error's body (or a PUT's answer) sent chunked, as many servers do: decoded, up to MAX_BODY.
+    if (!into && parsed.status >= 200 && /^chunked$/i.test(parsed.headers['transfer-encoding'] ?? '')) {
+      this.chunked = [];
+      return this.readChunked(rest);
+    }
+    if (length === undefined || (!into && length > MAX_BODY) || parsed.status < 200) return unframed;
+    if (rest.length > length) return unframed; // bytes past the answer: not a server to trust with a kept connection
+    if (into && length > into.length) {
       return { answer: { kind: 'filled', status: this.status, headers: this.headers, length }, reusable: false };
     }
-    this.body = success ? this.into : Buffer.allocUnsafe(length);
+    this.body = into ?? Buffer.allocUnsafe(length);
     this.bodyLength = length;
     this.at = rest.copy(this.body, 0);
     return this.at === length ? this.done() : undefined;
+  }
+
+  private readChunked(bytes: Buffer): Outcome | undefined {
+    this.chunked!.push(bytes);
+    this.chunkedLength += bytes.length;
+    const all = Buffer.concat(this.chunked!, this.chunkedLength);
+    this.chunked = [all];
+    if (this.chunkedLength > MAX_BODY + 4096) return { answer: { kind: 'unframed', status: this.status, headers: this.headers }, reusable: false };
+    const decoded = decodeChunked(all);
+    if (decoded === undefined) return undefined;
+    if (decoded === 'malformed' || decoded.end !== all.length) return { answer: { kind: 'unframed', status: this.status, headers: this.headers }, reusable: false };
+    this.body = decoded.body;
+    this.bodyLength = decoded.body.length;
+    return this.done();
   }
 
   private done(): Outcome {
@@ -272,6 +335,36 @@ class AnswerReader {
     const { status, headers } = this;
     if (status >= 200 && status < 300) return { answer: { kind: 'filled', status, headers, length: this.bodyLength }, reusable };
     return { answer: { kind: 'error', status, headers, body: this.body!.toString('utf8', 0, this.bodyLength) }, reusable };
+  }
+}
+
+/**
+ * The body of a chunked transfer coding at the start of `data`, and where it ends (trailers included):
+ * undefined while it is not all there, 'malformed' when it is not chunked coding.
+ */
+export function decodeChunked(data: Buffer): { body: Buffer; end: number } | 'malformed' | undefined {
+  const pieces: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = data.indexOf('\r\n', at, 'latin1');
+    if (eol < 0) return data.length - at > 1024 ? 'malformed' : undefined;
+    const m = /^([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(data.toString('latin1', at, eol));
+    if (!m) return 'malformed';
+    const size = parseInt(m[1]!, 16);
+    at = eol + 2;
+    if (size === 0) break;
+    if (data.length < at + size + 2) return undefined;
+    if (data.toString('latin1', at + size, at + size + 2) !== '\r\n') return 'malformed';
+    pieces.push(data.subarray(at, at + size));
+    at += size + 2;
+  }
+  // Trailer fields, then an empty line.
+  for (;;) {
+    const eol = data.indexOf('\r\n', at, 'latin1');
+    if (eol < 0) return undefined;
+    const empty = eol === at;
+    at = eol + 2;
+    if (empty) return { body: Buffer.concat(pieces), end: at };
   }
 }
 
@@ -300,9 +393,9 @@ export function parseHead(text: string): { status: number; headers: Record<strin
   return { status: Number(m[1]), headers };
 }
 
-/** The request's head: GET, the path, the signed headers. */
-function requestHead(target: SocketGetTarget): string {
-  let head = `GET ${target.path} HTTP/1.1\r\n`;
+/** The request's head: the method, the path, the signed headers. */
+function requestHead(method: string, target: SocketTarget): string {
+  let head = `${method} ${target.path} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(target.headers)) {
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(',') : String(value);

@@ -1,10 +1,10 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseHead, SocketGetPool, type SocketGetTarget } from '../../../src/s3/socket-get.js';
+import { decodeChunked, parseHead, SocketHttpPool, type SocketTarget } from '../../../src/s3/socket-http.js';
 import { StoreError } from '../../../src/store-error.js';
 
 /**
- * A loopback TCP server that answers each request head with what `answer` writes: socket-get.ts reads
+ * A loopback TCP server that answers each request head with what `answer` writes: socket-http.ts reads
  * HTTP off the wire itself, so the tests need answers no HTTP server library would send (split at any
  * byte, cut, stalled, chunked, with bytes past their end).
  */
@@ -15,10 +15,12 @@ interface Script {
   connections: number;
   /** Request heads received, in order. */
   requests: string[];
+  /** Their bodies (by Content-Length). */
+  bodies: string[];
 }
 
 let current: Script | undefined;
-let pool: SocketGetPool | undefined;
+let pool: SocketHttpPool | undefined;
 afterEach(async () => {
   pool?.close();
   pool = undefined;
@@ -28,7 +30,7 @@ afterEach(async () => {
 
 async function serve(answer: (socket: Socket, request: string, n: number) => void): Promise<Script> {
   const sockets = new Set<Socket>();
-  const script: Script = { server: createServer(), port: 0, connections: 0, requests: [] };
+  const script: Script = { server: createServer(), port: 0, connections: 0, requests: [], bodies: [] };
   script.server.on('connection', (socket) => {
     script.connections++;
     sockets.add(socket);
@@ -39,7 +41,10 @@ async function serve(answer: (socket: Socket, request: string, n: number) => voi
       pending += chunk.toString('latin1');
       for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
         const head = pending.slice(0, end);
-        pending = pending.slice(end + 4);
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (pending.length < end + 4 + length) return; // the body is still coming
+        script.bodies.push(pending.slice(end + 4, end + 4 + length));
+        pending = pending.slice(end + 4 + length);
         script.requests.push(head);
         answer(socket, head, script.requests.length);
       }
@@ -56,19 +61,19 @@ async function serve(answer: (socket: Socket, request: string, n: number) => voi
   return script;
 }
 
-function target(port: number, path = '/bucket/key'): SocketGetTarget {
+function target(port: number, path = '/bucket/key'): SocketTarget {
   return { host: '127.0.0.1', port, path, headers: { host: `127.0.0.1:${port}`, range: 'bytes=0-99', authorization: 'AWS4-HMAC-SHA256 x' } };
 }
 
-function newPool(requestTimeoutMs = 5_000): SocketGetPool {
-  pool = new SocketGetPool({ connectTimeoutMs: 2_000, requestTimeoutMs, maxIdle: 4 });
+function newPool(requestTimeoutMs = 5_000): SocketHttpPool {
+  pool = new SocketHttpPool({ connectTimeoutMs: 2_000, requestTimeoutMs, maxIdle: 4 });
   return pool;
 }
 
 const bytes = (n: number, seed = 1) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
 const ok = (body: Buffer, extra = '') => Buffer.concat([Buffer.from(`HTTP/1.1 206 Partial Content\r\nETag: "e1"\r\nContent-Length: ${body.length}\r\n${extra}\r\n`), body]);
 
-describe('SocketGetPool reads a GET\'s body straight into the caller\'s buffer', () => {
+describe('SocketHttpPool reads a GET\'s body straight into the caller\'s buffer', () => {
   it('sends the signed request head as given and fills the buffer with the body, whatever the answer\'s pieces', async () => {
     const body = bytes(300_000);
     const s = await serve((socket) => {
@@ -138,7 +143,7 @@ describe('SocketGetPool reads a GET\'s body straight into the caller\'s buffer',
     ];
     const s = await serve((socket, _req, n) => socket.write(answers[n - 1]!));
     const p = newPool();
-    for (const _ of answers) await expect(p.get(target(s.port), Buffer.alloc(10))).resolves.toEqual({ kind: 'unframed' });
+    for (const _ of answers) await expect(p.get(target(s.port), Buffer.alloc(10))).resolves.toMatchObject({ kind: 'unframed' });
     expect(s.connections).toBe(answers.length);
   });
 
@@ -223,6 +228,68 @@ describe('SocketGetPool reads a GET\'s body straight into the caller\'s buffer',
     p.close();
     await new Promise((r) => setTimeout(r, 50));
     expect(closed).toBe(1);
+  });
+});
+
+describe('SocketHttpPool sends a PUT of a body in one piece', () => {
+  it('sends the head and the body, reads the answer\'s head and drops its body, and keeps the connection', async () => {
+    const s = await serve((socket) => socket.write('HTTP/1.1 200 OK\r\nETag: "p1"\r\nContent-Length: 2\r\n\r\nok'));
+    const p = newPool();
+    const put = { ...target(s.port), headers: { host: 'h', 'content-length': 5 } };
+    await expect(p.put(put, Buffer.from('hello'))).resolves.toEqual({ kind: 'filled', status: 200, headers: { etag: '"p1"', 'content-length': '2' }, length: 2 });
+    await expect(p.put(put, Buffer.from('world'))).resolves.toMatchObject({ kind: 'filled' });
+    expect(s.requests[0]).toBe('PUT /bucket/key HTTP/1.1\r\nhost: h\r\ncontent-length: 5');
+    expect(s.bodies).toEqual(['hello', 'world']);
+    expect(s.connections).toBe(1);
+  });
+
+  it('does not send a PUT again on its own when the kept connection closes without an answer: that is a retryable error', async () => {
+    const s = await serve((socket, _req, n) => (n === 2 ? socket.destroy() : socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')));
+    const p = newPool();
+    const put = { ...target(s.port), headers: { host: 'h', 'content-length': 1 } };
+    await p.put(put, Buffer.from('a'));
+    const err: unknown = await p.put(put, Buffer.from('b')).catch((e: unknown) => e);
+    expect(StoreError.is(err) && err).toMatchObject({ kind: 'retryable', message: expect.stringMatching(/before it answered/) });
+    expect(s.connections).toBe(1);
+    expect(s.requests).toHaveLength(2);
+  });
+
+  it('decodes an error body sent chunked, in pieces, and keeps the connection', async () => {
+    const answer = 'HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<Err>\r\n6;ext=1\r\n</Err>\r\n0\r\n\r\n';
+    const s = await serve((socket) => {
+      socket.write(answer.slice(0, 70));
+      setTimeout(() => socket.write(answer.slice(70)), 5);
+    });
+    const p = newPool();
+    const put = { ...target(s.port), headers: { host: 'h' } };
+    await expect(p.put(put, Buffer.alloc(0))).resolves.toMatchObject({ kind: 'error', status: 503, headers: { 'content-type': 'application/xml' }, body: '<Err></Err>' });
+    await p.put(put, Buffer.alloc(0));
+    expect(s.connections).toBe(1);
+  });
+
+  it('returns the head of an answer whose body it does not read (over 64 KiB, chunked), and closes that connection', async () => {
+    const big = 'x'.repeat(70_000);
+    const s = await serve((socket) => socket.write(`HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`));
+    const p = newPool();
+    const put = { ...target(s.port), headers: { host: 'h' } };
+    await expect(p.put(put, Buffer.alloc(0))).resolves.toMatchObject({ kind: 'unframed', status: 500 });
+    await p.put(put, Buffer.alloc(0));
+    expect(s.connections).toBe(2);
+  });
+});
+
+describe('decodeChunked', () => {
+  it('decodes the chunks and skips extensions and trailers, saying where the coding ends', () => {
+    const coded = Buffer.from('3\r\nabc\r\n1;x=y\r\nd\r\n0\r\nTrailer: t\r\n\r\n');
+    expect(decodeChunked(coded)).toEqual({ body: Buffer.from('abcd'), end: coded.length });
+    expect(decodeChunked(Buffer.concat([coded, Buffer.from('more')]))).toEqual({ body: Buffer.from('abcd'), end: coded.length });
+  });
+
+  it('says incomplete until the last line, and malformed for what is not chunked coding', () => {
+    const coded = '3\r\nabc\r\n0\r\n\r\n';
+    for (let n = 0; n < coded.length; n++) expect(decodeChunked(Buffer.from(coded.slice(0, n))), coded.slice(0, n)).toBeUndefined();
+    expect(decodeChunked(Buffer.from('zz\r\n'))).toBe('malformed');
+    expect(decodeChunked(Buffer.from('3\r\nabcX\r\n0\r\n\r\n'))).toBe('malformed');
   });
 });
 
