@@ -6,11 +6,8 @@ import { DecryptError, type AgeDecryptor } from '../crypto/age-stream.js';
 import type { ReadContext } from '../download/object-reader.js';
 import { VerificationError, describeError } from '../errors.js';
 import { httpStatus } from '../s3/s3-errors.js';
-import { DEFAULT_CHUNK_SIZE, ObjectGoneError, readRanged, type RangedReadOptions } from '../verify/ranged-reader.js';
+import { ObjectGoneError, readRanged, type RangedReadOptions } from '../verify/ranged-reader.js';
 import type { RestoreItem } from './restore-item.js';
-
-const WRITE_BATCH = 1024 * 1024;
-const WRITES_IN_FLIGHT = 3;
 
 export type RestoreStatus = 'ok' | 'missing' | 'checksum mismatch' | 'changed' | 'error';
 
@@ -54,68 +51,40 @@ export async function restoreFile(
   const fh = await open(temp, 'wx');
   let written = 0;
   let closed = false;
-  // Chunks as the reader yields them (socket-sized or whole ranges), written in batches of about
-  // 1 MiB at their offsets, up to WRITES_IN_FLIGHT at once, so reading and hashing go on while the
-  // disk writes. A file of more than one range is read into the reader's reused range buffers
-  // (`reuse`: no socket chunk held until its turn, the garbage collector's largest cost): each
-  // range is then written whole before the next is asked for, while the next ranges arrive.
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  // Each range lands in one of the reader's reused buffers (`reuse`: over plain HTTP straight from the
+  // socket, socket-http.ts; no socket chunk held until its turn, the garbage collector's largest cost),
+  // and is written whole, at its offset, before the next is asked for, while the next ranges arrive.
   let offset = 0;
-  const inFlight: Array<Promise<void>> = [];
-  const writeAt = async (batch: Buffer, position: number) => {
+  const writeOut = async (out: Buffer[]) => {
+    const batch = out.length === 1 ? out[0]! : Buffer.concat(out);
     for (let at = 0; at < batch.length; ) {
-      const { bytesWritten } = await fh.write(batch, at, batch.length - at, position + at);
+      const { bytesWritten } = await fh.write(batch, at, batch.length - at, offset + at);
       at += bytesWritten;
       written += bytesWritten;
     }
-  };
-  const flush = async (drain: boolean) => {
-    if (pendingBytes > 0) {
-      const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      const p = writeAt(batch, offset);
-      p.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
-      inFlight.push(p);
-      offset += pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-    }
-    while (inFlight.length > (drain ? 0 : WRITES_IN_FLIGHT - 1)) await inFlight.shift();
+    offset += batch.length;
   };
   let stored = 0;
-  const take = (out: Buffer[]) => {
-    for (const o of out) {
-      pending.push(o);
-      pendingBytes += o.length;
-    }
-  };
   try {
     const whole = new Crc32c();
     const sha = item.sha256 ? createHash('sha256') : undefined;
     for (const piece of item.pieces) {
       const crc = new Crc32c();
       const ref = { bucket, key: piece.key, size: piece.size, ...(piece.etag ? { etag: piece.etag } : {}) };
-      const reuse = piece.size > (read.chunkSize ?? DEFAULT_CHUNK_SIZE);
-      for await (const chunk of readRanged(ctx, ref, { ...read, reuse })) {
+      for await (const chunk of readRanged(ctx, ref, { ...read, reuse: true })) {
         crc.update(chunk);
         whole.update(chunk);
         sha?.update(chunk);
         stored += chunk.length;
-        // Decrypted in place or not, what is written may be `chunk` itself: with `reuse`, written before the next.
-        take(decrypt ? await decrypt.push(chunk) : [chunk]);
-        if (reuse) await flush(true);
-        else if (pendingBytes >= WRITE_BATCH) await flush(false);
+        // Decrypted in place or not, what is written may be `chunk` itself: written before the next is asked for.
+        await writeOut(decrypt ? await decrypt.push(chunk) : [chunk]);
         onBytes?.(chunk.length);
       }
-      await flush(true);
       if (item.pieces.length > 1 && piece.crc32c && crc.hex() !== piece.crc32c) {
         throw new VerificationError(`${piece.key}: CRC32C ${crc.hex()}, the manifest says ${piece.crc32c}`);
       }
     }
-    if (decrypt) {
-      take(await decrypt.finish());
-      await flush(true);
-    }
+    if (decrypt) await writeOut(await decrypt.finish());
     if (stored !== item.size) throw new VerificationError(`read ${stored} bytes, the manifest says ${item.size}`);
     const plain = item.encryption;
     if (decrypt && plain && (written !== plain.plaintextSize || decrypt.plaintextCrc32c !== plain.plaintextCrc32c)) {
@@ -130,7 +99,6 @@ export async function restoreFile(
     await rename(temp, dest);
     return { ...base, status: 'ok', bytes: written };
   } catch (err) {
-    await Promise.allSettled(inFlight);
     if (!closed) await fh.close().catch(() => undefined);
     await rm(temp, { force: true });
     if (read.signal?.aborted) throw err;
