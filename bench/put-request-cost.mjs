@@ -1,5 +1,5 @@
 // CPU per small PutObject (issue 13, goal 3): the SDK's `send(PutObjectCommand)` against diskless's
-// direct PutObject (src/s3/direct-requests.ts: the SDK's endpoint resolution, credentials and SigV4 signer,
+// direct PutObject (src/s3/direct-requests.ts: the SDK's endpoint resolution, credentials and SigV4 signer, sent over plain HTTP by src/s3/socket-http.ts,
 // without its middleware stack), both through S3ObjectStore as the commands use it, against the discard
 // sink, rounds interleaved.
 //
