@@ -18,23 +18,22 @@ import {
   type ServerSideEncryption,
   type StorageClass,
 } from '@aws-sdk/client-s3';
-import {
-  fillFrom,
-  type CompletedPart,
-  type DeleteObjectsResult,
-  type GetIntoResult,
-  type GetResult,
-  type ListedObject,
-  type ObjectHead,
-  type ObjectRef,
-  type ObjectStore,
-  type OpenUpload,
-  type PutRequest,
-  type RequestOptions,
-  type UploadPartCopyRequest,
-  type UploadPartRequest,
-  type WriteSettings,
+import type {
+  CompletedPart,
+  DeleteObjectsResult,
+  GetResult,
+  ListedObject,
+  ObjectHead,
+  ObjectRef,
+  ObjectStore,
+  OpenUpload,
+  PutRequest,
+  RequestOptions,
+  UploadPartCopyRequest,
+  UploadPartRequest,
+  WriteSettings,
 } from '../upload/object-store.js';
+import { copiedInto, type GetIntoResult } from '../upload/object-store.js';
 import { StoreError } from '../store-error.js';
 import { ObjectExistsError } from '../errors.js';
 import { mappedBody, toStoreError } from './s3-errors.js';
@@ -202,8 +201,7 @@ export class S3ObjectStore implements ObjectStore {
       throw err;
     }
     // An endpoint direct-requests.ts does not sign for: the SDK's GetObject, copied.
-    const got = await this.getObject(ref, opts);
-    return got && { length: await fillFrom(got.body, into), etag: got.etag };
+    return copiedInto(await this.getObject(ref, opts), into);
   }
 
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {

@@ -84,6 +84,11 @@ export async function fillFrom(body: AsyncIterable<Uint8Array>, into: Buffer): P
   return at;
 }
 
+/** A GetObject answer copied into `into` (fillFrom): getObjectInto of a store, or a path, that cannot read into a buffer itself. */
+export async function copiedInto(got: GetResult | undefined, into: Buffer): Promise<GetIntoResult | undefined> {
+  return got && { length: await fillFrom(got.body, into), etag: got.etag };
+}
+
 /** One entry of a listing: what ListObjectsV2 says of an object, with no request per object. */
 export interface ListedObject {
   key: string;

@@ -1,21 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  fillFrom,
-  type CompletedPart,
-  type DeleteObjectsResult,
-  type GetIntoResult,
-  type GetResult,
-  type ListedObject,
-  type ObjectHead,
-  type ObjectRef,
-  type ObjectStore,
-  type OpenUpload,
-  type PutRequest,
-  type RequestOptions,
-  type UploadPartCopyRequest,
-  type UploadPartRequest,
-  type WriteSettings,
+import type {
+  CompletedPart,
+  DeleteObjectsResult,
+  GetResult,
+  ListedObject,
+  ObjectHead,
+  ObjectRef,
+  ObjectStore,
+  OpenUpload,
+  PutRequest,
+  RequestOptions,
+  UploadPartCopyRequest,
+  UploadPartRequest,
+  WriteSettings,
 } from '../../src/upload/object-store.js';
+import { copiedInto, type GetIntoResult } from '../../src/upload/object-store.js';
 import { StoreError, kindOfCode } from '../../src/store-error.js';
 
 /** A store error with an S3 error code, as S3ObjectStore throws it (classified by the same table). */
@@ -151,8 +150,7 @@ export class MemoryObjectStore implements ObjectStore {
 
   /** Through getObject (so a test that replaces it changes this too), copied. */
   async getObjectInto(ref: ObjectRef, into: Buffer, opts: RequestOptions & { start: number; end: number; ifMatch?: string }): Promise<GetIntoResult | undefined> {
-    const got = await this.getObject(ref, opts);
-    return got && { length: await fillFrom(got.body, into), etag: got.etag };
+    return copiedInto(await this.getObject(ref, opts), into);
   }
 
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
