@@ -3,15 +3,12 @@ import { request as httpsRequest } from 'node:https';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { fillFrom, type GetResult, type ObjectRef, type PutRequest, type WriteSettings } from '../upload/object-store.js';
+import { copiedInto, type GetResult, type ObjectRef, type PutRequest, type WriteSettings } from '../upload/object-store.js';
 import type { HttpTransport } from './s3-client.js';
 import { unquoteEtag as unquote } from '../upload/etag.js';
-import { fromHttpAnswer, mappedBody, toStoreError } from './s3-errors.js';
+import { fromHttpAnswer, mappedBody, MAX_ERROR_BODY, timedOut, toStoreError } from './s3-errors.js';
 import type { SocketTarget } from './socket-http.js';
 import { StoreError } from '../store-error.js';
-
-/** How much of an error answer is read for its code and message. */
-const MAX_ERROR_BODY = 64 * 1024;
 
 /**
  * PutObject of a body in one piece (a small file of a run, a manifest, a chain index) and GetObject
@@ -50,12 +47,10 @@ export class DirectRequests {
     if (!signed) return undefined;
     if (signed.url.protocol === 'http:') {
       const answer = await this.transport.sockets.put(socketTarget(signed), body, signal);
-      // An answer whose body socket-http.ts does not read: it was acted on, so its head decides (an error then has no code).
-      if (answer.kind === 'unframed' && answer.status === undefined) throw new StoreError('not-s3', 'NotS3', 'the answer to PutObject has a head over 64 KiB');
-      const status = answer.kind === 'unframed' ? answer.status! : answer.status;
-      const headers = answer.kind === 'unframed' ? answer.headers! : answer.headers;
-      if (status >= 200 && status < 300) return { etag: unquote(headers['etag']) };
-      throw fromHttpAnswer(status, headers['content-type'] ?? '', answer.kind === 'error' ? answer.body : '');
+      if (answer.kind === 'unread') throw new StoreError('not-s3', 'NotS3', 'the answer to PutObject has a head over 64 KiB');
+      // A PUT is not sent again (it was acted on): an answer whose body socket-http.ts does not read is decided by its head.
+      if (answer.status >= 200 && answer.status < 300) return { etag: unquote(answer.headers['etag']) };
+      throw socketError(answer.status, answer.headers, answer.kind === 'error' ? answer.body : '');
     }
     const answer = await this.send('PUT', signed, body, signal);
     return { etag: unquote(headerText(answer.headers.etag)) };
@@ -67,16 +62,8 @@ export class DirectRequests {
    * body as it arrives (read errors are StoreErrors). Undefined when this endpoint is not one it can sign for.
    */
   async get(ref: ObjectRef, opts: { start?: number; end?: number; ifMatch?: string; signal?: AbortSignal }): Promise<GetResult | undefined> {
-    const range = byteRange(opts);
-    const headers: Record<string, string> = {
-      ...(range ? { range } : {}),
-      ...(opts.ifMatch ? { 'if-match': `"${opts.ifMatch}"` } : {}),
-    };
-    const signed = await this.sign('GET', ref, GetObjectCommand, headers);
-    if (!signed) return undefined;
-    const answer = await this.send('GET', signed, undefined, opts.signal);
-    const length = Number(headerText(answer.headers['content-length']));
-    return { body: mappedBody(answer), size: Number.isFinite(length) ? length : 0, etag: unquote(headerText(answer.headers.etag)) };
+    const signed = await this.sign('GET', ref, GetObjectCommand, getHeaders(opts));
+    return signed && this.getSigned(signed, opts.signal);
   }
 
   /**
@@ -91,20 +78,22 @@ export class DirectRequests {
     into: Buffer,
     opts: { start: number; end: number; ifMatch?: string; signal?: AbortSignal },
   ): Promise<{ length: number; etag: string } | undefined> {
-    const headers: Record<string, string> = {
-      range: byteRange(opts) ?? `bytes=0-${opts.end}`,
-      ...(opts.ifMatch ? { 'if-match': `"${opts.ifMatch}"` } : {}),
-    };
-    const signed = await this.sign('GET', ref, GetObjectCommand, headers);
+    const signed = await this.sign('GET', ref, GetObjectCommand, getHeaders(opts));
     if (!signed) return undefined;
     if (signed.url.protocol === 'http:') {
       const answer = await this.transport.sockets.get(socketTarget(signed), into, opts.signal);
       if (answer.kind === 'filled') return { length: answer.length, etag: unquote(answer.headers['etag']) };
-      if (answer.kind === 'error') throw fromHttpAnswer(answer.status, answer.headers['content-type'] ?? '', answer.body);
+      if (answer.kind === 'error') throw socketError(answer.status, answer.headers, answer.body);
     }
-    const res = await this.send('GET', signed, undefined, opts.signal);
-    const length = await fillFrom(mappedBody(res), into);
-    return { length, etag: unquote(headerText(res.headers.etag)) };
+    // GET is idempotent: an answer socket-http.ts does not read is asked for again through Node's client.
+    return copiedInto(await this.getSigned(signed, opts.signal), into);
+  }
+
+  /** A signed GetObject through Node's client: the body as it arrives. */
+  private async getSigned(signed: Signed, signal?: AbortSignal): Promise<GetResult> {
+    const answer = await this.send('GET', signed, undefined, signal);
+    const length = Number(headerText(answer.headers['content-length']));
+    return { body: mappedBody(answer), size: Number.isFinite(length) ? length : 0, etag: unquote(headerText(answer.headers.etag)) };
   }
 
   /** The signed request for `key` of `bucket` (the SDK's endpoint for `command`), or undefined when it needs another signature. */
@@ -157,7 +146,7 @@ export class DirectRequests {
       try {
         req = (https ? httpsRequest : httpRequest)({
           method,
-          host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+          host: hostOf(url),
           ...(url.port ? { port: Number(url.port) } : {}),
           path,
           headers,
@@ -168,7 +157,7 @@ export class DirectRequests {
         fail(err);
         return;
       }
-      const timeout = (what: string, ms: number) => req.destroy(Object.assign(new Error(`${what} timed out after ${ms} ms`), { name: 'TimeoutError' }));
+      const timeout = (what: string, ms: number) => req.destroy(timedOut(what, ms));
       req.setTimeout(transport.requestTimeoutMs, () => timeout('the request', transport.requestTimeoutMs));
       req.once('socket', (socket) => {
         if (!socket.connecting) return;
@@ -206,7 +195,23 @@ export class DirectRequests {
 
 /** Where socket-http.ts sends a signed request. */
 function socketTarget({ url, path, headers }: Signed): SocketTarget {
-  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port ? Number(url.port) : 80, path, headers };
+  return { host: hostOf(url), port: url.port ? Number(url.port) : 80, path, headers };
+}
+
+/** The host to connect to: an IPv6 address without its brackets. */
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** The StoreError of an error answer socket-http.ts read. */
+function socketError(status: number, headers: Record<string, string>, body: string): StoreError {
+  return fromHttpAnswer(status, headers['content-type'] ?? '', body);
+}
+
+/** The Range and If-Match headers of a GetObject. */
+function getHeaders(opts: { start?: number; end?: number; ifMatch?: string }): Record<string, string> {
+  const range = byteRange(opts);
+  return { ...(range ? { range } : {}), ...(opts.ifMatch ? { 'if-match': `"${opts.ifMatch}"` } : {}) };
 }
 
 /** The HTTP headers of the write settings (the SDK's StorageClass, ServerSideEncryption, SSEKMSKeyId, ContentType, Metadata). */

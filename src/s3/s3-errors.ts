@@ -23,6 +23,14 @@ const RETRYABLE_NETWORK_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+/** How much of an error answer is read for its code and message (direct-requests.ts, socket-http.ts). */
+export const MAX_ERROR_BODY = 64 * 1024;
+
+/** A request that made no progress for `ms` (retryable, as the SDK's TimeoutError is). */
+export function timedOut(what: string, ms: number): StoreError {
+  return new StoreError('retryable', 'TimeoutError', `${what} timed out after ${ms} ms`);
+}
+
 const BODYLESS_CODES: Record<number, string> = { 301: 'PermanentRedirect', 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound' };
 
 export function httpStatus(err: unknown): number | undefined {

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { StoreError } from '../store-error.js';
-import { toStoreError } from './s3-errors.js';
+import { MAX_ERROR_BODY, timedOut, toStoreError } from './s3-errors.js';
 
 /**
  * Plain-HTTP requests of S3's data path without Node's HTTP client: a ranged GET whose body the kernel
@@ -15,9 +15,9 @@ import { toStoreError } from './s3-errors.js';
  *
  * Only what these requests need: one request per connection at a time, kept alive for the next; an
  * answer framed by Content-Length, or an error's (or a PUT answer's) body of up to 64 KiB sent chunked.
- * Anything else (a GET's body chunked or close-delimited, a body over 64 KiB without a buffer for it, a
- * head over 64 KiB) is `unframed`, and the caller sends the request again
- * through Node's client (a PUT only if nothing of it can have been acted on: see `put`). Timeouts as the
+ * Anything else (a GET's body chunked or close-delimited, a body over 64 KiB without a buffer for it) is
+ * `unframed` (a head over 64 KiB: `unread`), and the caller sends a GET again through Node's client; a PUT
+ * was acted on, and its head decides (see `put`). Timeouts as the
  * client's: connecting, and no progress for `requestTimeoutMs`.
  */
 export interface SocketTarget {
@@ -34,8 +34,10 @@ export type SocketAnswer =
   | { kind: 'filled'; status: number; headers: Record<string, string>; length: number }
   /** Any other status, with its body (for the error's code and message). */
   | { kind: 'error'; status: number; headers: Record<string, string>; body: string }
-  /** An answer this module does not read (its status and headers, when its head was read): send the request again another way. */
-  | { kind: 'unframed'; status?: number; headers?: Record<string, string> };
+  /** An answer whose body this module does not read: its head only (a GET is sent again another way). */
+  | { kind: 'unframed'; status: number; headers: Record<string, string> }
+  /** An answer whose head is over 64 KiB: not read at all. */
+  | { kind: 'unread' };
 
 export interface SocketHttpOptions {
   connectTimeoutMs: number;
@@ -46,7 +48,7 @@ export interface SocketHttpOptions {
 
 const MAX_HEAD = 64 * 1024;
 /** A body read without a buffer from the caller (an error's, a PUT's answer) may be at most this long. */
-const MAX_BODY = 64 * 1024;
+const MAX_BODY = MAX_ERROR_BODY;
 const SCRATCH = 16 * 1024;
 /** An idle connection is closed after this long (servers close theirs after 5 s or more). */
 const IDLE_MS = 4_000;
@@ -62,8 +64,8 @@ class Connection {
   exchange: Exchange | undefined;
   readonly scratch = Buffer.allocUnsafe(SCRATCH);
   readonly socket: Socket;
-  /** Requests it has carried: a reused one may have been closed by the server meanwhile. */
-  uses = 0;
+  /** Whether it has carried a request: a kept one may have been closed by the server meanwhile. */
+  used = false;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(host: string, port: number, onGone: (c: Connection) => void) {
@@ -182,7 +184,8 @@ interface Request {
 /** One request and its answer on `conn`. */
 function exchange(conn: Connection, request: Request, options: SocketHttpOptions, signal?: AbortSignal): Promise<Outcome> {
   const { socket } = conn;
-  const reused = conn.uses++ > 0;
+  const reused = conn.used;
+  conn.used = true;
   return new Promise<Outcome>((resolve, reject) => {
     let received = 0;
     let sent = request.body === undefined;
@@ -251,8 +254,8 @@ function exchange(conn: Connection, request: Request, options: SocketHttpOptions
  * into a buffer of its own. Returns the outcome once the answer is complete.
  */
 class AnswerReader {
-  private headBytes: Buffer[] = [];
-  private headLength = 0;
+  /** The answer's bytes until its head ends (copied: the scratch buffer takes the next read). */
+  private head = Buffer.alloc(0);
   private status = 0;
   private headers: Record<string, string> = {};
   /** Where the body goes and how much of it has come: set once the head is read. */
@@ -260,8 +263,7 @@ class AnswerReader {
   private bodyLength = 0;
   private at = 0;
   /** A chunked body read without a buffer from the caller: its bytes so far, framing included. */
-  private chunked: Buffer[] | undefined;
-  private chunkedLength = 0;
+  private chunked: Buffer | undefined;
 
   constructor(
     private readonly scratch: Buffer,
@@ -273,7 +275,7 @@ class AnswerReader {
   }
 
   read(n: number): Outcome | undefined {
-    if (this.chunked) return this.readChunked(Buffer.from(this.scratch.subarray(0, n)));
+    if (this.chunked) return this.readChunked(this.scratch.subarray(0, n));
     if (this.body) {
       this.at += n;
       return this.at === this.bodyLength ? this.done() : undefined;
@@ -282,15 +284,11 @@ class AnswerReader {
   }
 
   private readHead(bytes: Buffer): Outcome | undefined {
-    this.headBytes.push(Buffer.from(bytes));
-    this.headLength += bytes.length;
-    const all = this.headBytes.length === 1 ? this.headBytes[0]! : Buffer.concat(this.headBytes, this.headLength);
-    this.headBytes = [all];
-    const end = all.indexOf('\r\n\r\n', Math.max(0, this.headLength - bytes.length - 3), 'latin1');
-    if (end < 0) {
-      if (this.headLength > MAX_HEAD) return { answer: { kind: 'unframed' }, reusable: false };
-      return undefined;
-    }
+    const from = Math.max(0, this.head.length - 3);
+    const all = (this.head = Buffer.concat([this.head, bytes]));
+    const end = all.indexOf('\r\n\r\n', from, 'latin1');
+    if ((end < 0 ? all.length : end) > MAX_HEAD) return { answer: { kind: 'unread' }, reusable: false };
+    if (end < 0) return undefined;
     const parsed = parseHead(all.toString('latin1', 0, end));
     if (!parsed) throw new StoreError('not-s3', 'NotHttp', `the answer is not HTTP (${JSON.stringify(all.toString('latin1', 0, Math.min(end, 40)))})`);
     this.status = parsed.status;
@@ -299,14 +297,13 @@ class AnswerReader {
     const length = framedLength(parsed.status, parsed.headers);
     const success = parsed.status >= 200 && parsed.status < 300;
     const into = success ? this.into : undefined;
-    const unframed: Outcome = { answer: { kind: 'unframed', status: parsed.status, headers: parsed.headers }, reusable: false };
     // An error's body (or a PUT's answer) sent chunked, as many servers do: decoded, up to MAX_BODY.
     if (!into && parsed.status >= 200 && /^chunked$/i.test(parsed.headers['transfer-encoding'] ?? '')) {
-      this.chunked = [];
+      this.chunked = Buffer.alloc(0);
       return this.readChunked(rest);
     }
-    if (length === undefined || (!into && length > MAX_BODY) || parsed.status < 200) return unframed;
-    if (rest.length > length) return unframed; // bytes past the answer: not a server to trust with a kept connection
+    if (length === undefined || (!into && length > MAX_BODY) || parsed.status < 200) return this.unframed();
+    if (rest.length > length) return this.unframed(); // bytes past the answer: not a server to trust with a kept connection
     if (into && length > into.length) {
       return { answer: { kind: 'filled', status: this.status, headers: this.headers, length }, reusable: false };
     }
@@ -317,17 +314,19 @@ class AnswerReader {
   }
 
   private readChunked(bytes: Buffer): Outcome | undefined {
-    this.chunked!.push(bytes);
-    this.chunkedLength += bytes.length;
-    const all = Buffer.concat(this.chunked!, this.chunkedLength);
-    this.chunked = [all];
-    if (this.chunkedLength > MAX_BODY + 4096) return { answer: { kind: 'unframed', status: this.status, headers: this.headers }, reusable: false };
+    const all = (this.chunked = Buffer.concat([this.chunked!, bytes]));
+    if (all.length > MAX_BODY + 4096) return this.unframed();
     const decoded = decodeChunked(all);
     if (decoded === undefined) return undefined;
-    if (decoded === 'malformed' || decoded.end !== all.length) return { answer: { kind: 'unframed', status: this.status, headers: this.headers }, reusable: false };
+    if (decoded === 'malformed' || decoded.end !== all.length) return this.unframed();
     this.body = decoded.body;
     this.bodyLength = decoded.body.length;
     return this.done();
+  }
+
+  /** The head alone; the connection is not kept (its body is unread, or not to be trusted). */
+  private unframed(): Outcome {
+    return { answer: { kind: 'unframed', status: this.status, headers: this.headers }, reusable: false };
   }
 
   private done(): Outcome {
@@ -404,10 +403,6 @@ function requestHead(method: string, target: SocketTarget): string {
   }
   if (/[\s]/.test(target.path)) throw new StoreError('rejected', 'BadPath', `the path ${JSON.stringify(target.path)} holds white space`);
   return `${head}\r\n`;
-}
-
-function timedOut(what: string, ms: number): StoreError {
-  return new StoreError('retryable', 'TimeoutError', `${what} timed out after ${ms} ms`);
 }
 
 function cut(when: string): StoreError {

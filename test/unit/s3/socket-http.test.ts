@@ -147,6 +147,11 @@ describe('SocketHttpPool reads a GET\'s body straight into the caller\'s buffer'
     expect(s.connections).toBe(answers.length);
   });
 
+  it('does not read an answer whose head is over 64 KiB (unread), and closes its connection', async () => {
+    const s = await serve((socket) => socket.write(`HTTP/1.1 200 OK\r\nX-Big: ${'x'.repeat(70_000)}\r\nContent-Length: 0\r\n\r\n`));
+    await expect(newPool().get(target(s.port), Buffer.alloc(10))).resolves.toEqual({ kind: 'unread' });
+  });
+
   it('sends the GET again on a new connection when the kept one was closed by the server meanwhile', async () => {
     // The server drops its side of the first connection at the second request, without a byte of answer.
     const s = await serve((socket, _req, n) => (n === 2 ? socket.destroy() : socket.write(ok(bytes(50, n)))));
