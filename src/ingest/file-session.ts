@@ -10,6 +10,7 @@ import { uploadStream } from '../upload/stream-uploader.js';
 import type { UploadContext } from '../upload/upload-context.js';
 import { encodeFrame, type Message } from '../wire/frame-codec.js';
 import { WIRE_MAX_MESSAGE } from '../wire/wire.generated.js';
+import { answerAndClose } from './answer-and-close.js';
 import { SocketReader } from './socket-reader.js';
 import type { VirtualFile, VirtualFiles } from './virtual-files.js';
 
@@ -54,7 +55,7 @@ export async function serveFile(
   } catch (err) {
     const errno = DisklessError.is(err) ? err.errno : constants.errno.EIO;
     ctx.log.warn(`refused to open ${open.path.toString()} for pid ${open.pid}: ${describeError(err)}`);
-    accepted.end(encodeFrame('REPLY', { err: errno, message: clip(describeError(err)) }));
+    answerAndClose(accepted, encodeFrame('REPLY', { err: errno, message: clip(describeError(err)) }));
     return;
   }
   // From here the file's bytes are read by libuv straight into the part buffers (socket-reader.ts).

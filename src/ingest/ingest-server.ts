@@ -13,6 +13,7 @@ import type { BackupTree } from './backup-tree.js';
 import { serveFile, type FileSessionDeps } from './file-session.js';
 import { serveReadBack } from './read-back.js';
 import { serveRead, shownSize, type ReadDeps } from './read-session.js';
+import { answerAndClose } from './answer-and-close.js';
 import { answerRequest } from './request-session.js';
 
 export interface IngestOptions extends FileSessionDeps {
@@ -173,9 +174,9 @@ export class IngestServer {
         else await serveReadBack(socket, input, message.fields, files, this.readBackDeps());
       } else if (reads && message.name === 'STAT' && reads.tree.get(message.fields.path.toString()) !== undefined) {
         const item = reads.tree.get(message.fields.path.toString())!;
-        socket.end(encodeFrame('STAT_REPLY', { err: 0, size: shownSize(item), mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
+        answerAndClose(socket, encodeFrame('STAT_REPLY', { err: 0, size: shownSize(item), mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
       } else {
-        socket.end(await answerRequest(message, this.options.files, log, this.options.onFailure));
+        answerAndClose(socket, await answerRequest(message, this.options.files, log, this.options.onFailure));
       }
     } catch (err) {
       this.refuse(socket, `closed a connection: ${describeError(err)}`);
@@ -219,8 +220,7 @@ export class IngestServer {
     this.refusedCount++;
     this.options.ctx.log.warn(why);
     const reply = message.name === 'STAT' ? encodeFrame('STAT_REPLY', { err, size: 0, mtime_ns: 0, message: text }) : encodeFrame('REPLY', { err, message: text });
-    // Nothing more is read from a refused peer: once the answer is out, the connection goes.
-    socket.end(reply, () => socket.destroy());
+    answerAndClose(socket, reply);
   }
 
   private refuse(socket: Socket, why: string): void {

@@ -5,6 +5,7 @@ import { manifestFileOf } from '../manifest/manifest.js';
 import { itemOfFile } from '../restore/restore-item.js';
 import { formatS3Url } from '../s3/s3-url.js';
 import { encodeFrame, type Message } from '../wire/frame-codec.js';
+import { answerAndClose } from './answer-and-close.js';
 import { serveRead, type ReadDeps } from './read-session.js';
 import { manifestInputOf, type VirtualFiles } from './virtual-files.js';
 
@@ -48,7 +49,7 @@ export async function serveReadBack(
   files: VirtualFiles,
   deps: Omit<ReadDeps, 'tree'> & { bucket: string },
 ): Promise<void> {
-  const refuse = (err: number, message: string) => socket.end(encodeFrame('REPLY', { err, message: message.slice(0, 1000) }));
+  const refuse = (err: number, message: string) => answerAndClose(socket, encodeFrame('REPLY', { err, message: message.slice(0, 1000) }));
   let path: string;
   try {
     path = new TextDecoder('utf-8', { fatal: true }).decode(open.path);

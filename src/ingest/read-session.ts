@@ -11,6 +11,7 @@ import type { Limiter } from '../util/limiter.js';
 import type { RestoreItem } from '../restore/restore-item.js';
 import { readRanged } from '../verify/ranged-reader.js';
 import { encodeFrame, type Message } from '../wire/frame-codec.js';
+import { answerAndClose } from './answer-and-close.js';
 import type { BackupTree } from './backup-tree.js';
 import type { UncheckedReads } from './unchecked-reads.js';
 
@@ -65,13 +66,13 @@ export async function serveRead(socket: Socket, input: AsyncIterator<Buffer>, op
   }
   const item = path === undefined ? undefined : tree.get(path);
   if (!item) {
-    socket.end(encodeFrame('REPLY', { err: constants.errno.ENOENT, message: 'not a file of the backup' }));
+    answerAndClose(socket, encodeFrame('REPLY', { err: constants.errno.ENOENT, message: 'not a file of the backup' }));
     return;
   }
   const offset = Number(open.offset);
   if (!stopReading(socket)) {
     // Without the canary left unread a failed check would look like a clean (short) end of file.
-    socket.end(encodeFrame('REPLY', { err: constants.errno.EIO, message: 'this Node.js cannot stop reading a socket' }));
+    answerAndClose(socket, encodeFrame('REPLY', { err: constants.errno.EIO, message: 'this Node.js cannot stop reading a socket' }));
     return;
   }
   socket.write(encodeFrame('REPLY', { err: 0, message: '' }));

@@ -54,3 +54,35 @@ describe('diskless run with more files open at once than the memory budget holds
     }, 180_000);
   }
 });
+
+describe('diskless run of many files and stats under a low limit of open descriptors', () => {
+  let bucket: string;
+
+  beforeAll(async () => {
+    bucket = await createTestBucket('fds');
+  });
+
+  afterAll(async () => {
+    await emptyTestBucket(bucket);
+  });
+
+  // Every file is two connections (its bytes, its END) and every stat one. The uploader used to keep each request
+  // connection open until the run ended, so a run of a few thousand files failed with EMFILE.
+  it('stores 600 files and answers 600 stats with at most 256 descriptors open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'diskless-vdir-'));
+    try {
+      const script = `for i in $(seq 600); do echo "file $i" > ${dir}/f$i; test -e ${dir}/none$i && exit 9; done; test -e ${dir}/f600`;
+      const r = await runDiskless(['run', '--endpoint-url', testS3().endpoint, '--to', `s3://${bucket}/fds/`, '--dir', dir, '--', 'sh', '-c', script], {
+        env: cliEnv(),
+        timeoutMs: 120_000,
+        onSpawn: (pid) => execFileSync('prlimit', ['--pid', String(pid), '--nofile=256:256']),
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const keys = await listKeys(bucket, 'fds/');
+      expect(keys).toHaveLength(601);
+      expect((await objectBytes(bucket, 'fds/f600')).toString()).toBe('file 600\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});

@@ -1,4 +1,5 @@
 import { describeError } from '../../../src/errors.js';
+import { readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
@@ -229,6 +230,26 @@ describe('the ingest server', () => {
     await writeFile(server.socketPath, token, 'ok.bin', Buffer.from('complete'));
     expect(files.list().map((f) => [f.path, f.state, f.ended])).toEqual([['ok.bin', 'committed', 'close']]);
     expect((await request(server.socketPath, 'END', { token, file: 999n, how: 1 }))?.fields).toMatchObject({ err: ENOENT });
+  });
+
+  it('keeps no descriptor of a connection once its answer is out (files and their END, stats, refused opens and reads)', async () => {
+    const { server } = await start();
+    const descriptors = () => readdirSync('/proc/self/fd').length;
+    const before = descriptors();
+    for (let i = 0; i < 40; i++) {
+      const { result } = await writeFile(server.socketPath, token, `f${i}`, Buffer.from(`file ${i}`), O_WRONLY_CREAT_EXCL);
+      expect(result?.fields).toMatchObject({ err: 0 });
+      expect((await writeFile(server.socketPath, token, `f${i}`, Buffer.from('again'), O_WRONLY_CREAT_EXCL)).reply?.fields).toMatchObject({ err: EEXIST });
+      expect((await request(server.socketPath, 'STAT', { token, path: `f${i}` }))?.fields).toMatchObject({ err: 0 });
+      expect((await request(server.socketPath, 'READ_OPEN', { token, path: `none${i}`, offset: 0n, pid: 1 }))?.fields).toMatchObject({ err: ENOENT });
+    }
+    // Each of those was a connection: 40 files, 40 ENDs, 40 refused opens, 40 stats and 40 reads, and writeFile's STATs.
+    let held = descriptors() - before;
+    for (let i = 0; i < 100 && held > 4; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      held = descriptors() - before;
+    }
+    expect(held).toBeLessThanOrEqual(4);
   });
 
   it('renames a stored file to a new key and removes the old one', async () => {
