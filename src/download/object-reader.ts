@@ -167,7 +167,7 @@ async function copyPiece(
   let received = 0;
   // Each range comes in one reused buffer (no socket chunks held until their turn): it must be
   // written out, not just queued, before the next is asked for.
-  for await (const chunk of readRanged(ctx, piece, { reuse: true, ...(signal ? { signal } : {}) })) {
+  for await (const chunk of readRanged(ctx, piece, signal ? { signal } : {})) {
     received += chunk.length;
     await onChunk(chunk);
     // Decrypted, only what authenticates is written (the decryptor keeps no input chunk).

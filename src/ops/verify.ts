@@ -141,8 +141,6 @@ async function verifyBackup(
             {
               chunkSize: DEFAULT_CHUNK_SIZE,
               window: options.concurrency ?? DEFAULT_VERIFY_CONCURRENCY,
-              // Each range lands in a reused buffer (straight from the socket over plain HTTP: socket-http.ts).
-              reuse: true,
               requests: options.requests,
               ...(options.signal ? { signal: options.signal } : {}),
               ...(options.onBytes ? { onBytes: options.onBytes } : {}),

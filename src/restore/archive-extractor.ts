@@ -72,10 +72,16 @@ export async function extractArchive(
   input.on('error', (e) => (inputError = e));
   const whole = new Crc32c();
   const sha = item.sha256 ? createHash('sha256') : undefined;
+  // Each range is a reused buffer (readRanged), valid only until the next is asked for: every write is waited for
+  // until the pipe has it, not only until 'drain'. A failed write (the extractor died) ends the feeding; the
+  // extractor's exit status then says why.
   const feed = async (chunks: Buffer[] | Uint8Array[]) => {
     for (const c of chunks) {
       if (inputError) return;
-      if (!input.write(c)) await new Promise<void>((r) => { input.once('drain', r); input.once('error', () => r()); });
+      await new Promise<void>((resolve) => input.write(c, (err) => {
+        if (err) inputError ??= err;
+        resolve();
+      }));
     }
   };
   try {
@@ -98,6 +104,20 @@ export async function extractArchive(
   }
   input.end();
   const results = await Promise.all(procs.map((p) => p.exited));
+  const failed = () =>
+    results.forEach((r, i) => {
+      const argv = procs[i]!.argv;
+      if (r.error) throw new ProducerError(`cannot start ${argv[0]}: ${r.error.message}`, {}, { cause: r.error });
+      if (r.code !== 0) {
+        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        throw new ProducerError(`${argv.join(' ')} ${r.signal ? `was killed by ${r.signal}` : `exited with status ${r.code}`}${tail ? `: ${tail}` : ''}`, { exitStatus: r.code, signal: r.signal });
+      }
+    });
+  if (inputError) {
+    // The extractor stopped reading before the end: the archive was not read whole, so its checksums say nothing.
+    failed();
+    throw new ProducerError(`${procs[0]!.argv.join(' ')} stopped reading the archive before its end (${inputError.message})`);
+  }
   if (item.crc32c && whole.hex() !== item.crc32c) throw new VerificationError(`CRC32C ${whole.hex()}, the manifest says ${item.crc32c}`);
   const plain = item.encryption;
   if (decrypt && plain && decrypt.plaintextCrc32c !== plain.plaintextCrc32c) {
@@ -105,12 +125,5 @@ export async function extractArchive(
   }
   const digest = sha?.digest('hex');
   if (digest && digest !== item.sha256) throw new VerificationError(`SHA-256 ${digest}, the manifest says ${item.sha256}`);
-  results.forEach((r, i) => {
-    const argv = procs[i]!.argv;
-    if (r.error) throw new ProducerError(`cannot start ${argv[0]}: ${r.error.message}`, {}, { cause: r.error });
-    if (r.code !== 0) {
-      const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-      throw new ProducerError(`${argv.join(' ')} ${r.signal ? `was killed by ${r.signal}` : `exited with status ${r.code}`}${tail ? `: ${tail}` : ''}`, { exitStatus: r.code, signal: r.signal });
-    }
-  });
+  failed();
 }

@@ -51,7 +51,7 @@ export async function restoreFile(
   const fh = await open(temp, 'wx');
   let written = 0;
   let closed = false;
-  // Each range lands in one of the reader's reused buffers (`reuse`: over plain HTTP straight from the
+  // Each range lands in one of the reader's reused buffers (over plain HTTP straight from the
   // socket, socket-http.ts; no socket chunk held until its turn, the garbage collector's largest cost),
   // and is written whole, at its offset, before the next is asked for, while the next ranges arrive.
   let offset = 0;
@@ -71,7 +71,7 @@ export async function restoreFile(
     for (const piece of item.pieces) {
       const crc = new Crc32c();
       const ref = { bucket, key: piece.key, size: piece.size, ...(piece.etag ? { etag: piece.etag } : {}) };
-      for await (const chunk of readRanged(ctx, ref, { ...read, reuse: true })) {
+      for await (const chunk of readRanged(ctx, ref, read)) {
         crc.update(chunk);
         whole.update(chunk);
         sha?.update(chunk);

@@ -39,12 +39,11 @@ export async function deepCheckFile(ctx: ReadContext, bucket: string, f: Manifes
   // A directory-format toc.dat cannot be read from stdin; its directory's check reads it.
   const content = contentCheck({ skip: (head) => layout && head.toString('latin1', 0, 5) === 'PGDMP' });
   const captured: Buffer[] = [];
-  // With `reuse`, a chunk is valid only until the next is asked for: what is kept past that is a copy.
-  const reuse = options.reuse === true;
+  // A range is valid only until the next is asked for (readRanged reuses its buffers): what is kept past that is a copy.
   const inspect = async (chunks: readonly Uint8Array[]) => {
     for (const c of chunks) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.length);
-      if (layout) captured.push(reuse ? Buffer.from(b) : b);
+      if (layout) captured.push(Buffer.from(b));
       await content.write(b); // done with `b` once it resolves
     }
   };

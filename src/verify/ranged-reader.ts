@@ -18,15 +18,8 @@ export interface RangedReadOptions {
   /** Told the size of each range as it is handed on (progress lines). */
   onBytes?: (n: number) => void;
   /**
-   * Each range as one buffer of a pool of `window + 1` reused ones, **valid only until the next
-   * is asked for** (the consumer must be done with it, writes included, before it resumes the
-   * loop). The socket chunks are then copied as they arrive and die young, instead of being held
-   * until their range's turn (which makes the garbage collector a third of get's CPU).
-   */
-  reuse?: boolean;
-  /**
-   * Like `reuse`, but the buffers come from the caller (one range each, `chunkSize` bytes or more,
-   * **valid only until the next is asked for**): a range starts only when `take` gives one, up to
+   * Where the ranges land (default: a pool of `window + 1` buffers of the reader's own, made as needed and reused).
+   * Buffers of the caller's (one range each, `chunkSize` bytes or more): a range starts only when `take` gives one, up to
    * `window` in flight, and each goes back through `give` once the consumer is done with it, or
    * when the read ends or fails (after the GETs still writing into them have stopped). `take`
    * must give one whenever no buffer is out: that is what keeps the read going.
@@ -48,9 +41,11 @@ export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_WINDOW = 4;
 
 /**
- * The bytes of one object, in order (as the chunks the sockets delivered), read with up to `window` ranged GETs in flight, each pinned
- * to the object's ETag (If-Match) so a replaced object fails instead of mixing two versions; a
- * GET that fails is retried as a whole chunk.
+ * The bytes of one object, in order, one range per chunk, read with up to `window` ranged GETs in flight, each
+ * pinned to the object's ETag (If-Match) so a replaced object fails instead of mixing two versions; a GET that
+ * fails is retried as a whole range. Each range lands in a reused buffer (over plain HTTP straight from the
+ * socket: socket-http.ts), **valid only until the next is asked for**: the consumer must be done with it, writes
+ * included, before it resumes the loop. Memory: at most `window + 1` buffers of `chunkSize` per object read.
  */
 export async function* readRanged(
   ctx: ReadContext,
@@ -63,17 +58,17 @@ export async function* readRanged(
   const count = Math.ceil((ref.size - from) / chunk);
   if (count === 0) return;
   // At most `window` ranges are in flight and one is with the consumer: a pool of window + 1 never runs dry.
-  const buffers = options.buffers ?? (options.reuse ? reusedBuffers(Math.min(chunk, ref.size - from)) : undefined);
+  const buffers = options.buffers ?? reusedBuffers(Math.min(chunk, ref.size - from));
   // Caller buffers go back only once no GET writes into them any more: an early end stops the GETs first.
   const stop = options.buffers ? new AbortController() : undefined;
   const signal = stop ? (options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal) : options.signal;
   const fetchOptions = signal === options.signal ? options : { ...options, signal };
-  const pending: Array<{ range: Promise<Buffer[]>; into: Buffer | undefined }> = [];
+  const pending: Array<{ range: Promise<Buffer>; into: Buffer }> = [];
   let next = 0;
   const fill = () => {
     while (next < count && pending.length < window) {
-      const into = buffers?.take();
-      if (buffers && !into) return;
+      const into = buffers.take();
+      if (!into) return;
       const i = next++;
       const range = fetchRange(ctx, ref, from + i * chunk, Math.min(ref.size, from + (i + 1) * chunk) - 1, fetchOptions, into);
       range.catch(() => undefined); // awaited in order below; an early failure must not be unhandled
@@ -86,12 +81,12 @@ export async function* readRanged(
     while (pending.length > 0) {
       const { range, into } = pending.shift()!;
       lent = into;
-      const bufs = await range;
+      const bytes = await range;
       fill();
-      options.onBytes?.(bufs.reduce((n, b) => n + b.length, 0));
-      yield* bufs;
+      options.onBytes?.(bytes.length);
+      yield bytes;
       // The consumer asked for the next range: it is done with this one.
-      if (lent) buffers!.give(lent);
+      buffers.give(lent);
       lent = undefined;
       fill();
     }
@@ -99,8 +94,8 @@ export async function* readRanged(
     if (stop && (pending.length > 0 || lent)) {
       stop.abort(new Error('the read ended early'));
       await Promise.allSettled(pending.map((p) => p.range));
-      for (const p of pending) buffers!.give(p.into!);
-      if (lent) buffers!.give(lent);
+      for (const p of pending) buffers.give(p.into);
+      if (lent) buffers.give(lent);
     }
   }
 }
@@ -117,8 +112,8 @@ async function fetchRange(
   start: number,
   end: number,
   options: RangedReadOptions,
-  into?: Buffer,
-): Promise<Buffer[]> {
+  into: Buffer,
+): Promise<Buffer> {
   const { signal, requests } = options;
   await requests?.acquire(signal);
   try {
@@ -131,25 +126,11 @@ async function fetchRange(
           if (at > want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back longer than asked`);
           if (at !== want) throw new VerificationError(`${formatS3Url(ref)}: bytes ${start}-${end} came back with ${at} bytes`);
         };
-        if (into) {
-          // Read straight into the range's buffer (over plain HTTP, by the kernel: socket-http.ts).
-          const got = await ctx.store.getObjectInto(ref, into.subarray(0, want), request);
-          if (!got) throw gone();
-          check(got.length);
-          return [into.subarray(0, want)];
-        }
-        const got = await ctx.store.getObject(ref, request);
+        // Read straight into the range's buffer (over plain HTTP, by the kernel: socket-http.ts).
+        const got = await ctx.store.getObjectInto(ref, into.subarray(0, want), request);
         if (!got) throw gone();
-        // Without `into`, the chunks as received (no copy): the range is held until its turn.
-        const out: Buffer[] = [];
-        let at = 0;
-        for await (const c of got.body) {
-          if (at + c.length > want) check(at + c.length);
-          out.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-          at += c.length;
-        }
-        check(at);
-        return out;
+        check(got.length);
+        return into.subarray(0, want);
       },
       ctx.retry,
       {

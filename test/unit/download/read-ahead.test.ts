@@ -107,3 +107,31 @@ describe('readRanged with caller buffers', () => {
     expect(budget.inUse).toBe(0);
   });
 });
+
+describe('readRanged with its own buffers', () => {
+  it('reads an object whole and in order into at most window + 1 buffers of one range, however many ranges it has', async () => {
+    const { store, data, ref, read } = await stored(20 * MiB + 7);
+    store.delayMs.get = 2; // ranges finish out of order and overlap the consumer
+    const seen = new Set<ArrayBufferLike>();
+    const hash = createHash('sha256');
+    let ranges = 0;
+    for await (const c of readRanged(read, ref, { chunkSize: MiB, window: 4 })) {
+      seen.add(c.buffer);
+      expect(c.buffer.byteLength).toBe(MiB);
+      hash.update(c);
+      ranges++;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(ranges).toBe(21);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(seen.size).toBeGreaterThan(1);
+    expect(seen.size).toBeLessThanOrEqual(5);
+  });
+
+  it('makes a small object\'s buffer no larger than the object', async () => {
+    const { ref, read } = await stored(1000);
+    const sizes: number[][] = [];
+    for await (const c of readRanged(read, ref, { chunkSize: MiB })) sizes.push([c.length, c.buffer.byteLength]);
+    expect(sizes).toEqual([[1000, 1000]]);
+  });
+});

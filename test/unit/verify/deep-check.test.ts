@@ -1,5 +1,5 @@
-// deepCheckFile with `reuse` (what verify --deep asks for): each range lands in a buffer that is
-// overwritten by a later range, so a content check that still holds a chunk must get a copy.
+// deepCheckFile as verify --deep runs it: each range lands in one of readRanged's reused buffers, overwritten by a
+// later range, so a content check that still holds a chunk must get a copy.
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ async function stored(path: string, data: Buffer) {
 }
 
 describe('deepCheckFile reading into reused buffers', () => {
-  const ranges = { chunkSize: 64 * 1024, window: 4, reuse: true };
+  const ranges = { chunkSize: 64 * 1024, window: 4 };
 
   it('checks a gzip file of many ranges whole, its decompressor given copies of the chunks it still holds', async () => {
     // Incompressible bytes: the gzip stream is as long as its input, so it spans ~48 ranges of 64 KiB.
