@@ -163,7 +163,7 @@ export class S3ObjectStore implements ObjectStore {
     ref: ObjectRef,
     opts: RequestOptions & { start?: number; end?: number; ifMatch?: string } = {},
   ): Promise<GetResult | undefined> {
-    try {
+    return absentIfNoSuchKey(async () => {
       const direct = await this.direct?.get(ref, opts);
       if (direct) return direct;
       const range = byteRange(opts);
@@ -182,10 +182,7 @@ export class S3ObjectStore implements ObjectStore {
         size: out.ContentLength ?? 0,
         etag: unquote(out.ETag),
       };
-    } catch (err) {
-      if (StoreError.is(err) && err.code === 'NoSuchKey') return undefined;
-      throw err;
-    }
+    });
   }
 
   async getObjectInto(
@@ -193,15 +190,11 @@ export class S3ObjectStore implements ObjectStore {
     into: Buffer,
     opts: RequestOptions & { start: number; end: number; ifMatch?: string },
   ): Promise<GetIntoResult | undefined> {
-    try {
+    return absentIfNoSuchKey(async () => {
       const direct = await this.direct?.getInto(ref, into, opts);
-      if (direct) return direct;
-    } catch (err) {
-      if (StoreError.is(err) && err.code === 'NoSuchKey') return undefined;
-      throw err;
-    }
-    // An endpoint direct-requests.ts does not sign for: the SDK's GetObject, copied.
-    return copiedInto(await this.getObject(ref, opts), into);
+      // An endpoint direct-requests.ts does not sign for: the SDK's GetObject, copied.
+      return direct ?? copiedInto(await this.getObject(ref, opts), into);
+    });
   }
 
   async deleteObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<void> {
@@ -340,6 +333,16 @@ function writeParams(s: WriteSettings) {
 }
 
 /** The request's failure as a StoreError: no SDK error shape leaves this module. */
+/** A read of an object that is not there (NoSuchKey) as undefined: the ObjectStore contract for a missing key. */
+async function absentIfNoSuchKey<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (StoreError.is(err) && err.code === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
 function mapped<T>(request: Promise<T>): Promise<T> {
   return request.catch((err: unknown) => {
     throw toStoreError(err);
