@@ -332,7 +332,6 @@ function writeParams(s: WriteSettings) {
   };
 }
 
-/** The request's failure as a StoreError: no SDK error shape leaves this module. */
 /** A read of an object that is not there (NoSuchKey) as undefined: the ObjectStore contract for a missing key. */
 async function absentIfNoSuchKey<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
   try {
@@ -343,6 +342,7 @@ async function absentIfNoSuchKey<T>(read: () => Promise<T | undefined>): Promise
   }
 }
 
+/** The request's failure as a StoreError: no SDK error shape leaves this module. */
 function mapped<T>(request: Promise<T>): Promise<T> {
   return request.catch((err: unknown) => {
     throw toStoreError(err);
