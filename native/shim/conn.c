@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <linux/sockios.h>
@@ -256,13 +257,88 @@ SHIM_HIDDEN int conn_finish_file(int fd, const char *what) {
   return err;
 }
 
+/* The process's request connection (wire.def: a connection carries requests in turn): END, STAT and
+ * the other requests of this process go over it, one at a time, instead of a connection each. Used
+ * only by the process that made it (a fork child's copy is closed by conn_atfork_child; a vfork
+ * child, sharing this memory, makes one-off connections) and only by the thread that gets the lock
+ * at once: another thread meanwhile, or a signal handler that interrupted a request, makes a
+ * one-off connection as well, so nothing ever waits for the lock. The program may close the
+ * descriptor or reuse its number (closefrom, dup2): the device and inode it had tell. */
+static struct {
+  pthread_mutex_t lock;
+  int fd;
+  dev_t dev;
+  ino_t ino;
+} ctl = {PTHREAD_MUTEX_INITIALIZER, -1, 0, 0};
+
+static int ctl_is_ours(void) {
+  struct stat st;
+  return real_fstat(ctl.fd, &st) == 0 && st.st_dev == ctl.dev && st.st_ino == ctl.ino;
+}
+
+SHIM_HIDDEN void conn_atfork_child(void) {
+  pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+  ctl.lock = fresh; /* another thread of the parent may have held it */
+  if (ctl.fd >= 0 && ctl_is_ours()) real_close(ctl.fd);
+  ctl.fd = -1;
+}
+
+/* One exchange on the request connection, made or made again as needed; the lock is held. */
+static int ctl_exchange(const uint8_t *frame, size_t n, uint16_t want, uint8_t *payload, uint32_t *len, const char *what) {
+  if (ctl.fd >= 0 && !ctl_is_ours()) ctl.fd = -1; /* no longer ours: forget the number, do not close it */
+  for (int attempt = 0;; attempt++) {
+    int kept = ctl.fd >= 0;
+    if (!kept) {
+      int fd = -1;
+      int err = connect_uploader(0, &fd);
+      if (err != 0) return err;
+      struct stat st;
+      if (real_fstat(fd, &st) != 0) {
+        real_close(fd);
+        return EIO;
+      }
+      ctl.fd = fd;
+      ctl.dev = st.st_dev;
+      ctl.ino = st.st_ino;
+    }
+    int err = send_all(ctl.fd, frame, n);
+    if (err != 0) {
+      real_close(ctl.fd);
+      ctl.fd = -1;
+      /* A kept connection the uploader closed since: the request never reached it; once more on a new one. */
+      if (kept && attempt == 0) continue;
+      SHIM_LOG(SHIM_LOG_ERROR, "%s: cannot send to the uploader: %s", what, strerror(err));
+      return EIO;
+    }
+    err = recv_frame(ctl.fd, want, payload, len, what);
+    if (err != 0) {
+      real_close(ctl.fd);
+      ctl.fd = -1;
+    }
+    return err;
+  }
+}
+
+/* A request answered by one frame of type `want`: over the process's request connection when it is
+ * free, else over a connection of its own. */
+static int request(struct wire_writer *w, uint16_t want, uint8_t *payload, uint32_t *len, const char *what) {
+  if (!shim_in_foreign_child() && pthread_mutex_trylock(&ctl.lock) == 0) {
+    long n = wire_finish(w);
+    int err = n < 0 ? ENAMETOOLONG : ctl_exchange(w->buf, (size_t)n, want, payload, len, what);
+    pthread_mutex_unlock(&ctl.lock);
+    return err;
+  }
+  int fd;
+  int err = exchange(w, 0, want, payload, len, &fd, what);
+  if (err == 0) real_close(fd);
+  return err;
+}
+
 static int simple_request(struct wire_writer *w, const char *what) {
   uint8_t in[FRAME_IN_MAX];
   uint32_t len;
-  int fd;
-  int err = exchange(w, 0, WIRE_MSG_REPLY, in, &len, &fd, what);
+  int err = request(w, WIRE_MSG_REPLY, in, &len, what);
   if (err != 0) return err;
-  real_close(fd);
   struct wire_reader r = {in, len, 0};
   int32_t e = wire_get_i32(&r);
   return answer_err(&r, e, what);
@@ -291,14 +367,12 @@ SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
   uint8_t out[FRAME_OUT_MAX], in[FRAME_IN_MAX];
   struct wire_writer w;
   uint32_t len;
-  int fd;
   char what[512];
   snprintf(what, sizeof what, "stat %s", rel);
   begin(&w, out, WIRE_MSG_STAT);
   wire_put_str(&w, rel, strlen(rel));
-  int err = exchange(&w, 0, WIRE_MSG_STAT_REPLY, in, &len, &fd, what);
+  int err = request(&w, WIRE_MSG_STAT_REPLY, in, &len, what);
   if (err != 0) return err;
-  real_close(fd);
   struct wire_reader r = {in, len, 0};
   int32_t e = wire_get_i32(&r);
   *size = wire_get_u64(&r);

@@ -1,6 +1,6 @@
 /*
  * Talking to the uploader (native/wire/wire.def): one AF_UNIX SOCK_STREAM|SOCK_CLOEXEC connection per
- * file or per request, EINTR and short read/write loops, frames built with wire.h. Every function
+ * file, and one per process for its requests (another when that one is busy), EINTR and short read/write loops, frames built with wire.h. Every function
  * returns 0 or a positive errno value (never touches the caller's errno on success).
  * Failures to reach or understand the uploader are logged and reported as EIO.
  */
@@ -22,6 +22,8 @@ SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
  * socket: on success *fd_out is the connected socket (still CLOEXEC) from which the file's bytes from
  * `offset` can be read; the canary byte (wire.def) has been sent. ENOENT: no such stored file. */
 SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out);
+/* In a fork child: closes the child's copy of the parent's request connection (conn.c); the child makes its own. */
+SHIM_HIDDEN void conn_atfork_child(void);
 SHIM_HIDDEN int conn_rename(const char *from, const char *to);
 SHIM_HIDDEN int conn_unlink(const char *rel);
 /* SYNC: waits until the closed virtual file rel is stored; 0, or its errno (ENOENT: not a virtual file). */

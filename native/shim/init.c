@@ -54,6 +54,7 @@ SHIM_HIDDEN void shim_log(int level, const char *fmt, ...) {
 static void atfork_child(void) {
   shim_pid = shim_raw_getpid();
   fdt_atfork_child();
+  conn_atfork_child();
 }
 
 static void load_config(void) {

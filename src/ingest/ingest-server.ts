@@ -53,6 +53,7 @@ export class IngestServer {
   private readonly sessions = new Set<Promise<void>>();
   private readonly sockets = new Set<Socket>();
   private accepting = true;
+  private closing = false;
   private refusedCount = 0;
 
   private readonly readBackRequests: Limiter;
@@ -119,6 +120,7 @@ export class IngestServer {
    */
   async close(): Promise<void> {
     this.stopAccepting();
+    this.closing = true;
     for (const server of this.servers) server.close();
     rmSync(this.socketPath, { force: true });
     rmSync(this.readSocketPath, { force: true });
@@ -154,31 +156,46 @@ export class IngestServer {
         else socket.destroy();
         return;
       }
-      const { message, rest } = first;
-      if (refusal) return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid} (uid ${creds.uid}): ${refusal}`);
-      if (!tokenMatches(message, this.options.token)) {
-        return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid}: wrong or missing token`);
-      }
-      if (message.name === 'OPEN' && !this.accepting) {
-        return this.deny(socket, message, `refused an OPEN from pid ${creds.pid}: diskless is stopping (no new files)`, constants.errno.EROFS, 'diskless is stopping: no new files');
-      }
-      const { reads, files } = this.options;
-      if (reads && touchesBackup(message, reads.tree)) {
-        const text = 'a file of the stored backup shown under the directory (run --from): read-only; write a new name';
-        return this.deny(socket, message, `refused a ${message.name} of a file of the backup (read-only)`, constants.errno.EROFS, text);
-      }
-      if (message.name === 'OPEN') {
-        await serveFile(socket, rest, message.fields, this.options, (adopted) => this.adopt(adopted));
-      } else if (message.name === 'READ_OPEN') {
-        if (reads?.tree.get(message.fields.path.toString())) await serveRead(socket, input, message.fields, reads);
-        else await serveReadBack(socket, input, message.fields, files, this.readBackDeps());
-      } else if (reads && message.name === 'STAT' && reads.tree.get(message.fields.path.toString()) !== undefined) {
-        const item = reads.tree.get(message.fields.path.toString())!;
-        answerAndClose(socket, encodeFrame('STAT_REPLY', { err: 0, size: shownSize(item), mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
-      } else {
-        answerAndClose(socket, await answerRequest(message, this.options.files, log, this.options.onFailure));
+      let { message, rest } = first;
+      for (;;) {
+        if (refusal) return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid} (uid ${creds.uid}): ${refusal}`);
+        if (!tokenMatches(message, this.options.token)) {
+          return this.deny(socket, message, `refused a ${message.name} from pid ${creds.pid}: wrong or missing token`);
+        }
+        if (message.name === 'OPEN' && !this.accepting) {
+          return this.deny(socket, message, `refused an OPEN from pid ${creds.pid}: diskless is stopping (no new files)`, constants.errno.EROFS, 'diskless is stopping: no new files');
+        }
+        const { reads, files } = this.options;
+        if (reads && touchesBackup(message, reads.tree)) {
+          const text = 'a file of the stored backup shown under the directory (run --from): read-only; write a new name';
+          return this.deny(socket, message, `refused a ${message.name} of a file of the backup (read-only)`, constants.errno.EROFS, text);
+        }
+        if (message.name === 'OPEN') return await serveFile(socket, rest, message.fields, this.options, (adopted) => this.adopt(adopted));
+        if (message.name === 'READ_OPEN') {
+          if (reads?.tree.get(message.fields.path.toString())) return await serveRead(socket, input, message.fields, reads);
+          return await serveReadBack(socket, input, message.fields, files, this.readBackDeps());
+        }
+        if (reads && message.name === 'STAT' && reads.tree.get(message.fields.path.toString()) !== undefined) {
+          const item = reads.tree.get(message.fields.path.toString())!;
+          socket.write(encodeFrame('STAT_REPLY', { err: 0, size: shownSize(item), mtime_ns: BigInt(Math.round(reads.tree.mtimeMs)) * 1_000_000n, message: '' }));
+        } else {
+          socket.write(await answerRequest(message, this.options.files, log, this.options.onFailure));
+        }
+        // A request connection carries requests in turn (wire.def), each answered before the next comes, until the
+        // peer's EOF: then it is closed (a connection kept to the run's end would hold a descriptor each).
+        const next = await this.nextFrame(input, rest);
+        if (!next) {
+          socket.end(() => socket.destroy());
+          return;
+        }
+        if (next.message.name === 'OPEN' || next.message.name === 'READ_OPEN') {
+          return this.refuse(socket, `closed a connection: a ${next.message.name} after a request (wire.def: only a connection's first frame)`);
+        }
+        ({ message, rest } = next);
       }
     } catch (err) {
+      // Closing: a request connection a program still holds (serve) is cut, which is no refusal.
+      if (this.closing) return void socket.destroy();
       this.refuse(socket, `closed a connection: ${describeError(err)}`);
     }
   }
@@ -195,23 +212,28 @@ export class IngestServer {
     };
   }
 
+  /** The first frame of a connection: it must come within the time allowed. */
   private async firstFrame(socket: Socket, input: AsyncIterator<Buffer>): Promise<{ message: AnyMessage; rest: Buffer } | undefined> {
     const timer = setTimeout(
       () => socket.destroy(new WireError('no request within the time allowed')),
       this.options.firstFrameTimeoutMs ?? 10_000,
     );
     try {
-      let buffered = Buffer.alloc(0);
-      for (;;) {
-        const frame = takeFrame(buffered);
-        if (frame) return frame;
-        if (buffered.length > WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD) throw new WireError('first frame too long');
-        const next = await input.next();
-        if (next.done) return undefined;
-        buffered = Buffer.concat([buffered, next.value]);
-      }
+      return await this.nextFrame(input, Buffer.alloc(0));
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** The next frame of a connection (after `buffered`, the bytes read past the last one), or undefined at its end. */
+  private async nextFrame(input: AsyncIterator<Buffer>, buffered: Buffer): Promise<{ message: AnyMessage; rest: Buffer } | undefined> {
+    for (;;) {
+      const frame = takeFrame(buffered);
+      if (frame) return frame;
+      if (buffered.length > WIRE_HEADER_SIZE + WIRE_MAX_PAYLOAD) throw new WireError('frame too long');
+      const next = await input.next();
+      if (next.done) return undefined;
+      buffered = buffered.length === 0 ? next.value : Buffer.concat([buffered, next.value]);
     }
   }
 

@@ -252,6 +252,30 @@ describe('the ingest server', () => {
     expect(held).toBeLessThanOrEqual(4);
   });
 
+  it('answers requests in turn on one connection until its end, and closes one that sends an OPEN after a request', async () => {
+    const { server } = await start();
+    await writeFile(server.socketPath, token, 'a', Buffer.from('12345'));
+    const s = await connectTo(server.socketPath);
+    for (let i = 0; i < 3; i++) {
+      s.write(encodeFrame('STAT', { token, path: 'a' }));
+      expect((await readFrame(s))?.fields).toMatchObject({ err: 0, size: 5n });
+      s.write(encodeFrame('STAT', { token, path: 'none' }));
+      expect((await readFrame(s))?.fields).toMatchObject({ err: ENOENT });
+    }
+    s.write(encodeFrame('UNLINK', { token, path: 'a' }));
+    expect((await readFrame(s))?.fields).toMatchObject({ err: 0 });
+    const closed = new Promise((resolve) => s.once('close', resolve));
+    s.end();
+    await closed; // the uploader closed its end too once ours ended
+    const t = await connectTo(server.socketPath);
+    t.write(encodeFrame('STAT', { token, path: 'a' }));
+    expect((await readFrame(t))?.fields).toMatchObject({ err: ENOENT });
+    t.write(encodeFrame('OPEN', { token, path: 'b', flags: O_WRONLY_CREAT_TRUNC, mode: 0o644, pid: 1 }));
+    expect(await readFrame(t)).toBeUndefined();
+    expect(server.refused).toBe(1);
+    t.destroy();
+  });
+
   it('renames a stored file to a new key and removes the old one', async () => {
     const { server, store, files } = await start();
     await writeFile(server.socketPath, token, 'metadata.partial', Buffer.from('Started dump'));

@@ -32,6 +32,26 @@ afterEach(async () => {
 });
 
 describe('names: rename, unlink, stat, reopen, sync', () => {
+  it('a process sends its requests over one connection of its own: 60 stats and 30 files end with one socket left, and a fork child gets its own', async () => {
+    // Each file is still a connection of its own while it is written; its END, like every stat, goes over the process's
+    // request connection (wire.def), so what is left once the files are closed is that one connection.
+    const v = up.vdir;
+    const sockets = (pid: string) => `ls -l /proc/${pid}/fd | grep -c socket:`;
+    const script = [
+      // Before any request: the sockets the shell started with (its stdout and stderr are socket pairs).
+      sockets('$$'),
+      `for i in $(seq 30); do echo "file $i" > ${v}/f$i; test -e ${v}/none$i && exit 9; test -e ${v}/f$i || exit 8; done`,
+      sockets('$$'),
+      // A subshell (a fork child) stats over a connection of its own; its copy of the parent's was closed at the fork.
+      `( test -e ${v}/f1 && p=$BASHPID && ${sockets('$p')} )`,
+    ].join('; ');
+    const r = await run('/bin/bash', ['-c', script], { env: up.env() });
+    expect(r.code, explain(r)).toBe(0);
+    const [before, after, child] = r.stdout.toString().trim().split('\n').map(Number);
+    expect([after! - before!, child! - before!]).toEqual([1, 1]);
+    expect(up.storedPaths()).toHaveLength(30);
+  });
+
   it('rename of a closed virtual file moves the object; crossing the boundary is EXDEV', async () => {
     const local = path.join(up.root, 'local');
     mkdirSync(local);
