@@ -68,7 +68,7 @@ describe('diskless run of many files and stats under a low limit of open descrip
 
   // Every file is a connection (its bytes); its END and every stat are requests. The uploader used to keep each request
   // connection open until the run ended (a connection per request then), so a run of a few thousand files failed with
-  // EMFILE. A shell forks for each redirection's program here, so requests still make many connections.
+  // EMFILE. (Here the shell's requests share its one request connection; ingest-server.test.ts checks one-off ones.)
   it('stores 600 files and answers 600 stats with at most 256 descriptors open', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'diskless-vdir-'));
     try {
