@@ -66,13 +66,14 @@ describe('diskless run of many files and stats under a low limit of open descrip
     await emptyTestBucket(bucket);
   });
 
-  // Every file is a connection (its bytes); its END and every stat are requests. The uploader used to keep each request
-  // connection open until the run ended (a connection per request then), so a run of a few thousand files failed with
-  // EMFILE. (Here the shell's requests share its one request connection; ingest-server.test.ts checks one-off ones.)
+  // Every file is a connection (its bytes); its END and every stat are requests, over a connection per process. The
+  // uploader used to keep each request connection open until the run ended (a connection per request then), so a run
+  // of a few thousand files failed with EMFILE. Here every stat is a process of its own (/usr/bin/test, not the
+  // shell's builtin), so each is a request connection the uploader must close when its process ends.
   it('stores 600 files and answers 600 stats with at most 256 descriptors open', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'diskless-vdir-'));
     try {
-      const script = `for i in $(seq 600); do echo "file $i" > ${dir}/f$i; test -e ${dir}/none$i && exit 9; done; test -e ${dir}/f600`;
+      const script = `for i in $(seq 600); do echo "file $i" > ${dir}/f$i; /usr/bin/test -e ${dir}/none$i && exit 9; done; /usr/bin/test -e ${dir}/f600`;
       const r = await runDiskless(['run', '--endpoint-url', testS3().endpoint, '--to', `s3://${bucket}/fds/`, '--dir', dir, '--', 'sh', '-c', script], {
         env: cliEnv(),
         timeoutMs: 120_000,
