@@ -26,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openChunks", Napi::Function::New(env, diskless::OpenChunks, "openChunks"));
   exports.Set("peerCredentials", Napi::Function::New(env, diskless::PeerCredentials, "peerCredentials"));
   exports.Set("peerHungUp", Napi::Function::New(env, diskless::PeerHungUp, "peerHungUp"));
+  exports.Set("peerClosed", Napi::Function::New(env, diskless::PeerClosed, "peerClosed"));
   exports.Set("setChildSubreaper", Napi::Function::New(env, diskless::SetChildSubreaper, "setChildSubreaper"));
   exports.Set("reapChild", Napi::Function::New(env, diskless::ReapChild, "reapChild"));
   exports.Set("pipe", Napi::Function::New(env, diskless::Pipe, "pipe"));

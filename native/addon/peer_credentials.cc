@@ -44,4 +44,20 @@ Napi::Value PeerHungUp(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, r > 0 && (p.revents & (POLLRDHUP | POLLHUP)) != 0);
 }
 
+Napi::Value PeerClosed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!Int32Arg(info, 0, "peerClosed", "fd", &fd)) return env.Undefined();
+  // POLLHUP is reported whatever the events asked: a Unix stream socket has it once its peer is
+  // released (both directions shut), not when the peer only shut its write side down (POLLRDHUP).
+  struct pollfd p = {fd, 0, 0};
+  int r;
+  do r = poll(&p, 1, 0); while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    ThrowErrno(env, "poll", errno);
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, r > 0 && (p.revents & POLLHUP) != 0);
+}
+
 }  // namespace diskless

@@ -13,6 +13,11 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
 // down), even if bytes it sent are still unread (poll POLLRDHUP, no wait).
 Napi::Value PeerHungUp(const Napi::CallbackInfo& info);
 
+// peerClosed(fd: number): boolean: every holder of the other end closed it (poll POLLHUP, no wait), as
+// opposed to a peer that only shut its write side down and still holds the connection (wire.def: a
+// file's clean end by its certain last holder).
+Napi::Value PeerClosed(const Napi::CallbackInfo& info);
+
 }  // namespace diskless
 
 #endif

@@ -242,7 +242,8 @@ SHIM_HIDDEN int conn_read_open(const char *rel, uint64_t offset, int *fd_out) {
 SHIM_HIDDEN int conn_finish_file(int fd, const char *what) {
   uint8_t in[FRAME_IN_MAX];
   uint32_t len;
-  end_mark(fd, WIRE_END_CLOSE);
+  /* The clean end of a file this process certainly holds the last reference to (wire.def): its write side shut down
+   * while the connection is held until the RESULT. No END, so no wait for the uploader to read the last bytes first. */
   if (shutdown(fd, SHUT_WR) != 0 && errno != ENOTCONN) {
     SHIM_LOG(SHIM_LOG_ERROR, "%s: shutdown: %s", what, strerror(errno));
     return EIO;

@@ -15,8 +15,8 @@
 /* OPEN: on success *fd_out is the connected socket (still CLOEXEC) ready to carry the file's bytes. */
 SHIM_HIDDEN int conn_open_file(const char *rel, int flags, mode_t mode, int *fd_out);
 /* End of a file the caller certainly holds the last reference to: shutdown(SHUT_WR), then wait for
- * RESULT. Returns RESULT.err, or EIO if the connection dropped or the frame was malformed. Does
- * not close fd. */
+ * RESULT, holding the connection: that shutdown is the file's clean end (wire.def), no END needed.
+ * Returns RESULT.err, or EIO if the connection dropped or the frame was malformed. Does not close fd. */
 SHIM_HIDDEN int conn_finish_file(int fd, const char *what);
 /* READ_OPEN (a file of the backup of run --from, or one stored earlier in the run), sent to the read
  * socket: on success *fd_out is the connected socket (still CLOEXEC) from which the file's bytes from

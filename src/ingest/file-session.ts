@@ -67,6 +67,7 @@ export async function serveFile(
   file.received = () => reader.received;
   // A connection Node already destroyed (the last holder closed it: ECONNRESET) has no writer left either.
   file.writersGone = () => socket.destroyed || peerHungUp(socket);
+  file.endedByShutdown = () => reader.endedByShutdown;
   ctx.log.debug(`${file.path}: opened by pid ${open.pid}, uploading to ${file.key}`);
   let taken = 0; // bytes of the file handed to the upload
   const source: ByteReader = {

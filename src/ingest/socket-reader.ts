@@ -1,5 +1,5 @@
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
-import { duplicateSocketFd } from '../native/process-control.js';
+import { duplicateSocketFd, peerClosed } from '../native/process-control.js';
 import type { ByteReader } from '../upload/byte-reader.js';
 
 /** Where libuv's next read of the socket lands: the reader's own staging block, or the caller's memory. */
@@ -44,6 +44,7 @@ export class SocketReader implements ByteReader {
   private kept = 0;
   private target: Target = 'staging';
   private ended = false;
+  private shutDown = false;
   private failure: Error | undefined;
   private draining = false;
   private wake: (() => void) | undefined;
@@ -69,7 +70,11 @@ export class SocketReader implements ByteReader {
     const onread: OnReadOpts = { buffer: () => this.nextBuffer(), callback: (n) => this.arrived(n) };
     const options: SocketConstructorOpts & { onread: OnReadOpts } = { fd, readable: true, writable: true, allowHalfOpen: true, onread };
     this.socket = new Socket(options);
-    this.socket.on('end', () => this.finish());
+    this.socket.on('end', () => {
+      // Told now, before anything is answered: the shim holds the connection until it has its RESULT.
+      this.shutDown = !peerClosed(this.socket);
+      this.finish();
+    });
     this.socket.on('close', () => this.finish());
     this.socket.on('error', (err: NodeJS.ErrnoException) => {
       // The last holder closed with the HANDLE frame unread in its receive queue (wire.def): the
@@ -77,6 +82,14 @@ export class SocketReader implements ByteReader {
       if (err.code !== 'ECONNRESET') this.failure ??= err;
       this.finish();
     });
+  }
+
+  /**
+   * Whether the input ended with the peer's shutdown of its write side while it still held the connection (the shim's
+   * clean end of a file it certainly holds the last reference to, wire.def), not with every holder closing it.
+   */
+  get endedByShutdown(): boolean {
+    return this.shutDown;
   }
 
   /** Bytes received from the program so far (handed over or not). */

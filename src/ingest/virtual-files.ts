@@ -54,6 +54,11 @@ export interface VirtualFile {
   received?: () => number;
   /** While writing: every holder of the program's end has closed it (its bytes may still be unread). */
   writersGone?: () => boolean;
+  /**
+   * At the end of the file's bytes: whether the shim ended it by shutting its write side down while still holding the
+   * connection, its clean end of a descriptor it certainly held the last reference to (wire.def: HANDLE and END).
+   */
+  endedByShutdown?: () => boolean;
   /** How the last clean end (wire.def: END) before the file's end came: close, exit, exec, replaced. */
   ended?: FileEnding;
   /** Stored with one PutObject not yet checked with HeadObject: verifyListed checks it before the manifest. */
@@ -140,14 +145,19 @@ export class VirtualFiles {
     return this.beginWrite(path, flags);
   }
 
-  /** The file's writers all closed it (end of its bytes). Throws DeadWriterError unless an END came after its last byte. */
+  /**
+   * The file's writers all closed it (end of its bytes). Throws DeadWriterError unless it ended cleanly: an END came
+   * after its last byte, or the shim shut the connection's write side down and still held it (wire.def).
+   */
   inputEnded(file: VirtualFile): void {
     const e = file as Entry;
     e.inputEnded = true;
     if (e.handle !== undefined) this.handles.delete(e.handle);
     const total = e.received?.() ?? e.bytes;
     if (e.refused) throw e.refused;
-    if (e.handle !== undefined && e.cleanAt !== total) throw new DeadWriterError(e.path, total);
+    if (e.handle === undefined || e.cleanAt === total) return;
+    if (!e.endedByShutdown?.()) throw new DeadWriterError(e.path, total);
+    e.ended = 'close';
   }
 
   /** The id the shim's holders of this file name it by in END (wire.def: HANDLE). */

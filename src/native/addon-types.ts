@@ -50,6 +50,8 @@ export interface DisklessAddon {
   readonly peerCredentials: (fd: number) => PeerCredentials;
   /** Whether the peer of a connected socket will send nothing more, even with its bytes still unread (poll POLLRDHUP). */
   readonly peerHungUp: (fd: number) => boolean;
+  /** Whether every holder of the other end of a connected Unix socket closed it (poll POLLHUP), not only shut its write side down. */
+  readonly peerClosed: (fd: number) => boolean;
   /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process. */
   readonly setChildSubreaper: (on: boolean) => void;
   /** waitpid(pid, WNOHANG): the exit of a re-parented orphan, or null while it runs. */

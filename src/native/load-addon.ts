@@ -19,6 +19,7 @@ const ADDON_EXPORTS = Object.keys({
   openChunks: true,
   peerCredentials: true,
   peerHungUp: true,
+  peerClosed: true,
   setChildSubreaper: true,
   reapChild: true,
   pipe: true,

@@ -32,6 +32,21 @@ export function peerHungUp(socket: Socket): boolean {
 }
 
 /**
+ * Whether every holder of the other end of a Unix socket connection has closed it, as opposed to a peer that only
+ * shut its write side down and still holds it (wire.def: the clean end of a file). True for a socket already
+ * closed here: nobody can be holding its other end for an answer any more.
+ */
+export function peerClosed(socket: Socket): boolean {
+  let fd: number;
+  try {
+    fd = socketFd(socket);
+  } catch {
+    return true;
+  }
+  return loadAddon().peerClosed(fd);
+}
+
+/**
  * A duplicate (close-on-exec) of the fd of an accepted Unix socket, for a new net.Socket to own: the
  * original socket can then be destroyed without closing the connection (src/ingest/socket-reader.ts).
  */

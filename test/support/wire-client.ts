@@ -62,11 +62,14 @@ export async function request<N extends MessageName>(socketPath: string, name: N
 }
 
 /**
- * Opens a virtual file, writes `data`, ends it as the shim's close does (wire.def: waits until the
- * uploader has every byte, sends END, shuts down) unless `dieWithoutEnd`, and returns the REPLY and
- * the RESULT.
+ * Opens a virtual file, writes `data`, ends it, and returns the REPLY and the RESULT. How it ends (`end`):
+ * - `mark` (default): as any holder's clean end does (wire.def: waits until the uploader has every byte, sends END),
+ *   then shuts down and waits for the RESULT;
+ * - `shutdown`: as the close of the certain last holder does: shuts the write side down, holds the connection until
+ *   the RESULT, no END;
+ * - `die`: as a killed writer: closes the connection at once (no END, no RESULT read).
  */
-export async function writeFile(socketPath: string, token: string, path: string, data: Buffer, flags = 0o1101, opts: { dieWithoutEnd?: boolean } = {}) {
+export async function writeFile(socketPath: string, token: string, path: string, data: Buffer, flags = 0o1101, opts: { end?: 'mark' | 'shutdown' | 'die' } = {}) {
   const s = await connectTo(socketPath);
   s.write(encodeFrame('OPEN', { token, path, flags, mode: 0o644, pid: process.pid }));
   const reply = await readFrame(s);
@@ -78,7 +81,11 @@ export async function writeFile(socketPath: string, token: string, path: string,
   if (!handle || handle.name !== 'HANDLE') throw new Error(`expected HANDLE after REPLY, got ${handle?.name}`);
   const resultP = readFrame(s);
   await new Promise<void>((resolve) => s.write(data, () => resolve()));
-  if (!opts.dieWithoutEnd) await markEnd(socketPath, token, path, data.length, handle.fields.file);
+  if (opts.end === 'die') {
+    s.destroy();
+    return { reply, result: undefined };
+  }
+  if (opts.end !== 'shutdown') await markEnd(socketPath, token, path, data.length, handle.fields.file);
   s.end();
   const result = await resultP;
   s.destroy();

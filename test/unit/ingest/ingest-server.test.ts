@@ -110,9 +110,10 @@ describe('the ingest server', () => {
     }));
     expect(files.writing).toBe(3);
     await Promise.all(sockets.map(async (s) => {
+      expect((await readFrame(s))?.name).toBe('HANDLE');
       const result = readFrame(s);
       s.end('data');
-      await result;
+      expect((await result)?.fields).toMatchObject({ err: 0 });
     }));
     await writeFile(server.socketPath, token, 'd', Buffer.from('later'));
     expect(files.writing).toBe(0);
@@ -193,7 +194,7 @@ describe('the ingest server', () => {
 
   it('with --close received, a writer that dies without END gets no early RESULT: the file fails as a dead writer', async () => {
     const { server, store, files, failures } = await start(undefined, { closeWhen: 'received' });
-    await writeFile(server.socketPath, token, 'cut.bin', Buffer.from('half a file'), 0o1101, { dieWithoutEnd: true });
+    await writeFile(server.socketPath, token, 'cut.bin', Buffer.from('half a file'), 0o1101, { end: 'die' });
     await files.idle();
     expect(failures).toEqual(['cut.bin']);
     expect(describeError(files.failures()[0]?.error)).toMatch(/ended without closing it/);
@@ -202,7 +203,7 @@ describe('the ingest server', () => {
 
   it('does not store a file whose writer ended without END (a killed writer), and fails it as the program\'s doing', async () => {
     const { server, store, files, failures } = await start();
-    await writeFile(server.socketPath, token, 'cut.bin', await collect(pseudoRandom(6 * MiB)), 0o1101, { dieWithoutEnd: true });
+    await writeFile(server.socketPath, token, 'cut.bin', await collect(pseudoRandom(6 * MiB)), 0o1101, { end: 'die' });
     await files.idle();
     expect(failures).toEqual(['cut.bin']);
     expect(describeError(files.failures()[0]?.error)).toMatch(/ended without closing it \(killed or crashed\?\) after 6291456 bytes/);
@@ -223,6 +224,15 @@ describe('the ingest server', () => {
     expect(files.failures().map((f) => [f.path, describeError(f.error)])).toEqual([['ra.db', expect.stringMatching(/too big for a random-access file/)]]);
     expect(store.keys('bkt')).toEqual([]);
     expect(store.uploads.size).toBe(0);
+  });
+
+  it('stores a file whose connection was shut down and held until the RESULT without END (the close of its certain last holder), recorded as closed', async () => {
+    const { server, files, store } = await start();
+    const data = await collect(pseudoRandom(6 * MiB));
+    const { result } = await writeFile(server.socketPath, token, 'shut.bin', data, 0o1101, { end: 'shutdown' });
+    expect(result?.fields).toMatchObject({ err: 0, size: BigInt(data.length) });
+    expect(files.list().map((f) => [f.path, f.state, f.ended])).toEqual([['shut.bin', 'committed', 'close']]);
+    expect(store.data('bkt', 'run/shut.bin')?.equals(data)).toBe(true);
   });
 
   it('stores a file whose END came after its last byte, recording how it ended; an unknown handle is ENOENT', async () => {

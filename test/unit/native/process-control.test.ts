@@ -4,7 +4,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { peerCredentials, peerHungUp, reapChild, setChildSubreaper } from '../../../src/native/process-control.js';
+import { peerClosed, peerCredentials, peerHungUp, reapChild, setChildSubreaper } from '../../../src/native/process-control.js';
 
 describe('process control from the addon', () => {
   it('reads the pid and uid of the process at the other end of a Unix socket', async () => {
@@ -43,6 +43,28 @@ describe('process control from the addon', () => {
     expect(peerHungUp(socket)).toBe(true);
     socket.destroy();
     expect(peerHungUp(socket), 'a socket closed here').toBe(false);
+  });
+
+  it('tells a peer that shut its write side down and still holds the connection from one that closed it (POLLHUP)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
+    const accepted = new Promise<Socket>((resolve) => {
+      const server = createServer({ allowHalfOpen: true, highWaterMark: 0 }, (s) => {
+        s.pause();
+        resolve(s);
+        server.close();
+      }).listen(path);
+    });
+    const client = createConnection({ path, allowHalfOpen: true });
+    const socket = await accepted;
+    expect(peerClosed(socket)).toBe(false);
+    await new Promise<void>((resolve) => client.end('bytes', () => resolve()));
+    for (let i = 0; i < 100 && !peerHungUp(socket); i++) await new Promise((r) => setTimeout(r, 10));
+    expect([peerHungUp(socket), peerClosed(socket)], 'shut down, still held').toEqual([true, false]);
+    client.destroy();
+    for (let i = 0; i < 100 && !peerClosed(socket); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(peerClosed(socket), 'closed').toBe(true);
+    socket.destroy();
+    expect(peerClosed(socket), 'a socket closed here').toBe(true);
   });
 
   it('refuses a socket that has no file descriptor', () => {
