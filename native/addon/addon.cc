@@ -32,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, diskless::Pipe, "pipe"));
   exports.Set("setBlocking", Napi::Function::New(env, diskless::SetBlocking, "setBlocking"));
   exports.Set("dupFd", Napi::Function::New(env, diskless::DupFd, "dupFd"));
+  exports.Set("recvQueued", Napi::Function::New(env, diskless::RecvQueued, "recvQueued"));
   exports.Set("growPipe", Napi::Function::New(env, diskless::GrowPipe, "growPipe"));
   return exports;
 }

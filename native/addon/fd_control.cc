@@ -1,6 +1,7 @@
 #include "fd_control.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,21 @@ Napi::Value DupFd(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Napi::Number::New(env, copy);
+}
+
+Napi::Value RecvQueued(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  int max;
+  if (!Int32Arg(info, 0, "recvQueued", "fd", &fd) || !Int32Arg(info, 1, "recvQueued", "max", &max)) return env.Undefined();
+  char buf[16384];
+  if (max <= 0 || max > static_cast<int>(sizeof buf)) {
+    Napi::RangeError::New(env, "recvQueued: max must be from 1 to 16384").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  ssize_t n;
+  do n = recv(fd, buf, static_cast<size_t>(max), MSG_DONTWAIT); while (n < 0 && errno == EINTR);
+  return Napi::Buffer<char>::Copy(env, buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
 namespace {

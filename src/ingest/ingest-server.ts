@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
-import { peerCredentials, type PeerCredentials } from '../native/process-control.js';
+import { peerCredentials, takeQueued, type PeerCredentials } from '../native/process-control.js';
 import { isAlive } from '../process/is-alive.js';
 import { encodeFrame, takeFrame, WireError, type AnyMessage } from '../wire/frame-codec.js';
 import { WIRE_HEADER_SIZE, WIRE_MAX_PAYLOAD } from '../wire/wire.generated.js';
@@ -47,6 +47,8 @@ export const DEFAULT_READ_REQUESTS = 8;
 /** Socket directories are `$TMPDIR/diskless-<pid>-XXXXXX`: the pid tells a later run whether the owner is gone. */
 const SOCKET_DIR_RE = /^diskless-(\d+)-[A-Za-z0-9]{6}$/;
 const SOCKET_NAME = 'ingest.sock';
+/** Bytes of a new connection taken at once (firstFrame): an OPEN, STAT or END, not a RENAME of two long paths (the rest is read as usual). */
+const QUEUED_MAX = 8192;
 const READ_SOCKET_NAME = 'read.sock';
 
 export class IngestServer {
@@ -81,7 +83,10 @@ export class IngestServer {
     // close usually leaves the HANDLE unread, which the kernel reports as ECONNRESET, and Node drops what it had
     // buffered when that error comes: with read-ahead, the tail of a file (all of a small one) was lost whenever
     // the upload was not pulling at that moment (waiting for --memory, or for the encryptor), and stored short.
-    const servers = [createServer({ allowHalfOpen: true, highWaterMark: 0 }), createServer({ allowHalfOpen: true, highWaterMark: 0 })];
+    // pauseOnConnect: Node does not start reading a new connection; its first frame, already queued, is taken at once
+    // (firstFrame).
+    const serverOptions = { allowHalfOpen: true, highWaterMark: 0, pauseOnConnect: true };
+    const servers = [createServer(serverOptions), createServer(serverOptions)];
     const ingest = new IngestServer(servers, dir, socketPath, readSocketPath, options);
     for (const [i, server] of servers.entries()) {
       server.on('connection', (socket) => {
@@ -212,14 +217,22 @@ export class IngestServer {
     };
   }
 
-  /** The first frame of a connection: it must come within the time allowed. */
+  /**
+   * The first frame of a connection: it must come within the time allowed. The shim sends it right after connecting,
+   * so it is usually queued already when the connection is accepted: it is taken then, without waiting for Node to
+   * read the new connection, which it would start only at the event loop's next turn (with other files' uploads in
+   * that turn, that wait was most of a small file's open: docs/BENCHMARKS.md).
+   */
   private async firstFrame(socket: Socket, input: AsyncIterator<Buffer>): Promise<{ message: AnyMessage; rest: Buffer } | undefined> {
+    const queued = takeQueued(socket, QUEUED_MAX);
+    const frame = takeFrame(queued);
+    if (frame) return frame;
     const timer = setTimeout(
       () => socket.destroy(new WireError('no request within the time allowed')),
       this.options.firstFrameTimeoutMs ?? 10_000,
     );
     try {
-      return await this.nextFrame(input, Buffer.alloc(0));
+      return await this.nextFrame(input, queued);
     } finally {
       clearTimeout(timer);
     }

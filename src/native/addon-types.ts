@@ -62,6 +62,8 @@ export interface DisklessAddon {
   readonly setBlocking: (fd: number) => void;
   /** fcntl(F_DUPFD_CLOEXEC): a duplicate of fd, close-on-exec. */
   readonly dupFd: (fd: number) => number;
+  /** The bytes already queued on a socket, up to `max`, taken without waiting (recv MSG_DONTWAIT); empty when none are. */
+  readonly recvQueued: (fd: number, max: number) => Buffer;
   /** F_SETPIPE_SZ up to `bytes` (else pipe-max-size) when fd is a pipe: its size after, 0 if not a pipe. */
   readonly growPipe: (fd: number, bytes: number) => number;
 }

@@ -25,6 +25,7 @@ const ADDON_EXPORTS = Object.keys({
   pipe: true,
   setBlocking: true,
   dupFd: true,
+  recvQueued: true,
   growPipe: true,
 } satisfies Record<keyof DisklessAddon, true>) as ReadonlyArray<keyof DisklessAddon>;
 

@@ -47,6 +47,20 @@ export function peerClosed(socket: Socket): boolean {
 }
 
 /**
+ * The bytes already queued on a socket Node is not reading (an accepted connection still paused), up to `max`,
+ * taken without waiting: empty when none are, or when the socket has no descriptor any more.
+ */
+export function takeQueued(socket: Socket, max: number): Buffer {
+  let fd: number;
+  try {
+    fd = socketFd(socket);
+  } catch {
+    return Buffer.alloc(0);
+  }
+  return loadAddon().recvQueued(fd, max);
+}
+
+/**
  * A duplicate (close-on-exec) of the fd of an accepted Unix socket, for a new net.Socket to own: the
  * original socket can then be destroyed without closing the connection (src/ingest/socket-reader.ts).
  */

@@ -23,45 +23,57 @@ export class WireError extends Error {
   override readonly name = 'WireError';
 }
 
+/**
+ * One frame of message `name`: its header and fields, written into one buffer (sizes first, then the bytes: no
+ * buffer per field, no concatenation; every file costs a few frames).
+ */
 export function encodeFrame<N extends MessageName>(name: N, input: MessageInput<N>): Buffer {
   const values = input as Record<string, Buffer | string | number | bigint>;
-  const parts: Buffer[] = [];
-  for (const [field, kind] of MESSAGES[name].fields as ReadonlyArray<readonly [string, FieldKind]>) {
+  const fields = MESSAGES[name].fields as ReadonlyArray<readonly [string, FieldKind]>;
+  const strings: Array<Buffer | undefined> = [];
+  let size = 0;
+  for (const [field, kind] of fields) {
     const v = values[field];
     if (v === undefined) throw new WireError(`${name}: field ${field} missing`);
-    parts.push(encodeField(kind, v, `${name}.${field}`));
+    if (kind === 'str') {
+      const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.isBuffer(v) ? v : undefined;
+      if (!bytes) throw new WireError(`${name}.${field}: expected a string`);
+      strings.push(bytes);
+      size += 4 + bytes.length;
+    } else {
+      if (typeof v === 'bigint' ? kind !== 'u64' && kind !== 'i64' : typeof v !== 'number' || !Number.isInteger(v)) {
+        throw new WireError(`${name}.${field}: expected an integer`);
+      }
+      strings.push(undefined);
+      size += kind === 'u64' || kind === 'i64' ? 8 : 4;
+    }
   }
-  const payload = Buffer.concat(parts);
-  if (payload.length > WIRE_MAX_PAYLOAD) throw new WireError(`${name}: payload of ${payload.length} bytes exceeds ${WIRE_MAX_PAYLOAD}`);
-  const header = Buffer.alloc(WIRE_HEADER_SIZE);
-  header.writeUInt32LE(payload.length, 0);
-  header.writeUInt16LE(MESSAGES[name].type, 4);
-  header.writeUInt16LE(WIRE_VERSION, 6);
-  return Buffer.concat([header, payload]);
+  if (size > WIRE_MAX_PAYLOAD) throw new WireError(`${name}: payload of ${size} bytes exceeds ${WIRE_MAX_PAYLOAD}`);
+  const frame = Buffer.allocUnsafe(WIRE_HEADER_SIZE + size);
+  frame.writeUInt32LE(size, 0);
+  frame.writeUInt16LE(MESSAGES[name].type, 4);
+  frame.writeUInt16LE(WIRE_VERSION, 6);
+  let at = WIRE_HEADER_SIZE;
+  for (const [i, [field, kind]] of fields.entries()) {
+    const bytes = strings[i];
+    if (bytes) {
+      frame.writeUInt32LE(bytes.length, at);
+      at += 4 + bytes.copy(frame, at + 4);
+    } else at = encodeInteger(frame, at, kind, values[field] as number | bigint, `${name}.${field}`);
+  }
+  return frame;
 }
 
-function encodeField(kind: FieldKind, v: Buffer | string | number | bigint, what: string): Buffer {
-  if (kind === 'str') {
-    const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.isBuffer(v) ? v : undefined;
-    if (!bytes) throw new WireError(`${what}: expected a string`);
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(bytes.length);
-    return Buffer.concat([len, bytes]);
-  }
-  if (typeof v === 'bigint' ? kind !== 'u64' && kind !== 'i64' : typeof v !== 'number' || !Number.isInteger(v)) {
-    throw new WireError(`${what}: expected an integer`);
-  }
-  const b = Buffer.alloc(kind === 'u64' || kind === 'i64' ? 8 : 4);
+/** Writes integer `v` of `kind` at `at`; returns where the next field starts. */
+function encodeInteger(frame: Buffer, at: number, kind: FieldKind, v: number | bigint, what: string): number {
   try {
-    const n = v as number | bigint;
-    if (kind === 'u32') b.writeUInt32LE(Number(n));
-    else if (kind === 'i32') b.writeInt32LE(Number(n));
-    else if (kind === 'u64') b.writeBigUInt64LE(BigInt(n));
-    else b.writeBigInt64LE(BigInt(n));
+    if (kind === 'u32') return frame.writeUInt32LE(Number(v), at);
+    if (kind === 'i32') return frame.writeInt32LE(Number(v), at);
+    if (kind === 'u64') return frame.writeBigUInt64LE(BigInt(v), at);
+    return frame.writeBigInt64LE(BigInt(v), at);
   } catch (err) {
     throw new WireError(`${what}: ${String(v)} is out of range`, { cause: err });
   }
-  return b;
 }
 
 /** Decodes one frame's payload; throws WireError when the fields do not fill it exactly. */

@@ -1,7 +1,9 @@
 import { describeError } from '../../../src/errors.js';
 import { readdirSync } from 'node:fs';
 import { constants } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IngestServer } from '../../../src/ingest/ingest-server.js';
 import { VirtualFiles } from '../../../src/ingest/virtual-files.js';
 import { planParts } from '../../../src/upload/part-planner.js';
@@ -79,6 +81,26 @@ describe('the ingest server', () => {
     await writeFile(server.socketPath, token, 'ok', Buffer.from('fine'));
     expect(store.data('bkt', 'run/ok')?.toString()).toBe('fine');
     expect(server.refused).toBe(1);
+  });
+
+  it('serves a connection whose first frame was only partly queued when it was accepted (the rest came later)', async () => {
+    const { server, store } = await start();
+    const open = encodeFrame('OPEN', { token, path: 'pieces', flags: O_WRONLY_CREAT_TRUNC, mode: 0o644, pid: process.pid });
+    // Another process, so that the first 5 bytes are queued before this one accepts the connection (they are sent
+    // right after connect(2)); the rest comes once the uploader has surely taken them and found the frame incomplete.
+    const script = [
+      'import socket, sys, time',
+      'frame = bytes.fromhex(sys.argv[2])',
+      's = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(frame[:5]); time.sleep(0.2); s.sendall(frame[5:])',
+      'reply = s.recv(16)',
+      's.sendall(b"in pieces"); s.shutdown(socket.SHUT_WR)',
+      'while s.recv(4096): pass',
+      'sys.stdout.write(reply.hex())',
+    ].join('\n');
+    const { stdout: out } = await promisify(execFile)('python3', ['-c', script, server.socketPath, open.toString('hex')]);
+    // REPLY: length 8, type 101, version 1, err 0 (then the HANDLE, read and dropped with the RESULT).
+    expect(out.slice(0, 24)).toBe('0800000065000100' + '00000000');
+    await vi.waitFor(() => expect(store.data('bkt', 'run/pieces')?.toString()).toBe('in pieces'));
   });
 
   it('refuses to append to a stored object with EPERM', async () => {

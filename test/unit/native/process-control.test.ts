@@ -4,7 +4,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { peerClosed, peerCredentials, peerHungUp, reapChild, setChildSubreaper } from '../../../src/native/process-control.js';
+import { peerClosed, peerCredentials, peerHungUp, reapChild, setChildSubreaper, takeQueued } from '../../../src/native/process-control.js';
 
 describe('process control from the addon', () => {
   it('reads the pid and uid of the process at the other end of a Unix socket', async () => {
@@ -65,6 +65,27 @@ describe('process control from the addon', () => {
     expect(peerClosed(socket), 'closed').toBe(true);
     socket.destroy();
     expect(peerClosed(socket), 'a socket closed here').toBe(true);
+  });
+
+  it('takes the bytes already queued on a socket Node is not reading, up to a limit, without waiting (none queued: empty)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
+    const accepted = new Promise<Socket>((resolve) => {
+      const server = createServer({ pauseOnConnect: true }, (s) => {
+        resolve(s);
+        server.close();
+      }).listen(path);
+    });
+    const client = createConnection(path);
+    const socket = await accepted;
+    expect(takeQueued(socket, 16).length, 'nothing sent yet').toBe(0);
+    await new Promise<void>((resolve) => client.write('0123456789abcdefXYZ', () => resolve()));
+    for (let i = 0; i < 100; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(takeQueued(socket, 16).toString()).toBe('0123456789abcdef');
+    expect(takeQueued(socket, 16).toString()).toBe('XYZ');
+    expect(() => takeQueued(socket, 1 << 20)).toThrow(RangeError);
+    client.destroy();
+    socket.destroy();
+    expect(takeQueued(socket, 16).length, 'a socket closed here').toBe(0);
   });
 
   it('refuses a socket that has no file descriptor', () => {
