@@ -9,10 +9,10 @@
 #   FILES=2000 BIG=0 ROUNDS=5 bash bench/small-files.sh          # the small files alone
 #
 # Environment: FILES (2000), BIG (4), BIG_SIZE (256M, head -c syntax), ROUNDS (3), CASES (a comma list
-# of rclone,diskless,diskless-received,diskless-base), SINK_PORT (0: a free port), TREE (an existing
+# of rclone,diskless,diskless-received,diskless-base,diskless-base-received), SINK_PORT (0: a free port), TREE (an existing
 # tree to reuse; default: generated into a temporary directory, removed at the end), BASE (another
-# built checkout, e.g. of an older commit: the case diskless-base runs its `run -- cp -r`, and is
-# added to the default cases).
+# built checkout, e.g. of an older commit: the cases diskless-base and diskless-base-received run its
+# `run -- cp -r` and `run --close received -- cp -r`, and are added to the default cases).
 # Example of a before/after: git archive OLD | tar -x -C /tmp/old, copy node_modules, build it, then
 #   BASE=/tmp/old bash bench/small-files.sh
 # Each case runs under /usr/bin/time -v: wall s, CPU s (user+sys of the case's processes: for
@@ -25,7 +25,7 @@ FILES=${FILES:-2000}
 BIG=${BIG:-4}
 BIG_SIZE=${BIG_SIZE:-256M}
 ROUNDS=${ROUNDS:-3}
-CASES=${CASES:-rclone,diskless,diskless-received${BASE:+,diskless-base}}
+CASES=${CASES:-rclone,diskless,diskless-received${BASE:+,diskless-base,diskless-base-received}}
 BUCKET=bench
 for tool in rclone /usr/bin/time node; do
   command -v "$tool" >/dev/null || { echo "small-files: $tool not found (bash scripts/install-deps.sh bench)" >&2; exit 2; }
@@ -59,10 +59,10 @@ run_case() {
   case $name in
     rclone)
       env -u AWS_CA_BUNDLE /usr/bin/time -v -o "$tf" rclone copy --config /dev/null "$TREE" "sink:$BUCKET/rclone-$round/" ;;
-    diskless | diskless-received | diskless-base)
+    diskless | diskless-received | diskless-base | diskless-base-received)
       local extra=() bin="$ROOT/bin/diskless.js"
-      [ "$name" = diskless-received ] && extra=(--close received)
-      [ "$name" = diskless-base ] && bin="${BASE:?diskless-base needs BASE}/bin/diskless.js"
+      case $name in *-received) extra=(--close received) ;; esac
+      case $name in diskless-base*) bin="${BASE:?$name needs BASE}/bin/diskless.js" ;; esac
       /usr/bin/time -v -o "$tf" "$bin" run --endpoint-url "$ENDPOINT" --no-progress "${extra[@]}" \
         --to "s3://$BUCKET/$name-$round/" --dir "$vdir" -- cp -r "$TREE/." "$vdir/" ;;
     *) echo "small-files: unknown case $name" >&2; exit 2 ;;
@@ -81,6 +81,7 @@ label() {
     diskless) echo '`diskless run -- cp -r` (close waits for the object)' ;;
     diskless-received) echo '`diskless run --close received -- cp -r`' ;;
     diskless-base) echo "\`diskless run -- cp -r\` of $BASE" ;;
+    diskless-base-received) echo "\`diskless run --close received -- cp -r\` of $BASE" ;;
     *) echo "$1" ;;
   esac
 }
