@@ -17,18 +17,23 @@ export function peerCredentials(socket: Socket): PeerCredentials {
   return loadAddon().peerCredentials(socketFd(socket));
 }
 
+/** `use(fd)` of the socket's descriptor, or `closed` when it has none any more (closed here). */
+function withFd<T>(socket: Socket, closed: T, use: (fd: number) => T): T {
+  let fd: number;
+  try {
+    fd = socketFd(socket);
+  } catch {
+    return closed;
+  }
+  return use(fd);
+}
+
 /**
  * Whether every holder of the other end of an accepted Unix socket has closed it (or shut its write side down): no
  * byte will come after those still unread. False for a socket already closed here.
  */
 export function peerHungUp(socket: Socket): boolean {
-  let fd: number;
-  try {
-    fd = socketFd(socket);
-  } catch {
-    return false;
-  }
-  return loadAddon().peerHungUp(fd);
+  return withFd(socket, false, (fd) => loadAddon().peerHungUp(fd));
 }
 
 /**
@@ -37,13 +42,7 @@ export function peerHungUp(socket: Socket): boolean {
  * closed here: nobody can be holding its other end for an answer any more.
  */
 export function peerClosed(socket: Socket): boolean {
-  let fd: number;
-  try {
-    fd = socketFd(socket);
-  } catch {
-    return true;
-  }
-  return loadAddon().peerClosed(fd);
+  return withFd(socket, true, (fd) => loadAddon().peerClosed(fd));
 }
 
 /**
@@ -51,13 +50,7 @@ export function peerClosed(socket: Socket): boolean {
  * taken without waiting: empty when none are, or when the socket has no descriptor any more.
  */
 export function takeQueued(socket: Socket, max: number): Buffer {
-  let fd: number;
-  try {
-    fd = socketFd(socket);
-  } catch {
-    return Buffer.alloc(0);
-  }
-  return loadAddon().recvQueued(fd, max);
+  return withFd(socket, Buffer.alloc(0), (fd) => loadAddon().recvQueued(fd, max));
 }
 
 /**

@@ -6,6 +6,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { peerClosed, peerCredentials, peerHungUp, reapChild, setChildSubreaper, takeQueued } from '../../../src/native/process-control.js';
 
+/** A Unix socket server that accepts one connection (not read by Node: paused), and a client connected to it. */
+async function acceptOne(client: { allowHalfOpen?: boolean } = {}): Promise<{ socket: Socket; client: Socket }> {
+  const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
+  const accepted = new Promise<Socket>((resolve) => {
+    const server = createServer({ allowHalfOpen: true, highWaterMark: 0, pauseOnConnect: true }, (s) => {
+      resolve(s);
+      server.close();
+    }).listen(path);
+  });
+  const c = createConnection({ path, ...client });
+  return { socket: await accepted, client: c };
+}
+
 describe('process control from the addon', () => {
   it('reads the pid and uid of the process at the other end of a Unix socket', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
@@ -26,16 +39,7 @@ describe('process control from the addon', () => {
   });
 
   it('tells when every holder of the other end closed it, even with its bytes still unread (POLLRDHUP)', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
-    const accepted = new Promise<Socket>((resolve) => {
-      const server = createServer({ allowHalfOpen: true, highWaterMark: 0 }, (s) => {
-        s.pause();
-        resolve(s);
-        server.close();
-      }).listen(path);
-    });
-    const client = createConnection(path);
-    const socket = await accepted;
+    const { socket, client } = await acceptOne();
     expect(peerHungUp(socket)).toBe(false);
     await new Promise<void>((resolve) => client.end('unread bytes', () => resolve()));
     client.destroy();
@@ -46,16 +50,7 @@ describe('process control from the addon', () => {
   });
 
   it('tells a peer that shut its write side down and still holds the connection from one that closed it (POLLHUP)', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
-    const accepted = new Promise<Socket>((resolve) => {
-      const server = createServer({ allowHalfOpen: true, highWaterMark: 0 }, (s) => {
-        s.pause();
-        resolve(s);
-        server.close();
-      }).listen(path);
-    });
-    const client = createConnection({ path, allowHalfOpen: true });
-    const socket = await accepted;
+    const { socket, client } = await acceptOne({ allowHalfOpen: true });
     expect(peerClosed(socket)).toBe(false);
     await new Promise<void>((resolve) => client.end('bytes', () => resolve()));
     for (let i = 0; i < 100 && !peerHungUp(socket); i++) await new Promise((r) => setTimeout(r, 10));
@@ -68,15 +63,7 @@ describe('process control from the addon', () => {
   });
 
   it('takes the bytes already queued on a socket Node is not reading, up to a limit, without waiting (none queued: empty)', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'peer-')), 's');
-    const accepted = new Promise<Socket>((resolve) => {
-      const server = createServer({ pauseOnConnect: true }, (s) => {
-        resolve(s);
-        server.close();
-      }).listen(path);
-    });
-    const client = createConnection(path);
-    const socket = await accepted;
+    const { socket, client } = await acceptOne();
     expect(takeQueued(socket, 16).length, 'nothing sent yet').toBe(0);
     await new Promise<void>((resolve) => client.write('0123456789abcdefXYZ', () => resolve()));
     for (let i = 0; i < 100; i++) await new Promise((r) => setTimeout(r, 1));
