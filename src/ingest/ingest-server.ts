@@ -47,9 +47,9 @@ export const DEFAULT_READ_REQUESTS = 8;
 /** Socket directories are `$TMPDIR/diskless-<pid>-XXXXXX`: the pid tells a later run whether the owner is gone. */
 const SOCKET_DIR_RE = /^diskless-(\d+)-[A-Za-z0-9]{6}$/;
 const SOCKET_NAME = 'ingest.sock';
+const READ_SOCKET_NAME = 'read.sock';
 /** Bytes of a new connection taken at once (firstFrame): an OPEN, STAT or END, not a RENAME of two long paths (the rest is read as usual). */
 const QUEUED_MAX = 8192;
-const READ_SOCKET_NAME = 'read.sock';
 
 export class IngestServer {
   private readonly sessions = new Set<Promise<void>>();
