@@ -383,8 +383,9 @@ SHIM_HIDDEN int conn_stat(const char *rel, uint64_t *size, int64_t *mtime_ns) {
 
 /* Every byte written so far to fd must have been read by the uploader (its count is then exact):
  * waits until the socket's send queue is empty, polling, for at most about a minute. The first
- * polls come after 20, 40, 80… µs, up to 1 ms apart: a small file's close usually finds its last
- * bytes read within microseconds, and a fixed 1 ms sleep would cost every small file 1 ms. */
+ * polls come after 20, 40, 80… µs, up to 1 ms apart: the uploader usually reads the last bytes
+ * within microseconds, and a fixed 1 ms sleep would cost every END (and position query) 1 ms. The
+ * close of a certain last holder does not wait here at all (conn_finish_file). */
 static int wait_drained(int fd) {
   long step_us = 20;
   for (long waited_us = 0;; waited_us += step_us) {

@@ -78,6 +78,18 @@ describe('close and the last-reference rule', () => {
     expect(up.text('slow')).toBe('slow\n');
   });
 
+  it('the close of the last reference sends no END (its shutdown of the connection is the clean end); each close of a duplicated descriptor sends one', async () => {
+    const last = await run(programs.path('close_waits_for_upload_result'), ['0'], { env: up.env() });
+    expect(last.code, explain(last)).toBe(0);
+    expect(up.callsOf('END')).toEqual([]);
+    expect(up.records().map((f) => [f.path, f.state, f.ended])).toEqual([['slow', 'committed', 'close']]);
+    const dup = await run(programs.path('close_of_duplicated_fd_does_not_wait'), [], { env: up.env() });
+    expect(dup.code, explain(dup)).toBe(0);
+    await up.settled();
+    expect(up.callsOf('END')).toEqual([{ type: 'END', how: 1 }, { type: 'END', how: 1 }]);
+    expect(up.text('duplicated')).toBe('via the duplicate\n');
+  });
+
   it('no close waits once the descriptor was duplicated', async () => {
     up.store.delayMs.put = 3000;
     const r = await run(programs.path('close_of_duplicated_fd_does_not_wait'), [], { env: up.env() });
