@@ -30,34 +30,34 @@ Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value PeerHungUp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int fd;
-  if (!Int32Arg(info, 0, "peerHungUp", "fd", &fd)) return env.Undefined();
-  struct pollfd p = {fd, POLLRDHUP, 0};
-  int r;
-  do r = poll(&p, 1, 0); while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    ThrowErrno(env, "poll(POLLRDHUP)", errno);
-    return env.Undefined();
-  }
-  return Napi::Boolean::New(env, r > 0 && (p.revents & (POLLRDHUP | POLLHUP)) != 0);
-}
+namespace {
 
-Napi::Value PeerClosed(const Napi::CallbackInfo& info) {
+// Whether a poll of fd for `events`, without waiting, reports any of `want` (POLLHUP is reported whatever the
+// events asked); throws and returns undefined on a failed poll.
+Napi::Value PollReports(const Napi::CallbackInfo& info, const char* fn, short events, short want) {
   Napi::Env env = info.Env();
   int fd;
-  if (!Int32Arg(info, 0, "peerClosed", "fd", &fd)) return env.Undefined();
-  // POLLHUP is reported whatever the events asked: a Unix stream socket has it once its peer is
-  // released (both directions shut), not when the peer only shut its write side down (POLLRDHUP).
-  struct pollfd p = {fd, 0, 0};
+  if (!Int32Arg(info, 0, fn, "fd", &fd)) return env.Undefined();
+  struct pollfd p = {fd, events, 0};
   int r;
   do r = poll(&p, 1, 0); while (r < 0 && errno == EINTR);
   if (r < 0) {
     ThrowErrno(env, "poll", errno);
     return env.Undefined();
   }
-  return Napi::Boolean::New(env, r > 0 && (p.revents & POLLHUP) != 0);
+  return Napi::Boolean::New(env, r > 0 && (p.revents & want) != 0);
+}
+
+}  // namespace
+
+Napi::Value PeerHungUp(const Napi::CallbackInfo& info) {
+  return PollReports(info, "peerHungUp", POLLRDHUP, POLLRDHUP | POLLHUP);
+}
+
+// A Unix stream socket has POLLHUP once its peer is released (both directions shut), not when the peer only shut
+// its write side down (that is POLLRDHUP).
+Napi::Value PeerClosed(const Napi::CallbackInfo& info) {
+  return PollReports(info, "peerClosed", 0, POLLHUP);
 }
 
 }  // namespace diskless
