@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DirectRequests, encodeKey } from '../../../src/s3/direct-requests.js';
 import { createHttpTransport, createS3Client } from '../../../src/s3/s3-client.js';
 import { StoreError } from '../../../src/store-error.js';
@@ -113,6 +114,37 @@ describe('DirectRequests sends one signed PutObject over the client\'s agents', 
     server!.close();
     await new Promise((r) => setTimeout(r, 20));
     await expect(direct(url).put(request(), body)).rejects.toMatchObject({ kind: 'retryable', code: 'ECONNREFUSED' });
+  });
+
+  it('sends every key of a bucket, and every bucket, to its own path (the endpoint is kept per bucket, never per key)', async () => {
+    const paths: string[] = [];
+    const url = await serve((req, res) => {
+      paths.push(req.url ?? '');
+      req.resume().on('end', () => res.writeHead(200, { etag: '"e"' }).end());
+    });
+    const requests = direct(url);
+    for (const [bucket, key] of [['one', 'a'], ['two', 'a'], ['one', 'b/c'], ['two', 'd']] as const) {
+      await expect(requests.put({ ...request(key), bucket }, body)).resolves.toEqual({ etag: 'e' });
+    }
+    expect(paths).toEqual(['/one/a', '/two/a', '/one/b/c', '/two/d']);
+  });
+
+  it('resolves the endpoint again after a resolution that failed (it is not kept)', async () => {
+    const url = await serve((req, res) => req.resume().on('end', () => res.writeHead(200, { etag: '"e"' }).end()));
+    const transport = createHttpTransport({ endpointUrl: url });
+    let asked = 0;
+    const client = new S3Client({
+      endpoint: url,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      region: async () => {
+        if (asked++ === 0) throw new Error('no region yet');
+        return 'us-east-1';
+      },
+    });
+    const requests = new DirectRequests(client, transport);
+    await expect(requests.put(request(), body)).rejects.toThrow(/no region yet/);
+    await expect(requests.put(request(), body)).resolves.toEqual({ etag: 'e' });
   });
 
   it.each([
