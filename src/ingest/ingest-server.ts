@@ -38,12 +38,6 @@ export interface IngestOptions extends FileSessionDeps {
 /** Ranged GETs in flight across the read-backs of a run, unless the caller says otherwise. */
 export const DEFAULT_READ_REQUESTS = 8;
 
-/**
- * The uploader's end of the shim's socket (native/wire/wire.def): a Unix socket in a private 0700
- * directory; every connection is checked (same uid, the run's token) and is either one virtual
- * file (serveFile) or one request (answerRequest). A malformed frame closes its connection and is
- * logged; it never stops the server.
- */
 /** Socket directories are `$TMPDIR/diskless-<pid>-XXXXXX`: the pid tells a later run whether the owner is gone. */
 const SOCKET_DIR_RE = /^diskless-(\d+)-[A-Za-z0-9]{6}$/;
 const SOCKET_NAME = 'ingest.sock';
@@ -51,6 +45,14 @@ const READ_SOCKET_NAME = 'read.sock';
 /** Bytes of a new connection taken at once (firstFrame): an OPEN, STAT or END, not a RENAME of two long paths (the rest is read as usual). */
 const QUEUED_MAX = 8192;
 
+/**
+ * The uploader's end of the shim's socket (native/wire/wire.def): a Unix socket in a private 0700
+ * directory; every connection is checked (same uid, the run's token). Its first frame decides what it
+ * carries: an OPEN, one virtual file written (serveFile); a READ_OPEN, one file read (serveRead,
+ * serveReadBack); any other request, requests one after another, each answered before the next
+ * (answerRequest), until the peer's EOF. A malformed frame closes its connection and is logged; it
+ * never stops the server.
+ */
 export class IngestServer {
   private readonly sessions = new Set<Promise<void>>();
   private readonly sockets = new Set<Socket>();
