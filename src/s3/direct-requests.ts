@@ -28,7 +28,6 @@ import { StoreError } from '../store-error.js';
  * through the SDK.
  */
 export class DirectRequests {
-  private readonly signers = new Map<string, SignatureV4>();
   private readonly endpoints = new Map<string, Promise<Endpoint | undefined>>();
 
   constructor(
@@ -143,19 +142,10 @@ export class DirectRequests {
     if (url.search !== '') return undefined;
     const headers: Record<string, string> = {};
     for (const [name, values] of Object.entries(endpoint.headers ?? {})) headers[name.toLowerCase()] = values.join(',');
-    return { url, headers, signer: this.signer(auth?.signingRegion ?? (await config.region()), auth?.signingName ?? 's3') };
-  }
-
-  private signer(region: string, service: string): SignatureV4 {
-    const id = `${region}\n${service}`;
-    let signer = this.signers.get(id);
-    if (!signer) {
-      const config = this.client.config;
-      // S3's signing settings, as the SDK's S3 client sets them: paths are not escaped twice.
-      signer = new SignatureV4({ credentials: config.credentials, region, service, sha256: config.sha256, uriEscapePath: false, applyChecksum: false });
-      this.signers.set(id, signer);
-    }
-    return signer;
+    const region = auth?.signingRegion ?? (await config.region());
+    // S3's signing settings, as the SDK's S3 client sets them: paths are not escaped twice.
+    const signer = new SignatureV4({ credentials: config.credentials, region, service: auth?.signingName ?? 's3', sha256: config.sha256, uriEscapePath: false, applyChecksum: false });
+    return { url, headers, signer };
   }
 
   /**
