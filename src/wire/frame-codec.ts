@@ -45,7 +45,7 @@ export function encodeFrame<N extends MessageName>(name: N, input: MessageInput<
         throw new WireError(`${name}.${field}: expected an integer`);
       }
       strings.push(undefined);
-      size += kind === 'u64' || kind === 'i64' ? 8 : 4;
+      size += integerWidth(kind);
     }
   }
   if (size > WIRE_MAX_PAYLOAD) throw new WireError(`${name}: payload of ${size} bytes exceeds ${WIRE_MAX_PAYLOAD}`);
@@ -64,6 +64,11 @@ export function encodeFrame<N extends MessageName>(name: N, input: MessageInput<
   return frame;
 }
 
+/** Bytes of an integer field of `kind` on the wire. */
+function integerWidth(kind: FieldKind): number {
+  return kind === 'u64' || kind === 'i64' ? 8 : 4;
+}
+
 /** Writes integer `v` of `kind` at `at`; returns where the next field starts. */
 function encodeInteger(frame: Buffer, at: number, kind: FieldKind, v: number | bigint, what: string): number {
   try {
@@ -74,6 +79,14 @@ function encodeInteger(frame: Buffer, at: number, kind: FieldKind, v: number | b
   } catch (err) {
     throw new WireError(`${what}: ${String(v)} is out of range`, { cause: err });
   }
+}
+
+/** Reads the integer of `kind` at `at`: 32-bit ones as numbers, 64-bit ones as bigints. */
+function readInteger(payload: Buffer, at: number, kind: FieldKind): number | bigint {
+  if (kind === 'u32') return payload.readUInt32LE(at);
+  if (kind === 'i32') return payload.readInt32LE(at);
+  if (kind === 'u64') return payload.readBigUInt64LE(at);
+  return payload.readBigInt64LE(at);
 }
 
 /** Decodes one frame's payload; throws WireError when the fields do not fill it exactly. */
@@ -93,14 +106,11 @@ export function decodePayload(type: number, payload: Buffer): AnyMessage {
       need(n, field);
       fields[field] = payload.subarray(off, off + n);
       off += n;
-    } else if (kind === 'u32' || kind === 'i32') {
-      need(4, field);
-      fields[field] = kind === 'u32' ? payload.readUInt32LE(off) : payload.readInt32LE(off);
-      off += 4;
     } else {
-      need(8, field);
-      fields[field] = kind === 'u64' ? payload.readBigUInt64LE(off) : payload.readBigInt64LE(off);
-      off += 8;
+      const width = integerWidth(kind);
+      need(width, field);
+      fields[field] = readInteger(payload, off, kind);
+      off += width;
     }
   }
   if (off !== payload.length) throw new WireError(`${name}: ${payload.length - off} bytes after the last field`);
