@@ -49,6 +49,12 @@
 //   CreateBucket/HeadBucket/DeleteBucket: accepted, no effect.
 // Content-MD5, when sent, is checked (400 BadDigest on mismatch). aws-chunked bodies (streaming
 // signatures, checksum trailers) are refused with 501: send plain bodies.
+// CRC32C part checksums, as AWS takes them (COMPOSITE): a CreateMultipartUpload with
+// x-amz-checksum-algorithm: CRC32C is answered with that header; each of its parts must carry
+// x-amz-checksum-crc32c (checked, 400 BadDigest on mismatch; echoed), Complete must list each
+// part's ChecksumCRC32C and answers the composite (CRC32C of the parts' CRC32Cs, base64, -N),
+// which HeadObject with x-amz-checksum-mode: ENABLED gives too. DISCARD_SINK_CHECKSUMS=0 ignores
+// them instead, as Ceph 16 and Swift do. The CRC32C is diskless's (dist/, build it first).
 //
 // On SIGTERM/SIGINT it prints one JSON line of totals on stderr and exits 0.
 // DISCARD_SINK_VERBOSE=1 prints every request line and its headers on stderr (what a client sends).
@@ -120,6 +126,21 @@ if (process.argv[2] === '--generate') {
   process.exit(0);
 }
 
+/** CRC32C part checksums taken (AWS) or ignored (DISCARD_SINK_CHECKSUMS=0: Ceph 16, Swift). */
+const CHECKSUMS = process.env.DISCARD_SINK_CHECKSUMS !== '0';
+/** diskless's native CRC32C (dist/checksum/crc32c.js), loaded with the first upload that asks for CRC32C. */
+let crc32cModule;
+async function loadCrc32c() {
+  crc32cModule ??= await import(new URL('../dist/checksum/crc32c.js', import.meta.url).href);
+  return crc32cModule.crc32c;
+}
+/** A CRC32C as x-amz-checksum-crc32c writes it: the four bytes big-endian, base64. */
+function crc32cBase64(crc) {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc >>> 0);
+  return b.toString('base64');
+}
+
 const port = Number(process.argv[2] ?? 0);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`usage: node bench/discard-sink.mjs [PORT]  (got ${process.argv[2]})`);
@@ -130,7 +151,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const objects = new Map();
 /** uploadId -> { bucket, key, initiated, metadata, parts: Map<partNumber, { size, md5 (Buffer), head (Buffer) }> } */
 const uploads = new Map();
-const totals = { connections: 0, requests: 0, bodyBytes: 0, puts: 0, parts: 0, completes: 0, aborts: 0, heads: 0, gets: 0, getBytes: 0, deletes: 0, lists: 0, errors: 0 };
+const totals = { connections: 0, requests: 0, bodyBytes: 0, puts: 0, parts: 0, partsCrc32c: 0, partsContentMd5: 0, completes: 0, aborts: 0, heads: 0, gets: 0, getBytes: 0, deletes: 0, lists: 0, errors: 0 };
 
 const xmlEscape = (s) =>
   String(s).replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]);
@@ -165,16 +186,19 @@ function sendEmpty(res, status, headers = {}) {
 
 /**
  * Reads the body to its end, hashing and dropping it. Resolves { size, md5 (Buffer), head (its
- * first HEAD_BYTES), body (the whole body if it is at most `keep` bytes, else undefined) }.
+ * first HEAD_BYTES), body (the whole body if it is at most `keep` bytes, else undefined), crc32c
+ * (a number, when `crc32c` is diskless's CRC32C function) }.
  */
-function drain(req, keep = 0) {
+function drain(req, keep = 0, crc32c = undefined) {
   return new Promise((resolve, reject) => {
     const md5 = createHash('md5');
+    let crc = 0;
     let size = 0;
     const held = [];
     let heldBytes = 0;
     req.on('data', (chunk) => {
       md5.update(chunk);
+      if (crc32c) crc = crc32c(chunk, crc);
       if (heldBytes < Math.max(keep, HEAD_BYTES)) {
         held.push(chunk);
         heldBytes += chunk.length;
@@ -184,7 +208,7 @@ function drain(req, keep = 0) {
     req.on('end', () => {
       totals.bodyBytes += size;
       const all = Buffer.concat(held);
-      resolve({ size, md5: md5.digest(), head: Buffer.from(all.subarray(0, HEAD_BYTES)), body: size <= keep ? all : undefined });
+      resolve({ size, md5: md5.digest(), head: Buffer.from(all.subarray(0, HEAD_BYTES)), body: size <= keep ? all : undefined, ...(crc32c ? { crc32c: crc } : {}) });
     });
     req.on('error', reject);
     req.on('aborted', () => reject(new Error('request aborted')));
@@ -209,8 +233,11 @@ function readText(req, limit = 16 * 1024 * 1024) {
   });
 }
 
-/** Drains the body and checks Content-MD5 (if sent) and Content-Length. Returns the body or undefined after answering. */
-async function receiveBody(req, res, resource, keep = 0) {
+/**
+ * Drains the body and checks Content-MD5 (if sent), Content-Length, and x-amz-checksum-crc32c when `crc32c` (a part
+ * of an upload begun with CRC32C). Returns the body or undefined after answering.
+ */
+async function receiveBody(req, res, resource, keep = 0, crc32c = false) {
   const encoding = String(req.headers['content-encoding'] ?? '');
   const sha = String(req.headers['x-amz-content-sha256'] ?? '');
   if (encoding.includes('aws-chunked') || sha.startsWith('STREAMING-')) {
@@ -218,7 +245,13 @@ async function receiveBody(req, res, resource, keep = 0) {
     sendError(res, 501, 'NotImplemented', 'the discard sink does not decode aws-chunked bodies; send plain bodies', resource);
     return undefined;
   }
-  const body = await drain(req, keep);
+  const sent = req.headers['x-amz-checksum-crc32c'];
+  if (crc32c && sent === undefined) {
+    req.resume();
+    sendError(res, 400, 'InvalidRequest', 'The upload was created using a crc32c checksum: each part must carry x-amz-checksum-crc32c.', resource);
+    return undefined;
+  }
+  const body = await drain(req, keep, crc32c ? await loadCrc32c() : undefined);
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) !== body.size) {
     sendError(res, 400, 'IncompleteBody', `Content-Length ${declared} but ${body.size} bytes received`, resource);
@@ -227,6 +260,10 @@ async function receiveBody(req, res, resource, keep = 0) {
   const contentMd5 = req.headers['content-md5'];
   if (contentMd5 !== undefined && contentMd5 !== body.md5.toString('base64')) {
     sendError(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', resource);
+    return undefined;
+  }
+  if (crc32c && sent !== crc32cBase64(body.crc32c)) {
+    sendError(res, 400, 'BadDigest', 'The CRC32C you specified did not match the calculated checksum.', resource);
     return undefined;
   }
   return body;
@@ -376,14 +413,16 @@ async function handle(req, res) {
       req.resume();
       return sendError(res, 400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', resource);
     }
-    const body = await receiveBody(req, res, resource);
+    const body = await receiveBody(req, res, resource, 0, upload.crc32c);
     if (!body) return;
     if (!uploads.has(q.get('uploadId'))) {
       return sendError(res, 404, 'NoSuchUpload', 'The upload was aborted while the part was sent.', resource);
     }
     upload.parts.set(partNumber, body);
     totals.parts++;
-    return sendEmpty(res, 200, { ETag: quoted(body.md5.toString('hex')) });
+    if (upload.crc32c) totals.partsCrc32c++;
+    if (req.headers['content-md5'] !== undefined) totals.partsContentMd5++;
+    return sendEmpty(res, 200, { ETag: quoted(body.md5.toString('hex')), ...(upload.crc32c ? { 'x-amz-checksum-crc32c': crc32cBase64(body.crc32c) } : {}) });
   }
 
   if (method === 'PUT') {
@@ -411,7 +450,12 @@ async function handle(req, res) {
     // CreateMultipartUpload
     req.resume();
     const uploadId = randomUUID().replace(/-/g, '');
-    uploads.set(uploadId, { bucket, key, initiated: new Date(), metadata: userMetadata(req.headers), parts: new Map() });
+    const crc32c = CHECKSUMS && String(req.headers['x-amz-checksum-algorithm'] ?? '').toUpperCase() === 'CRC32C';
+    uploads.set(uploadId, { bucket, key, initiated: new Date(), metadata: userMetadata(req.headers), parts: new Map(), crc32c });
+    if (crc32c) {
+      res.setHeader('x-amz-checksum-algorithm', 'CRC32C');
+      res.setHeader('x-amz-checksum-type', 'COMPOSITE');
+    }
     return sendXml(
       res,
       200,
@@ -433,6 +477,7 @@ async function handle(req, res) {
       etag: xmlUnescape(/<ETag>([\s\S]*?)<\/ETag>/.exec(m[1])?.[1] ?? '')
         .trim()
         .replace(/^"|"$/g, ''),
+      crc32c: /<ChecksumCRC32C>\s*([^<\s]*)\s*<\/ChecksumCRC32C>/.exec(m[1])?.[1],
     }));
     if (listed.length === 0) {
       return sendError(res, 400, 'MalformedXML', 'The XML you provided lists no parts.', resource);
@@ -453,6 +498,9 @@ async function handle(req, res) {
           resource,
         );
       }
+      if (upload.crc32c && listed[i].crc32c !== crc32cBase64(part.crc32c)) {
+        return sendError(res, 400, 'InvalidPart', `Part ${partNumber}: ChecksumCRC32C ${listed[i].crc32c ?? 'missing'} listed, ${crc32cBase64(part.crc32c)} stored.`, resource);
+      }
       if (i < listed.length - 1 && part.size < MIN_PART_SIZE) {
         return sendError(res, 400, 'EntityTooSmall', `Part ${partNumber} has ${part.size} bytes, under the 5 MiB minimum.`, resource);
       }
@@ -467,7 +515,13 @@ async function handle(req, res) {
       pattern &&= isPatternAt(p.head, size);
       size += p.size;
     }
-    objects.set(id, { size, etag, lastModified: new Date(), metadata: upload.metadata, pattern });
+    let composite;
+    if (upload.crc32c) {
+      const crcs = Buffer.alloc(4 * used.length);
+      used.forEach((p, i) => crcs.writeUInt32BE(p.crc32c >>> 0, 4 * i));
+      composite = `${crc32cBase64((await loadCrc32c())(crcs))}-${used.length}`;
+    }
+    objects.set(id, { size, etag, lastModified: new Date(), metadata: upload.metadata, pattern, ...(composite ? { crc32c: composite } : {}) });
     uploads.delete(uploadId);
     totals.completes++;
     return sendXml(
@@ -475,6 +529,7 @@ async function handle(req, res) {
       200,
       `<CompleteMultipartUploadResult><Location>http://${xmlEscape(req.headers.host ?? '')}${xmlEscape(resource)}</Location>` +
         `<Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(quoted(etag))}</ETag>` +
+        (composite ? `<ChecksumCRC32C>${composite}</ChecksumCRC32C><ChecksumType>COMPOSITE</ChecksumType>` : '') +
         '</CompleteMultipartUploadResult>',
     );
   }
@@ -510,6 +565,9 @@ async function handle(req, res) {
       'Last-Modified': obj.lastModified.toUTCString(),
       'Content-Type': 'binary/octet-stream',
       'Accept-Ranges': 'bytes',
+      ...(obj.crc32c && String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED'
+        ? { 'x-amz-checksum-crc32c': obj.crc32c, 'x-amz-checksum-type': 'COMPOSITE' }
+        : {}),
       ...obj.metadata,
     });
     res.end();

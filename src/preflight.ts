@@ -27,14 +27,23 @@ export async function checkCredentials(client: S3Client): Promise<void> {
 /**
  * Checks, before any input is read, that the bucket exists and these credentials may write
  * under the target key: starts a multipart upload beside it and aborts it at once (no object
- * is created, even in a versioned bucket).
+ * is created, even in a versioned bucket). With `crc32c`, the upload asks for CRC32C part
+ * checksums, and the answer (true) says the store takes them (part-checksum.ts).
  */
-export async function checkWritable(store: ObjectStore, target: ObjectRef, retry: RetryPolicy, journal?: UploadJournal, log?: Logger): Promise<void> {
+export async function checkWritable(
+  store: ObjectStore,
+  target: ObjectRef,
+  retry: RetryPolicy,
+  journal?: UploadJournal,
+  log?: Logger,
+  options: { crc32c?: boolean } = {},
+): Promise<{ crc32c: boolean }> {
   const probe = { bucket: target.bucket, key: `${target.key}.diskless-preflight-${randomUUID().slice(0, 8)}` };
   const policy = { ...retry, retryForMs: Math.min(retry.retryForMs, 10_000) };
   let uploadId: string;
+  let crc32c: boolean;
   try {
-    uploadId = await withRetry(() => store.createMultipartUpload(probe, {}), policy, { what: 'the write check' });
+    ({ uploadId, crc32c } = await withRetry(() => store.createMultipartUpload(probe, {}, { crc32c: options.crc32c === true }), policy, { what: 'the write check' }));
   } catch (err) {
     throw explain(err, target, store);
   }
@@ -46,6 +55,7 @@ export async function checkWritable(store: ObjectStore, target: ObjectRef, retry
   } catch (err) {
     log?.warn(`could not abort the write check's upload ${formatS3Url(probe)}: ${describeError(err)}; the next run (or \`diskless gc\`) aborts it`);
   }
+  return { crc32c };
 }
 
 /** Turns a store's refusal into a message that names the problem and the fix. */

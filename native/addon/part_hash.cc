@@ -21,15 +21,22 @@ struct Span {
 
 class HashPartWorker : public Napi::AsyncWorker {
  public:
-  HashPartWorker(Napi::Env env, std::vector<Span> spans, std::vector<Napi::ObjectReference> keep)
+  HashPartWorker(Napi::Env env, std::vector<Span> spans, std::vector<Napi::ObjectReference> keep, bool with_md5)
       : Napi::AsyncWorker(env, "diskless:hashPart"),
         deferred_(Napi::Promise::Deferred::New(env)),
         spans_(std::move(spans)),
-        keep_(std::move(keep)) {}
+        keep_(std::move(keep)),
+        with_md5_(with_md5) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
+    if (!with_md5_) {
+      uint32_t crc = 0;
+      for (const Span& s : spans_) crc = crc32c_update(crc, s.data, s.length);
+      crc_ = crc;
+      return;
+    }
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_md5(), nullptr) != 1) {
       EVP_MD_CTX_free(ctx);
@@ -61,7 +68,7 @@ class HashPartWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Object out = Napi::Object::New(env);
-    out.Set("md5", Napi::Buffer<uint8_t>::Copy(env, md5_, sizeof(md5_)));
+    if (with_md5_) out.Set("md5", Napi::Buffer<uint8_t>::Copy(env, md5_, sizeof(md5_)));
     out.Set("crc32c", Napi::Number::New(env, static_cast<double>(crc_)));
     keep_.clear();
     deferred_.Resolve(out);
@@ -76,6 +83,7 @@ class HashPartWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::vector<Span> spans_;
   std::vector<Napi::ObjectReference> keep_;
+  bool with_md5_;
   uint8_t md5_[16] = {};
   uint32_t crc_ = 0;
 };
@@ -109,7 +117,9 @@ Napi::Value HashPart(const Napi::CallbackInfo& info) {
     spans.push_back(Span{static_cast<const uint8_t*>(data), bytes});
     keep.push_back(Napi::Persistent(v.As<Napi::Object>()));
   }
-  auto* worker = new HashPartWorker(env, std::move(spans), std::move(keep));
+  // The second argument, false, leaves the MD5 out: a part sent with a CRC32C checksum needs none.
+  const bool with_md5 = info.Length() < 2 || info[1].ToBoolean().Value();
+  auto* worker = new HashPartWorker(env, std::move(spans), std::move(keep), with_md5);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

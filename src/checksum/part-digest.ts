@@ -7,7 +7,7 @@ import { loadAddon } from '../native/load-addon.js';
 
 export type { PartDigest } from '../native/addon-types.js';
 
-/** Hashes the concatenation of `chunks`; they must not change until the promise settles. */
-export function hashPart(chunks: readonly Uint8Array[]): Promise<PartDigest> {
-  return loadAddon().hashPart(chunks);
+/** Hashes the concatenation of `chunks`; they must not change until the promise settles. `withMd5` false: CRC32C only. */
+export function hashPart(chunks: readonly Uint8Array[], withMd5 = true): Promise<PartDigest> {
+  return loadAddon().hashPart(chunks, withMd5);
 }

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import type { UploadOptions } from '../ops/upload-setup.js';
 import type { WriteSettings } from '../upload/object-store.js';
 import { DEFAULT_MEMORY_BUDGET } from '../upload/part-planner.js';
+import { PART_CHECKSUMS, type PartChecksum } from '../upload/part-checksum.js';
 import { parseRate } from '../util/rate-limiter.js';
 import { MiB } from '../util/size.js';
 import { size, wholeNumber } from './common-options.js';
@@ -22,6 +23,7 @@ export interface UploadFlags extends ProgressFlags {
   stateDir?: string;
   bwlimit?: number;
   overwrite?: boolean;
+  partChecksum: PartChecksum;
 }
 
 export function addUploadOptions(cmd: Command): Command {
@@ -31,6 +33,11 @@ export function addUploadOptions(cmd: Command): Command {
     .addOption(new Option('--memory <size>', 'one memory budget for all upload buffers and the read-ahead of files read (--from, read-backs)').argParser(size('--memory')).default(DEFAULT_MEMORY_BUDGET, `${DEFAULT_MEMORY_BUDGET / MiB}MiB`))
     .option('--concurrency <n>', 'parts uploaded at once, over all uploads', wholeNumber('--concurrency', 1, 64), 4)
     .option('--equal-parts', 'same size for every part but the last (Cloudflare R2 requires it)')
+    .addOption(
+      new Option('--part-checksum <kind>', "how each part proves its bytes to the store: crc32c (the store verifies it; no MD5 is computed), md5 (Content-MD5, every store), auto: crc32c where the store's answer says it takes it")
+        .choices([...PART_CHECKSUMS])
+        .default('auto'),
+    )
     .option('--no-split', 'fail instead of continuing in a continuation object past the part limit')
     .option('--storage-class <class>', 'storage class, e.g. STANDARD_IA, GLACIER_IR')
     .addOption(new Option('--sse <algorithm>', 'server-side encryption').choices(['AES256', 'aws:kms', 'aws:kms:dsse']))
@@ -55,6 +62,7 @@ export function uploadOptions(
     ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
     ...(flags.bwlimit ? { bwlimit: flags.bwlimit } : {}),
     ...(flags.overwrite ? { overwrite: true } : {}),
+    partChecksum: flags.partChecksum,
     settings: {
       ...(flags.storageClass ? { storageClass: flags.storageClass } : {}),
       ...(flags.sse ? { sse: flags.sse } : {}),

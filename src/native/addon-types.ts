@@ -28,7 +28,8 @@ export interface DisklessAddon {
    * MD5 and CRC32C of the concatenated chunks, in one pass on a thread-pool thread (MD5 from
    * Node's own OpenSSL). The chunks must not change until the promise settles.
    */
-  readonly hashPart: (chunks: readonly Uint8Array[]) => Promise<PartDigest>;
+  /** `withMd5` false: only the CRC32C (a part sent with a CRC32C checksum needs no MD5); md5 is then absent. */
+  readonly hashPart: (chunks: readonly Uint8Array[], withMd5?: boolean) => Promise<PartDigest>;
   /**
    * Seals `plaintext` as age STREAM chunks `firstCounter`, `firstCounter + 1`, … (64 KiB each,
    * ChaCha20-Poly1305 from Node's OpenSSL, the last one flagged final when `lastIsFinal`) into
@@ -69,7 +70,8 @@ export interface DisklessAddon {
 }
 
 export interface PartDigest {
-  md5: Buffer;
+  /** Absent when the hash was asked without it. */
+  md5?: Buffer;
   /** CRC32C as an unsigned 32-bit integer. */
   crc32c: number;
 }

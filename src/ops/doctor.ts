@@ -168,7 +168,7 @@ async function probeMultipart(
   written: Array<{ ref: ObjectRef; etag: string }>,
 ): Promise<void> {
   const attempt = async (sizes: number[]) => {
-    const uploadId = await store.createMultipartUpload(ref, {});
+    const { uploadId } = await store.createMultipartUpload(ref, {});
     try {
       const parts: CompletedPart[] = [];
       const md5s: Buffer[] = [];
@@ -176,7 +176,7 @@ async function probeMultipart(
         const body = randomBytes(size);
         const md5 = createHash('md5').update(body).digest();
         md5s.push(md5);
-        const r = await store.uploadPart({ ...ref, uploadId, partNumber: i + 1, body: [body], contentLength: size, contentMd5: md5.toString('base64') });
+        const r = await store.uploadPart({ ...ref, uploadId, partNumber: i + 1, body: [body], contentLength: size, check: { contentMd5: md5.toString('base64') } });
         parts.push({ partNumber: i + 1, etag: r.etag });
       }
       await store.completeMultipartUpload(ref, uploadId, parts);

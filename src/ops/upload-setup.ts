@@ -7,6 +7,8 @@ import type { UploadContext } from '../upload/upload-context.js';
 import { UploadJournal, defaultStateDir, journalDir } from '../upload/upload-journal.js';
 import type { TransferMeter } from '../upload/transfer-meter.js';
 import { Limiter } from '../util/limiter.js';
+import { PreflightError } from '../errors.js';
+import type { PartChecksum } from '../upload/part-checksum.js';
 import type { Session, SessionOptions } from './session.js';
 
 export const DEFAULT_CONCURRENCY = 4;
@@ -28,6 +30,8 @@ export interface UploadOptions extends SessionOptions, Omit<PartPlanOptions, 'me
   overwrite?: boolean;
   /** Counts what the uploads read and the store acknowledged (the CLI's progress line reads it). */
   meter?: TransferMeter;
+  /** How parts prove their bytes to the store (part-checksum.ts; default 'auto'). */
+  partChecksum?: PartChecksum;
 }
 
 export interface PlannedUpload {
@@ -53,7 +57,24 @@ export async function prepareUpload(session: Session, options: UploadOptions, pl
   const { store, retry, log } = session;
   for (const w of planned.plan.warnings) log.warn(w);
   const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
-  await checkWritable(store, probe, retry, journal, log);
+  const mode = options.partChecksum ?? 'auto';
+  const { crc32c } = await checkWritable(store, probe, retry, journal, log, { crc32c: mode !== 'md5' });
+  if (mode === 'crc32c' && !crc32c) {
+    throw new PreflightError(
+      `--part-checksum crc32c: the store at ${store.description} did not take CRC32C part checksums (its CreateMultipartUpload answer names ` +
+        'no checksum algorithm, as Ceph before 19 and Swift do), so it would not verify them; use --part-checksum md5 (or auto)',
+    );
+  }
+  log.debug(crc32c ? 'parts carry CRC32C checksums the store verifies (no MD5 computed)' : 'parts carry Content-MD5');
   await abortLeftovers(journal, store, log);
-  return { store, budget: new MemoryBudget(planned.memory), requests: new Limiter(planned.concurrency), retry, journal, log, ...(options.meter ? { meter: options.meter } : {}) };
+  return {
+    store,
+    budget: new MemoryBudget(planned.memory),
+    requests: new Limiter(planned.concurrency),
+    retry,
+    journal,
+    log,
+    crc32cParts: crc32c,
+    ...(options.meter ? { meter: options.meter } : {}),
+  };
 }

@@ -34,7 +34,7 @@ export async function copyInParts(
 ): Promise<{ parts: number; partSizes: number[] }> {
   const { store, retry } = deps;
   // The run's write settings, metadata included: every file of a run was written with them.
-  const uploadId = await withRetry(() => store.createMultipartUpload(to, settings), retry, { what: `CreateMultipartUpload ${to.key}` });
+  const { uploadId } = await withRetry(() => store.createMultipartUpload(to, settings), retry, { what: `CreateMultipartUpload ${to.key}` });
   try {
     const parts: CompletedPart[] = [];
     const ranges = copyRanges(size, partSize);

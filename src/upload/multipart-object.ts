@@ -1,7 +1,8 @@
 import { VerificationError } from '../errors.js';
 import { formatBytes } from '../util/size.js';
 import { compositeEtag } from './etag.js';
-import type { ObjectRef, WriteSettings } from './object-store.js';
+import type { ObjectHead, ObjectRef, WriteSettings } from './object-store.js';
+import { compositeCrc32c, crc32cBase64 } from './part-checksum.js';
 import { deleteOwnObject, notOurs } from './owned-object.js';
 import type { PartBuffer } from './part-buffer.js';
 import { retryWarning, withRetry, type RetryInfo, type RetryPolicy } from './retry.js';
@@ -11,8 +12,9 @@ import type { UploadContext } from './upload-context.js';
 export interface PartRecord {
   partNumber: number;
   size: number;
-  /** Set once the part is hashed (before it is sent). */
+  /** Set once the part is hashed (before it is sent): its MD5, or its CRC32C for an upload with CRC32C part checksums. */
   md5?: Buffer;
+  crc32c?: number;
   etag?: string;
 }
 
@@ -33,7 +35,8 @@ export interface ObjectSummary extends ObjectRef {
  * the parts (numbers, sizes, per-part MD5 against the returned ETag), completes, and checks the
  * stored object's size and composite ETag with HeadObject (RGW's Complete response has an empty
  * ETag). Any mismatch deletes the object. `abort` waits for parts in flight, then aborts, so no
- * part is left behind.
+ * part is left behind. When the store took CRC32C part checksums (part-checksum.ts), each part
+ * carries its CRC32C instead of Content-MD5, and the check after Complete is of the composite CRC32C.
  */
 export class MultipartObject {
   private uploadId: string | undefined;
@@ -42,6 +45,8 @@ export class MultipartObject {
   private completed = false;
   private aborted = false;
   private expectedEtag: string | undefined;
+  /** The store took CRC32C part checksums for this upload (start). */
+  private crc32cParts = false;
 
   constructor(
     private readonly ctx: UploadContext,
@@ -64,12 +69,21 @@ export class MultipartObject {
     return this.parts.length;
   }
 
+  /** Whether a part must be hashed with its MD5 before addPart (false when it carries a CRC32C checksum). */
+  get partsNeedMd5(): boolean {
+    return !this.crc32cParts;
+  }
+
   async start(): Promise<void> {
-    this.uploadId = await withRetry(
-      () => this.ctx.store.createMultipartUpload(this.ref, this.settings, { signal: this.signal }),
+    const asked = this.ctx.crc32cParts === true;
+    const started = await withRetry(
+      () => this.ctx.store.createMultipartUpload(this.ref, this.settings, { signal: this.signal, crc32c: asked }),
       this.ctx.retry,
       { what: `CreateMultipartUpload of ${this.ref.key}`, signal: this.signal, onRetry: this.logRetry },
     );
+    this.uploadId = started.uploadId;
+    this.crc32cParts = started.crc32c;
+    if (asked && !started.crc32c) this.ctx.log.debug(`the store began ${this.ref.key} without CRC32C part checksums: its parts carry Content-MD5`);
     await this.ctx.journal?.add({ ...this.ref, uploadId: this.uploadId, store: this.ctx.store.description });
     this.ctx.log.debug(`started multipart upload of ${this.ref.key}`);
   }
@@ -84,7 +98,8 @@ export class MultipartObject {
     if (!uploadId) throw new Error('addPart before start');
     const record: PartRecord = { partNumber, size: part.length };
     this.parts.push(record);
-    const digest = part.digest();
+    const crc32cParts = this.crc32cParts;
+    const digest = part.digest(!crc32cParts);
     try {
       await this.ctx.requests.acquire(this.signal);
     } catch (err) {
@@ -93,24 +108,27 @@ export class MultipartObject {
     }
     const body = part.chunks();
     const task = digest
-      .then(({ md5 }) => {
-        record.md5 = md5;
+      .then((d) => {
+        if (crc32cParts) record.crc32c = d.crc32c;
+        else record.md5 = d.md5;
+        const check = crc32cParts ? { crc32c: crc32cBase64(d.crc32c) } : { contentMd5: d.md5!.toString('base64') };
         return withRetry(
-          () =>
-            this.ctx.store.uploadPart(
-              { ...this.ref, uploadId, partNumber, body, contentLength: record.size, contentMd5: md5.toString('base64') },
-              { signal: this.signal },
-            ),
+          () => this.ctx.store.uploadPart({ ...this.ref, uploadId, partNumber, body, contentLength: record.size, check }, { signal: this.signal }),
           this.ctx.retry,
           { what: `UploadPart ${partNumber} of ${this.ref.key}`, signal: this.signal, onRetry: this.logRetry },
         );
       })
-      .then(({ etag }) => {
-        const md5 = record.md5!.toString('hex');
-        if (this.etagIsMd5 && etag !== '' && etag !== md5) {
-          throw new VerificationError(
-            `part ${partNumber} of ${this.ref.key}: the store answered ETag ${etag}, but the part's MD5 is ${md5}`,
-          );
+      .then(({ etag, crc32c }) => {
+        if (crc32cParts) {
+          const ours = crc32cBase64(record.crc32c!);
+          if (crc32c !== undefined && crc32c !== ours) {
+            throw new VerificationError(`part ${partNumber} of ${this.ref.key}: the store answered CRC32C ${crc32c}, but the part's is ${ours}`);
+          }
+        } else {
+          const md5 = record.md5!.toString('hex');
+          if (this.etagIsMd5 && etag !== '' && etag !== md5) {
+            throw new VerificationError(`part ${partNumber} of ${this.ref.key}: the store answered ETag ${etag}, but the part's MD5 is ${md5}`);
+          }
         }
         record.etag = etag;
         this.ctx.meter?.bytesStored(record.size);
@@ -134,10 +152,12 @@ export class MultipartObject {
     await this.settle();
     const uploadId = this.uploadId!;
     this.review();
-    const expectedEtag = compositeEtag(this.parts.map((p) => p.md5!));
+    // With CRC32C part checksums no MD5 is known: the check is of the composite CRC32C, and the ETag is the store's.
+    const expectedEtag = this.crc32cParts ? undefined : compositeEtag(this.parts.map((p) => p.md5!));
+    const expectedCrc32c = this.crc32cParts ? compositeCrc32c(this.parts.map((p) => p.crc32c!)) : undefined;
     this.expectedEtag = expectedEtag;
     const size = this.bytes;
-    const parts = this.parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag! }));
+    const parts = this.parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag!, ...(p.crc32c !== undefined ? { crc32c: crc32cBase64(p.crc32c) } : {}) }));
     try {
       await withRetry(
         () => this.ctx.store.completeMultipartUpload(this.ref, uploadId, parts, { signal: this.signal, ...(createOnly ? { ifNoneMatch: true } : {}) }),
@@ -151,11 +171,11 @@ export class MultipartObject {
     }
     this.completed = true;
     await this.ctx.journal?.remove(uploadId);
-    await this.verifyStored(size, expectedEtag);
+    const stored = await this.verifyStored(size, expectedEtag, expectedCrc32c);
     return {
       ...this.ref,
       size,
-      etag: expectedEtag,
+      etag: expectedEtag ?? stored.etag,
       parts: this.parts.length,
       partSizes: distinctInOrder(this.parts.map((p) => p.size)),
       crc32c,
@@ -188,7 +208,7 @@ export class MultipartObject {
     const problems: string[] = [];
     this.parts.forEach((p, i) => {
       if (p.partNumber !== i + 1) problems.push(`part ${i + 1} is numbered ${p.partNumber}`);
-      if (p.etag === undefined || p.md5 === undefined) problems.push(`part ${p.partNumber} has no ETag`);
+      if (p.etag === undefined || (p.md5 === undefined && p.crc32c === undefined)) problems.push(`part ${p.partNumber} has no ETag`);
       if (i < this.parts.length - 1 && p.size < S3_MIN_PART_SIZE) {
         problems.push(`part ${p.partNumber} has ${formatBytes(p.size)}, under S3's 5 MiB minimum`);
       }
@@ -198,8 +218,9 @@ export class MultipartObject {
     }
   }
 
-  private async verifyStored(size: number, expectedEtag: string): Promise<void> {
-    const head = await withRetry(() => this.ctx.store.headObject(this.ref, { signal: this.signal }), this.ctx.retry, {
+  private async verifyStored(size: number, expectedEtag: string | undefined, expectedCrc32c: string | undefined): Promise<ObjectHead> {
+    const checksums = expectedCrc32c !== undefined;
+    const head = await withRetry(() => this.ctx.store.headObject(this.ref, { signal: this.signal, checksums }), this.ctx.retry, {
       what: `HeadObject ${this.ref.key}`,
       signal: this.signal,
     });
@@ -210,10 +231,15 @@ export class MultipartObject {
         ? `another writer replaced it while this upload completed (${replaced}); this upload's data is not stored there`
         : head.size !== size
         ? `the store holds ${head.size} bytes, ${size} were sent`
-        : this.etagIsMd5 && head.etag !== expectedEtag
+        : expectedEtag !== undefined && this.etagIsMd5 && head.etag !== expectedEtag
           ? `the store's ETag is ${head.etag}, the data's is ${expectedEtag}`
-          : undefined;
-    if (problem) throw new VerificationError(`verification of ${this.ref.key} failed: ${problem}`);
+          : checksums && head.crc32c !== expectedCrc32c
+            ? head.crc32c === undefined
+              ? 'the store gave no CRC32C of the object, though it took CRC32C part checksums (use --part-checksum md5)'
+              : `the store's CRC32C is ${head.crc32c}, the data's is ${expectedCrc32c}`
+            : undefined;
+    if (problem || !head) throw new VerificationError(`verification of ${this.ref.key} failed: ${problem ?? 'no object'}`);
+    return head;
   }
 
   private owned() {

@@ -32,7 +32,23 @@ export interface UploadPartRequest extends ObjectRef {
   partNumber: number;
   body: readonly Uint8Array[];
   contentLength: number;
-  contentMd5: string;
+  /** The part's integrity check, which the store verifies before it keeps the part (part-checksum.ts). */
+  check: PartCheck;
+}
+
+/** How a part proves its bytes to the store: Content-MD5, or S3's x-amz-checksum-crc32c (both base64). */
+export type PartCheck = { contentMd5: string } | { crc32c: string };
+
+/** What the store said of a part it kept: its ETag, and the CRC32C it verified when the part carried one. */
+export interface StoredPart {
+  etag: string;
+  crc32c?: string;
+}
+
+/** A multipart upload begun: its id, and whether the store takes CRC32C part checksums for it (it said so). */
+export interface StartedUpload {
+  uploadId: string;
+  crc32c: boolean;
 }
 
 /** UploadPartCopy: bytes first..last (inclusive) of `source` become part `partNumber`. */
@@ -47,6 +63,8 @@ export interface UploadPartCopyRequest extends ObjectRef {
 export interface CompletedPart {
   partNumber: number;
   etag: string;
+  /** The part's CRC32C (base64), for an upload begun with CRC32C part checksums. */
+  crc32c?: string;
 }
 
 export interface ObjectHead {
@@ -56,6 +74,8 @@ export interface ObjectHead {
   metadata: Record<string, string>;
   /** Server-side encryption in force, when the store says. */
   sse?: string;
+  /** The object's CRC32C as S3 gives it (base64, `-N` for a composite of N parts), when asked and kept. */
+  crc32c?: string;
 }
 
 export interface GetResult {
@@ -121,13 +141,14 @@ export interface ObjectStore {
   /** A short name for messages, e.g. the endpoint. */
   readonly description: string;
   putObject(req: PutRequest, opts?: RequestOptions): Promise<{ etag: string }>;
-  createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts?: RequestOptions): Promise<string>;
-  uploadPart(req: UploadPartRequest, opts?: RequestOptions): Promise<{ etag: string }>;
+  /** `crc32c`: ask for CRC32C part checksums (x-amz-checksum-algorithm); the answer says whether the store took them. */
+  createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts?: RequestOptions & { crc32c?: boolean }): Promise<StartedUpload>;
+  uploadPart(req: UploadPartRequest, opts?: RequestOptions): Promise<StoredPart>;
   /** `ifNoneMatch`: only if the key holds no object (stores that ignore it complete anyway). */
   completeMultipartUpload(ref: ObjectRef, uploadId: string, parts: CompletedPart[], opts?: RequestOptions & { ifNoneMatch?: boolean }): Promise<void>;
   abortMultipartUpload(ref: ObjectRef, uploadId: string, opts?: RequestOptions): Promise<void>;
-  /** undefined when the object does not exist. */
-  headObject(ref: ObjectRef, opts?: RequestOptions): Promise<ObjectHead | undefined>;
+  /** undefined when the object does not exist. `checksums`: ask for the object's CRC32C too (x-amz-checksum-mode). */
+  headObject(ref: ObjectRef, opts?: RequestOptions & { checksums?: boolean }): Promise<ObjectHead | undefined>;
   /** From the inclusive offset `start` to the inclusive offset `end` (default: the end of the object). */
   getObject(ref: ObjectRef, opts?: RequestOptions & { start?: number; end?: number; ifMatch?: string }): Promise<GetResult | undefined>;
   /**

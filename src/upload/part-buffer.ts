@@ -85,10 +85,13 @@ export class PartBuffer {
     return view;
   }
 
-  /** MD5 and CRC32C of the part's bytes (computed once, off the main thread); the part accepts no more data afterwards. */
-  digest(): Promise<PartDigest> {
+  /**
+   * MD5 and CRC32C of the part's bytes (computed once, off the main thread: the first call decides; `withMd5`
+   * false leaves the MD5 out); the part accepts no more data afterwards.
+   */
+  digest(withMd5 = true): Promise<PartDigest> {
     if (!this.hashing) {
-      this.hashing = hashPart(this.chunks());
+      this.hashing = hashPart(this.chunks(), withMd5);
       const done = () => {
         this.hashDone = true;
       };

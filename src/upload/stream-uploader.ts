@@ -304,7 +304,7 @@ class StreamRun {
       if (slot.objectIndex > 0) this.ctx.log.info(`stream passed ${formatBytes(this.bytesRead)}: continuing in ${ref.key}`);
     }
     const size = part.length;
-    const crc = part.digest().then((d) => ({ objectIndex: slot.objectIndex, crc: d.crc32c, size }));
+    const crc = part.digest(object.partsNeedMd5).then((d) => ({ objectIndex: slot.objectIndex, crc: d.crc32c, size }));
     crc.catch(() => undefined); // a failed hash fails the part's upload, which reports it
     this.partCrcs.push(crc);
     await object.addPart(slot.partNumber, part);

@@ -18,4 +18,9 @@ export interface UploadContext {
   log: Logger;
   /** Counts bytes read and acknowledged by the store, and streams in flight, for progress reports. */
   meter?: TransferMeter;
+  /**
+   * Ask for CRC32C part checksums when each multipart upload begins (the write check found that the store takes
+   * them); an upload the store begins without them carries Content-MD5 (part-checksum.ts).
+   */
+  crc32cParts?: boolean;
 }

@@ -9,13 +9,18 @@ import type {
   ObjectStore,
   OpenUpload,
   PutRequest,
+  PartCheck,
   RequestOptions,
+  StartedUpload,
+  StoredPart,
   UploadPartCopyRequest,
   UploadPartRequest,
   WriteSettings,
 } from '../../src/upload/object-store.js';
 import { copiedInto, type GetIntoResult } from '../../src/upload/object-store.js';
 import { StoreError, kindOfCode } from '../../src/store-error.js';
+import { crc32c as crc32cOf } from '../../src/checksum/crc32c.js';
+import { compositeCrc32c, crc32cBase64 } from '../../src/upload/part-checksum.js';
 
 /** A store error with an S3 error code, as S3ObjectStore throws it (classified by the same table). */
 export class FakeS3Error extends StoreError {
@@ -30,11 +35,14 @@ interface StoredObject {
   data: Buffer;
   etag: string;
   metadata: Record<string, string>;
+  /** The composite CRC32C, for an object uploaded with CRC32C part checksums. */
+  crc32c?: string;
 }
 
 interface Upload extends ObjectRef {
-  parts: Map<number, { data: Buffer; etag: string }>;
+  parts: Map<number, { data: Buffer; etag: string; crc32c?: number }>;
   settings: WriteSettings;
+  crc32c: boolean;
 }
 
 /**
@@ -56,6 +64,17 @@ export class MemoryObjectStore implements ObjectStore {
   headSizeDelta = 0;
   /** Extra time every call of an operation takes (e.g. `put`: an upload whose end comes late). */
   readonly delayMs: Partial<Record<Operation, number>> = {};
+  /**
+   * Takes CRC32C part checksums as AWS does (false: ignores them, as Ceph 16 does): a part's x-amz-checksum-crc32c
+   * is verified (BadDigest), Complete needs each part's, and Head with checksums gives the composite.
+   */
+  crc32cParts = false;
+  /** Corrupts the CRC32C an UploadPart answers with (a store that lost or altered data). */
+  partCrc32cDelta = 0;
+  /** Head gives no CRC32C, even when the object has one. */
+  headCrc32cLost = false;
+  /** The check each UploadPart carried, in order. */
+  readonly partChecks: Array<'md5' | 'crc32c'> = [];
 
   failNext(op: Operation, error: Error, times = 1): void {
     this.failures.push({ op, error, remaining: times });
@@ -80,20 +99,21 @@ export class MemoryObjectStore implements ObjectStore {
 
   async putObject(req: PutRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
     await this.enter('put', opts.signal);
-    const data = checkBody(req.body, req.contentLength, req.contentMd5);
+    const data = checkBody(req.body, req.contentLength, { contentMd5: req.contentMd5 }, false);
     const etag = md5hex(data);
     this.objects.set(id(req), { data, etag, metadata: { ...req.settings.metadata } });
     return { etag };
   }
 
-  async createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts: RequestOptions = {}): Promise<string> {
+  async createMultipartUpload(ref: ObjectRef, settings: WriteSettings, opts: RequestOptions & { crc32c?: boolean } = {}): Promise<StartedUpload> {
     await this.enter('create', opts.signal);
     const uploadId = randomUUID();
-    this.uploads.set(uploadId, { ...ref, parts: new Map(), settings });
-    return uploadId;
+    const crc32c = opts.crc32c === true && this.crc32cParts;
+    this.uploads.set(uploadId, { ...ref, parts: new Map(), settings, crc32c });
+    return { uploadId, crc32c };
   }
 
-  async uploadPart(req: UploadPartRequest, opts: RequestOptions = {}): Promise<{ etag: string }> {
+  async uploadPart(req: UploadPartRequest, opts: RequestOptions = {}): Promise<StoredPart> {
     await this.enter('uploadPart', opts.signal);
     const upload = this.uploads.get(req.uploadId);
     if (!upload) throw new FakeS3Error('NoSuchUpload', 404);
@@ -102,10 +122,12 @@ export class MemoryObjectStore implements ObjectStore {
     try {
       if (this.partDelayMs) await new Promise((r) => setTimeout(r, this.partDelayMs));
       opts.signal?.throwIfAborted();
-      const data = checkBody(req.body, req.contentLength, req.contentMd5);
+      this.partChecks.push('crc32c' in req.check ? 'crc32c' : 'md5');
+      const data = checkBody(req.body, req.contentLength, req.check, upload.crc32c);
       const etag = md5hex(data);
-      upload.parts.set(req.partNumber, { data, etag });
-      return { etag };
+      const crc = crc32cOf(data);
+      upload.parts.set(req.partNumber, { data, etag, ...(upload.crc32c ? { crc32c: crc } : {}) });
+      return { etag, ...(upload.crc32c ? { crc32c: crc32cBase64(crc + this.partCrc32cDelta) } : {}) };
     } finally {
       this.concurrentParts--;
     }
@@ -120,12 +142,14 @@ export class MemoryObjectStore implements ObjectStore {
     parts.forEach((p, i) => {
       const stored = upload.parts.get(p.partNumber);
       if (!stored || stored.etag !== p.etag) throw new FakeS3Error('InvalidPart', 400);
+      if (upload.crc32c && (p.crc32c === undefined || p.crc32c !== crc32cBase64(stored.crc32c!))) throw new FakeS3Error('InvalidPart', 400);
       if (i < parts.length - 1 && stored.data.length < 5 * 1024 * 1024) throw new FakeS3Error('EntityTooSmall', 400);
       datas.push(stored.data);
       md5s.push(Buffer.from(stored.etag, 'hex'));
     });
     const etag = `${md5hex(Buffer.concat(md5s))}-${parts.length}`;
-    this.objects.set(id(ref), { data: Buffer.concat(datas), etag, metadata: { ...upload.settings.metadata } });
+    const crc32c = upload.crc32c ? { crc32c: compositeCrc32c(parts.map((p) => upload.parts.get(p.partNumber)!.crc32c!)) } : {};
+    this.objects.set(id(ref), { data: Buffer.concat(datas), etag, metadata: { ...upload.settings.metadata }, ...crc32c });
     this.uploads.delete(uploadId);
   }
 
@@ -134,10 +158,10 @@ export class MemoryObjectStore implements ObjectStore {
     this.uploads.delete(uploadId);
   }
 
-  async headObject(ref: ObjectRef, opts: RequestOptions = {}): Promise<ObjectHead | undefined> {
+  async headObject(ref: ObjectRef, opts: RequestOptions & { checksums?: boolean } = {}): Promise<ObjectHead | undefined> {
     await this.enter('head', opts.signal);
     const o = this.objects.get(id(ref));
-    return o && { size: o.data.length + this.headSizeDelta, etag: o.etag, metadata: o.metadata };
+    return o && { size: o.data.length + this.headSizeDelta, etag: o.etag, metadata: o.metadata, ...(opts.checksums && o.crc32c && !this.headCrc32cLost ? { crc32c: o.crc32c } : {}) };
   }
 
   async getObject(ref: ObjectRef, opts: RequestOptions & { start?: number; end?: number } = {}): Promise<GetResult | undefined> {
@@ -231,9 +255,14 @@ function md5hex(data: Buffer): string {
   return createHash('md5').update(data).digest('hex');
 }
 
-function checkBody(body: readonly Uint8Array[], length: number, contentMd5: string): Buffer {
+/**
+ * The body, checked against its length and its Content-MD5 (required, as diskless always sends one where it sends
+ * no CRC32C) or its x-amz-checksum-crc32c (checked where `crc32c`: an upload begun with CRC32C; ignored elsewhere).
+ */
+function checkBody(body: readonly Uint8Array[], length: number, check: PartCheck, crc32c: boolean): Buffer {
   const data = Buffer.concat(body.map((b) => Buffer.from(b)));
   if (data.length !== length) throw new FakeS3Error('IncompleteBody', 400);
-  if (createHash('md5').update(data).digest('base64') !== contentMd5) throw new FakeS3Error('BadDigest', 400);
+  const ok = 'crc32c' in check ? !crc32c || crc32cBase64(crc32cOf(data)) === check.crc32c : createHash('md5').update(data).digest('base64') === check.contentMd5;
+  if (!ok) throw new FakeS3Error('BadDigest', 400);
   return data;
 }

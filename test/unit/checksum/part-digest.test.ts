@@ -10,7 +10,7 @@ describe('hashPart (MD5 and CRC32C of a part on the thread pool)', () => {
     const chunks = [randomBytes(1 << 20), randomBytes(70_001), Buffer.alloc(0), randomBytes(3)];
     const whole = Buffer.concat(chunks);
     const digest = await hashPart(chunks);
-    expect(digest.md5.toString('hex')).toBe(createHash('md5').update(whole).digest('hex'));
+    expect(digest.md5!.toString('hex')).toBe(createHash('md5').update(whole).digest('hex'));
     expect(digest.crc32c).toBe(crc32c(whole));
   });
 
@@ -18,20 +18,27 @@ describe('hashPart (MD5 and CRC32C of a part on the thread pool)', () => {
     const backing = randomBytes(4096);
     const view = backing.subarray(100, 300);
     const digest = await hashPart([view]);
-    expect(digest.md5.toString('hex')).toBe(createHash('md5').update(view).digest('hex'));
+    expect(digest.md5!.toString('hex')).toBe(createHash('md5').update(view).digest('hex'));
     expect(digest.crc32c).toBe(crc32c(view));
   });
 
   it('gives the MD5 of nothing and CRC 0 for no chunks', async () => {
     const digest = await hashPart([]);
-    expect(digest.md5.toString('hex')).toBe('d41d8cd98f00b204e9800998ecf8427e');
+    expect(digest.md5!.toString('hex')).toBe('d41d8cd98f00b204e9800998ecf8427e');
     expect(digest.crc32c).toBe(0);
   });
 
   it('hashes many parts at once, each correctly', async () => {
     const parts = Array.from({ length: 12 }, (_, i) => [randomBytes(256 * 1024 + i)]);
     const digests = await Promise.all(parts.map((p) => hashPart(p)));
-    digests.forEach((d, i) => expect(d.md5.toString('hex')).toBe(createHash('md5').update(parts[i]![0]!).digest('hex')));
+    digests.forEach((d, i) => expect(d.md5!.toString('hex')).toBe(createHash('md5').update(parts[i]![0]!).digest('hex')));
+  });
+
+  it('gives only the CRC32C, and no MD5, when asked without it (a part sent with a CRC32C checksum)', async () => {
+    const chunks = [randomBytes(3 << 20), randomBytes(12_345)];
+    const digest = await hashPart(chunks, false);
+    expect(digest.md5).toBeUndefined();
+    expect(digest.crc32c).toBe(crc32c(Buffer.concat(chunks)));
   });
 
   it('rejects a chunk that is not a byte array with a TypeError', () => {

@@ -15,7 +15,7 @@ function recordingStore(size: number) {
   const deleted: string[] = [];
   const store = {
     description: 'recording',
-    createMultipartUpload: async (ref: { key: string }) => (calls.push(`create ${ref.key}`), 'up-1'),
+    createMultipartUpload: async (ref: { key: string }) => (calls.push(`create ${ref.key}`), { uploadId: 'up-1', crc32c: false }),
     uploadPartCopy: async (req: UploadPartCopyRequest) => (copies.push(req), { etag: `e${req.partNumber}` }),
     completeMultipartUpload: async (ref: { key: string }, _id: string, parts: unknown[]) => void calls.push(`complete ${ref.key} ${parts.length}`),
     abortMultipartUpload: async () => void calls.push('abort'),

@@ -8,6 +8,7 @@ import { crc32c, crc32cToHex } from '../../../src/checksum/crc32c.js';
 import { ProducerError, VerificationError } from '../../../src/errors.js';
 import { chainIndexKey, continuationKey, parseChainIndex } from '../../../src/upload/chain.js';
 import { MemoryBudget } from '../../../src/upload/memory-budget.js';
+import { compositeCrc32c } from '../../../src/upload/part-checksum.js';
 import { planParts, streamMemoryCap } from '../../../src/upload/part-planner.js';
 import { uploadStream } from '../../../src/upload/stream-uploader.js';
 import { MiB } from '../../../src/util/size.js';
@@ -75,6 +76,49 @@ describe('uploadStream', () => {
     expect(result.etag).toBe(store.objects.get(`b/${target.key}`)?.etag);
     expect(result.sha256).toBe(createHash('sha256').update(data).digest('hex'));
     expect(store.uploads.size).toBe(0);
+  });
+
+  it('sends each part with its CRC32C and no Content-MD5 where the store took CRC32C part checksums, and checks the composite CRC32C', async () => {
+    const store = new MemoryObjectStore();
+    store.crc32cParts = true;
+    const data = await collect(pseudoRandom(12 * MiB));
+    const result = await uploadStream(testContext(store, { crc32cParts: true }), pseudoRandom(12 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) });
+    expect(store.data('b', target.key)?.equals(data)).toBe(true);
+    expect(store.partChecks).toEqual(['crc32c', 'crc32c', 'crc32c']);
+    const parts = [data.subarray(0, 5 * MiB), data.subarray(5 * MiB, 10 * MiB), data.subarray(10 * MiB)];
+    expect(store.objects.get(`b/${target.key}`)?.crc32c).toBe(compositeCrc32c(parts.map((p) => crc32c(p))));
+    expect(result.etag).toBe(store.objects.get(`b/${target.key}`)?.etag);
+    expect(result.crc32c).toBe(crc32cToHex(crc32c(data)));
+  });
+
+  it('sends Content-MD5 where the store began the upload without CRC32C part checksums, though they were asked for', async () => {
+    const store = new MemoryObjectStore();
+    const data = await collect(pseudoRandom(12 * MiB));
+    const result = await uploadStream(testContext(store, { crc32cParts: true }), pseudoRandom(12 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) });
+    expect(store.data('b', target.key)?.equals(data)).toBe(true);
+    expect(store.partChecks).toEqual(['md5', 'md5', 'md5']);
+    expect(result.etag).toMatch(/^[0-9a-f]{32}-3$/);
+  });
+
+  it('aborts and commits nothing when the store answers a part with another CRC32C than the part has', async () => {
+    const store = new MemoryObjectStore();
+    store.crc32cParts = true;
+    store.partCrc32cDelta = 1;
+    const err = await uploadStream(testContext(store, { crc32cParts: true }), pseudoRandom(12 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) }).catch((e) => e);
+    expect(err).toBeInstanceOf(VerificationError);
+    expect(String(err)).toMatch(/the store answered CRC32C .*, but the part's is/);
+    expect(store.keys('b')).toEqual([]);
+    expect(store.uploads.size).toBe(0);
+  });
+
+  it('deletes the object and fails when the store gives no CRC32C of an object it took CRC32C part checksums for', async () => {
+    const store = new MemoryObjectStore();
+    store.crc32cParts = true;
+    store.headCrc32cLost = true;
+    const err = await uploadStream(testContext(store, { crc32cParts: true }), pseudoRandom(12 * MiB), { target, plan: planParts({ partSize: 5 * MiB }) }).catch((e) => e);
+    expect(err).toBeInstanceOf(VerificationError);
+    expect(String(err)).toMatch(/gave no CRC32C of the object/);
+    expect(store.keys('b')).toEqual([]);
   });
 
   it('uploads several parts at once but never more than the request limit', async () => {

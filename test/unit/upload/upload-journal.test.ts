@@ -45,7 +45,7 @@ describe('UploadJournal', () => {
 
   it('lets the next run abort what a dead run left open, and forget it', async () => {
     const store = new MemoryObjectStore();
-    const uploadId = await store.createMultipartUpload({ bucket: 'b', key: 'k' }, {});
+    const { uploadId } = await store.createMultipartUpload({ bucket: 'b', key: 'k' }, {});
     const journal = journalIn();
     await journal.add({ bucket: 'b', key: 'k', uploadId, store: store.description });
     orphanAll(journal);
