@@ -16,6 +16,9 @@
 //   diskless              `bin/diskless.js put` through its shebang, as users run it
 //   diskless-node         `node bin/diskless.js put` (the launcher sets its V8 flags at run time: the
 //                         figures should match the case above)
+//   diskless-md5          `bin/diskless.js put --part-checksum md5`: Content-MD5 parts, as on stores that
+//                         ignore CRC32C part checksums (the sink takes them, as AWS does, so the defaults
+//                         send CRC32C)
 //   diskless-encrypted    `bin/diskless.js put --encrypt-to …` (only if this diskless has --encrypt-to and
 //                         age-keygen is installed)
 // lib-storage and its client are installed on first use into $DISKLESS_BENCH_PEERS (default
@@ -102,6 +105,11 @@ function defineCases(endpoint) {
   cases.push({ name: 'diskless', label: '`diskless put` (defaults)', cmd: (round, name) => `${dl} s3://${BUCKET}/${key(name, round)}` });
   cases.push({ name: 'diskless-node', label: '`node bin/diskless.js put`', cmd: (round, name) => `node ${dl} s3://${BUCKET}/${key(name, round)}` });
   const help = execFileSync(join(ROOT, 'bin/diskless.js'), ['put', '--help'], { encoding: 'utf8' });
+  // The sink takes CRC32C part checksums as AWS does, so the defaults send CRC32C; this case is the MD5 path of
+  // stores that ignore them (Ceph 16, Swift).
+  if (help.includes('--part-checksum')) {
+    cases.push({ name: 'diskless-md5', label: '`diskless put --part-checksum md5`', cmd: (round, name) => `${dl} --part-checksum md5 s3://${BUCKET}/${key(name, round)}` });
+  }
   const keygen = which('age-keygen');
   if (help.includes('--encrypt-to') && keygen) {
     const recipient = execFileSync(keygen, ['-y'], { input: execFileSync(keygen, [], { encoding: 'utf8' }), encoding: 'utf8' }).trim();

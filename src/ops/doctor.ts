@@ -100,8 +100,16 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     const loc = parseS3Url(options.url, 'bucket');
     const probeKey = `${loc.key}.diskless-doctor-${randomBytes(4).toString('hex')}`;
     try {
-      await checkWritable(session.store, { bucket: loc.bucket, key: probeKey }, session.retry);
+      const { crc32c } = await checkWritable(session.store, { bucket: loc.bucket, key: probeKey }, session.retry, undefined, undefined, { crc32c: true });
       checks.push({ name: 'write', status: 'ok', detail: `may write under s3://${loc.bucket}/${loc.key}` });
+      // What --part-checksum auto chooses: the same question, asked by the same write check.
+      checks.push({
+        name: 'part checksums',
+        status: 'info',
+        detail: crc32c
+          ? 'the store takes CRC32C part checksums: parts carry a CRC32C it verifies, and no MD5 is computed (--part-checksum auto)'
+          : 'the store does not take CRC32C part checksums: parts carry Content-MD5 (--part-checksum auto; crc32c would be refused)',
+      });
     } catch (err) {
       checks.push({ name: 'write', status: 'fail', detail: describeError(err) });
       return report();
