@@ -64,6 +64,11 @@ static int connect_uploader(int reads, int *fd_out) {
       return err == EACCES ? EACCES : EIO;
     }
   }
+  /* A larger send buffer lets the program write further ahead of the uploader's reads, which then come in fewer,
+   * larger pieces (docs/BENCHMARKS.md, "A larger send buffer for each written file"). The kernel caps it at
+   * net.core.wmem_max; a refusal only leaves the default. */
+  if (!reads && shim_cfg.socket_buffer > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &shim_cfg.socket_buffer, sizeof shim_cfg.socket_buffer) != 0)
+    SHIM_LOG(SHIM_LOG_DEBUG, "SO_SNDBUF %d: %s", shim_cfg.socket_buffer, strerror(errno));
   *fd_out = fd;
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -110,6 +111,9 @@ static void load_config(void) {
   if (standin != NULL && standin[0] == '/' && strlen(standin) < sizeof c->standin) strcpy(c->standin, standin);
   const char *limit = getenv(WIRE_ENV_RANDOM_LIMIT);
   c->random_limit = limit != NULL && limit[0] != '\0' ? strtoull(limit, NULL, 10) : (uint64_t)64 << 20;
+  const char *sndbuf = getenv(WIRE_ENV_SOCKET_BUFFER);
+  const long long want = sndbuf != NULL ? atoll(sndbuf) : 0;
+  c->socket_buffer = want > 0 && want <= INT_MAX / 2 ? (int)want : 0;
 
   const char *reading = getenv(WIRE_ENV_READ);
   c->read_mode = reading == NULL ? SHIM_READ_NONE : strcmp(reading, "1") == 0 ? SHIM_READ_ONLY

@@ -179,6 +179,7 @@ struct shim_config {
   size_t token_len;
   char standin[4096];      /* DISKLESS_STANDIN: empty private directory a reopen gets ("" if unset) */
   uint64_t random_limit;   /* DISKLESS_RANDOM_ACCESS_LIMIT (bytes; default 64 MiB) */
+  int socket_buffer;       /* DISKLESS_SOCKET_BUFFER: SO_SNDBUF of a written file's connection (0: the kernel's default) */
   int read_mode;           /* DISKLESS_READ: SHIM_READ_NONE, SHIM_READ_ONLY (1, run --from), SHIM_READ_BESIDE (2, --from with --to) */
   char read_socket_path[108]; /* DISKLESS_READ_SOCKET (READ_OPEN goes there); in a --from run without it, socket_path */
   size_t read_socket_path_len; /* 0: no read socket, stored files are not read back (reopens get the stand-in) */

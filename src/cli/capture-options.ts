@@ -14,6 +14,7 @@ export interface CaptureFlags extends ConnectionFlags, UploadFlags, EncryptFlags
   keepFailed?: boolean;
   shimLog?: number;
   randomAccessLimit?: number;
+  socketBuffer?: number;
   close?: CloseWhen;
 }
 
@@ -25,6 +26,12 @@ export function addCaptureOptions(cmd: Command): Command {
       '--random-access-limit <size>',
       'largest file the program may open for reading and writing (O_RDWR: mkstemp, sqlite3, zip); such a file is held in memory until it is closed',
       (v: string) => parseSize(v, '--random-access-limit'),
+    )
+    .option(
+      '--socket-buffer <size>',
+      "send buffer of each written file's connection: how far the program writes ahead of diskless's reads, in kernel " +
+        'memory per file being written (default 4MiB; capped by the sysctl net.core.wmem_max; 0: the kernel\'s default)',
+      (v: string) => parseSize(v, '--socket-buffer'),
     )
     .addOption(
       new Option(
@@ -49,6 +56,7 @@ export function captureOptions(flags: CaptureFlags, log: Logger): CaptureOptions
     ...(flags.keepFailed ? { keepFailed: true } : {}),
     ...(flags.shimLog !== undefined ? { shimLogLevel: flags.shimLog } : {}),
     ...(flags.randomAccessLimit !== undefined ? { randomAccessLimit: flags.randomAccessLimit } : {}),
+    ...(flags.socketBuffer !== undefined ? { socketBuffer: flags.socketBuffer } : {}),
     ...(flags.close === 'received' ? { closeWhen: 'received' as const } : {}),
   };
 }

@@ -1,4 +1,14 @@
-import { WIRE_ENV_DIR, WIRE_ENV_LOG, WIRE_ENV_RANDOM_LIMIT, WIRE_ENV_READ, WIRE_ENV_READ_SOCKET, WIRE_ENV_SOCKET, WIRE_ENV_STANDIN, WIRE_ENV_TOKEN } from '../wire/wire.generated.js';
+import {
+  WIRE_ENV_DIR,
+  WIRE_ENV_LOG,
+  WIRE_ENV_RANDOM_LIMIT,
+  WIRE_ENV_READ,
+  WIRE_ENV_READ_SOCKET,
+  WIRE_ENV_SOCKET,
+  WIRE_ENV_SOCKET_BUFFER,
+  WIRE_ENV_STANDIN,
+  WIRE_ENV_TOKEN,
+} from '../wire/wire.generated.js';
 
 export interface PreloadSettings {
   /** Absolute path of libdiskless_shim.so (shimPath()). */
@@ -13,6 +23,8 @@ export interface PreloadSettings {
   standin?: string;
   /** Bytes a random-access (O_RDWR) file may hold in memory. */
   randomAccessLimit?: number;
+  /** SO_SNDBUF of each written file's connection (DISKLESS_SOCKET_BUFFER); absent or 0: the kernel's default. */
+  socketBuffer?: number;
   /** Shim log level 0-3 (DISKLESS_SHIM_LOG). */
   logLevel?: number;
   /**
@@ -37,6 +49,7 @@ export function preloadEnv(base: NodeJS.ProcessEnv, s: PreloadSettings): NodeJS.
     ...(s.readSocket !== undefined ? { [WIRE_ENV_READ_SOCKET]: s.readSocket } : {}),
     ...(s.standin !== undefined ? { [WIRE_ENV_STANDIN]: s.standin } : {}),
     ...(s.randomAccessLimit !== undefined ? { [WIRE_ENV_RANDOM_LIMIT]: String(s.randomAccessLimit) } : {}),
+    ...(s.socketBuffer ? { [WIRE_ENV_SOCKET_BUFFER]: String(s.socketBuffer) } : {}),
     ...(s.logLevel !== undefined ? { [WIRE_ENV_LOG]: String(s.logLevel) } : {}),
     ...(s.read ? { [WIRE_ENV_READ]: s.read === 'only' ? '1' : '2' } : {}),
   };
@@ -45,7 +58,7 @@ export function preloadEnv(base: NodeJS.ProcessEnv, s: PreloadSettings): NodeJS.
 /** The same settings as shell `export` lines, for `diskless serve`. */
 export function exportLines(s: PreloadSettings, base: NodeJS.ProcessEnv = {}): string[] {
   const env = preloadEnv(base, s);
-  return ['LD_PRELOAD', WIRE_ENV_SOCKET, ...(s.readSocket !== undefined ? [WIRE_ENV_READ_SOCKET] : []), WIRE_ENV_DIR, WIRE_ENV_TOKEN, ...(s.standin !== undefined ? [WIRE_ENV_STANDIN] : []), ...(s.randomAccessLimit !== undefined ? [WIRE_ENV_RANDOM_LIMIT] : []), ...(s.logLevel !== undefined ? [WIRE_ENV_LOG] : [])].map(
+  return ['LD_PRELOAD', WIRE_ENV_SOCKET, ...(s.readSocket !== undefined ? [WIRE_ENV_READ_SOCKET] : []), WIRE_ENV_DIR, WIRE_ENV_TOKEN, ...(s.standin !== undefined ? [WIRE_ENV_STANDIN] : []), ...(s.randomAccessLimit !== undefined ? [WIRE_ENV_RANDOM_LIMIT] : []), ...(s.socketBuffer ? [WIRE_ENV_SOCKET_BUFFER] : []), ...(s.logLevel !== undefined ? [WIRE_ENV_LOG] : [])].map(
     (k) => `export ${k}=${shellWord(env[k] ?? '')}`,
   );
 }

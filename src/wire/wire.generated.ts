@@ -18,6 +18,7 @@ export const WIRE_ENV_STANDIN = 'DISKLESS_STANDIN';
 export const WIRE_ENV_RANDOM_LIMIT = 'DISKLESS_RANDOM_ACCESS_LIMIT';
 export const WIRE_ENV_READ = 'DISKLESS_READ';
 export const WIRE_ENV_READ_SOCKET = 'DISKLESS_READ_SOCKET';
+export const WIRE_ENV_SOCKET_BUFFER = 'DISKLESS_SOCKET_BUFFER';
 
 export const MESSAGES = {
   OPEN: { type: 1, direction: 'shim->uploader', fields: [['token', 'str'], ['path', 'str'], ['flags', 'u32'], ['mode', 'u32'], ['pid', 'u32']] },
