@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeStoreError as describeS3Error, isRetryable } from '../store-error.js';
+import { StoreError, describeStoreError as describeS3Error, isRetryable } from '../store-error.js';
 import { DisklessError, UploadError } from '../errors.js';
 
 export interface RetryPolicy {
@@ -11,6 +11,12 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { retryForMs: 60_000, baseDelayMs: 250, maxDelayMs: 8_000 };
+
+/**
+ * Attempts in a row whose body the store refused for its checksum (BadDigest) before giving up, whatever the time
+ * left: damage on the way is cured by sending again, but a refusal that repeats is not damage.
+ */
+export const CHECKSUM_ATTEMPTS = 3;
 
 /** A failed attempt that will be retried: `reason` names the error as the store gave it. */
 export interface RetryInfo {
@@ -47,6 +53,7 @@ export async function withRetry<T>(
 ): Promise<T> {
   const started = Date.now();
   const retryable = ctx.retryable ?? isRetryable;
+  let refusedChecksums = 0;
   for (let attempt = 1; ; attempt++) {
     ctx.signal?.throwIfAborted();
     try {
@@ -56,6 +63,14 @@ export async function withRetry<T>(
       if (!retryable(err)) {
         if (DisklessError.is(err)) throw err;
         throw new UploadError(`${ctx.what} failed: ${describeS3Error(err)}`, { cause: err });
+      }
+      refusedChecksums = StoreError.is(err) && err.kind === 'checksum' ? refusedChecksums + 1 : 0;
+      if (refusedChecksums >= CHECKSUM_ATTEMPTS) {
+        throw new UploadError(
+          `${ctx.what}: the store refused the body's checksum ${refusedChecksums} times in a row (${describeS3Error(err)}), giving up: ` +
+            'the bytes were damaged on the way each time, or the store does not compute the checksum as S3 does',
+          { cause: err },
+        );
       }
       const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const delayMs = Math.round(exp / 2 + Math.random() * (exp / 2));

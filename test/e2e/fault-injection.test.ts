@@ -82,6 +82,17 @@ describe('diskless through a fault-injecting proxy in front of RGW', () => {
     expect(sha256(await objectBytes(bucket, 'damaged.bin'))).toBe(sha256(readFileSync(join(work, 'src.bin'))));
   }, 60_000);
 
+  it('a part damaged on every attempt fails the put after three BadDigest refusals in a row, long before --retry-for, and leaves nothing', async () => {
+    proxy.setRule((r) => (isUploadPart(r) && r.url.includes('/always-damaged.bin?') ? { kind: 'flip-request' } : undefined));
+    const r = await runDiskless(['put', ...via(), '--retry-for', '120', `s3://${bucket}/always-damaged.bin`, '--', 'cat', join(work, 'src.bin')], { env: env(), timeoutMs: 90_000 });
+    proxy.setRule(() => undefined);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/UploadPart \d+ of always-damaged\.bin: the store refused the body's checksum 3 times in a row \(BadDigest \(400\)/);
+    expect(r.durationMs).toBeLessThan(60_000);
+    expect(await listKeys(bucket, 'always-damaged.bin')).toEqual([]);
+    expect((await listOpenUploads(bucket)).filter((u) => u.Key === 'always-damaged.bin')).toEqual([]);
+  }, 120_000);
+
   it('a store that stalls after some MiB fails the put within --retry-for + --request-timeout + the abort budget; gc leaves nothing open', async () => {
     const start = proxy.bytesForwarded;
     proxy.setRule((r) => (r.bytesForwarded - start > 6 * MiB ? { kind: 'stall', ms: Number.POSITIVE_INFINITY } : undefined));

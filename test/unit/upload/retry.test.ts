@@ -29,6 +29,23 @@ describe('withRetry', () => {
     expect(calls).toBe(6);
   });
 
+  it('gives up after three attempts in a row refused for their checksum (BadDigest), long before the retry time ends', async () => {
+    let calls = 0;
+    const started = Date.now();
+    const err = await withRetry(
+      async () => {
+        calls++;
+        throw new FakeS3Error('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.');
+      },
+      { retryForMs: 60_000, baseDelayMs: 1, maxDelayMs: 5 },
+      { what: 'UploadPart 2 of k' },
+    ).catch((e) => e);
+    expect(calls).toBe(3);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(err).toBeInstanceOf(UploadError);
+    expect(String(err)).toMatch(/UploadPart 2 of k: the store refused the body's checksum 3 times in a row \(BadDigest \(400\)/);
+  });
+
   it('does not retry what the caller got wrong, and names the request and the S3 error', async () => {
     let calls = 0;
     const err = await withRetry(
