@@ -20,6 +20,7 @@ import { deleteStoredStream, type OwnedRef } from '../upload/owned-object.js';
 import { backupReads, openBackupTree, type BackupReads } from './backup-source.js';
 import { recordedFiles, refuseExistingBackup } from './existing-backup.js';
 import { expandUrlTemplate } from './key-template.js';
+import { sendBufferNote } from '../native/socket-buffer.js';
 import { openSession, type Session } from './session.js';
 import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js';
 
@@ -165,6 +166,8 @@ export class Capture {
         logLevel: options.shimLogLevel ?? 1,
         ...(backup ? { read: 'beside' as const } : {}),
       };
+      const capped = sendBufferNote(preload.socketBuffer ?? 0);
+      if (capped) log.debug(capped);
       if (backup) log.info(`${backup.url}: ${backup.tree.files} file(s) shown under ${dir} (read-only), beside the files the command writes`);
       capture = new Capture(options, session, ctx, files, server, loc.bucket, prefix, dir, preload, stopUploads, previous, readFailures, backup, reads);
       return capture;
