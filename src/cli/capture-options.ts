@@ -30,7 +30,7 @@ export function addCaptureOptions(cmd: Command): Command {
     .option(
       '--socket-buffer <size>',
       "send buffer of each written file's connection: how far the program writes ahead of diskless's reads, in kernel " +
-        'memory per file being written (default 4MiB; capped by the sysctl net.core.wmem_max; 0: the kernel\'s default)',
+        'memory per file being written, up to about twice the size (default 1MiB; capped by the sysctl net.core.wmem_max; 0: the kernel\'s default)',
       (v: string) => parseSize(v, '--socket-buffer'),
     )
     .addOption(

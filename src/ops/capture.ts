@@ -26,9 +26,13 @@ import { planUpload, prepareUpload, type UploadOptions } from './upload-setup.js
 
 /** With --overwrite over an existing backup, the new run's files go under PREFIX/diskless-overwrite-<id>/. */
 
-/** The send buffer of each written file's connection: 4 MiB gave 1.2× the throughput of the kernel's 208 KiB for a
- * writer of 4 KiB blocks (docs/BENCHMARKS.md, "A larger send buffer for each written file"). */
-export const DEFAULT_SOCKET_BUFFER = 4 * 1024 * 1024;
+/**
+ * The send buffer of each written file's connection: 1 MiB gave 1.10× the throughput of the kernel's 208 KiB for a
+ * writer of 4 KiB blocks, 4 MiB 1.17×, but Linux lets about twice the size queue, per file being written, in kernel
+ * memory outside --memory (docs/BENCHMARKS.md, "A larger send buffer for each written file"): 1 MiB keeps that near
+ * the 1 MiB pipe `put` reads its producer from.
+ */
+export const DEFAULT_SOCKET_BUFFER = 1024 * 1024;
 
 export const OVERWRITE_DIR_PREFIX = 'diskless-overwrite-';
 
