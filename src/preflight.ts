@@ -45,7 +45,17 @@ export async function checkWritable(
   try {
     ({ uploadId, crc32c } = await withRetry(() => store.createMultipartUpload(probe, {}, { crc32c: options.crc32c === true }), policy, { what: 'the write check' }));
   } catch (err) {
-    throw explain(err, target, store);
+    // A store may refuse the checksum header itself (Backblaze B2: InvalidArgument, "Unsupported header
+    // 'x-amz-checksum-algorithm'"): it takes no CRC32C part checksums, and the check is made again without it.
+    const refusal = storeErrorOf(err);
+    if (!options.crc32c || refusal?.kind !== 'rejected') throw explain(err, target, store);
+    log?.debug(`the store refused to begin an upload with CRC32C part checksums (${describeStoreError(refusal)}): parts carry Content-MD5`);
+    try {
+      ({ uploadId } = await withRetry(() => store.createMultipartUpload(probe, {}), policy, { what: 'the write check' }));
+      crc32c = false;
+    } catch (again) {
+      throw explain(again, target, store);
+    }
   }
   // Journaled like every upload, so that a probe whose abort fails is aborted by the next run or gc.
   await journal?.add({ ...probe, uploadId, store: store.description });

@@ -82,6 +82,28 @@ describe('diskless through a fault-injecting proxy in front of RGW', () => {
     expect(sha256(await objectBytes(bucket, 'damaged.bin'))).toBe(sha256(readFileSync(join(work, 'src.bin'))));
   }, 60_000);
 
+  it('a store that refuses the checksum header at CreateMultipartUpload (as Backblaze B2 does) gets Content-MD5 parts: put works, --part-checksum crc32c is refused', async () => {
+    const refuse = (r: ProxiedRequest) =>
+      r.method === 'POST' && r.url.includes('?uploads') && r.headers['x-amz-checksum-algorithm'] !== undefined
+        ? ({ kind: 'status', status: 400, message: "Unsupported header 'x-amz-checksum-algorithm' received for this API call." } as const)
+        : undefined;
+    proxy.setRule(refuse);
+    try {
+      const r = await runDiskless(['put', ...via(), '-v', `s3://${bucket}/b2like.bin`, '--', 'cat', join(work, 'src.bin')], { env: env() });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/refused to begin an upload with CRC32C part checksums \(InvalidArgument \(400\): Unsupported header/);
+      expect(r.stderr).toContain('parts carry Content-MD5');
+      expect(sha256(await objectBytes(bucket, 'b2like.bin'))).toBe(sha256(readFileSync(join(work, 'src.bin'))));
+      const strict = await runDiskless(['put', ...via(), '--part-checksum', 'crc32c', `s3://${bucket}/b2strict.bin`, '--', 'cat', join(work, 'src.bin')], { env: env() });
+      expect(strict.code, strict.stderr).toBe(3);
+      expect(strict.stderr).toMatch(/did not take CRC32C part checksums/);
+      expect(await listKeys(bucket, 'b2strict.bin')).toEqual([]);
+    } finally {
+      proxy.setRule(() => undefined);
+    }
+    expect((await listOpenUploads(bucket)).filter((u) => u.Key?.startsWith('b2'))).toEqual([]);
+  }, 60_000);
+
   it('a part damaged on every attempt fails the put after three BadDigest refusals in a row, long before --retry-for, and leaves nothing', async () => {
     proxy.setRule((r) => (isUploadPart(r) && r.url.includes('/always-damaged.bin?') ? { kind: 'flip-request' } : undefined));
     const r = await runDiskless(['put', ...via(), '--retry-for', '120', `s3://${bucket}/always-damaged.bin`, '--', 'cat', join(work, 'src.bin')], { env: env(), timeoutMs: 90_000 });

@@ -17,8 +17,11 @@ export interface ProxiedRequest {
 }
 
 export type Fault =
-  /** Answer with this status and an S3 error body (InternalError, SlowDown; 403 AccessDenied: a refusal no retry cures) after reading the request. */
-  | { kind: 'status'; status: 403 | 500 | 503 }
+  /**
+   * Answer with this status and an S3 error body (InternalError, SlowDown; 403 AccessDenied and 400 InvalidArgument:
+   * refusals no retry cures) after reading the request; `message` is the error's message.
+   */
+  | { kind: 'status'; status: 400 | 403 | 500 | 503; message?: string }
   /** Forward, then reset the client connection after this many request body bytes. */
   | { kind: 'reset-request'; afterBytes: number }
   /** Forward, pass the status, headers and this many response body bytes, then reset the connection. */
@@ -102,9 +105,9 @@ export async function startFaultProxy(options: { target: string; rule?: FaultRul
     req.on('end', () => upstream.end());
   };
 
-  const errorBody = (status: 403 | 500 | 503) => {
-    const code = { 403: 'AccessDenied', 500: 'InternalError', 503: 'SlowDown' }[status];
-    return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message></Error>`;
+  const errorBody = (status: 400 | 403 | 500 | 503, message = 'injected') => {
+    const code = { 400: 'InvalidArgument', 403: 'AccessDenied', 500: 'InternalError', 503: 'SlowDown' }[status];
+    return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message.replace(/[<>&]/g, '')}</Message></Error>`;
   };
 
   const server = createServer((req, res) => {
@@ -116,7 +119,7 @@ export async function startFaultProxy(options: { target: string; rule?: FaultRul
       if (fault?.kind === 'status') {
         req.resume();
         req.on('end', () => {
-          const body = errorBody(fault.status);
+          const body = errorBody(fault.status, fault.message);
           res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
           res.end(body);
         });
