@@ -34,10 +34,9 @@ export async function checkWritable(
   store: ObjectStore,
   target: ObjectRef,
   retry: RetryPolicy,
-  journal?: UploadJournal,
-  log?: Logger,
-  options: { crc32c?: boolean } = {},
+  options: { journal?: UploadJournal; log?: Logger; crc32c?: boolean } = {},
 ): Promise<{ crc32c: boolean }> {
+  const { journal, log } = options;
   const probe = { bucket: target.bucket, key: `${target.key}.diskless-preflight-${randomUUID().slice(0, 8)}` };
   const policy = { ...retry, retryForMs: Math.min(retry.retryForMs, 10_000) };
   let uploadId: string;

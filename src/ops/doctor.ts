@@ -100,7 +100,7 @@ export async function doctor(options: DoctorOptions): Promise<DoctorReport> {
     const loc = parseS3Url(options.url, 'bucket');
     const probeKey = `${loc.key}.diskless-doctor-${randomBytes(4).toString('hex')}`;
     try {
-      const { crc32c } = await checkWritable(session.store, { bucket: loc.bucket, key: probeKey }, session.retry, undefined, undefined, { crc32c: true });
+      const { crc32c } = await checkWritable(session.store, { bucket: loc.bucket, key: probeKey }, session.retry, { crc32c: true });
       checks.push({ name: 'write', status: 'ok', detail: `may write under s3://${loc.bucket}/${loc.key}` });
       // What --part-checksum auto chooses: the same question, asked by the same write check.
       checks.push({

@@ -58,7 +58,7 @@ export async function prepareUpload(session: Session, options: UploadOptions, pl
   for (const w of planned.plan.warnings) log.warn(w);
   const journal = new UploadJournal(journalDir(options.stateDir ?? defaultStateDir()));
   const mode = options.partChecksum ?? 'auto';
-  const { crc32c } = await checkWritable(store, probe, retry, journal, log, { crc32c: mode !== 'md5' });
+  const { crc32c } = await checkWritable(store, probe, retry, { journal, log, crc32c: mode !== 'md5' });
   if (mode === 'crc32c' && !crc32c) {
     throw new PreflightError(
       `--part-checksum crc32c: the store at ${store.description} did not take CRC32C part checksums (its CreateMultipartUpload answer names ` +
